@@ -1,0 +1,607 @@
+//! The app's state and its update step: messages in, commands out. No terminal, no burn, no
+//! channels, so every behaviour here is testable by feeding messages.
+
+use std::collections::BTreeSet;
+
+use crate::data::DataProgress;
+use crate::params::{Editable, PARAMS, Param};
+use crate::runs::{Run, RunId, RunStatus};
+use crate::train::backend::{Device, DeviceChoice};
+use crate::train::config::{Hyper, TrainConfig};
+use crate::train::runner::{Outcome, TrainEvent};
+use crate::tricks::{self, PRESETS, TRICKS, Trick, TrickSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Train,
+    Results,
+    Compare,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 3] = [Screen::Train, Screen::Results, Screen::Compare];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Train => "Train",
+            Screen::Results => "Results",
+            Screen::Compare => "Compare",
+        }
+    }
+}
+
+/// What a key means, once the keymap has read it in the current mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Ctrl-C: quit now, cancelling any run.
+    ForceQuit,
+    ToggleHelp,
+    Goto(Screen),
+    NextScreen,
+    PrevScreen,
+    Up,
+    Down,
+    Left,
+    Right,
+    /// Space: tick a trick, or select a run in the compare table.
+    Toggle,
+    /// Enter: type a value.
+    Edit,
+    Preset(usize),
+    Start,
+    QueueStudy,
+    Cancel,
+    Input(char),
+    Backspace,
+    Commit,
+    Abort,
+}
+
+/// Where the data stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataState {
+    Loading(Option<DataProgress>),
+    Ready { train: usize, test: usize },
+    Failed(String),
+}
+
+/// Messages the update step takes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    Data(DataState),
+    DataProgress(DataProgress),
+    Train {
+        run: RunId,
+        event: TrainEvent,
+    },
+    /// The engine's last word on a run.
+    Done {
+        run: RunId,
+        result: Result<Box<Outcome>, RunEnd>,
+    },
+    /// A one-line notice for the status bar (e.g. the CPU fallback).
+    Notice(String),
+}
+
+/// How a run ended without an outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEnd {
+    Cancelled,
+    Failed(String),
+}
+
+/// What the update step asks the outside world to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Start {
+        run: RunId,
+        config: TrainConfig,
+        device: DeviceChoice,
+    },
+    Cancel(RunId),
+    Quit,
+}
+
+/// A row of the left panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    Trick(Trick),
+    Param(Param),
+}
+
+/// The left panel, top to bottom.
+pub fn items() -> impl Iterator<Item = Item> {
+    TRICKS
+        .iter()
+        .map(|t| Item::Trick(t.trick))
+        .chain(PARAMS.iter().map(|&p| Item::Param(p)))
+}
+
+pub const ITEM_COUNT: usize = TRICKS.len() + PARAMS.len();
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Typing a value for a parameter.
+    Editing {
+        param: Param,
+        text: String,
+    },
+    /// `q` while a run is active: a second `q` quits.
+    ConfirmQuit,
+}
+
+#[derive(Clone, Debug)]
+pub struct App {
+    pub screen: Screen,
+    pub mode: Mode,
+    pub tricks: TrickSet,
+    pub values: Editable,
+    /// Row of the left panel under the cursor.
+    pub cursor: usize,
+    pub runs: Vec<Run>,
+    next_id: RunId,
+    pub data: DataState,
+    pub notice: Option<String>,
+    /// The run the Results screen shows; `None` follows the newest finished run.
+    pub results_run: Option<RunId>,
+    /// Compare screen: the row under the cursor and the runs drawn in the charts.
+    pub compare_cursor: usize,
+    pub compare_selected: BTreeSet<RunId>,
+    /// Train on the first N images only (`--train-limit`, for quick demos).
+    pub train_limit: Option<usize>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(tricks: TrickSet, hyper: Hyper, device: DeviceChoice) -> Self {
+        Self {
+            screen: Screen::Train,
+            mode: Mode::Normal,
+            tricks,
+            values: Editable { hyper, device },
+            cursor: 0,
+            runs: Vec::new(),
+            next_id: 1,
+            data: DataState::Loading(None),
+            notice: None,
+            results_run: None,
+            compare_cursor: 0,
+            compare_selected: BTreeSet::new(),
+            train_limit: None,
+            quit: false,
+        }
+    }
+
+    pub fn item(&self) -> Item {
+        items()
+            .nth(self.cursor)
+            .expect("cursor stays within the items")
+    }
+
+    /// The run whose live figures the Train screen shows: the active one, else the newest
+    /// that has any figures.
+    pub fn live_run(&self) -> Option<&Run> {
+        self.runs.iter().find(|r| r.status.is_active()).or_else(|| {
+            self.runs
+                .iter()
+                .rev()
+                .find(|r| !matches!(r.status, RunStatus::Queued))
+        })
+    }
+
+    pub fn active_run(&self) -> Option<&Run> {
+        self.runs.iter().find(|r| r.status.is_active())
+    }
+
+    pub fn queued(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Queued)
+            .count()
+    }
+
+    pub fn finished_runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.iter().filter(|r| r.outcome().is_some())
+    }
+
+    /// The run the Results screen shows.
+    pub fn results(&self) -> Option<&Run> {
+        match self.results_run {
+            Some(id) => self.finished_runs().find(|r| r.id == id),
+            None => self.finished_runs().last(),
+        }
+    }
+
+    /// The preset whose tricks are ticked, if any.
+    pub fn preset_name(&self) -> Option<&'static str> {
+        tricks::preset_name(&self.tricks)
+    }
+
+    fn run_mut(&mut self, id: RunId) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|r| r.id == id)
+    }
+
+    fn enqueue(&mut self, tricks: TrickSet) {
+        let mut config = tricks::resolve(&tricks, &self.values.hyper);
+        config.train_limit = self.train_limit;
+        self.runs.push(Run::new(self.next_id, tricks, config));
+        self.next_id += 1;
+    }
+
+    /// Takes one message; returns what must happen outside.
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let mut out = Vec::new();
+        match msg {
+            Msg::Action(a) => self.act(a, &mut out),
+            Msg::Data(state) => self.data = state,
+            Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
+            Msg::Notice(n) => self.notice = Some(n),
+            Msg::Train { run, event } => {
+                if let Some(r) = self.run_mut(run) {
+                    r.apply(event);
+                }
+            }
+            Msg::Done { run, result } => {
+                let finished = result.is_ok();
+                if let Some(r) = self.run_mut(run) {
+                    r.status = match result {
+                        Ok(outcome) => RunStatus::Finished(outcome),
+                        Err(RunEnd::Cancelled) => RunStatus::Cancelled,
+                        Err(RunEnd::Failed(why)) => RunStatus::Failed(why),
+                    };
+                }
+                if let (Some(r), false) = (self.run_mut(run), finished) {
+                    if let RunStatus::Failed(why) = &r.status {
+                        self.notice = Some(format!("run #{run} failed: {why}"));
+                    }
+                } else if finished {
+                    self.compare_selected.insert(run);
+                }
+            }
+        }
+        if self.quit {
+            out.push(Command::Quit);
+        } else {
+            out.extend(self.schedule());
+        }
+        out
+    }
+
+    /// Starts the next queued run when nothing is training and the data is in.
+    fn schedule(&mut self) -> Option<Command> {
+        if self.active_run().is_some() || !matches!(self.data, DataState::Ready { .. }) {
+            return None;
+        }
+        let device = self.values.device;
+        let run = self
+            .runs
+            .iter_mut()
+            .find(|r| r.status == RunStatus::Queued)?;
+        run.status = RunStatus::Starting;
+        Some(Command::Start {
+            run: run.id,
+            config: run.config.clone(),
+            device,
+        })
+    }
+
+    fn act(&mut self, action: Action, out: &mut Vec<Command>) {
+        match (&mut self.mode, action) {
+            (_, Action::ForceQuit) => self.quit = true,
+            (Mode::Help, _) => self.mode = Mode::Normal,
+            (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
+            (Mode::ConfirmQuit, _) => {
+                self.mode = Mode::Normal;
+                self.notice = None;
+            }
+            (Mode::Editing { text, .. }, Action::Input(c)) => text.push(c),
+            (Mode::Editing { text, .. }, Action::Backspace) => {
+                text.pop();
+            }
+            (Mode::Editing { .. }, Action::Abort) => self.mode = Mode::Normal,
+            (Mode::Editing { param, text }, Action::Commit) => {
+                let (param, text) = (*param, text.clone());
+                self.mode = Mode::Normal;
+                self.notice = param.set(&mut self.values, &text).err();
+            }
+            (Mode::Editing { .. }, _) => {}
+            (Mode::Normal, a) => self.act_normal(a, out),
+        }
+    }
+
+    fn act_normal(&mut self, action: Action, out: &mut Vec<Command>) {
+        match action {
+            Action::Quit if self.active_run().is_some() || self.queued() > 0 => {
+                self.mode = Mode::ConfirmQuit;
+                self.notice =
+                    Some("a run is in progress: press q again to quit and cancel it".into());
+            }
+            Action::Quit => self.quit = true,
+            Action::ToggleHelp => self.mode = Mode::Help,
+            Action::Goto(s) => self.screen = s,
+            Action::NextScreen | Action::PrevScreen => {
+                let i = Screen::ALL
+                    .iter()
+                    .position(|s| *s == self.screen)
+                    .unwrap_or(0);
+                let step = if action == Action::NextScreen { 1 } else { 2 };
+                self.screen = Screen::ALL[(i + step) % 3];
+            }
+            Action::Start => {
+                self.enqueue(self.tricks.clone());
+                self.notice = None;
+            }
+            Action::QueueStudy => {
+                for p in &PRESETS {
+                    self.enqueue(p.trick_set());
+                }
+                self.notice = Some("queued the seed study's eight presets".into());
+            }
+            Action::Cancel => {
+                if let Some(run) = self.active_run() {
+                    out.push(Command::Cancel(run.id));
+                } else if let Some(run) = self
+                    .runs
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.status == RunStatus::Queued)
+                {
+                    run.status = RunStatus::Cancelled;
+                }
+            }
+            Action::Preset(i) => {
+                if let Some(p) = PRESETS.get(i) {
+                    self.tricks = p.trick_set();
+                    self.notice = Some(format!("preset {}: {}", p.name, p.about));
+                }
+            }
+            _ => match self.screen {
+                Screen::Train => self.act_train(action),
+                Screen::Results => self.act_results(action),
+                Screen::Compare => self.act_compare(action),
+            },
+        }
+    }
+
+    fn act_train(&mut self, action: Action) {
+        match (action, self.item()) {
+            (Action::Up, _) => self.cursor = (self.cursor + ITEM_COUNT - 1) % ITEM_COUNT,
+            (Action::Down, _) => self.cursor = (self.cursor + 1) % ITEM_COUNT,
+            (Action::Toggle | Action::Edit, Item::Trick(t))
+            | (Action::Left | Action::Right, Item::Trick(t)) => {
+                if !self.tricks.remove(&t) {
+                    self.tricks.insert(t);
+                }
+            }
+            (Action::Left, Item::Param(p)) => p.step(&mut self.values, false),
+            (Action::Right | Action::Toggle, Item::Param(p)) => p.step(&mut self.values, true),
+            (Action::Edit, Item::Param(param)) => {
+                self.mode = Mode::Editing {
+                    param,
+                    text: String::new(),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn act_results(&mut self, action: Action) {
+        let ids: Vec<RunId> = self.finished_runs().map(|r| r.id).collect();
+        let Some(current) = self.results().map(|r| r.id) else {
+            return;
+        };
+        let i = ids.iter().position(|&id| id == current).unwrap_or(0);
+        match action {
+            Action::Left | Action::Up => self.results_run = Some(ids[i.saturating_sub(1)]),
+            Action::Right | Action::Down => {
+                self.results_run = Some(ids[(i + 1).min(ids.len() - 1)])
+            }
+            _ => {}
+        }
+    }
+
+    fn act_compare(&mut self, action: Action) {
+        let n = self.runs.len();
+        if n == 0 {
+            return;
+        }
+        match action {
+            Action::Up => self.compare_cursor = self.compare_cursor.saturating_sub(1),
+            Action::Down => self.compare_cursor = (self.compare_cursor + 1).min(n - 1),
+            Action::Toggle => {
+                let id = self.runs[self.compare_cursor.min(n - 1)].id;
+                if !self.compare_selected.remove(&id) {
+                    self.compare_selected.insert(id);
+                }
+            }
+            Action::Edit => {
+                let run = &self.runs[self.compare_cursor.min(n - 1)];
+                if run.outcome().is_some() {
+                    self.results_run = Some(run.id);
+                    self.screen = Screen::Results;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs drawn in the compare charts: selected and finished, in run order.
+    pub fn compared(&self) -> Vec<&Run> {
+        self.finished_runs()
+            .filter(|r| self.compare_selected.contains(&r.id))
+            .collect()
+    }
+
+    /// The device a started run reported, for the header.
+    pub fn device_in_use(&self) -> Option<Device> {
+        self.live_run().and_then(|r| r.device)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::metrics::Confusion;
+    use crate::train::runner::{EpochStats, Progress};
+
+    pub(crate) fn app() -> App {
+        let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+        app.update(Msg::Data(DataState::Ready {
+            train: 50_000,
+            test: 10_000,
+        }));
+        app
+    }
+
+    fn act(app: &mut App, a: Action) -> Vec<Command> {
+        app.update(Msg::Action(a))
+    }
+
+    /// A finished outcome whose accuracy is `acc`, for tests of views and state.
+    pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
+        let mut c = Confusion::new(10);
+        let right = (acc * 1000.0).round() as u64;
+        for (k, row) in c.counts.iter_mut().enumerate() {
+            row[k] = right;
+            row[(k + 1) % 10] = 1000 - right;
+        }
+        Outcome {
+            device: Device::Cpu,
+            epochs: (0..epochs)
+                .map(|e| EpochStats {
+                    epoch: e + 1,
+                    lr: 1e-3,
+                    train_loss: 2.0 / (e + 1) as f64,
+                    train_accuracy: acc * (e + 1) as f64 / epochs as f64,
+                    val_loss: 2.1 / (e + 1) as f64,
+                    val_accuracy: acc * (e + 1) as f64 / epochs as f64,
+                    seconds: 60.0,
+                    train_images_per_sec: 1000.0,
+                })
+                .collect(),
+            report: c.report(),
+            confusion: c,
+            seconds: 60.0 * epochs as f64,
+            images_per_sec: 900.0,
+        }
+    }
+
+    #[test]
+    fn start_queues_and_the_first_run_starts_at_once() {
+        let mut app = app();
+        let cmds = act(&mut app, Action::Start);
+        assert!(matches!(cmds[..], [Command::Start { run: 1, .. }]));
+        assert_eq!(app.runs[0].status, RunStatus::Starting);
+        // A second run waits for the first.
+        assert!(act(&mut app, Action::Start).is_empty());
+        assert_eq!(app.queued(), 1);
+        let cmds = app.update(Msg::Done {
+            run: 1,
+            result: Ok(Box::new(outcome(0.6, 2))),
+        });
+        assert!(matches!(cmds[..], [Command::Start { run: 2, .. }]));
+        assert!(app.compare_selected.contains(&1));
+    }
+
+    #[test]
+    fn nothing_starts_before_the_data_is_in() {
+        let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+        assert!(act(&mut app, Action::Start).is_empty());
+        let cmds = app.update(Msg::Data(DataState::Ready { train: 1, test: 1 }));
+        assert!(matches!(cmds[..], [Command::Start { run: 1, .. }]));
+    }
+
+    #[test]
+    fn study_key_queues_the_eight_presets_in_order() {
+        let mut app = app();
+        act(&mut app, Action::QueueStudy);
+        let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, PRESETS.map(|p| p.name));
+        assert!(app.runs[7].config.dropout_conv.is_some());
+    }
+
+    #[test]
+    fn presets_tick_their_tricks_and_space_toggles() {
+        let mut app = app();
+        act(&mut app, Action::Preset(2));
+        assert_eq!(app.preset_name(), Some("lr_schedule"));
+        assert_eq!(app.item(), Item::Trick(Trick::NormInputs));
+        act(&mut app, Action::Toggle);
+        assert!(!app.tricks.contains(&Trick::NormInputs));
+        assert_eq!(app.preset_name(), None);
+    }
+
+    #[test]
+    fn editing_a_value_by_typing() {
+        let mut app = app();
+        app.cursor = TRICKS.len() + 2; // LR (fixed)
+        act(&mut app, Action::Edit);
+        for c in "5e-4".chars() {
+            act(&mut app, Action::Input(c));
+        }
+        act(&mut app, Action::Commit);
+        assert_eq!(app.values.hyper.lr, 5e-4);
+        act(&mut app, Action::Edit);
+        act(&mut app, Action::Input('x'));
+        act(&mut app, Action::Commit);
+        assert_eq!(app.values.hyper.lr, 5e-4);
+        assert!(app.notice.as_deref().unwrap().contains("not a number"));
+        // A queued run keeps the values it was queued with.
+        act(&mut app, Action::Start);
+        assert_eq!(app.runs[0].config.lr.at(0), 5e-4);
+    }
+
+    #[test]
+    fn cancel_and_quit_confirmation() {
+        let mut app = app();
+        act(&mut app, Action::Start);
+        assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+        assert!(act(&mut app, Action::Quit).is_empty());
+        assert_eq!(app.mode, Mode::ConfirmQuit);
+        assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
+    }
+
+    #[test]
+    fn progress_events_update_the_live_run() {
+        let mut app = app();
+        act(&mut app, Action::Start);
+        app.update(Msg::Train {
+            run: 1,
+            event: TrainEvent::Progress(Progress {
+                epoch: 0,
+                step: 20,
+                steps_per_epoch: 782,
+                loss: 2.1,
+                images_per_sec: 900.0,
+                elapsed: 1.4,
+            }),
+        });
+        let run = app.live_run().unwrap();
+        assert!(matches!(run.status, RunStatus::Running(_)));
+        assert_eq!(run.losses, [2.1]);
+    }
+
+    #[test]
+    fn results_screen_walks_finished_runs() {
+        let mut app = app();
+        for acc in [0.5, 0.6, 0.7] {
+            act(&mut app, Action::Start);
+            let id = app.active_run().unwrap().id;
+            app.update(Msg::Done {
+                run: id,
+                result: Ok(Box::new(outcome(acc, 1))),
+            });
+        }
+        app.screen = Screen::Results;
+        assert_eq!(app.results().unwrap().id, 3);
+        act(&mut app, Action::Left);
+        assert_eq!(app.results().unwrap().id, 2);
+        act(&mut app, Action::Left);
+        act(&mut app, Action::Left);
+        assert_eq!(app.results().unwrap().id, 1);
+    }
+}

@@ -1,0 +1,86 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::train::backend::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cifar-tui",
+    version,
+    about = "Watch LeCun's backprop tricks train a CIFAR-10 CNN, live in your terminal"
+)]
+pub struct Cli {
+    /// Settings file [default: ./config.toml, then the user's config folder]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder holding cifar-10-batches-bin/ (or that folder) [default: download into the cache]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Where to train
+    #[arg(long, global = true, value_enum)]
+    pub device: Option<DeviceChoice>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train one configuration (in the TUI, or with --headless from scripts)
+    Run(RunArgs),
+    /// Train the seed study's eight presets and compare them
+    Study(StudyArgs),
+}
+
+/// Overrides of the configured hyper-parameters.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Overrides {
+    /// Epochs to train
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per Adam step
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of initialisation, data order and dropout
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on the first N training images only (the test set stays whole)
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// No interface: one JSON line per epoch on stdout, progress on stderr
+    #[arg(long)]
+    pub headless: bool,
+    /// A seed preset: baseline, norm_inputs, lr_schedule, weight_decay, init_weights,
+    /// dropout_dense, dropout_conv, dropout_both
+    #[arg(long, conflicts_with = "tricks")]
+    pub preset: Option<String>,
+    /// Tricks to tick, comma-separated (e.g. norm_inputs,lr_schedule)
+    #[arg(long)]
+    pub tricks: Option<String>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Write the full result (configuration, per-epoch figures, test evaluation) as JSON
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// No interface: progress on stderr, the comparison table on stdout
+    #[arg(long)]
+    pub headless: bool,
+    /// The study to run; `seed` is the eight cumulative scenarios
+    #[arg(long, default_value = "seed")]
+    pub preset: String,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Folder for one result JSON per scenario and the table as Markdown
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,151 @@
+//! (mode, screen, key) → action. Pure; the help screen is drawn from [`HELP`].
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::app::{Action, Mode, Screen};
+
+/// Every key, as the help screen lists it: (where, keys, what).
+pub const HELP: &[(&str, &str, &str)] = &[
+    ("any", "Tab / Shift-Tab", "next / previous screen"),
+    (
+        "any",
+        "t  e  c",
+        "Train, Evaluation (results), Compare screen",
+    ),
+    (
+        "any",
+        "1 .. 8",
+        "tick a seed preset (baseline .. dropout_both)",
+    ),
+    (
+        "any",
+        "s",
+        "start a run with the ticked tricks (queued if busy)",
+    ),
+    ("any", "a", "queue all eight seed presets (the whole study)"),
+    ("any", "x", "cancel the running run (else the last queued)"),
+    ("any", "?", "this help; any key closes it"),
+    ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
+    ("Train", "Up Down / k j", "move in the tricks and settings"),
+    ("Train", "Space", "tick a trick / next value"),
+    (
+        "Train",
+        "Left Right / h l",
+        "change the value under the cursor",
+    ),
+    (
+        "Train",
+        "Enter",
+        "type a value (Enter to set, Esc to cancel)",
+    ),
+    ("Results", "Left Right", "previous / next finished run"),
+    ("Compare", "Up Down", "move in the runs table"),
+    ("Compare", "Space", "show / hide the run in the charts"),
+    ("Compare", "Enter", "open the run's results"),
+];
+
+/// The action a key stands for, or `None` when it means nothing here.
+pub fn action(mode: &Mode, key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && matches!(key.code, KeyCode::Char('c')) {
+        return Some(Action::ForceQuit);
+    }
+    if let Mode::Editing { .. } = mode {
+        return match key.code {
+            KeyCode::Enter => Some(Action::Commit),
+            KeyCode::Esc => Some(Action::Abort),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char(c) if c.is_ascii_alphanumeric() || "+-._".contains(c) => {
+                Some(Action::Input(c))
+            }
+            _ => None,
+        };
+    }
+    if let Mode::Help = mode {
+        // Any key closes the help.
+        return Some(Action::ToggleHelp);
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Tab => Action::NextScreen,
+        KeyCode::BackTab => Action::PrevScreen,
+        KeyCode::Char('t') => Action::Goto(Screen::Train),
+        KeyCode::Char('e') => Action::Goto(Screen::Results),
+        KeyCode::Char('c') => Action::Goto(Screen::Compare),
+        KeyCode::Char(d @ '1'..='8') => Action::Preset(d as usize - '1' as usize),
+        KeyCode::Char('s') => Action::Start,
+        KeyCode::Char('a') => Action::QueueStudy,
+        KeyCode::Char('x') => Action::Cancel,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Left | KeyCode::Char('h') => Action::Left,
+        KeyCode::Right | KeyCode::Char('l') => Action::Right,
+        KeyCode::Char(' ') => Action::Toggle,
+        KeyCode::Enter => Action::Edit,
+        KeyCode::Esc if *mode == Mode::ConfirmQuit => Action::Abort,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn normal_keys() {
+        let m = Mode::Normal;
+        assert_eq!(action(&m, key(KeyCode::Char('s'))), Some(Action::Start));
+        assert_eq!(action(&m, key(KeyCode::Char('3'))), Some(Action::Preset(2)));
+        assert_eq!(action(&m, key(KeyCode::Char('9'))), None);
+        assert_eq!(action(&m, key(KeyCode::Char('j'))), Some(Action::Down));
+        assert_eq!(action(&m, key(KeyCode::BackTab)), Some(Action::PrevScreen));
+        assert_eq!(
+            action(&m, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::ForceQuit)
+        );
+        assert_eq!(
+            action(&m, key(KeyCode::Char('c'))),
+            Some(Action::Goto(Screen::Compare))
+        );
+    }
+
+    #[test]
+    fn editing_takes_text_and_ctrl_c_still_quits() {
+        let m = Mode::Editing {
+            param: crate::params::Param::Lr,
+            text: String::new(),
+        };
+        assert_eq!(
+            action(&m, key(KeyCode::Char('q'))),
+            Some(Action::Input('q'))
+        );
+        assert_eq!(
+            action(&m, key(KeyCode::Char('-'))),
+            Some(Action::Input('-'))
+        );
+        assert_eq!(action(&m, key(KeyCode::Esc)), Some(Action::Abort));
+        assert_eq!(
+            action(&m, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::ForceQuit)
+        );
+    }
+
+    #[test]
+    fn any_key_closes_help_and_releases_are_ignored() {
+        assert_eq!(
+            action(&Mode::Help, key(KeyCode::Char('z'))),
+            Some(Action::ToggleHelp)
+        );
+        let mut release = key(KeyCode::Char('s'));
+        release.kind = KeyEventKind::Release;
+        assert_eq!(action(&Mode::Normal, release), None);
+    }
+}

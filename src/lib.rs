@@ -1,0 +1,19 @@
+//! cifar-tui: LeCun's backprop tricks on a CIFAR-10 CNN, trained live in the terminal.
+#![deny(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod data;
+pub mod event;
+pub mod headless;
+pub mod keymap;
+pub mod metrics;
+pub mod params;
+pub mod runs;
+pub mod settings;
+pub mod setup;
+pub mod signals;
+pub mod train;
+pub mod tricks;
+pub mod tui;
+pub mod ui;

@@ -1,0 +1,34 @@
+//! Entry point: parse the command line, set up, hand over to the TUI or the headless runner.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cifar_tui::cli::{Cli, Command};
+use cifar_tui::setup::{self, Context};
+use cifar_tui::{headless, train, tui};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cifar-tui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Context::new(&cli)?;
+    let _log = setup::logging(&ctx.log_file);
+    // Before anything touches rayon, so its workers flush denormals.
+    train::install_pool();
+    match &cli.command {
+        Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
+        Some(Command::Study(args)) if args.headless => headless::study(&ctx, args),
+        Some(Command::Run(args)) => tui::main(ctx, tui::Start::Run(args)),
+        Some(Command::Study(args)) => tui::main(ctx, tui::Start::Study(args)),
+        None => tui::main(ctx, tui::Start::Idle),
+    }
+}

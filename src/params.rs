@@ -1,0 +1,271 @@
+//! The editable hyper-parameters as a list: label, display, stepping with arrows, typed input.
+
+use crate::train::backend::DeviceChoice;
+use crate::train::config::Hyper;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    Epochs,
+    BatchSize,
+    Lr,
+    ScheduleLr,
+    ScheduleGamma,
+    WeightDecay,
+    L1,
+    Dropout,
+    Seed,
+    Device,
+}
+
+/// In display order.
+pub const PARAMS: [Param; 10] = [
+    Param::Epochs,
+    Param::BatchSize,
+    Param::Lr,
+    Param::ScheduleLr,
+    Param::ScheduleGamma,
+    Param::WeightDecay,
+    Param::L1,
+    Param::Dropout,
+    Param::Seed,
+    Param::Device,
+];
+
+/// The values a person can edit: training's and the device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Editable {
+    pub hyper: Hyper,
+    pub device: DeviceChoice,
+}
+
+/// Next value on the 1-2-5 ladder (…, 1e-4, 2e-4, 5e-4, 1e-3, …) up or down from `x`.
+fn ladder(x: f64, up: bool) -> f64 {
+    let exp = x.log10().floor();
+    let base = 10f64.powf(exp);
+    let steps = [1.0, 2.0, 5.0, 10.0];
+    let m = x / base;
+    let next = if up {
+        steps
+            .iter()
+            .find(|&&s| s > m * (1.0 + 1e-9))
+            .copied()
+            .unwrap_or(10.0)
+    } else {
+        steps
+            .iter()
+            .rev()
+            .find(|&&s| s < m * (1.0 - 1e-9))
+            .copied()
+            .unwrap_or(0.5)
+    };
+    // Round so values stay the short decimals a person would type.
+    let v = next * base;
+    let digits = (-(v.log10().floor()) + 1.0).max(0.0) as i32;
+    let scale = 10f64.powi(digits);
+    (v * scale).round() / scale
+}
+
+/// A short float: `0.001` → `1e-3`, `0.8` → `0.8`.
+pub fn fmt_float(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if (0.01..1000.0).contains(&x.abs()) {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        // Three significant digits at most: 2.68e-4, not 2.6843545600000027e-4.
+        let s = format!("{x:.2e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        format!("{mantissa}e{exp}")
+    }
+}
+
+impl Param {
+    pub fn label(self) -> &'static str {
+        match self {
+            Param::Epochs => "Epochs",
+            Param::BatchSize => "Batch size",
+            Param::Lr => "LR (fixed)",
+            Param::ScheduleLr => "LR sched. start",
+            Param::ScheduleGamma => "LR decay/epoch",
+            Param::WeightDecay => "L2 lambda",
+            Param::L1 => "L1 lambda",
+            Param::Dropout => "Dropout p",
+            Param::Seed => "Seed",
+            Param::Device => "Device",
+        }
+    }
+
+    /// One line of help for the footer.
+    pub fn help(self) -> &'static str {
+        match self {
+            Param::Epochs => "passes over the training set; the test set is scored after each",
+            Param::BatchSize => "images per Adam step (the seed uses 64)",
+            Param::Lr => "Adam's learning rate when the LR schedule is off",
+            Param::ScheduleLr => "LR schedule: learning rate of the first epoch",
+            Param::ScheduleGamma => "LR schedule: factor applied after every epoch",
+            Param::WeightDecay => "L2 weight decay strength (Adam's weight_decay)",
+            Param::L1 => "L1 penalty strength: lambda * sum|w| added to the loss",
+            Param::Dropout => "drop probability of both dropout tricks",
+            Param::Seed => "same seed, same device: same result",
+            Param::Device => "auto uses CUDA when a GPU answers, else the CPU",
+        }
+    }
+
+    pub fn value(self, e: &Editable) -> String {
+        let h = &e.hyper;
+        match self {
+            Param::Epochs => h.epochs.to_string(),
+            Param::BatchSize => h.batch_size.to_string(),
+            Param::Lr => fmt_float(h.lr),
+            Param::ScheduleLr => fmt_float(h.schedule_lr),
+            Param::ScheduleGamma => fmt_float(h.schedule_gamma),
+            Param::WeightDecay => fmt_float(h.weight_decay),
+            Param::L1 => fmt_float(h.l1),
+            Param::Dropout => fmt_float(h.dropout),
+            Param::Seed => h.seed.to_string(),
+            Param::Device => e.device.to_string(),
+        }
+    }
+
+    /// Moves the value one notch; values stay in range.
+    pub fn step(self, e: &mut Editable, up: bool) {
+        let h = &mut e.hyper;
+        let sign = if up { 1.0 } else { -1.0 };
+        match self {
+            Param::Epochs => h.epochs = if up { h.epochs + 1 } else { h.epochs - 1 }.clamp(1, 1000),
+            Param::BatchSize => {
+                h.batch_size = if up {
+                    h.batch_size * 2
+                } else {
+                    h.batch_size / 2
+                }
+                .clamp(1, 4096)
+            }
+            Param::Lr => h.lr = ladder(h.lr, up).clamp(1e-6, 1.0),
+            Param::ScheduleLr => h.schedule_lr = ladder(h.schedule_lr, up).clamp(1e-6, 1.0),
+            Param::ScheduleGamma => {
+                h.schedule_gamma = ((h.schedule_gamma + sign * 0.05) * 100.0).round() / 100.0;
+                h.schedule_gamma = h.schedule_gamma.clamp(0.05, 1.0);
+            }
+            Param::WeightDecay => {
+                h.weight_decay = ladder(h.weight_decay.max(1e-7), up).clamp(1e-6, 0.5)
+            }
+            Param::L1 => h.l1 = ladder(h.l1.max(1e-8), up).clamp(1e-7, 0.5),
+            Param::Dropout => {
+                h.dropout = ((h.dropout + sign * 0.05) * 100.0).round() / 100.0;
+                h.dropout = h.dropout.clamp(0.0, 0.95);
+            }
+            Param::Seed => {
+                h.seed = if up {
+                    h.seed.wrapping_add(1)
+                } else {
+                    h.seed.wrapping_sub(1)
+                }
+            }
+            Param::Device => {
+                let all = [DeviceChoice::Auto, DeviceChoice::Cuda, DeviceChoice::Cpu];
+                let i = all.iter().position(|d| *d == e.device).unwrap_or(0);
+                e.device = all[(i + if up { 1 } else { 2 }) % 3];
+            }
+        }
+    }
+
+    /// Sets the value from typed text; on error nothing changes and the message says why.
+    pub fn set(self, e: &mut Editable, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        let mut next = e.clone();
+        let bad = |what: &str| format!("{}: `{text}` is not {what}", self.label());
+        let float = || text.parse::<f64>().map_err(|_| bad("a number"));
+        let int = || text.parse::<u64>().map_err(|_| bad("a whole number"));
+        let h = &mut next.hyper;
+        match self {
+            Param::Epochs => h.epochs = int()? as usize,
+            Param::BatchSize => h.batch_size = int()? as usize,
+            Param::Lr => h.lr = float()?,
+            Param::ScheduleLr => h.schedule_lr = float()?,
+            Param::ScheduleGamma => h.schedule_gamma = float()?,
+            Param::WeightDecay => h.weight_decay = float()?,
+            Param::L1 => h.l1 = float()?,
+            Param::Dropout => h.dropout = float()?,
+            Param::Seed => h.seed = int()?,
+            Param::Device => {
+                next.device = <DeviceChoice as clap::ValueEnum>::from_str(text, true)
+                    .map_err(|_| bad("auto, cuda or cpu"))?
+            }
+        }
+        next.hyper.validate().map_err(|e| e.to_string())?;
+        *e = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn editable() -> Editable {
+        Editable {
+            hyper: Hyper::default(),
+            device: DeviceChoice::Auto,
+        }
+    }
+
+    #[test]
+    fn ladder_walks_1_2_5() {
+        assert_eq!(ladder(1e-3, true), 2e-3);
+        assert_eq!(ladder(2e-3, true), 5e-3);
+        assert_eq!(ladder(5e-3, true), 1e-2);
+        assert_eq!(ladder(1e-3, false), 5e-4);
+        assert_eq!(ladder(3e-3, false), 2e-3);
+    }
+
+    #[test]
+    fn stepping_stays_in_range() {
+        let mut e = editable();
+        for _ in 0..100 {
+            Param::Dropout.step(&mut e, true);
+            Param::Epochs.step(&mut e, false);
+        }
+        assert_eq!(e.hyper.dropout, 0.95);
+        assert_eq!(e.hyper.epochs, 1);
+        assert_eq!(e.hyper.validate(), Ok(()));
+        Param::Device.step(&mut e, true);
+        assert_eq!(e.device, DeviceChoice::Cuda);
+    }
+
+    #[test]
+    fn typed_values_are_checked() {
+        let mut e = editable();
+        Param::Lr.set(&mut e, "3e-4").unwrap();
+        assert_eq!(e.hyper.lr, 3e-4);
+        assert!(
+            Param::Lr
+                .set(&mut e, "fast")
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            Param::Dropout
+                .set(&mut e, "1.5")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(Param::BatchSize.set(&mut e, "0").is_err());
+        assert_eq!(e.hyper.lr, 3e-4, "a refused value changes nothing");
+        Param::Device.set(&mut e, "CPU").unwrap();
+        assert_eq!(e.device, DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn floats_print_short() {
+        assert_eq!(fmt_float(1e-3), "1e-3");
+        assert_eq!(fmt_float(0.8), "0.8");
+        assert_eq!(fmt_float(0.2), "0.2");
+        assert_eq!(fmt_float(1e-5), "1e-5");
+        assert_eq!(fmt_float(0.0), "0");
+        assert_eq!(fmt_float(2e-3 * 0.8f64.powi(9)), "2.68e-4");
+        assert_eq!(fmt_float(12345.0), "1.23e4");
+    }
+}

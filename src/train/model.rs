@@ -1,0 +1,242 @@
+//! The TensorFlow-tutorial CNN of the seed study, with dropout where a configuration asks.
+
+use burn::module::{Initializer, Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use super::config::{Init, TrainConfig};
+
+/// Conv(3→32) ReLU Pool → Conv(32→64) ReLU Pool → Conv(64→64) ReLU → Dense(1024→64) ReLU →
+/// Dense(64→10): 122,570 parameters.
+#[derive(Module, Debug)]
+pub struct Cnn<B: Backend> {
+    conv1: Conv2d<B>,
+    conv2: Conv2d<B>,
+    conv3: Conv2d<B>,
+    fc1: Linear<B>,
+    fc2: Linear<B>,
+    pool: MaxPool2d,
+    relu: Relu,
+    /// After each conv's ReLU (before pooling).
+    dropout_conv: Option<Dropout>,
+    /// After the first dense layer's ReLU.
+    dropout_dense: Option<Dropout>,
+}
+
+/// What shapes the network: its initialisation and where dropout goes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CnnSpec {
+    pub init: Init,
+    pub dropout_conv: Option<f64>,
+    pub dropout_dense: Option<f64>,
+}
+
+impl From<&TrainConfig> for CnnSpec {
+    fn from(cfg: &TrainConfig) -> Self {
+        Self {
+            init: cfg.init,
+            dropout_conv: cfg.dropout_conv,
+            dropout_dense: cfg.dropout_dense,
+        }
+    }
+}
+
+/// PyTorch's default for Conv2d/Linear: U(±1/sqrt(fan_in)) for weights and biases alike.
+const TORCH_DEFAULT: Initializer = Initializer::KaimingUniform {
+    gain: 0.577_350_269_189_625_8, // 1/sqrt(3)
+    fan_out_only: false,
+};
+
+/// `kaiming_uniform_(nonlinearity='relu')`: U(±sqrt(6/fan_in)).
+const KAIMING_RELU: Initializer = Initializer::KaimingUniform {
+    gain: std::f64::consts::SQRT_2,
+    fan_out_only: false,
+};
+
+fn zero_bias<B: Backend, const D: usize>(bias: &mut Option<Param<Tensor<B, D>>>) {
+    if let Some(b) = bias.take() {
+        let zeros = Tensor::zeros(b.val().shape(), &b.val().device());
+        *bias = Some(Param::from_tensor(zeros));
+    }
+}
+
+impl CnnSpec {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Cnn<B> {
+        let initializer = match self.init {
+            Init::Default => TORCH_DEFAULT,
+            Init::KaimingRelu => KAIMING_RELU,
+        };
+        let conv = |i, o| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_initializer(initializer.clone())
+                .init(device)
+        };
+        let dense = |i, o| {
+            LinearConfig::new(i, o)
+                .with_initializer(initializer.clone())
+                .init(device)
+        };
+        let mut cnn = Cnn {
+            conv1: conv(3, 32),
+            conv2: conv(32, 64),
+            conv3: conv(64, 64),
+            fc1: dense(1024, 64),
+            fc2: dense(64, 10),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            relu: Relu::new(),
+            dropout_conv: self.dropout_conv.map(|p| DropoutConfig::new(p).init()),
+            dropout_dense: self.dropout_dense.map(|p| DropoutConfig::new(p).init()),
+        };
+        if self.init == Init::KaimingRelu {
+            zero_bias(&mut cnn.conv1.bias);
+            zero_bias(&mut cnn.conv2.bias);
+            zero_bias(&mut cnn.conv3.bias);
+            zero_bias(&mut cnn.fc1.bias);
+            zero_bias(&mut cnn.fc2.bias);
+        }
+        cnn
+    }
+}
+
+impl<B: Backend> Cnn<B> {
+    /// `images`: [batch, 3, 32, 32] → logits [batch, 10].
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.pool.forward(self.conv_block(&self.conv1, images)); // [b, 32, 15, 15]
+        let x = self.pool.forward(self.conv_block(&self.conv2, x)); // [b, 64, 6, 6]
+        let x = self.conv_block(&self.conv3, x); // [b, 64, 4, 4]
+        let x = x.flatten::<2>(1, 3); // [b, 1024]
+        let x = self.relu.forward(self.fc1.forward(x));
+        let x = maybe_dropout(&self.dropout_dense, x);
+        self.fc2.forward(x)
+    }
+
+    fn conv_block(&self, conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        maybe_dropout(&self.dropout_conv, self.relu.forward(conv.forward(x)))
+    }
+
+    /// The weights an L1 penalty applies to (conv kernels and dense matrices, not biases), each
+    /// summed: `sum |w|` over the network, shape [1].
+    pub fn l1_norm(&self) -> Tensor<B, 1> {
+        let conv = |c: &Conv2d<B>| c.weight.val().abs().sum();
+        let dense = |l: &Linear<B>| l.weight.val().abs().sum();
+        conv(&self.conv1)
+            + conv(&self.conv2)
+            + conv(&self.conv3)
+            + dense(&self.fc1)
+            + dense(&self.fc2)
+    }
+
+    /// Where dropout sits, for display and tests: (after convs, after the first dense layer).
+    pub fn dropout_probs(&self) -> (Option<f64>, Option<f64>) {
+        (
+            self.dropout_conv.as_ref().map(|d| d.prob),
+            self.dropout_dense.as_ref().map(|d| d.prob),
+        )
+    }
+}
+
+fn maybe_dropout<B: Backend, const D: usize>(d: &Option<Dropout>, x: Tensor<B, D>) -> Tensor<B, D> {
+    match d {
+        Some(d) => d.forward(x),
+        None => x,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::backend::{Cpu, CpuAd};
+    use burn::tensor::{Distribution, TensorData};
+
+    fn spec(init: Init) -> CnnSpec {
+        CnnSpec {
+            init,
+            dropout_conv: None,
+            dropout_dense: None,
+        }
+    }
+
+    #[test]
+    fn has_the_tutorials_122570_parameters() {
+        let m = spec(Init::Default).init::<Cpu>(&Default::default());
+        assert_eq!(m.num_params(), 122_570);
+        let y = m.forward(Tensor::zeros([2, 3, 32, 32], &Default::default()));
+        assert_eq!(y.dims(), [2, 10]);
+    }
+
+    fn max_abs<const D: usize>(t: Tensor<Cpu, D>) -> f32 {
+        t.abs().max().into_scalar()
+    }
+
+    #[test]
+    fn kaiming_bounds_and_zero_biases() {
+        let dev = Default::default();
+        let k = spec(Init::KaimingRelu).init::<Cpu>(&dev);
+        let d = spec(Init::Default).init::<Cpu>(&dev);
+        // conv2: fan_in = 32*3*3 = 288; fc1: fan_in = 1024.
+        for (w, fan_in) in [
+            (max_abs(k.conv2.weight.val()), 288.0f32),
+            (max_abs(k.fc1.weight.val()), 1024.0),
+        ] {
+            let bound = (6.0 / fan_in).sqrt();
+            assert!(w <= bound && w > 0.9 * bound, "{w} vs bound {bound}");
+        }
+        assert_eq!(max_abs(k.conv1.bias.as_ref().unwrap().val()), 0.0);
+        assert_eq!(max_abs(k.fc2.bias.as_ref().unwrap().val()), 0.0);
+        // Default: U(±1/sqrt(fan_in)), biases too.
+        let bound = 1.0 / 288f32.sqrt();
+        let w = max_abs(d.conv2.weight.val());
+        assert!(w <= bound && w > 0.9 * bound, "{w} vs {bound}");
+        let b = max_abs(d.conv2.bias.as_ref().unwrap().val());
+        assert!(b <= bound && b > 0.5 * bound, "bias {b} vs {bound}");
+    }
+
+    #[test]
+    fn dropout_is_present_exactly_where_asked() {
+        let dev = Default::default();
+        for (conv, dense) in [
+            (None, None),
+            (Some(0.2), None),
+            (None, Some(0.2)),
+            (Some(0.3), Some(0.2)),
+        ] {
+            let m = CnnSpec {
+                init: Init::Default,
+                dropout_conv: conv,
+                dropout_dense: dense,
+            }
+            .init::<CpuAd>(&dev);
+            assert_eq!(m.dropout_probs(), (conv, dense));
+        }
+    }
+
+    #[test]
+    fn dropout_acts_in_training_only() {
+        use burn::module::AutodiffModule;
+        let dev = Default::default();
+        let x = Tensor::<CpuAd, 4>::random([4, 3, 32, 32], Distribution::Default, &dev);
+        let plain = spec(Init::Default).init::<CpuAd>(&dev);
+        let dropped = CnnSpec {
+            dropout_conv: Some(0.5),
+            dropout_dense: Some(0.5),
+            ..spec(Init::Default)
+        }
+        .init::<CpuAd>(&dev);
+        // Same weights in both, so any difference comes from dropout.
+        // Parameters initialise lazily: a forward pass fixes them before they are copied.
+        let _ = plain.forward(x.clone());
+        let dropped = dropped.load_record(plain.clone().into_record());
+        let train_diff: f32 = (plain.forward(x.clone()) - dropped.forward(x.clone()))
+            .abs()
+            .sum()
+            .into_scalar();
+        assert!(train_diff > 1e-3, "dropout changed nothing in training");
+        let (p, d) = (plain.valid(), dropped.valid());
+        let a: TensorData = p.forward(x.clone().inner()).into_data();
+        let b: TensorData = d.forward(x.inner()).into_data();
+        a.assert_approx_eq::<f32>(&b, Default::default());
+    }
+}

@@ -1,0 +1,345 @@
+//! One training run: data onto the device, the loop, evaluation after every epoch, events out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{DType, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::backend::Device;
+use super::config::TrainConfig;
+use super::model::{Cnn, CnnSpec};
+use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
+use crate::metrics::{Confusion, Report};
+
+/// Training steps between two loss reports. Reading a value back forces the device to finish
+/// its queue, so the loop reads once per window instead of once per step.
+pub const REPORT_EVERY: usize = 20;
+/// Images per forward pass when evaluating (no gradients, so larger batches are cheap).
+const EVAL_BATCH: usize = 1000;
+
+/// What the engine tells whoever listens (the TUI, the headless printer).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEvent {
+    Started {
+        device: Device,
+        train_images: usize,
+        test_images: usize,
+        steps_per_epoch: usize,
+    },
+    /// Every [`REPORT_EVERY`] steps.
+    Progress(Progress),
+    Epoch(EpochStats),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Steps done in this epoch.
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    /// Mean training loss over the steps since the last report.
+    pub loss: f64,
+    /// Training images per second in this epoch so far.
+    pub images_per_sec: f64,
+    /// Seconds since the run started.
+    pub elapsed: f64,
+}
+
+/// One epoch's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based, as people count epochs.
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    /// Wall-clock seconds of the epoch, evaluation included.
+    pub seconds: f64,
+    pub train_images_per_sec: f64,
+}
+
+/// A finished run's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub device: Device,
+    pub epochs: Vec<EpochStats>,
+    pub confusion: Confusion,
+    pub report: Report,
+    pub seconds: f64,
+    /// Training images per second over the whole run, evaluation time included.
+    pub images_per_sec: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("the training set is empty (train_limit = 0?)")]
+    NoData,
+    #[error("training diverged: the loss became {0} in epoch {1}; try a smaller learning rate")]
+    Diverged(f64, usize),
+}
+
+/// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
+struct DeviceSplit<B: Backend> {
+    images: Tensor<B, 2, Int>, // [n, 3072], u8
+    labels: Tensor<B, 1, Int>, // [n]
+    host_labels: Vec<u8>,
+}
+
+impl<B: Backend> DeviceSplit<B> {
+    fn upload(split: &Split, device: &B::Device) -> Self {
+        let n = split.len();
+        let images = TensorData::new(split.images.clone(), [n, IMAGE_BYTES]);
+        let labels: Vec<i64> = split.labels.iter().map(|&l| l as i64).collect();
+        Self {
+            images: Tensor::from_data(images, (device, DType::U8)),
+            labels: Tensor::from_data(TensorData::new(labels, [n]), device),
+            host_labels: split.labels.clone(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.host_labels.len()
+    }
+
+    /// The images at `index` as network input, and their labels.
+    fn batch(
+        &self,
+        index: Tensor<B, 1, Int>,
+        input: &InputMap<B>,
+    ) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+        let n = index.dims()[0];
+        let pixels = self.images.clone().select(0, index.clone()).float();
+        let x = pixels.reshape([n, 3, 32, 32]) * input.scale.clone() + input.shift.clone();
+        (x, self.labels.clone().select(0, index))
+    }
+
+    /// Consecutive images `start..end`.
+    fn range(
+        &self,
+        start: usize,
+        end: usize,
+        input: &InputMap<B>,
+    ) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+        let device = self.labels.device();
+        self.batch(Tensor::arange(start as i64..end as i64, &device), input)
+    }
+}
+
+/// Pixels to network input in one multiply-add per element: `u8 * scale + shift`, per channel.
+/// Without normalization that is `u8 / 255` (PyTorch's `ToTensor`); with it, the training
+/// set's mean and std are folded into the same two numbers.
+struct InputMap<B: Backend> {
+    scale: Tensor<B, 4>, // [1, 3, 1, 1]
+    shift: Tensor<B, 4>, // [1, 3, 1, 1]
+}
+
+impl<B: Backend> InputMap<B> {
+    fn new(stats: Option<ChannelStats>, device: &B::Device) -> Self {
+        let stats = stats.unwrap_or(ChannelStats {
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        });
+        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * stats.std[c]));
+        let shift: [f32; 3] = std::array::from_fn(|c| -stats.mean[c] / stats.std[c]);
+        let t = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, device).reshape([1, 3, 1, 1]);
+        Self {
+            scale: t(scale),
+            shift: t(shift),
+        }
+    }
+}
+
+/// The loss the optimizer minimises: cross-entropy, plus `l1 * sum |w|` when L1 is on.
+fn objective<B: Backend>(ce: Tensor<B, 1>, model: &Cnn<B>, l1: Option<f64>) -> Tensor<B, 1> {
+    match l1 {
+        Some(lambda) => ce + model.l1_norm() * lambda,
+        None => ce,
+    }
+}
+
+fn optimizer(cfg: &TrainConfig) -> AdamConfig {
+    // PyTorch's Adam: eps 1e-8 (burn defaults to 1e-5) and coupled L2, which burn's
+    // WeightDecay also is.
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(cfg.weight_decay.map(|wd| WeightDecayConfig::new(wd as f32)))
+}
+
+/// The order of training images in an epoch: a function of the seed and the epoch alone, so
+/// any epoch can be replayed.
+pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<i64> {
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Test-set loss, accuracy and every prediction.
+struct Evaluation {
+    loss: f64,
+    accuracy: f64,
+    predictions: Vec<u8>,
+}
+
+fn evaluate<B: Backend>(model: &Cnn<B>, split: &DeviceSplit<B>, input: &InputMap<B>) -> Evaluation {
+    let ce = CrossEntropyLoss::new(None, &split.labels.device());
+    let mut loss_sum = 0.0;
+    let mut predictions = Vec::with_capacity(split.len());
+    for start in (0..split.len()).step_by(EVAL_BATCH) {
+        let end = (start + EVAL_BATCH).min(split.len());
+        let (x, y) = split.range(start, end, input);
+        let logits = model.forward(x);
+        let loss: f64 = ce.forward(logits.clone(), y).into_scalar().elem();
+        loss_sum += loss * (end - start) as f64;
+        let pred = logits.argmax(1).into_data();
+        predictions.extend(pred.iter::<i64>().map(|p| p as u8));
+    }
+    let correct = predictions
+        .iter()
+        .zip(&split.host_labels)
+        .filter(|(p, t)| p == t)
+        .count();
+    let n = split.len().max(1) as f64;
+    Evaluation {
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        predictions,
+    }
+}
+
+use burn::tensor::ElementConversion;
+
+/// Trains one configuration to the end (or until `cancel`), sending events as it goes.
+pub fn train<B: AutodiffBackend>(
+    device: &B::Device,
+    kind: Device,
+    data: &Cifar10,
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
+    mut emit: impl FnMut(TrainEvent),
+) -> Result<Outcome, TrainError> {
+    let started = Instant::now();
+    B::seed(device, cfg.seed);
+
+    // Tricks act here, before the loop: input mapping, network shape and init, optimizer.
+    let train_split = match cfg.train_limit {
+        Some(n) => data.train.head(n),
+        None => data.train.clone(),
+    };
+    if train_split.is_empty() {
+        return Err(TrainError::NoData);
+    }
+    let stats = cfg.normalize.then(|| train_split.channel_stats());
+    let train = DeviceSplit::<B>::upload(&train_split, device);
+    let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
+    let input = InputMap::<B>::new(stats, device);
+    let test_input = InputMap::<B::InnerBackend>::new(stats, device);
+    let mut model: Cnn<B> = CnnSpec::from(cfg).init(device);
+    let mut optim = optimizer(cfg).init::<B, Cnn<B>>();
+    let ce = CrossEntropyLoss::new(None, device);
+
+    let n = train.len();
+    let steps_per_epoch = n.div_ceil(cfg.batch_size);
+    emit(TrainEvent::Started {
+        device: kind,
+        train_images: n,
+        test_images: test.len(),
+        steps_per_epoch,
+    });
+
+    let mut epochs = Vec::with_capacity(cfg.epochs);
+    let mut last_eval = None;
+    for epoch in 0..cfg.epochs {
+        let epoch_start = Instant::now();
+        let lr = cfg.lr.at(epoch);
+        let order = epoch_order(cfg.seed, epoch, n);
+        let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
+        let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
+        let mut window = Tensor::<B::InnerBackend, 1>::zeros([1], device);
+        let mut window_steps = 0;
+        for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(TrainError::Cancelled);
+            }
+            let index = Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), device);
+            let (x, y) = train.batch(index, &input);
+            let logits = model.forward(x);
+            let ce_loss = ce.forward(logits.clone(), y.clone());
+            let loss = objective(ce_loss.clone(), &model, cfg.l1);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+
+            let batch_loss = ce_loss.inner() * chunk.len() as f32;
+            loss_sum = loss_sum + batch_loss.clone();
+            window = window + batch_loss;
+            window_steps += chunk.len();
+            correct = correct
+                + logits
+                    .inner()
+                    .argmax(1)
+                    .squeeze_dim(1)
+                    .equal(y.inner())
+                    .int()
+                    .sum();
+            if (step + 1) % REPORT_EVERY == 0 || step + 1 == steps_per_epoch {
+                let mean: f64 = window.into_scalar().elem::<f64>() / window_steps as f64;
+                if !mean.is_finite() {
+                    return Err(TrainError::Diverged(mean, epoch));
+                }
+                let secs = epoch_start.elapsed().as_secs_f64();
+                emit(TrainEvent::Progress(Progress {
+                    epoch,
+                    step: step + 1,
+                    steps_per_epoch,
+                    loss: mean,
+                    images_per_sec: ((step + 1) * cfg.batch_size).min(n) as f64 / secs.max(1e-9),
+                    elapsed: started.elapsed().as_secs_f64(),
+                }));
+                window = Tensor::zeros([1], device);
+                window_steps = 0;
+            }
+        }
+        let train_secs = epoch_start.elapsed().as_secs_f64();
+        let eval = evaluate(&model.valid(), &test, &test_input);
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum.into_scalar().elem::<f64>() / n as f64,
+            train_accuracy: correct.into_scalar().elem::<f64>() / n as f64,
+            val_loss: eval.loss,
+            val_accuracy: eval.accuracy,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+            train_images_per_sec: n as f64 / train_secs.max(1e-9),
+        };
+        emit(TrainEvent::Epoch(stats));
+        epochs.push(stats);
+        last_eval = Some(eval);
+    }
+
+    let eval = last_eval.ok_or(TrainError::NoData)?;
+    let confusion = Confusion::from_labels(CLASSES.len(), &test.host_labels, &eval.predictions);
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Outcome {
+        device: kind,
+        epochs,
+        report: confusion.report(),
+        confusion,
+        seconds,
+        images_per_sec: (n * cfg.epochs) as f64 / seconds.max(1e-9),
+    })
+}

@@ -1,0 +1,391 @@
+//! The table of LeCun's tricks and the seed study's presets, resolved into a [`TrainConfig`].
+//!
+//! Every trick is one row of [`TRICKS`]: a name, a one-line reason, a reference, and a small
+//! function that changes a baseline configuration. The checkboxes, the CLI, `config.toml` and the
+//! stored runs all read this table, so adding a trick means adding a row.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::config::{Hyper, Init, LrPolicy, TrainConfig};
+
+/// One trick from "Efficient BackProp" / the NYU Deep Learning lecture on training tricks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trick {
+    NormInputs,
+    LrSchedule,
+    WeightDecay,
+    L1,
+    InitWeights,
+    DropoutDense,
+    DropoutConv,
+}
+
+/// A row of the trick table.
+pub struct TrickInfo {
+    pub trick: Trick,
+    /// The name used on the command line, in `config.toml` and in stored runs.
+    pub key: &'static str,
+    /// The checkbox label.
+    pub label: &'static str,
+    /// A few letters for narrow tables.
+    pub short: &'static str,
+    /// Why it helps, in one line.
+    pub why: &'static str,
+    pub reference: &'static str,
+    /// The change this trick makes to a configuration.
+    pub apply: fn(&mut TrainConfig, &Hyper),
+}
+
+/// Every trick, in the order the seed study stacks them.
+pub const TRICKS: [TrickInfo; 7] = [
+    TrickInfo {
+        trick: Trick::NormInputs,
+        key: "norm_inputs",
+        label: "Normalize inputs",
+        short: "norm",
+        why: "zero-mean, unit-variance inputs per channel keep gradients well scaled",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.3",
+        apply: |cfg, _| cfg.normalize = true,
+    },
+    TrickInfo {
+        trick: Trick::LrSchedule,
+        key: "lr_schedule",
+        label: "LR schedule",
+        short: "sched",
+        why: "start at 2e-3, decay x0.8 per epoch: fast progress first, fine steps later",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.7",
+        apply: |cfg, h| {
+            cfg.lr = LrPolicy::Exponential {
+                initial: h.schedule_lr,
+                gamma: h.schedule_gamma,
+            }
+        },
+    },
+    TrickInfo {
+        trick: Trick::WeightDecay,
+        key: "weight_decay",
+        label: "L2 weight decay",
+        short: "L2",
+        why: "pulls weights toward zero (L2 via Adam): a prior against overfitting",
+        reference: "NYU Deep Learning 2020, week 5 (regularization)",
+        apply: |cfg, h| cfg.weight_decay = Some(h.weight_decay),
+    },
+    TrickInfo {
+        trick: Trick::L1,
+        key: "l1",
+        label: "L1 penalty",
+        short: "L1",
+        why: "adds lambda*sum|w| to the loss: pushes useless weights to exactly zero",
+        reference: "NYU Deep Learning 2020, week 5 (regularization)",
+        apply: |cfg, h| cfg.l1 = Some(h.l1),
+    },
+    TrickInfo {
+        trick: Trick::InitWeights,
+        key: "init_weights",
+        label: "Kaiming init",
+        short: "kaiming",
+        why: "weights ~U(+-sqrt(6/fan_in)), zero biases: steady ReLU activation variance",
+        reference: "He et al., Delving Deep into Rectifiers (2015); Efficient BackProp sec. 4.6",
+        apply: |cfg, _| cfg.init = Init::KaimingRelu,
+    },
+    TrickInfo {
+        trick: Trick::DropoutDense,
+        key: "dropout_dense",
+        label: "Dropout (dense)",
+        short: "drop-fc",
+        why: "drops first dense layer units at random: no unit can rely on another",
+        reference: "Srivastava et al., Dropout (JMLR 2014)",
+        apply: |cfg, h| cfg.dropout_dense = Some(h.dropout),
+    },
+    TrickInfo {
+        trick: Trick::DropoutConv,
+        key: "dropout_conv",
+        label: "Dropout (conv)",
+        short: "drop-conv",
+        why: "drops conv activations after every ReLU: a stronger, noisier regularizer",
+        reference: "Srivastava et al., Dropout (JMLR 2014)",
+        apply: |cfg, h| cfg.dropout_conv = Some(h.dropout),
+    },
+];
+
+impl Trick {
+    pub fn info(self) -> &'static TrickInfo {
+        TRICKS
+            .iter()
+            .find(|t| t.trick == self)
+            .expect("every trick has a row in TRICKS")
+    }
+
+    pub fn key(self) -> &'static str {
+        self.info().key
+    }
+}
+
+impl fmt::Display for Trick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// An unknown trick or preset name, with the valid ones.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} `{name}`; valid: {valid}")]
+pub struct UnknownName {
+    kind: &'static str,
+    name: String,
+    valid: String,
+}
+
+impl FromStr for Trick {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TRICKS
+            .iter()
+            .find(|t| t.key == s.trim())
+            .map(|t| t.trick)
+            .ok_or_else(|| UnknownName {
+                kind: "trick",
+                name: s.to_string(),
+                valid: TRICKS.map(|t| t.key).join(", "),
+            })
+    }
+}
+
+/// The set of ticked tricks.
+pub type TrickSet = BTreeSet<Trick>;
+
+/// Parses `a,b,c` into a trick set; an empty string is the baseline.
+pub fn parse_tricks(list: &str) -> Result<TrickSet, UnknownName> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// Turns ticked tricks and the editable values into the configuration a run trains with.
+/// Tricks are applied in table order; each touches its own fields only, so order does not matter.
+pub fn resolve(tricks: &TrickSet, hyper: &Hyper) -> TrainConfig {
+    let mut cfg = TrainConfig::baseline(hyper);
+    for info in TRICKS.iter().filter(|t| tricks.contains(&t.trick)) {
+        (info.apply)(&mut cfg, hyper);
+    }
+    cfg.tricks = tricks.iter().copied().collect();
+    cfg
+}
+
+/// Like [`describe`], with the short names: `+norm +sched`.
+pub fn describe_short(tricks: &TrickSet) -> String {
+    if tricks.is_empty() {
+        return "-".into();
+    }
+    tricks
+        .iter()
+        .map(|t| format!("+{}", t.info().short))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A named set of tricks: the seed study's scenarios.
+pub struct Preset {
+    pub name: &'static str,
+    pub tricks: &'static [Trick],
+    pub about: &'static str,
+}
+
+impl Preset {
+    pub fn trick_set(&self) -> TrickSet {
+        self.tricks.iter().copied().collect()
+    }
+}
+
+use Trick::*;
+
+/// The seed study's eight cumulative scenarios, in order. The dropout variants each build on
+/// `init_weights`.
+pub const PRESETS: [Preset; 8] = [
+    Preset {
+        name: "baseline",
+        tricks: &[],
+        about: "ReLU, cross-entropy, shuffled minibatches of 64, Adam lr 1e-3",
+    },
+    Preset {
+        name: "norm_inputs",
+        tricks: &[NormInputs],
+        about: "+ per-channel normalized inputs",
+    },
+    Preset {
+        name: "lr_schedule",
+        tricks: &[NormInputs, LrSchedule],
+        about: "+ lr 2e-3 decayed x0.8 per epoch",
+    },
+    Preset {
+        name: "weight_decay",
+        tricks: &[NormInputs, LrSchedule, WeightDecay],
+        about: "+ L2 weight decay 1e-4",
+    },
+    Preset {
+        name: "init_weights",
+        tricks: &[NormInputs, LrSchedule, WeightDecay, InitWeights],
+        about: "+ Kaiming-uniform init, zero biases",
+    },
+    Preset {
+        name: "dropout_dense",
+        tricks: &[
+            NormInputs,
+            LrSchedule,
+            WeightDecay,
+            InitWeights,
+            DropoutDense,
+        ],
+        about: "+ dropout 0.2 after the first dense layer",
+    },
+    Preset {
+        name: "dropout_conv",
+        tricks: &[
+            NormInputs,
+            LrSchedule,
+            WeightDecay,
+            InitWeights,
+            DropoutConv,
+        ],
+        about: "+ dropout 0.2 after every conv",
+    },
+    Preset {
+        name: "dropout_both",
+        tricks: &[
+            NormInputs,
+            LrSchedule,
+            WeightDecay,
+            InitWeights,
+            DropoutDense,
+            DropoutConv,
+        ],
+        about: "+ dropout after the dense layer and every conv",
+    },
+];
+
+/// Looks a preset up by name.
+pub fn preset(name: &str) -> Result<&'static Preset, UnknownName> {
+    PRESETS
+        .iter()
+        .find(|p| p.name == name.trim())
+        .ok_or_else(|| UnknownName {
+            kind: "preset",
+            name: name.to_string(),
+            valid: PRESETS.map(|p| p.name).join(", "),
+        })
+}
+
+/// The preset whose tricks are exactly these, if any: a run's name in tables.
+pub fn preset_name(tricks: &TrickSet) -> Option<&'static str> {
+    PRESETS
+        .iter()
+        .find(|p| p.trick_set() == *tricks)
+        .map(|p| p.name)
+}
+
+/// A run's tricks as a short diff from the baseline, e.g. `+norm_inputs +lr_schedule`.
+pub fn describe(tricks: &TrickSet) -> String {
+    if tricks.is_empty() {
+        return "(baseline)".into();
+    }
+    tricks
+        .iter()
+        .map(|t| format!("+{t}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_match_their_trick_and_key() {
+        for info in &TRICKS {
+            assert_eq!(info.trick.info().key, info.key);
+            assert_eq!(info.key.parse::<Trick>().unwrap(), info.trick);
+            let json = serde_json::to_string(&info.trick).unwrap();
+            assert_eq!(
+                json,
+                format!("\"{}\"", info.key),
+                "serde name is the table key"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_trick_lists_valid_names() {
+        let err = parse_tricks("norm_inputs,bogus").unwrap_err().to_string();
+        assert!(
+            err.contains("bogus") && err.contains("dropout_conv"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn presets_are_cumulative_like_the_seed() {
+        let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "baseline",
+                "norm_inputs",
+                "lr_schedule",
+                "weight_decay",
+                "init_weights",
+                "dropout_dense",
+                "dropout_conv",
+                "dropout_both"
+            ]
+        );
+        for pair in PRESETS[..5].windows(2) {
+            assert!(pair[0].trick_set().is_subset(&pair[1].trick_set()));
+        }
+        for p in &PRESETS[5..] {
+            assert!(PRESETS[4].trick_set().is_subset(&p.trick_set()));
+        }
+    }
+
+    #[test]
+    fn baseline_preset_resolves_to_the_seed_baseline() {
+        let h = Hyper::default();
+        let cfg = resolve(&preset("baseline").unwrap().trick_set(), &h);
+        assert_eq!(cfg.lr, LrPolicy::Constant { lr: 1e-3 });
+        assert!(!cfg.normalize);
+        assert_eq!(cfg.weight_decay, None);
+        assert_eq!(cfg.l1, None);
+        assert_eq!(cfg.init, Init::Default);
+        assert_eq!((cfg.dropout_dense, cfg.dropout_conv), (None, None));
+        assert_eq!((cfg.epochs, cfg.batch_size), (10, 64));
+    }
+
+    #[test]
+    fn each_trick_changes_only_its_own_field() {
+        let h = Hyper::default();
+        let base = resolve(&TrickSet::new(), &h);
+        for info in &TRICKS {
+            let cfg = resolve(&[info.trick].into(), &h);
+            let mut undone = cfg.clone();
+            undone.tricks.clear();
+            assert_ne!(undone, base, "{} changes nothing", info.key);
+            let changed: Vec<&str> = base.diff(&cfg);
+            assert_eq!(changed.len(), 1, "{} changes {:?}", info.key, changed);
+        }
+    }
+
+    #[test]
+    fn describe_and_preset_name() {
+        let set = preset("lr_schedule").unwrap().trick_set();
+        assert_eq!(describe(&set), "+norm_inputs +lr_schedule");
+        assert_eq!(preset_name(&set), Some("lr_schedule"));
+        assert_eq!(preset_name(&[Trick::L1].into()), None);
+        assert_eq!(describe(&TrickSet::new()), "(baseline)");
+    }
+}

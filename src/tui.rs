@@ -1,0 +1,76 @@
+//! The terminal's only owner: raw mode and alternate screen in, and always back out — on quit,
+//! on Ctrl-C, on SIGTERM/SIGHUP and on panic.
+
+use std::io::IsTerminal;
+
+use anyhow::{Result, bail};
+
+use crate::app::{Action, App, Msg};
+use crate::cli::{RunArgs, StudyArgs};
+use crate::event;
+use crate::setup::Context;
+use crate::tricks::{self, TrickSet};
+
+/// What to do once the interface is up.
+pub enum Start<'a> {
+    Idle,
+    /// `cifar-tui run` without `--headless`: start that run at once.
+    Run(&'a RunArgs),
+    /// `cifar-tui study` without `--headless`: queue the eight presets.
+    Study(&'a StudyArgs),
+}
+
+/// Restores the terminal when the main thread panics. Panics on other threads (a training
+/// thread) are logged and reported as a failed run instead, so the interface stays up.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            ratatui::restore();
+            previous(info);
+        } else {
+            tracing::error!("panic on {:?}: {info}", std::thread::current().name());
+        }
+    }));
+}
+
+pub fn main(ctx: Context, start: Start) -> Result<()> {
+    if !std::io::stdout().is_terminal() {
+        bail!("the interface needs a terminal; from scripts use `cifar-tui run --headless`");
+    }
+    let (tricks, overrides, train_limit) = match &start {
+        Start::Run(a) => (
+            ctx.tricks(a.preset.as_deref(), a.tricks.as_deref())?,
+            a.overrides.clone(),
+            a.overrides.train_limit,
+        ),
+        Start::Study(a) => (
+            TrickSet::new(),
+            a.overrides.clone(),
+            a.overrides.train_limit,
+        ),
+        Start::Idle => (ctx.tricks(None, None)?, Default::default(), None),
+    };
+    let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
+    app.train_limit = train_limit;
+    match start {
+        Start::Run(_) => drop(app.update(Msg::Action(Action::Start))),
+        Start::Study(_) => drop(app.update(Msg::Action(Action::QueueStudy))),
+        Start::Idle => {}
+    }
+    if app.preset_name().is_none() && !app.tricks.is_empty() {
+        tracing::info!("starting with tricks {}", tricks::describe(&app.tricks));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let terminal = ratatui::try_init()?;
+    install_panic_hook();
+    let result = runtime.block_on(event::run(terminal, app, ctx));
+    ratatui::restore();
+    // Training threads stop at their next step; don't wait for blocking tasks.
+    runtime.shutdown_background();
+    result
+}

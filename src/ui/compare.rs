@@ -1,0 +1,187 @@
+//! The Compare screen: every run of the session, a micro-F1 bar chart and overlaid curves.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Paragraph, Row, Table,
+    TableState,
+};
+
+use super::clock;
+use super::theme::Theme;
+use crate::app::App;
+use crate::runs::{Run, RunStatus};
+use crate::tricks;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let table_height = (app.runs.len() as u16 + 3).clamp(5, area.height / 2);
+    let [table_area, charts] =
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
+    table(frame, table_area, app, theme);
+    let compared = app.compared();
+    let bar_width = (compared.len() as u16 * 5 + 4).clamp(24, charts.width / 2);
+    let [bars, curves] =
+        Layout::horizontal([Constraint::Length(bar_width), Constraint::Min(0)]).areas(charts);
+    if compared.is_empty() {
+        let msg = Paragraph::new(vec![
+            Line::raw(""),
+            Line::raw(" No finished run selected. Finished runs are shown here; Space on a row"),
+            Line::raw(" shows or hides it. Press a on any screen to queue the whole seed study."),
+        ])
+        .block(Block::bordered().title(Span::styled(" Charts ", theme.title())));
+        frame.render_widget(msg, charts);
+        return;
+    }
+    f1_bars(frame, bars, &compared, theme);
+    val_curves(frame, curves, &compared, theme);
+}
+
+fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let header = Row::new([
+        "",
+        "#",
+        "run",
+        "tricks vs baseline",
+        "acc",
+        "macro-F1",
+        "time",
+        "img/s",
+    ])
+    .style(theme.dim());
+    let rows = app.runs.iter().map(|r| {
+        let sel = if app.compare_selected.contains(&r.id) {
+            "[x]"
+        } else {
+            "[ ]"
+        };
+        let (acc, mf1, time, speed) = match (r.outcome(), &r.status) {
+            (Some(o), _) => (
+                format!("{:.4}", o.report.accuracy),
+                format!("{:.4}", o.report.macro_f1),
+                clock(o.seconds),
+                format!("{:.0}", o.images_per_sec),
+            ),
+            (None, RunStatus::Running(p)) => (
+                format!("{:.0}%", r.progress() * 100.0),
+                String::new(),
+                clock(p.elapsed),
+                format!("{:.0}", p.images_per_sec),
+            ),
+            (None, status) => (
+                status.label().to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+        };
+        Row::new([
+            sel.to_string(),
+            r.id.to_string(),
+            r.name.clone(),
+            tricks::describe_short(&r.tricks),
+            acc,
+            mf1,
+            time,
+            speed,
+        ])
+    });
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(2),
+        Constraint::Length(13),
+        Constraint::Min(12),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(5),
+    ];
+    let mut state = TableState::default()
+        .with_selected((!app.runs.is_empty()).then(|| app.compare_cursor.min(app.runs.len() - 1)));
+    frame.render_stateful_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .row_highlight_style(theme.cursor())
+            .block(Block::bordered().title(Span::styled(
+                format!(" Runs this session ({}) ", app.runs.len()),
+                theme.title(),
+            ))),
+        area,
+        &mut state,
+    );
+}
+
+fn f1_bars(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
+    let bars: Vec<Bar> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let f1 = r.outcome()?.report.micro_f1;
+            Some(
+                Bar::default()
+                    .value((f1 * 1000.0).round() as u64)
+                    .text_value(format!("{:.0}", f1 * 100.0))
+                    .label(Line::from(format!("#{}", r.id)))
+                    .style(theme.series(i).0),
+            )
+        })
+        .collect();
+    frame.render_widget(
+        BarChart::default()
+            .block(Block::bordered().title(Span::styled(" micro-F1 % ", theme.title())))
+            .bar_width(4)
+            .bar_gap(1)
+            .max(1000)
+            .data(BarGroup::default().bars(&bars)),
+        area,
+    );
+}
+
+fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
+    let series: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            r.epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.val_accuracy))
+                .collect()
+        })
+        .collect();
+    let max_epochs = runs
+        .iter()
+        .map(|r| r.config.epochs)
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let lo = super::metrics::floor_tenth(series.iter().flatten().map(|p| p.1));
+    let datasets = runs
+        .iter()
+        .zip(&series)
+        .enumerate()
+        .map(|(i, (r, points))| {
+            let (style, marker) = theme.series(i);
+            Dataset::default()
+                .name(format!("#{} {}", r.id, r.name))
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(style)
+                .data(points)
+        })
+        .collect();
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(Block::bordered().title(Span::styled(" Validation accuracy ", theme.title())))
+            .x_axis(
+                Axis::default()
+                    .bounds([1.0, max_epochs as f64])
+                    .labels(["1".to_string(), max_epochs.to_string()]),
+            )
+            .y_axis(
+                Axis::default()
+                    .bounds([lo, 1.0])
+                    .labels([format!("{lo:.1}"), "1.0".to_string()]),
+            )
+            .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1))),
+        area,
+    );
+}

@@ -1,0 +1,137 @@
+//! The Results screen: confusion-matrix heatmap, per-class precision/recall/F1, and the averages.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::clock;
+use super::theme::Theme;
+use crate::data::CLASSES;
+use crate::runs::Run;
+use crate::train::runner::EpochStats;
+use crate::tricks;
+
+/// Column heads short enough for narrow cells.
+const SHORT: [&str; 10] = [
+    "plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+];
+
+pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
+    let Some((run, outcome)) = run.and_then(|r| r.outcome().map(|o| (r, o))) else {
+        let msg = Paragraph::new(vec![
+            Line::raw(""),
+            Line::raw("No finished run yet."),
+            Line::raw("Press s on the Train screen to train, or a to queue the whole seed study."),
+        ])
+        .alignment(Alignment::Center)
+        .block(Block::bordered().title(Span::styled(" Results ", theme.title())));
+        frame.render_widget(msg, area);
+        return;
+    };
+    let report = &outcome.report;
+    let [summary, grid, epochs] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(CLASSES.len() as u16 + 3),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+
+    let summary_lines = vec![
+        Line::from(vec![
+            Span::styled(format!(" Run #{} {} ", run.id, run.name), theme.title()),
+            Span::raw(format!(
+                "{} · {} · {} epochs · {} · {:.0} img/s",
+                tricks::describe(&run.tricks),
+                outcome.device,
+                run.config.epochs,
+                clock(outcome.seconds),
+                outcome.images_per_sec
+            )),
+        ]),
+        Line::from(vec![
+            Span::styled(format!(" accuracy {:.4}", report.accuracy), theme.good()),
+            Span::raw(" = micro-F1 (single-label)  "),
+            Span::styled(format!("macro-F1 {:.4}", report.macro_f1), theme.good()),
+            Span::styled("  ←/→ runs", theme.dim()),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(summary_lines), summary);
+
+    // Table width: "  prec   rec    F1     n" plus borders; the heatmap takes the rest.
+    let table_width = 27u16;
+    let [heat_area, table_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(table_width)]).areas(grid);
+    let label_w = 11usize;
+    let cell =
+        ((heat_area.width.saturating_sub(2) as usize).saturating_sub(label_w) / 10).clamp(4, 7);
+    let max = outcome.confusion.max_count().max(1) as f64;
+
+    let mut lines = Vec::with_capacity(CLASSES.len() + 1);
+    let mut head = vec![Span::styled(
+        format!("{:>label_w$}", "true\\pred "),
+        theme.dim(),
+    )];
+    for s in SHORT {
+        let s: String = s.chars().take(cell - 1).collect();
+        head.push(Span::styled(format!("{s:>cell$}"), theme.dim()));
+    }
+    lines.push(Line::from(head));
+    for (t, row) in outcome.confusion.counts.iter().enumerate() {
+        let mut spans = vec![Span::raw(format!("{:>10} ", CLASSES[t]))];
+        for (p, &count) in row.iter().enumerate() {
+            spans.push(Span::styled(
+                format!("{count:>cell$}"),
+                theme.heat(count as f64 / max, t == p),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
+            " Confusion (rows: true class) ",
+            theme.title(),
+        ))),
+        heat_area,
+    );
+
+    let mut rows = vec![Line::styled("  prec   rec    F1     n", theme.dim())];
+    for s in &report.per_class {
+        rows.push(Line::raw(format!(
+            " {:.3} {:.3} {:.3} {:>5}",
+            s.precision, s.recall, s.f1, s.support
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(rows)
+            .block(Block::bordered().title(Span::styled(" Per class ", theme.title()))),
+        table_area,
+    );
+
+    // Per-epoch figures, newest epochs kept when they do not all fit.
+    let fit = (epochs.width.saturating_sub(13) / 6) as usize;
+    let shown = &outcome.epochs[outcome.epochs.len().saturating_sub(fit)..];
+    let row = |label: &str, style, value: &dyn Fn(&EpochStats) -> String| {
+        let mut spans = vec![Span::styled(format!(" {label:<10}"), style)];
+        spans.extend(shown.iter().map(|e| Span::raw(format!("{:>6}", value(e)))));
+        Line::from(spans)
+    };
+    let lines = vec![
+        row("epoch", theme.dim(), &|e| e.epoch.to_string()),
+        row("val acc", theme.val(), &|e| {
+            format!("{:.3}", e.val_accuracy)
+        }),
+        row("train acc", theme.train(), &|e| {
+            format!("{:.3}", e.train_accuracy)
+        }),
+        row("val loss", theme.val(), &|e| format!("{:.3}", e.val_loss)),
+        row("train loss", theme.train(), &|e| {
+            format!("{:.3}", e.train_loss)
+        }),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(Block::bordered().title(Span::styled(" Per epoch ", theme.title()))),
+        epochs,
+    );
+}

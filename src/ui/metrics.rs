@@ -1,0 +1,217 @@
+//! Live panels of the Train screen: progress gauge, loss sparkline, accuracy per epoch.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph, Sparkline};
+
+use super::clock;
+use super::theme::Theme;
+use crate::app::App;
+use crate::runs::{Run, RunStatus};
+
+pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let queued = match app.queued() {
+        0 => String::new(),
+        n => format!(" +{n} queued"),
+    };
+    let Some(run) = app.live_run() else {
+        let hint = Paragraph::new(Line::from(vec![
+            Span::raw(" press "),
+            Span::styled("s", theme.key()),
+            Span::raw(" to train, "),
+            Span::styled("a", theme.key()),
+            Span::raw(" for the study"),
+        ]))
+        .block(Block::bordered().title(Span::styled(" Run ", theme.title())));
+        frame.render_widget(hint, area);
+        return;
+    };
+    let title = format!(" Run #{} {}{} ", run.id, run.name, queued);
+    let width = area.width.saturating_sub(2) as usize;
+    let label = match &run.status {
+        RunStatus::Running(p) => {
+            let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
+            let (epoch, epochs) = (p.epoch + 1, run.config.epochs);
+            let long = format!(
+                "epoch {epoch}/{epochs} · step {}/{} · {:.0} img/s · ETA {eta}",
+                p.step, p.steps_per_epoch, p.images_per_sec
+            );
+            if long.chars().count() <= width {
+                long
+            } else {
+                format!(
+                    "epoch {epoch}/{epochs} · {:.0} img/s · ETA {eta}",
+                    p.images_per_sec
+                )
+            }
+        }
+        RunStatus::Finished(o) => format!(
+            "done in {} · test acc {:.4} · {:.0} img/s",
+            clock(o.seconds),
+            o.report.accuracy,
+            o.images_per_sec
+        ),
+        RunStatus::Failed(why) => format!("failed: {why}"),
+        other => other.label().to_string(),
+    };
+    let ratio = run.progress();
+    frame.render_widget(
+        Gauge::default()
+            .block(Block::bordered().title(Span::styled(title, theme.title())))
+            .gauge_style(theme.gauge())
+            .ratio(if ratio.is_finite() {
+                ratio.clamp(0.0, 1.0)
+            } else {
+                0.0
+            })
+            .label(label),
+        area,
+    );
+}
+
+/// Exponential moving average, so the sparkline shows the trend rather than batch noise.
+pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut acc = None;
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let next = match acc {
+            None => v,
+            Some(a) => a + alpha * (v - a),
+        };
+        acc = Some(next);
+        out.push(next);
+    }
+    out
+}
+
+/// Averages `values` into at most `width` buckets, keeping their order.
+pub fn fit(values: &[f64], width: usize) -> Vec<f64> {
+    if values.len() <= width || width == 0 {
+        return values.to_vec();
+    }
+    (0..width)
+        .map(|i| {
+            let a = i * values.len() / width;
+            let b = ((i + 1) * values.len() / width).max(a + 1);
+            values[a..b].iter().sum::<f64>() / (b - a) as f64
+        })
+        .collect()
+}
+
+pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let points = run
+        .map(|r| fit(&smooth(&r.losses, 0.3), inner_width))
+        .unwrap_or_default();
+    let min = points.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = points.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let title = match (points.last(), run) {
+        (Some(last), Some(r)) => {
+            let long = format!(
+                " Train loss {last:.3} (range {min:.2}–{max:.2}, {} steps/pt, smoothed) ",
+                r.steps_per_point
+            );
+            if long.chars().count() + 2 <= area.width as usize {
+                long
+            } else {
+                format!(" Train loss {last:.3} (range {min:.2}–{max:.2}) ")
+            }
+        }
+        _ => " Train loss ".to_string(),
+    };
+    // Map [min, max] to 1..=100 so the lowest point still shows as a sliver.
+    let span = (max - min).max(1e-9);
+    let bars: Vec<u64> = points
+        .iter()
+        .map(|v| 1 + ((v - min) / span * 99.0).round() as u64)
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .block(Block::bordered().title(Span::styled(title, theme.title())))
+            .style(theme.train())
+            .max(100)
+            .data(bars),
+        area,
+    );
+}
+
+/// The y-axis floor for accuracies: the lowest value rounded down to a tenth, 0 with no data.
+pub fn floor_tenth(values: impl Iterator<Item = f64>) -> f64 {
+    let lo = values.fold(f64::INFINITY, f64::min);
+    if lo.is_finite() {
+        ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9)
+    } else {
+        0.0
+    }
+}
+
+pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
+    let epochs = run.map(|r| r.config.epochs).unwrap_or(10).max(1);
+    let (train, val): (Vec<(f64, f64)>, Vec<(f64, f64)>) = run
+        .map(|r| {
+            r.epochs
+                .iter()
+                .map(|e| {
+                    let x = e.epoch as f64;
+                    ((x, e.train_accuracy), (x, e.val_accuracy))
+                })
+                .unzip()
+        })
+        .unwrap_or_default();
+    let lo = floor_tenth(train.iter().chain(&val).map(|p| p.1));
+    let last = |s: &[(f64, f64)]| {
+        s.last()
+            .map(|p| format!("{:.3}", p.1))
+            .unwrap_or("–".into())
+    };
+    let title = Line::from(vec![
+        Span::styled(" Accuracy/epoch ", theme.title()),
+        Span::styled(format!("train {} ", last(&train)), theme.train()),
+        Span::styled(format!("val {} ", last(&val)), theme.val()),
+    ]);
+    let datasets = vec![
+        Dataset::default()
+            .name("train")
+            .marker(theme.marker(0))
+            .graph_type(GraphType::Line)
+            .style(theme.train())
+            .data(&train),
+        Dataset::default()
+            .name("val")
+            .marker(theme.marker(1))
+            .graph_type(GraphType::Line)
+            .style(theme.val())
+            .data(&val),
+    ];
+    let chart = Chart::new(datasets)
+        .block(Block::bordered().title(title))
+        .x_axis(
+            Axis::default()
+                .bounds([1.0, epochs as f64])
+                .labels(["1".to_string(), epochs.to_string()]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([lo, 1.0])
+                .labels([format!("{lo:.1}"), "1.0".to_string()]),
+        )
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Percentage(0),
+            ratatui::layout::Constraint::Percentage(0),
+        ));
+    frame.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_and_fitting() {
+        assert_eq!(smooth(&[1.0, 3.0], 0.5), [1.0, 2.0]);
+        assert_eq!(smooth(&[f64::NAN, 2.0], 0.5), [2.0]);
+        assert_eq!(fit(&[1.0, 3.0, 5.0, 7.0], 2), [2.0, 6.0]);
+        assert_eq!(fit(&[1.0], 5), [1.0]);
+    }
+}

@@ -1,0 +1,176 @@
+//! Drawing: a pure function of the app state. One module per panel.
+
+mod compare;
+mod confusion;
+mod help;
+mod lr;
+mod metrics;
+pub mod theme;
+mod tricks;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::app::{App, DataState, Item, Mode, Screen};
+use crate::data::DataProgress;
+use theme::Theme;
+
+/// The smallest terminal the layout is designed for.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(frame, area, theme);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app, theme);
+    match app.screen {
+        Screen::Train => {
+            let [left, right] =
+                Layout::horizontal([Constraint::Length(34), Constraint::Min(0)]).areas(body);
+            tricks::draw(frame, left, app, theme);
+            let live = app.live_run();
+            let [gauge, charts] =
+                Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(right);
+            metrics::gauge(frame, gauge, app, theme);
+            let [loss, acc, lr_area] = Layout::vertical([
+                Constraint::Percentage(34),
+                Constraint::Percentage(40),
+                Constraint::Percentage(26),
+            ])
+            .areas(charts);
+            metrics::loss(frame, loss, live, theme);
+            metrics::accuracy(frame, acc, live, theme);
+            lr::draw(frame, lr_area, live, app, theme);
+        }
+        Screen::Results => confusion::draw(frame, body, app.results(), theme),
+        Screen::Compare => compare::draw(frame, body, app, theme),
+    }
+    draw_footer(frame, footer, app, theme);
+    if app.mode == Mode::Help {
+        help::draw(frame, body, theme);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let text = vec![
+        Line::styled("cifar-tui needs a larger terminal", theme.bad()),
+        Line::raw(format!(
+            "now {}x{}, needs at least {}x{}",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        )),
+        Line::raw("enlarge the window, or press q to quit"),
+    ];
+    let y = area.height.saturating_sub(3) / 2;
+    let rect = Rect::new(area.x, area.y + y, area.width, 3.min(area.height));
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+fn data_status(app: &App) -> String {
+    match &app.data {
+        DataState::Loading(None) => "data: looking…".into(),
+        DataState::Loading(Some(DataProgress::Downloading { done, total })) => format!(
+            "data: downloading {:.0}/{:.0} MB",
+            *done as f64 / 1e6,
+            *total as f64 / 1e6
+        ),
+        DataState::Loading(Some(DataProgress::Extracting)) => "data: unpacking…".into(),
+        DataState::Loading(Some(DataProgress::Loading { .. })) => "data: loading…".into(),
+        DataState::Ready { train, test } => format!("data {train}+{test}"),
+        DataState::Failed(_) => "data: FAILED".into(),
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::styled(" cifar-tui ", theme.title())];
+    for s in Screen::ALL {
+        let label = format!(" {} ", s.title());
+        spans.push(if s == app.screen {
+            Span::styled(label, theme.cursor())
+        } else {
+            Span::styled(label, theme.dim())
+        });
+    }
+    let device = match app.device_in_use() {
+        Some(d) => d.to_string(),
+        None => app.values.device.to_string(),
+    };
+    let right = format!("{} | device {} | ? help ", data_status(app), device);
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let pad = (area.width as usize).saturating_sub(used + right.chars().count());
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.push(Span::styled(right, theme.dim()));
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = if let DataState::Failed(why) = &app.data {
+        Line::styled(why.clone(), theme.bad())
+    } else if let Mode::Editing { param, text } = &app.mode {
+        Line::from(vec![
+            Span::styled(format!(" {}: ", param.label()), theme.key()),
+            Span::raw(text.clone()),
+            Span::styled("█", theme.dim()),
+            Span::styled("   Enter set · Esc cancel", theme.dim()),
+        ])
+    } else if let Some(n) = &app.notice {
+        Line::styled(format!(" {n}"), theme.key())
+    } else if app.screen == Screen::Train {
+        let help = match app.item() {
+            Item::Trick(t) => t.info().why.to_string(),
+            Item::Param(p) => format!("{}: {}", p.label(), p.help()),
+        };
+        Line::styled(format!(" {help}"), theme.dim())
+    } else {
+        hints(theme)
+    };
+    frame.render_widget(line, area);
+}
+
+fn hints(theme: &Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (k, what) in [
+        ("s", "start"),
+        ("a", "study"),
+        ("x", "cancel"),
+        ("1-8", "preset"),
+        ("Tab", "screen"),
+        ("?", "keys"),
+        ("q", "quit"),
+    ] {
+        spans.push(Span::styled(format!(" {k}"), theme.key()));
+        spans.push(Span::styled(format!(" {what} "), theme.dim()));
+    }
+    Line::from(spans)
+}
+
+/// `m:ss` or `h:mm:ss`.
+pub fn clock(seconds: f64) -> String {
+    let s = if seconds.is_finite() {
+        seconds.max(0.0).round() as u64
+    } else {
+        0
+    };
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests;

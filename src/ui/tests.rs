@@ -1,0 +1,226 @@
+//! Whole screens drawn into a `TestBackend` and snapshot-tested, before and after feeding the
+//! app the messages a real session would get.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use super::theme::Theme;
+use super::*;
+use crate::app::tests::{app, outcome};
+use crate::app::{Action, Msg};
+use crate::runs::RunId;
+use crate::train::backend::Device;
+use crate::train::runner::{EpochStats, Progress, TrainEvent};
+
+const COLOR: Theme = Theme { color: true };
+
+fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app, &theme)).unwrap();
+    t
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let t = render(app, w, h, COLOR);
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn act(app: &mut App, a: Action) {
+    app.update(Msg::Action(a));
+}
+
+/// Feeds a run through start, two epochs of progress, and (optionally) its end.
+fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
+    act(app, Action::Start);
+    let run = app.active_run().unwrap().id;
+    let send = |app: &mut App, event| {
+        app.update(Msg::Train { run, event });
+    };
+    send(
+        app,
+        TrainEvent::Started {
+            device: Device::Cpu,
+            train_images: 50_000,
+            test_images: 10_000,
+            steps_per_epoch: 782,
+        },
+    );
+    for epoch in 0..2 {
+        for k in 1..=39 {
+            send(
+                app,
+                TrainEvent::Progress(Progress {
+                    epoch,
+                    step: k * 20,
+                    steps_per_epoch: 782,
+                    loss: 2.3 / (1.0 + (epoch * 39 + k) as f64 / 20.0) + 0.05 * ((k % 3) as f64),
+                    images_per_sec: 1234.0,
+                    elapsed: (epoch * 39 + k) as f64,
+                }),
+            );
+        }
+        send(
+            app,
+            TrainEvent::Epoch(EpochStats {
+                epoch: epoch + 1,
+                lr: app.runs.last().unwrap().config.lr.at(epoch),
+                train_loss: 1.5 - 0.3 * epoch as f64,
+                train_accuracy: 0.45 + 0.1 * epoch as f64,
+                val_loss: 1.4 - 0.2 * epoch as f64,
+                val_accuracy: 0.48 + 0.08 * epoch as f64,
+                seconds: 40.0,
+                train_images_per_sec: 1234.0,
+            }),
+        );
+    }
+    if finish {
+        app.update(Msg::Done {
+            run,
+            result: Ok(Box::new(outcome(acc, 10))),
+        });
+    }
+    run
+}
+
+#[test]
+fn train_screen_before_any_run() {
+    insta::assert_snapshot!(screen(&app(), 80, 24));
+}
+
+#[test]
+fn train_screen_while_training() {
+    let mut app = app();
+    act(&mut app, Action::Preset(2));
+    act(&mut app, Action::Down);
+    train_run(&mut app, 0.7, false);
+    act(&mut app, Action::Start); // one queued behind it
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("epoch 2/10"), "{s}");
+    assert!(s.contains("+1 queued"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn train_screen_large_terminal() {
+    let mut app = app();
+    act(&mut app, Action::Preset(4));
+    train_run(&mut app, 0.7, false);
+    insta::assert_snapshot!(screen(&app, 120, 36));
+}
+
+#[test]
+fn results_screen_after_a_run() {
+    let mut app = app();
+    train_run(&mut app, 0.7, true);
+    act(&mut app, Action::Goto(Screen::Results));
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("accuracy 0.7000") && s.contains("macro-F1"),
+        "{s}"
+    );
+    assert!(s.contains("automobile") && s.contains("truck"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn results_screen_without_runs_says_what_to_do() {
+    let mut app = app();
+    act(&mut app, Action::Goto(Screen::Results));
+    assert!(screen(&app, 80, 24).contains("No finished run yet"));
+}
+
+#[test]
+fn compare_screen_with_three_runs() {
+    let mut app = app();
+    for (i, acc) in [0.66, 0.70, 0.72].into_iter().enumerate() {
+        act(&mut app, Action::Preset(i));
+        train_run(&mut app, acc, true);
+    }
+    act(&mut app, Action::Goto(Screen::Compare));
+    act(&mut app, Action::Down);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("norm_inputs") && s.contains("0.7200"), "{s}");
+    insta::assert_snapshot!(s);
+    // Hiding a run removes it from the charts' legend.
+    act(&mut app, Action::Toggle);
+    assert_eq!(app.compared().len(), 2);
+}
+
+#[test]
+fn help_lists_every_key() {
+    let mut app = app();
+    act(&mut app, Action::ToggleHelp);
+    let s = screen(&app, 80, 24);
+    for (_, keys, _) in crate::keymap::HELP {
+        assert!(s.contains(keys), "help lacks {keys}:\n{s}");
+    }
+    insta::assert_snapshot!(s);
+    act(&mut app, Action::Down);
+    assert_eq!(app.mode, Mode::Normal, "any key closes the help");
+}
+
+#[test]
+fn too_small_terminal_gets_a_message_not_a_broken_layout() {
+    let s = screen(&app(), 60, 20);
+    assert!(
+        s.contains("needs a larger terminal") && s.contains("60x20"),
+        "{s}"
+    );
+    assert!(!s.contains("Tricks"), "{s}");
+    // Degenerate sizes must not panic either.
+    for (w, h) in [(1, 1), (0, 0), (79, 24), (80, 23)] {
+        let _ = screen(&app(), w, h);
+    }
+}
+
+#[test]
+fn editing_shows_the_typed_text() {
+    let mut app = app();
+    app.cursor = crate::tricks::TRICKS.len() + 2;
+    act(&mut app, Action::Edit);
+    act(&mut app, Action::Input('3'));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("LR (fixed): 3"), "{s}");
+}
+
+#[test]
+fn no_color_uses_no_colour() {
+    let mut app = app();
+    train_run(&mut app, 0.7, true);
+    act(&mut app, Action::Goto(Screen::Results));
+    let plain = render(&app, 80, 24, Theme { color: false });
+    let colored = render(&app, 80, 24, COLOR);
+    let uses_color = |t: &Terminal<TestBackend>| {
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+    };
+    assert!(uses_color(&colored));
+    assert!(!uses_color(&plain), "NO_COLOR output must carry no colour");
+}
+
+#[test]
+fn failed_data_is_shown() {
+    let mut app = app();
+    app.update(Msg::Data(DataState::Failed(
+        "missing /x/data_batch_3.bin: expected ...".into(),
+    )));
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("data: FAILED") && s.contains("data_batch_3.bin"),
+        "{s}"
+    );
+}

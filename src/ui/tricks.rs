@@ -1,0 +1,71 @@
+//! Left panel of the Train screen: trick checkboxes and editable settings.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::theme::Theme;
+use crate::app::{App, Item, Mode, items};
+use crate::params::PARAMS;
+use crate::tricks::TRICKS;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let [tricks_area, params_area] = Layout::vertical([
+        Constraint::Length(TRICKS.len() as u16 + 2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let width = area.width.saturating_sub(2) as usize;
+    let mut trick_lines = Vec::new();
+    let mut param_lines = Vec::new();
+    for (i, item) in items().enumerate() {
+        let here = i == app.cursor;
+        let line = match item {
+            Item::Trick(t) => {
+                let on = app.tricks.contains(&t);
+                let mark = if on { "[x] " } else { "[ ] " };
+                let text = format!("{mark}{}", t.info().label);
+                let style = if on { theme.good() } else { Default::default() };
+                Line::styled(format!("{text:<width$}"), style)
+            }
+            Item::Param(p) => {
+                let value = match &app.mode {
+                    Mode::Editing { param, text } if *param == p => format!("{text}_"),
+                    _ => p.value(&app.values),
+                };
+                let label = p.label();
+                let pad = width.saturating_sub(label.chars().count() + value.chars().count() + 2);
+                Line::from(vec![
+                    Span::raw(format!(" {label}")),
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(format!("{value} "), theme.key()),
+                ])
+            }
+        };
+        let line = if here {
+            line.patch_style(theme.cursor())
+        } else {
+            line
+        };
+        match item {
+            Item::Trick(_) => trick_lines.push(line),
+            Item::Param(_) => param_lines.push(line),
+        }
+    }
+    let title = match app.preset_name() {
+        Some(name) => format!(" Tricks: {name} "),
+        None => " Tricks: custom ".to_string(),
+    };
+    frame.render_widget(
+        Paragraph::new(trick_lines)
+            .block(Block::bordered().title(Span::styled(title, theme.title()))),
+        tricks_area,
+    );
+    debug_assert_eq!(param_lines.len(), PARAMS.len());
+    frame.render_widget(
+        Paragraph::new(param_lines)
+            .block(Block::bordered().title(Span::styled(" Settings ", theme.title()))),
+        params_area,
+    );
+}
