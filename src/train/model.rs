@@ -161,6 +161,9 @@ mod tests {
 
     #[test]
     fn has_the_tutorials_122570_parameters() {
+        let _turn = crate::train::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let m = spec(Init::Default).init::<Cpu>(&Default::default());
         assert_eq!(m.num_params(), 122_570);
         let y = m.forward(Tensor::zeros([2, 3, 32, 32], &Default::default()));
@@ -173,6 +176,9 @@ mod tests {
 
     #[test]
     fn kaiming_bounds_and_zero_biases() {
+        let _turn = crate::train::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         let k = spec(Init::KaimingRelu).init::<Cpu>(&dev);
         let d = spec(Init::Default).init::<Cpu>(&dev);
@@ -196,6 +202,9 @@ mod tests {
 
     #[test]
     fn dropout_is_present_exactly_where_asked() {
+        let _turn = crate::train::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         for (conv, dense) in [
             (None, None),
@@ -215,6 +224,9 @@ mod tests {
 
     #[test]
     fn dropout_acts_in_training_only() {
+        let _turn = crate::train::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         use burn::module::AutodiffModule;
         let dev = Default::default();
         let x = Tensor::<CpuAd, 4>::random([4, 3, 32, 32], Distribution::Default, &dev);

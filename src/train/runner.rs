@@ -343,3 +343,197 @@ pub fn train<B: AutodiffBackend>(
         images_per_sec: (n * cfg.epochs) as f64 / seconds.max(1e-9),
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::train::backend::{Cpu, CpuAd};
+    use crate::train::config::{Hyper, Init, LrPolicy};
+    use crate::tricks::{self, Trick, TrickSet};
+    use rand::Rng;
+
+    /// A learnable toy set: each class has its own colour (its base-3 digits pick one of three
+    /// levels per channel), plus noise.
+    pub(crate) fn synthetic(n: usize, seed: u64) -> Split {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut split = Split::default();
+        for i in 0..n {
+            let label = (i % 10) as u8;
+            split.labels.push(label);
+            for c in 0..3 {
+                let digit = (label as u32 / 3u32.pow(c as u32)) % 3;
+                let base = 40 + 88 * digit as i32;
+                for _ in 0..1024 {
+                    let v = base + rng.random_range(-25..=25);
+                    split.images.push(v.clamp(0, 255) as u8);
+                }
+            }
+        }
+        split
+    }
+
+    /// burn's CPU backend keeps one global RNG: tests that need a seeded, repeatable stream
+    /// take turns.
+    pub(crate) static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    pub(crate) fn tiny() -> Cifar10 {
+        Cifar10 {
+            train: synthetic(400, 1),
+            test: synthetic(100, 2),
+        }
+    }
+
+    fn config(tricks: &[Trick]) -> TrainConfig {
+        let set: TrickSet = tricks.iter().copied().collect();
+        let mut cfg = tricks::resolve(
+            &set,
+            &Hyper {
+                epochs: 3,
+                batch_size: 32,
+                ..Hyper::default()
+            },
+        );
+        cfg.seed = 7;
+        cfg
+    }
+
+    fn train_tiny(cfg: &TrainConfig) -> Outcome {
+        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let cancel = AtomicBool::new(false);
+        train::<CpuAd>(
+            &Default::default(),
+            Device::Cpu,
+            &tiny(),
+            cfg,
+            &cancel,
+            |_| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn normalized_batches_have_zero_mean_and_unit_std_per_channel() {
+        let split = synthetic(200, 3);
+        let dev = Default::default();
+        let data = DeviceSplit::<Cpu>::upload(&split, &dev);
+        let input = InputMap::<Cpu>::new(Some(split.channel_stats()), &dev);
+        let (x, _) = data.range(0, 200, &input);
+        for c in 0..3 {
+            let ch = x.clone().slice([0..200, c..c + 1]).flatten::<1>(0, 3);
+            let mean: f32 = ch.clone().mean().into_scalar();
+            let std: f32 = (ch.clone() - mean)
+                .powf_scalar(2.0)
+                .mean()
+                .sqrt()
+                .into_scalar();
+            assert!(mean.abs() < 1e-3, "channel {c} mean {mean}");
+            assert!((std - 1.0).abs() < 1e-3, "channel {c} std {std}");
+        }
+        // Without normalization: u8 / 255, like PyTorch's ToTensor.
+        let raw = InputMap::<Cpu>::new(None, &dev);
+        let (x, y) = data.range(5, 6, &raw);
+        let first: f32 = x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar();
+        assert!((first - split.images[5 * IMAGE_BYTES] as f32 / 255.0).abs() < 1e-6);
+        assert_eq!(y.into_scalar().elem::<i64>(), split.labels[5] as i64);
+    }
+
+    /// One Adam step on a fixed batch; returns sum |w| over the weights before and after.
+    fn one_step(cfg: &TrainConfig) -> (f32, f32) {
+        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let dev = Default::default();
+        CpuAd::seed(&dev, 11);
+        let model: Cnn<CpuAd> = CnnSpec::from(cfg).init(&dev);
+        let split = synthetic(32, 4);
+        let data = DeviceSplit::<CpuAd>::upload(&split, &dev);
+        let (x, y) = data.range(0, 32, &InputMap::new(None, &dev));
+        let before: f32 = model.l1_norm().into_scalar();
+        let ce = CrossEntropyLoss::new(None, &dev).forward(model.forward(x), y);
+        let loss = objective(ce, &model, cfg.l1);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut optim = optimizer(cfg).init::<CpuAd, Cnn<CpuAd>>();
+        let model = optim.step(1e-3, model, grads);
+        (before, model.l1_norm().into_scalar())
+    }
+
+    #[test]
+    fn l1_and_l2_change_the_update_and_pull_weights_to_zero() {
+        let plain = config(&[]);
+        let (b0, a0) = one_step(&plain);
+        let mut l2 = plain.clone();
+        l2.weight_decay = Some(10.0);
+        let mut l1 = plain.clone();
+        l1.l1 = Some(10.0);
+        let (b2, a2) = one_step(&l2);
+        let (b1, a1) = one_step(&l1);
+        assert_eq!((b0, b0), (b1, b2), "same initial weights");
+        // 122,570 params, each moved by ~lr = 1e-3 towards zero: sum |w| drops by ~120.
+        assert!(b2 - a2 > 50.0, "L2: {b2} -> {a2}");
+        assert!(b1 - a1 > 50.0, "L1: {b1} -> {a1}");
+        assert!((b0 - a0).abs() < 50.0, "plain step: {b0} -> {a0}");
+        assert_ne!(a1, a2, "L1 and L2 are different penalties");
+    }
+
+    #[test]
+    fn a_short_training_on_tiny_synthetic_data_learns() {
+        let out = train_tiny(&config(&[Trick::NormInputs, Trick::InitWeights]));
+        assert_eq!(out.epochs.len(), 3);
+        let first = out.epochs[0];
+        let last = out.epochs[2];
+        assert!(last.train_loss < first.train_loss, "{first:?} -> {last:?}");
+        assert!(
+            out.report.accuracy > 0.8,
+            "accuracy {}",
+            out.report.accuracy
+        );
+        assert_eq!(out.confusion.total(), 100);
+        assert_eq!(
+            out.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_run() {
+        let cfg = config(&[Trick::DropoutDense, Trick::LrSchedule]);
+        let (a, b) = (train_tiny(&cfg), train_tiny(&cfg));
+        let figures = |o: &Outcome| {
+            o.epochs
+                .iter()
+                .map(|e| (e.train_loss, e.val_loss, e.val_accuracy, e.lr))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(figures(&a), figures(&b));
+        assert_eq!(a.confusion, b.confusion);
+        let mut other = cfg.clone();
+        other.seed += 1;
+        assert_ne!(figures(&a), figures(&train_tiny(&other)));
+        assert!(matches!(cfg.lr, LrPolicy::Exponential { .. }));
+        assert_eq!(a.epochs[2].lr, cfg.lr.at(2));
+    }
+
+    #[test]
+    fn cancel_stops_the_run() {
+        let cancel = AtomicBool::new(true);
+        let r = train::<CpuAd>(
+            &Default::default(),
+            Device::Cpu,
+            &tiny(),
+            &config(&[]),
+            &cancel,
+            |_| {},
+        );
+        assert!(matches!(r, Err(TrainError::Cancelled)));
+    }
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation() {
+        let a = epoch_order(1, 0, 1000);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(a, epoch_order(1, 0, 1000));
+        assert_ne!(a, epoch_order(1, 1, 1000));
+        assert_ne!(a, epoch_order(2, 0, 1000));
+        let _ = Init::Default;
+    }
+}
