@@ -371,11 +371,8 @@ impl App {
         match (action, self.item()) {
             (Action::Up, _) => self.cursor = (self.cursor + ITEM_COUNT - 1) % ITEM_COUNT,
             (Action::Down, _) => self.cursor = (self.cursor + 1) % ITEM_COUNT,
-            (Action::Toggle | Action::Edit, Item::Trick(t))
-            | (Action::Left | Action::Right, Item::Trick(t)) => {
-                if !self.tricks.remove(&t) {
-                    self.tricks.insert(t);
-                }
+            (Action::Toggle | Action::Edit | Action::Left | Action::Right, Item::Trick(t)) => {
+                toggle(&mut self.tricks, t)
             }
             (Action::Left, Item::Param(p)) => p.step(&mut self.values, false),
             (Action::Right | Action::Toggle, Item::Param(p)) => p.step(&mut self.values, true),
@@ -414,9 +411,7 @@ impl App {
             Action::Down => self.compare_cursor = (self.compare_cursor + 1).min(n - 1),
             Action::Toggle => {
                 let id = self.runs[self.compare_cursor.min(n - 1)].id;
-                if !self.compare_selected.remove(&id) {
-                    self.compare_selected.insert(id);
-                }
+                toggle(&mut self.compare_selected, id);
             }
             Action::Edit => {
                 let run = &self.runs[self.compare_cursor.min(n - 1)];
@@ -439,6 +434,13 @@ impl App {
     /// The device a started run reported, for the header.
     pub fn device_in_use(&self) -> Option<Device> {
         self.live_run().and_then(|r| r.device)
+    }
+}
+
+/// Adds `x` if absent, removes it if present.
+fn toggle<T: Ord>(set: &mut BTreeSet<T>, x: T) {
+    if !set.remove(&x) {
+        set.insert(x);
     }
 }
 

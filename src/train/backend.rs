@@ -88,7 +88,7 @@ fn probe_cuda() -> Result<(), String> {
     });
     std::panic::set_hook(hook);
     match result {
-        Ok(v) if v == 4.0 => Ok(()),
+        Ok(4.0) => Ok(()),
         Ok(v) => Err(format!("test sum gave {v}, expected 4")),
         Err(panic) => Err(panic
             .downcast_ref::<String>()

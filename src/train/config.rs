@@ -246,7 +246,8 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_are_named() {
         assert_eq!(Hyper::default().validate(), Ok(()));
-        let cases: [(fn(&mut Hyper), &str); 6] = [
+        type Spoil = fn(&mut Hyper);
+        let cases: [(Spoil, &str); 6] = [
             (|h| h.lr = -1e-3, "lr"),
             (|h| h.dropout = 1.0, "dropout"),
             (|h| h.batch_size = 0, "batch_size"),

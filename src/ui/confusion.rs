@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
             Span::styled(format!(" Run #{} {} ", run.id, run.name), theme.title()),
             Span::raw(format!(
                 "{} · {} · {} epochs · {} · {:.0} img/s",
-                tricks::describe(&run.tricks),
+                tricks::describe_short(&run.tricks),
                 outcome.device,
                 run.config.epochs,
                 clock(outcome.seconds),

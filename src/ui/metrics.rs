@@ -148,7 +148,8 @@ pub fn floor_tenth(values: impl Iterator<Item = f64>) -> f64 {
 
 pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
     let epochs = run.map(|r| r.config.epochs).unwrap_or(10).max(1);
-    let (train, val): (Vec<(f64, f64)>, Vec<(f64, f64)>) = run
+    type Points = Vec<(f64, f64)>;
+    let (train, val): (Points, Points) = run
         .map(|r| {
             r.epochs
                 .iter()
