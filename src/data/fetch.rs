@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 
@@ -132,7 +133,13 @@ pub fn download(
         url: url.to_string(),
         reason,
     };
-    let response = ureq::get(url).call().map_err(|e| http(e.to_string()))?;
+    // A stalled connection fails after a minute instead of hanging the first start forever.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| http(e.to_string()))?;
     let reader = response.into_body().into_reader();
     save_verified(reader, dest, expected, progress)
 }

@@ -30,13 +30,23 @@ pub enum DataError {
 pub fn obtain(
     dir: Option<&Path>,
     cache: &Path,
+    progress: impl FnMut(DataProgress),
+) -> Result<Cifar10, DataError> {
+    obtain_from(fetch::URL, fetch::OFFICIAL, dir, cache, progress)
+}
+
+fn obtain_from(
+    url: &str,
+    expected: fetch::Expected,
+    dir: Option<&Path>,
+    cache: &Path,
     mut progress: impl FnMut(DataProgress),
 ) -> Result<Cifar10, DataError> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => {
             if cifar::batches_dir(cache).is_err() {
-                fetch_into(cache, &mut progress)?;
+                fetch_into(url, expected, cache, &mut progress)?;
             }
             cache.to_path_buf()
         }
@@ -46,7 +56,12 @@ pub fn obtain(
 }
 
 /// Downloads, verifies and unpacks the official archive into `cache`, then deletes the archive.
-fn fetch_into(cache: &Path, progress: &mut impl FnMut(DataProgress)) -> Result<(), DataError> {
+fn fetch_into(
+    url: &str,
+    expected: fetch::Expected,
+    cache: &Path,
+    progress: &mut impl FnMut(DataProgress),
+) -> Result<(), DataError> {
     let io = |source| fetch::FetchError::Io {
         path: cache.to_path_buf(),
         source,
@@ -54,7 +69,7 @@ fn fetch_into(cache: &Path, progress: &mut impl FnMut(DataProgress)) -> Result<(
     std::fs::create_dir_all(cache).map_err(io)?;
     let archive = cache.join("cifar-10-binary.tar.gz");
     if !archive.exists() {
-        fetch::download(fetch::URL, &archive, fetch::OFFICIAL, |done, total| {
+        fetch::download(url, &archive, expected, |done, total| {
             progress(DataProgress::Downloading { done, total })
         })?;
     }
@@ -87,6 +102,67 @@ mod tests {
         assert_eq!(data.test.len(), 10_000);
         assert!(!cache.exists());
         assert!(matches!(seen[..], [DataProgress::Loading { .. }]));
+    }
+
+    /// Serves `body` once over HTTP on a local port; returns its URL.
+    fn serve_once(body: Vec<u8>) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        });
+        url
+    }
+
+    #[test]
+    fn first_start_downloads_verifies_unpacks_and_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        // An archive laid out like the official one, made from a valid data set.
+        cifar::tests::write_dataset(&tmp.path().join("src"));
+        let archive = tmp.path().join("a.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&archive).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        tar.append_dir_all(cifar::BATCHES_DIR, tmp.path().join("src").join(cifar::BATCHES_DIR))
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        let body = std::fs::read(&archive).unwrap();
+        let md5: &'static str = Box::leak(
+            format!("{:x}", <md5::Md5 as md5::Digest>::digest(&body)).into_boxed_str(),
+        );
+        let expected = fetch::Expected {
+            size: body.len() as u64,
+            md5,
+        };
+        let cache = tmp.path().join("cache");
+        let mut seen = Vec::new();
+        let data = obtain_from(&serve_once(body), expected, None, &cache, |p| seen.push(p)).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (50_000, 10_000));
+        assert!(matches!(seen[0], DataProgress::Downloading { .. }));
+        assert!(seen.contains(&DataProgress::Extracting));
+        assert!(!cache.join("cifar-10-binary.tar.gz").exists(), "archive removed");
+        assert!(!cache.join(".unpacking").exists());
+        // Second start: from the cache, no download.
+        let again = obtain(None, &cache, |p| assert!(!matches!(p, DataProgress::Downloading { .. })));
+        assert_eq!(again.unwrap().test, data.test);
+    }
+
+    #[test]
+    fn a_bad_download_is_refused_and_nothing_is_left_behind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        let url = serve_once(b"<html>captive portal</html>".to_vec());
+        let err = obtain_from(&url, fetch::OFFICIAL, None, &cache, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("expected 170052171"), "{err}");
+        assert!(!cache.join("cifar-10-binary.tar.gz").exists());
     }
 
     #[test]
