@@ -331,6 +331,9 @@ impl App {
                 let step = if action == Action::NextScreen { 1 } else { 2 };
                 self.screen = Screen::ALL[(i + step) % 3];
             }
+            Action::Start | Action::QueueStudy if matches!(self.data, DataState::Failed(_)) => {
+                self.notice = Some("cannot train without the data: see the message above".into());
+            }
             Action::Start => {
                 self.enqueue(self.tricks.clone());
                 self.notice = None;
@@ -507,6 +510,16 @@ pub(crate) mod tests {
         });
         assert!(matches!(cmds[..], [Command::Start { run: 2, .. }]));
         assert!(app.compare_selected.contains(&1));
+    }
+
+    #[test]
+    fn failed_data_refuses_to_queue_runs() {
+        let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+        app.update(Msg::Data(DataState::Failed("missing".into())));
+        assert!(act(&mut app, Action::Start).is_empty());
+        assert!(app.runs.is_empty());
+        assert!(app.notice.as_deref().unwrap().contains("without the data"));
+        assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
     }
 
     #[test]

@@ -108,7 +108,10 @@ mod tests {
     fn serve_once(body: Vec<u8>) -> String {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/cifar-10-binary.tar.gz",
+            listener.local_addr().unwrap()
+        );
         std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut request = [0u8; 4096];
@@ -131,27 +134,35 @@ mod tests {
             flate2::Compression::fast(),
         );
         let mut tar = tar::Builder::new(gz);
-        tar.append_dir_all(cifar::BATCHES_DIR, tmp.path().join("src").join(cifar::BATCHES_DIR))
-            .unwrap();
+        tar.append_dir_all(
+            cifar::BATCHES_DIR,
+            tmp.path().join("src").join(cifar::BATCHES_DIR),
+        )
+        .unwrap();
         tar.into_inner().unwrap().finish().unwrap();
         let body = std::fs::read(&archive).unwrap();
-        let md5: &'static str = Box::leak(
-            format!("{:x}", <md5::Md5 as md5::Digest>::digest(&body)).into_boxed_str(),
-        );
+        let md5: &'static str =
+            Box::leak(format!("{:x}", <md5::Md5 as md5::Digest>::digest(&body)).into_boxed_str());
         let expected = fetch::Expected {
             size: body.len() as u64,
             md5,
         };
         let cache = tmp.path().join("cache");
         let mut seen = Vec::new();
-        let data = obtain_from(&serve_once(body), expected, None, &cache, |p| seen.push(p)).unwrap();
+        let data =
+            obtain_from(&serve_once(body), expected, None, &cache, |p| seen.push(p)).unwrap();
         assert_eq!((data.train.len(), data.test.len()), (50_000, 10_000));
         assert!(matches!(seen[0], DataProgress::Downloading { .. }));
         assert!(seen.contains(&DataProgress::Extracting));
-        assert!(!cache.join("cifar-10-binary.tar.gz").exists(), "archive removed");
+        assert!(
+            !cache.join("cifar-10-binary.tar.gz").exists(),
+            "archive removed"
+        );
         assert!(!cache.join(".unpacking").exists());
         // Second start: from the cache, no download.
-        let again = obtain(None, &cache, |p| assert!(!matches!(p, DataProgress::Downloading { .. })));
+        let again = obtain(None, &cache, |p| {
+            assert!(!matches!(p, DataProgress::Downloading { .. }))
+        });
         assert_eq!(again.unwrap().test, data.test);
     }
 

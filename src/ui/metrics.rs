@@ -7,7 +7,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph,
 
 use super::clock;
 use super::theme::Theme;
-use crate::app::App;
+use crate::app::{App, DataState};
 use crate::runs::{Run, RunStatus};
 
 pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -16,13 +16,18 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         n => format!(" +{n} queued"),
     };
     let Some(run) = app.live_run() else {
-        let hint = Paragraph::new(Line::from(vec![
-            Span::raw(" press "),
-            Span::styled("s", theme.key()),
-            Span::raw(" to train, "),
-            Span::styled("a", theme.key()),
-            Span::raw(" for the study"),
-        ]))
+        let line = match &app.data {
+            DataState::Failed(_) => Line::styled(" no data: training is off", theme.bad()),
+            DataState::Loading(_) => Line::raw(" getting CIFAR-10 ready…"),
+            DataState::Ready { .. } => Line::from(vec![
+                Span::raw(" press "),
+                Span::styled("s", theme.key()),
+                Span::raw(" to train, "),
+                Span::styled("a", theme.key()),
+                Span::raw(" for the study"),
+            ]),
+        };
+        let hint = Paragraph::new(line)
         .block(Block::bordered().title(Span::styled(" Run ", theme.title())));
         frame.render_widget(hint, area);
         return;

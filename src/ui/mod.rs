@@ -42,6 +42,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             let [gauge, charts] =
                 Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(right);
             metrics::gauge(frame, gauge, app, theme);
+            if let DataState::Failed(why) = &app.data {
+                data_failed(frame, charts, why, theme);
+                draw_footer(frame, footer, app, theme);
+                return;
+            }
             let [loss, acc, lr_area] = Layout::vertical([
                 Constraint::Percentage(34),
                 Constraint::Percentage(40),
@@ -59,6 +64,23 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     if app.mode == Mode::Help {
         help::draw(frame, body, theme);
     }
+}
+
+/// The whole message where the charts would be: it names the file and the fix.
+fn data_failed(frame: &mut Frame, area: Rect, why: &str, theme: &Theme) {
+    let text = vec![
+        Line::styled("The data could not be loaded:", theme.bad()),
+        Line::raw(""),
+        Line::raw(why.to_string()),
+        Line::raw(""),
+        Line::styled("Fix it, then start cifar-tui again (q quits).", theme.dim()),
+    ];
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            ratatui::widgets::Block::bordered().title(Span::styled(" CIFAR-10 ", theme.bad())),
+        ),
+        area,
+    );
 }
 
 fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
@@ -118,9 +140,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let line = if let DataState::Failed(why) = &app.data {
-        Line::styled(why.clone(), theme.bad())
-    } else if let Mode::Editing { param, text } = &app.mode {
+    let line = if let Mode::Editing { param, text } = &app.mode {
         Line::from(vec![
             Span::styled(format!(" {}: ", param.label()), theme.key()),
             Span::raw(text.clone()),

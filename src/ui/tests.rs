@@ -216,11 +216,16 @@ fn no_color_uses_no_colour() {
 fn failed_data_is_shown() {
     let mut app = app();
     app.update(Msg::Data(DataState::Failed(
-        "missing /x/data_batch_3.bin: expected ...".into(),
+        "missing /x/cifar-10-batches-bin/data_batch_3.bin: expected the CIFAR-10 binary batch \
+         data_batch_3.bin. Fix: restore the file or delete the folder so cifar-tui downloads it \
+         again"
+            .into(),
     )));
     let s = screen(&app, 80, 24);
     assert!(
         s.contains("data: FAILED") && s.contains("data_batch_3.bin"),
         "{s}"
     );
+    assert!(s.contains("so cifar-tui downloads it"), "the whole message is shown:\n{s}");
+    insta::assert_snapshot!(s);
 }
