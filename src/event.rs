@@ -48,11 +48,16 @@ fn spawn_run(
             let notice_tx = tx.clone();
             let event_tx = tx.clone();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let job = train::Job {
+                    data: &data,
+                    config: &config,
+                    cancel: &cancel,
+                    checkpoints: None,
+                    done: Vec::new(),
+                };
                 train::run(
-                    &data,
-                    &config,
+                    job,
                     device,
-                    &cancel,
                     |n| drop(notice_tx.send(Msg::Notice(n))),
                     |event| drop(event_tx.send(Msg::Train { run, event })),
                 )

@@ -58,11 +58,16 @@ fn train_one(
     name: &str,
 ) -> Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
-    let outcome = train::run(
+    let job = train::Job {
         data,
-        cfg,
-        ctx.device,
+        config: cfg,
         cancel,
+        checkpoints: None,
+        done: Vec::new(),
+    };
+    let outcome = train::run(
+        job,
+        ctx.device,
         |notice| eprintln!("{notice}"),
         |event| match event {
             TrainEvent::Started {

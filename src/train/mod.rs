@@ -1,18 +1,16 @@
 //! The training engine: configuration, model, backends and the loop. Knows nothing of the UI.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
 mod denormals;
 pub mod model;
 pub mod runner;
 
-use std::sync::atomic::AtomicBool;
-
 use backend::{CpuAd, Device, DeviceChoice, GpuAd, GpuDevice, NoCuda};
-use config::TrainConfig;
 use runner::{Outcome, TrainError, TrainEvent};
 
-use crate::data::Cifar10;
+pub use runner::Job;
 
 pub use denormals::install_pool;
 
@@ -27,10 +25,8 @@ pub enum RunError {
 /// Trains `cfg` on the device `choice` resolves to. Blocks: call it from a thread of its own.
 /// A fallback from `auto` to the CPU is reported through `notice`.
 pub fn run(
-    data: &Cifar10,
-    cfg: &TrainConfig,
+    job: Job,
     choice: DeviceChoice,
-    cancel: &AtomicBool,
     notice: impl FnOnce(String),
     emit: impl FnMut(TrainEvent),
 ) -> Result<Outcome, RunError> {
@@ -39,10 +35,10 @@ pub fn run(
         notice(n);
     }
     let outcome = match device {
-        Device::Cpu => denormals::flushed(|| {
-            runner::train::<CpuAd>(&Default::default(), device, data, cfg, cancel, emit)
-        }),
-        Device::Cuda => runner::train::<GpuAd>(&GpuDevice::new(0), device, data, cfg, cancel, emit),
+        Device::Cpu => {
+            denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), device, job, emit))
+        }
+        Device::Cuda => runner::train::<GpuAd>(&GpuDevice::new(0), device, job, emit),
     }?;
     Ok(outcome)
 }

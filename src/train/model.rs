@@ -56,15 +56,21 @@ const KAIMING_RELU: Initializer = Initializer::KaimingUniform {
     fan_out_only: false,
 };
 
-fn zero_bias<B: Backend, const D: usize>(bias: &mut Option<Param<Tensor<B, D>>>) {
-    if let Some(b) = bias.take() {
-        let zeros = Tensor::zeros(b.val().shape(), &b.val().device());
-        *bias = Some(Param::from_tensor(zeros));
-    }
+/// A zero bias of `n` units, in place of the initializer's.
+fn zero_bias<B: Backend>(n: usize, device: &B::Device) -> Option<Param<Tensor<B, 1>>> {
+    Some(Param::from_tensor(Tensor::zeros([n], device)))
 }
 
 impl CnnSpec {
+    /// A network with its parameters drawn now, in a fixed order, from the backend's RNG.
+    /// (burn draws parameters lazily, at first use; drawing them here keeps the draws apart
+    /// from the dropout masks that follow.)
     pub fn init<B: Backend>(&self, device: &B::Device) -> Cnn<B> {
+        let drawn = self.skeleton::<B>(device).into_record();
+        self.skeleton(device).load_record(drawn)
+    }
+
+    fn skeleton<B: Backend>(&self, device: &B::Device) -> Cnn<B> {
         let initializer = match self.init {
             Init::Default => TORCH_DEFAULT,
             Init::KaimingRelu => KAIMING_RELU,
@@ -91,11 +97,11 @@ impl CnnSpec {
             dropout_dense: self.dropout_dense.map(|p| DropoutConfig::new(p).init()),
         };
         if self.init == Init::KaimingRelu {
-            zero_bias(&mut cnn.conv1.bias);
-            zero_bias(&mut cnn.conv2.bias);
-            zero_bias(&mut cnn.conv3.bias);
-            zero_bias(&mut cnn.fc1.bias);
-            zero_bias(&mut cnn.fc2.bias);
+            cnn.conv1.bias = zero_bias(32, device);
+            cnn.conv2.bias = zero_bias(64, device);
+            cnn.conv3.bias = zero_bias(64, device);
+            cnn.fc1.bias = zero_bias(64, device);
+            cnn.fc2.bias = zero_bias(10, device);
         }
         cnn
     }

@@ -1,10 +1,12 @@
 //! One training run: data onto the device, the loop, evaluation after every epoch, events out.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -15,6 +17,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::backend::Device;
+use super::checkpoint;
 use super::config::TrainConfig;
 use super::model::{Cnn, CnnSpec};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
@@ -90,6 +93,8 @@ pub enum TrainError {
     NoData,
     #[error("training diverged: the loss became {0} in epoch {1}; try a smaller learning rate")]
     Diverged(f64, usize),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
 }
 
 /// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
@@ -224,16 +229,62 @@ fn evaluate<B: Backend>(model: &Cnn<B>, split: &DeviceSplit<B>, input: &InputMap
 
 use burn::tensor::ElementConversion;
 
-/// Trains one configuration to the end (or until `cancel`), sending events as it goes.
+/// One training run's inputs.
+pub struct Job<'a> {
+    pub data: &'a Cifar10,
+    pub config: &'a TrainConfig,
+    /// Checked between steps; set it to stop the run.
+    pub cancel: &'a AtomicBool,
+    /// Model and optimizer are saved here after every epoch, and resumed from here.
+    pub checkpoints: Option<&'a Path>,
+    /// Epochs an earlier process finished (their checkpoint is in `checkpoints`): training
+    /// continues after them.
+    pub done: Vec<EpochStats>,
+}
+
+pub(crate) type Adam<B> = OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
+
+/// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
+/// logits, both detached from the graph.
+fn step<B: AutodiffBackend>(
+    model: Cnn<B>,
+    optim: &mut Adam<B>,
+    ce: &CrossEntropyLoss<B>,
+    l1: Option<f64>,
+    lr: f64,
+    (x, y): (Tensor<B, 4>, Tensor<B, 1, Int>),
+) -> (
+    Cnn<B>,
+    Tensor<B::InnerBackend, 1>,
+    Tensor<B::InnerBackend, 2>,
+) {
+    let logits = model.forward(x);
+    let ce_loss = ce.forward(logits.clone(), y);
+    let loss = objective(ce_loss.clone(), &model, l1);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (
+        optim.step(lr, model, grads),
+        ce_loss.inner(),
+        logits.inner(),
+    )
+}
+
+/// The backend's RNG (initialisation, dropout masks) is reseeded from the run's seed at every
+/// epoch, so a run resumed at epoch k draws exactly the masks it would have drawn.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Trains one configuration to the end (or until cancelled), sending events as it goes.
 pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     kind: Device,
-    data: &Cifar10,
-    cfg: &TrainConfig,
-    cancel: &AtomicBool,
+    job: Job,
     mut emit: impl FnMut(TrainEvent),
 ) -> Result<Outcome, TrainError> {
     let started = Instant::now();
+    let (data, cfg) = (job.data, job.config);
     B::seed(device, cfg.seed);
 
     // Tricks act here, before the loop: input mapping, network shape and init, optimizer.
@@ -250,7 +301,11 @@ pub fn train<B: AutodiffBackend>(
     let input = InputMap::<B>::new(stats, device);
     let test_input = InputMap::<B::InnerBackend>::new(stats, device);
     let mut model: Cnn<B> = CnnSpec::from(cfg).init(device);
-    let mut optim = optimizer(cfg).init::<B, Cnn<B>>();
+    let mut optim: Adam<B> = optimizer(cfg).init();
+    let mut epochs = job.done;
+    if let (Some(dir), true) = (job.checkpoints, !epochs.is_empty()) {
+        (model, optim) = checkpoint::load(dir, epochs.len(), model, optim, device)?;
+    }
     let ce = CrossEntropyLoss::new(None, device);
 
     let n = train.len();
@@ -262,60 +317,56 @@ pub fn train<B: AutodiffBackend>(
         steps_per_epoch,
     });
 
-    let mut epochs = Vec::with_capacity(cfg.epochs);
     let mut last_eval = None;
-    for epoch in 0..cfg.epochs {
+    for epoch in epochs.len()..cfg.epochs {
         let epoch_start = Instant::now();
+        B::seed(device, epoch_seed(cfg.seed, epoch));
         let lr = cfg.lr.at(epoch);
         let order = epoch_order(cfg.seed, epoch, n);
         let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
         let mut window = Tensor::<B::InnerBackend, 1>::zeros([1], device);
-        let mut window_steps = 0;
-        for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
+        let mut window_images = 0;
+        for (i, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            if job.cancel.load(Ordering::Relaxed) {
                 return Err(TrainError::Cancelled);
             }
             let index = Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), device);
             let (x, y) = train.batch(index, &input);
-            let logits = model.forward(x);
-            let ce_loss = ce.forward(logits.clone(), y.clone());
-            let loss = objective(ce_loss.clone(), &model, cfg.l1);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let labels = y.clone().inner();
+            let (next, batch_loss, logits) = step(model, &mut optim, &ce, cfg.l1, lr, (x, y));
+            model = next;
 
-            let batch_loss = ce_loss.inner() * chunk.len() as f32;
+            // Sums stay on the device; they are read once per report window.
+            let batch_loss = batch_loss * chunk.len() as f32;
             loss_sum = loss_sum + batch_loss.clone();
             window = window + batch_loss;
-            window_steps += chunk.len();
-            correct = correct
-                + logits
-                    .inner()
-                    .argmax(1)
-                    .squeeze_dim(1)
-                    .equal(y.inner())
-                    .int()
-                    .sum();
-            if (step + 1) % REPORT_EVERY == 0 || step + 1 == steps_per_epoch {
-                let mean: f64 = window.into_scalar().elem::<f64>() / window_steps as f64;
+            window_images += chunk.len();
+            correct = correct + logits.argmax(1).squeeze_dim(1).equal(labels).int().sum();
+            let steps = i + 1;
+            if steps % REPORT_EVERY == 0 || steps == steps_per_epoch {
+                let mean = window.into_scalar().elem::<f64>() / window_images as f64;
                 if !mean.is_finite() {
-                    return Err(TrainError::Diverged(mean, epoch));
+                    return Err(TrainError::Diverged(mean, epoch + 1));
                 }
                 let secs = epoch_start.elapsed().as_secs_f64();
                 emit(TrainEvent::Progress(Progress {
                     epoch,
-                    step: step + 1,
+                    step: steps,
                     steps_per_epoch,
                     loss: mean,
-                    images_per_sec: ((step + 1) * cfg.batch_size).min(n) as f64 / secs.max(1e-9),
+                    images_per_sec: (steps * cfg.batch_size).min(n) as f64 / secs.max(1e-9),
                     elapsed: started.elapsed().as_secs_f64(),
                 }));
                 window = Tensor::zeros([1], device);
-                window_steps = 0;
+                window_images = 0;
             }
         }
         let train_secs = epoch_start.elapsed().as_secs_f64();
         let eval = evaluate(&model.valid(), &test, &test_input);
+        if let Some(dir) = job.checkpoints {
+            checkpoint::save(dir, epoch + 1, &model, &optim)?;
+        }
         let stats = EpochStats {
             epoch: epoch + 1,
             lr,
@@ -331,16 +382,21 @@ pub fn train<B: AutodiffBackend>(
         last_eval = Some(eval);
     }
 
-    let eval = last_eval.ok_or(TrainError::NoData)?;
+    // A run resumed after its last epoch still gets its final evaluation.
+    let eval = match last_eval {
+        Some(e) => e,
+        None => evaluate(&model.valid(), &test, &test_input),
+    };
     let confusion = Confusion::from_labels(CLASSES.len(), &test.host_labels, &eval.predictions);
     let seconds = started.elapsed().as_secs_f64();
+    let trained = epochs.iter().map(|e| e.seconds).sum::<f64>().max(1e-9);
     Ok(Outcome {
         device: kind,
-        epochs,
         report: confusion.report(),
         confusion,
-        seconds,
-        images_per_sec: (n * cfg.epochs) as f64 / seconds.max(1e-9),
+        seconds: trained.max(seconds),
+        images_per_sec: (n * epochs.len()) as f64 / trained,
+        epochs,
     })
 }
 
@@ -397,18 +453,81 @@ pub(crate) mod tests {
         cfg
     }
 
-    fn train_tiny(cfg: &TrainConfig) -> Outcome {
+    /// Trains on [`tiny`]; `stop_after` cancels the run once that many epochs are done.
+    fn run_tiny(
+        cfg: &TrainConfig,
+        checkpoints: Option<&Path>,
+        done: Vec<EpochStats>,
+        stop_after: Option<usize>,
+    ) -> Result<Outcome, TrainError> {
         let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let cancel = AtomicBool::new(false);
-        train::<CpuAd>(
-            &Default::default(),
-            Device::Cpu,
-            &tiny(),
-            cfg,
-            &cancel,
-            |_| {},
-        )
-        .unwrap()
+        let data = tiny();
+        let job = Job {
+            data: &data,
+            config: cfg,
+            cancel: &cancel,
+            checkpoints,
+            done,
+        };
+        train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+            if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after) {
+                if e.epoch == k {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        })
+    }
+
+    fn train_tiny(cfg: &TrainConfig) -> Outcome {
+        run_tiny(cfg, None, Vec::new(), None).unwrap()
+    }
+
+    /// Everything but wall-clock times.
+    fn figures(o: &Outcome) -> Vec<(usize, f64, f64, f64, f64, f64, f64)> {
+        o.epochs
+            .iter()
+            .map(|e| {
+                (
+                    e.epoch,
+                    e.lr,
+                    e.train_loss,
+                    e.train_accuracy,
+                    e.val_loss,
+                    e.val_accuracy,
+                    0.0,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
+        let cfg = config(&[Trick::DropoutConv, Trick::WeightDecay, Trick::LrSchedule]);
+        let whole = train_tiny(&cfg);
+        let tmp = tempfile::tempdir().unwrap();
+        let stopped = run_tiny(&cfg, Some(tmp.path()), Vec::new(), Some(1));
+        assert!(matches!(stopped, Err(TrainError::Cancelled)));
+        assert_eq!(checkpoint::latest(tmp.path()), Some(1));
+        let first = whole.epochs[..1].to_vec();
+        let resumed = run_tiny(&cfg, Some(tmp.path()), first, None).unwrap();
+        assert_eq!(figures(&resumed), figures(&whole));
+        assert_eq!(resumed.confusion, whole.confusion);
+        assert_eq!(
+            checkpoint::latest(tmp.path()),
+            Some(3),
+            "older checkpoints are removed"
+        );
+        assert!(!checkpoint::epoch_dir(tmp.path(), 1).exists());
+    }
+
+    #[test]
+    fn a_missing_checkpoint_is_a_clear_error() {
+        let cfg = config(&[]);
+        let tmp = tempfile::tempdir().unwrap();
+        let done = train_tiny(&cfg).epochs[..1].to_vec();
+        let err = run_tiny(&cfg, Some(tmp.path()), done, None).unwrap_err();
+        assert!(err.to_string().contains("after epoch 1"), "{err}");
     }
 
     #[test]
@@ -496,12 +615,6 @@ pub(crate) mod tests {
     fn the_same_seed_gives_the_same_run() {
         let cfg = config(&[Trick::DropoutDense, Trick::LrSchedule]);
         let (a, b) = (train_tiny(&cfg), train_tiny(&cfg));
-        let figures = |o: &Outcome| {
-            o.epochs
-                .iter()
-                .map(|e| (e.train_loss, e.val_loss, e.val_accuracy, e.lr))
-                .collect::<Vec<_>>()
-        };
         assert_eq!(figures(&a), figures(&b));
         assert_eq!(a.confusion, b.confusion);
         let mut other = cfg.clone();
@@ -513,15 +626,7 @@ pub(crate) mod tests {
 
     #[test]
     fn cancel_stops_the_run() {
-        let cancel = AtomicBool::new(true);
-        let r = train::<CpuAd>(
-            &Default::default(),
-            Device::Cpu,
-            &tiny(),
-            &config(&[]),
-            &cancel,
-            |_| {},
-        );
+        let r = run_tiny(&config(&[]), None, Vec::new(), Some(1));
         assert!(matches!(r, Err(TrainError::Cancelled)));
     }
 

@@ -28,7 +28,7 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ]),
         };
         let hint = Paragraph::new(line)
-        .block(Block::bordered().title(Span::styled(" Run ", theme.title())));
+            .block(Block::bordered().title(Span::styled(" Run ", theme.title())));
         frame.render_widget(hint, area);
         return;
     };

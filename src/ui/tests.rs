@@ -226,6 +226,9 @@ fn failed_data_is_shown() {
         s.contains("data: FAILED") && s.contains("data_batch_3.bin"),
         "{s}"
     );
-    assert!(s.contains("so cifar-tui downloads it"), "the whole message is shown:\n{s}");
+    assert!(
+        s.contains("so cifar-tui downloads it"),
+        "the whole message is shown:\n{s}"
+    );
     insta::assert_snapshot!(s);
 }
