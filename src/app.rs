@@ -4,8 +4,10 @@
 use std::collections::BTreeSet;
 
 use crate::data::DataProgress;
+use crate::history::History;
 use crate::params::{Editable, PARAMS, Param};
 use crate::runs::{Run, RunId, RunStatus};
+use crate::store::StoredRun;
 use crate::train::backend::{Device, DeviceChoice};
 use crate::train::config::{Hyper, TrainConfig};
 use crate::train::runner::{Outcome, TrainEvent};
@@ -16,16 +18,23 @@ pub enum Screen {
     Train,
     Results,
     Compare,
+    History,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 3] = [Screen::Train, Screen::Results, Screen::Compare];
+    pub const ALL: [Screen; 4] = [
+        Screen::Train,
+        Screen::Results,
+        Screen::Compare,
+        Screen::History,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             Screen::Train => "Train",
             Screen::Results => "Results",
             Screen::Compare => "Compare",
+            Screen::History => "History",
         }
     }
 }
@@ -56,6 +65,14 @@ pub enum Action {
     Backspace,
     Commit,
     Abort,
+    // History screen
+    Sort,
+    Filter,
+    Delete,
+    Export,
+    Resume,
+    /// `y` when asked to confirm.
+    Yes,
 }
 
 /// Where the data stands.
@@ -83,6 +100,13 @@ pub enum Msg {
     },
     /// A one-line notice for the status bar (e.g. the CPU fallback).
     Notice(String),
+    /// A queued run got its number in the history.
+    Stored {
+        run: RunId,
+        id: i64,
+    },
+    /// The history, freshly read (or why it cannot be).
+    History(Result<Vec<StoredRun>, String>),
 }
 
 /// How a run ended without an outcome.
@@ -95,12 +119,24 @@ pub enum RunEnd {
 /// What the update step asks the outside world to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Record a newly queued run in the history.
+    Enqueue {
+        run: RunId,
+        name: String,
+        tricks: TrickSet,
+        config: TrainConfig,
+    },
     Start {
         run: RunId,
         config: TrainConfig,
         device: DeviceChoice,
+        /// Its history number, when it has one: training resumes after the stored epochs.
+        stored: Option<i64>,
     },
     Cancel(RunId),
+    RefreshHistory,
+    Delete(Vec<i64>),
+    Export(Vec<i64>),
     Quit,
 }
 
@@ -132,6 +168,8 @@ pub enum Mode {
     },
     /// `q` while a run is active: a second `q` quits.
     ConfirmQuit,
+    /// `d` on the History screen: `y` deletes these runs.
+    ConfirmDelete(Vec<i64>),
 }
 
 #[derive(Clone, Debug)]
@@ -153,6 +191,7 @@ pub struct App {
     pub compare_selected: BTreeSet<RunId>,
     /// Train on the first N images only (`--train-limit`, for quick demos).
     pub train_limit: Option<usize>,
+    pub history: History,
     pub quit: bool,
 }
 
@@ -172,6 +211,7 @@ impl App {
             compare_cursor: 0,
             compare_selected: BTreeSet::new(),
             train_limit: None,
+            history: History::default(),
             quit: false,
         }
     }
@@ -225,11 +265,40 @@ impl App {
         self.runs.iter_mut().find(|r| r.id == id)
     }
 
-    fn enqueue(&mut self, tricks: TrickSet) {
+    fn enqueue(&mut self, tricks: TrickSet, out: &mut Vec<Command>) {
         let mut config = tricks::resolve(&tricks, &self.values.hyper);
         config.train_limit = self.train_limit;
-        self.runs.push(Run::new(self.next_id, tricks, config));
+        let run = Run::new(self.next_id, tricks, config);
+        out.push(Command::Enqueue {
+            run: run.id,
+            name: run.name.clone(),
+            tricks: run.tricks.clone(),
+            config: run.config.clone(),
+        });
+        self.runs.push(run);
         self.next_id += 1;
+    }
+
+    /// Adds a stored run to the session (for Results and Compare), unless it is there already.
+    fn adopt(&mut self, stored: &StoredRun) -> RunId {
+        if let Some(r) = self.runs.iter().find(|r| r.stored == Some(stored.id)) {
+            return r.id;
+        }
+        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
+        let mut run = Run::new(self.next_id, tricks, stored.config.clone());
+        run.name = stored.name.clone();
+        run.stored = Some(stored.id);
+        run.epochs = stored.epochs.clone();
+        run.losses = stored.losses.clone();
+        run.steps_per_point = stored.steps_per_point;
+        run.status = match stored.outcome() {
+            Some(o) => RunStatus::Finished(Box::new(o)),
+            None => RunStatus::Cancelled,
+        };
+        self.next_id += 1;
+        let id = run.id;
+        self.runs.push(run);
+        id
     }
 
     /// Takes one message; returns what must happen outside.
@@ -240,6 +309,17 @@ impl App {
             Msg::Data(state) => self.data = state,
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
+            Msg::Stored { run, id } => {
+                if let Some(r) = self.run_mut(run) {
+                    r.stored = Some(id);
+                }
+            }
+            Msg::History(Ok(rows)) => self.history.set_rows(rows),
+            Msg::History(Err(why)) => self.history.unavailable = Some(why),
+            Msg::Train {
+                run,
+                event: TrainEvent::Warning(w),
+            } => self.notice = Some(format!("run #{run}: {w}")),
             Msg::Train { run, event } => {
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
@@ -261,6 +341,7 @@ impl App {
                 } else if finished {
                     self.compare_selected.insert(run);
                 }
+                out.push(Command::RefreshHistory);
             }
         }
         if self.quit {
@@ -286,6 +367,7 @@ impl App {
             run: run.id,
             config: run.config.clone(),
             device,
+            stored: run.stored,
         })
     }
 
@@ -294,6 +376,16 @@ impl App {
             (_, Action::ForceQuit) => self.quit = true,
             (Mode::Help, _) => self.mode = Mode::Normal,
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
+            (Mode::ConfirmDelete(ids), Action::Yes) => {
+                let ids = std::mem::take(ids);
+                self.notice = Some(format!("deleted {} run(s) from the history", ids.len()));
+                out.push(Command::Delete(ids));
+                self.mode = Mode::Normal;
+            }
+            (Mode::ConfirmDelete(_), _) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("nothing deleted".into());
+            }
             (Mode::ConfirmQuit, _) => {
                 self.mode = Mode::Normal;
                 self.notice = None;
@@ -314,6 +406,14 @@ impl App {
     }
 
     fn act_normal(&mut self, action: Action, out: &mut Vec<Command>) {
+        let before = self.screen;
+        self.act_screen(action, out);
+        if self.screen == Screen::History && before != Screen::History {
+            out.push(Command::RefreshHistory);
+        }
+    }
+
+    fn act_screen(&mut self, action: Action, out: &mut Vec<Command>) {
         match action {
             Action::Quit if self.active_run().is_some() || self.queued() > 0 => {
                 self.mode = Mode::ConfirmQuit;
@@ -335,12 +435,12 @@ impl App {
                 self.notice = Some("cannot train without the data: see the message above".into());
             }
             Action::Start => {
-                self.enqueue(self.tricks.clone());
+                self.enqueue(self.tricks.clone(), out);
                 self.notice = None;
             }
             Action::QueueStudy => {
                 for p in &PRESETS {
-                    self.enqueue(p.trick_set());
+                    self.enqueue(p.trick_set(), out);
                 }
                 self.notice = Some("queued the seed study's eight presets".into());
             }
@@ -366,6 +466,7 @@ impl App {
                 Screen::Train => self.act_train(action),
                 Screen::Results => self.act_results(action),
                 Screen::Compare => self.act_compare(action),
+                Screen::History => self.act_history(action, out),
             },
         }
     }
@@ -427,6 +528,100 @@ impl App {
         }
     }
 
+    fn act_history(&mut self, action: Action, out: &mut Vec<Command>) {
+        let h = &mut self.history;
+        match action {
+            Action::Up => h.up(),
+            Action::Down => h.down(),
+            Action::Sort => h.cycle_sort(),
+            Action::Filter => h.cycle_filter(),
+            Action::Toggle => {
+                if let Some((id, on)) = h.toggle() {
+                    let stored = h.rows.iter().find(|r| r.id == id).cloned();
+                    if let Some(stored) = stored.filter(|r| r.outcome().is_some()) {
+                        let run = self.adopt(&stored);
+                        if on {
+                            self.compare_selected.insert(run);
+                        } else {
+                            self.compare_selected.remove(&run);
+                        }
+                    }
+                }
+            }
+            Action::Edit => {
+                if let Some(stored) = h.current().cloned() {
+                    if stored.outcome().is_some() {
+                        self.results_run = Some(self.adopt(&stored));
+                        self.screen = Screen::Results;
+                    } else {
+                        self.notice = Some(format!("run #{} has no results yet", stored.id));
+                    }
+                }
+            }
+            Action::Delete => {
+                let ids = h.targets();
+                if !ids.is_empty() {
+                    self.notice = Some(format!(
+                        "delete {} run(s) from the history? y to confirm, any other key keeps them",
+                        ids.len()
+                    ));
+                    self.mode = Mode::ConfirmDelete(ids);
+                }
+            }
+            Action::Export => {
+                let ids = h.targets();
+                if !ids.is_empty() {
+                    out.push(Command::Export(ids));
+                }
+            }
+            Action::Resume => {
+                if let Some(stored) = h.current().cloned() {
+                    match self.resume(&stored) {
+                        Ok(()) => self.screen = Screen::Train,
+                        Err(why) => self.notice = Some(why),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues a stored run to continue after its last stored epoch.
+    pub fn resume(&mut self, stored: &StoredRun) -> Result<(), String> {
+        let busy = self.runs.iter().any(|r| {
+            r.stored == Some(stored.id)
+                && matches!(
+                    r.status,
+                    RunStatus::Queued | RunStatus::Starting | RunStatus::Running(_)
+                )
+        });
+        if busy {
+            return Err(format!("run #{} is already queued", stored.id));
+        }
+        if !stored.status.resumable() {
+            return Err(format!(
+                "run #{} is {}: only interrupted or cancelled runs can be resumed",
+                stored.id,
+                stored.status.as_str()
+            ));
+        }
+        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
+        let mut run = Run::new(self.next_id, tricks, stored.config.clone());
+        run.name = stored.name.clone();
+        run.stored = Some(stored.id);
+        run.epochs = stored.epochs.clone();
+        run.losses = stored.losses.clone();
+        run.steps_per_point = stored.steps_per_point;
+        self.next_id += 1;
+        self.notice = Some(format!(
+            "resuming history run #{} after epoch {}",
+            stored.id,
+            stored.epochs.len()
+        ));
+        self.runs.push(run);
+        Ok(())
+    }
+
     /// Runs drawn in the compare charts: selected and finished, in run order.
     pub fn compared(&self) -> Vec<&Run> {
         self.finished_runs()
@@ -462,8 +657,12 @@ pub(crate) mod tests {
         app
     }
 
+    /// The commands an action gives, without the history bookkeeping (`Enqueue`).
     fn act(app: &mut App, a: Action) -> Vec<Command> {
         app.update(Msg::Action(a))
+            .into_iter()
+            .filter(|c| !matches!(c, Command::Enqueue { .. }))
+            .collect()
     }
 
     /// A finished outcome whose accuracy is `acc`, for tests of views and state.
@@ -508,7 +707,10 @@ pub(crate) mod tests {
             run: 1,
             result: Ok(Box::new(outcome(0.6, 2))),
         });
-        assert!(matches!(cmds[..], [Command::Start { run: 2, .. }]));
+        assert!(matches!(
+            cmds[..],
+            [Command::RefreshHistory, Command::Start { run: 2, .. }]
+        ));
         assert!(app.compare_selected.contains(&1));
     }
 
@@ -568,6 +770,62 @@ pub(crate) mod tests {
         // A queued run keeps the values it was queued with.
         act(&mut app, Action::Start);
         assert_eq!(app.runs[0].config.lr.at(0), 5e-4);
+    }
+
+    #[test]
+    fn queued_runs_are_recorded_and_start_with_their_history_number() {
+        let mut app = app();
+        let cmds = app.update(Msg::Action(Action::Start));
+        assert!(matches!(&cmds[0], Command::Enqueue { run: 1, name, .. } if name == "baseline"));
+        // The second run waits; its history number arrives before it starts.
+        app.update(Msg::Action(Action::Start));
+        app.update(Msg::Stored { run: 2, id: 57 });
+        let cmds = app.update(Msg::Done {
+            run: 1,
+            result: Err(RunEnd::Cancelled),
+        });
+        assert!(cmds.iter().any(|c| matches!(
+            c,
+            Command::Start {
+                run: 2,
+                stored: Some(57),
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn history_selection_feeds_compare_and_delete_asks_first() {
+        let mut app = app();
+        app.update(Msg::History(Ok(crate::history::tests::stored(3))));
+        act(&mut app, Action::Goto(Screen::History));
+        act(&mut app, Action::Toggle);
+        assert_eq!(app.compared().len(), 1, "a selected stored run is compared");
+        assert_eq!(app.compared()[0].stored, Some(3));
+        act(&mut app, Action::Delete);
+        assert!(matches!(app.mode, Mode::ConfirmDelete(ref ids) if ids == &[3]));
+        assert!(
+            act(&mut app, Action::Abort).is_empty(),
+            "any other key keeps them"
+        );
+        act(&mut app, Action::Delete);
+        assert_eq!(act(&mut app, Action::Yes), [Command::Delete(vec![3])]);
+        act(&mut app, Action::Edit);
+        assert_eq!(app.screen, Screen::Results);
+        assert_eq!(app.results().unwrap().stored, Some(3));
+    }
+
+    #[test]
+    fn only_interrupted_runs_resume() {
+        let mut app = app();
+        let mut rows = crate::history::tests::stored(2);
+        assert!(app.resume(&rows[0]).unwrap_err().contains("finished"));
+        rows[0].status = crate::store::Status::Interrupted;
+        rows[0].epochs.truncate(1);
+        app.resume(&rows[0]).unwrap();
+        let run = app.runs.last().unwrap();
+        assert_eq!((run.stored, run.epochs.len()), (Some(rows[0].id), 1));
+        assert!(app.resume(&rows[0]).unwrap_err().contains("already queued"));
     }
 
     #[test]

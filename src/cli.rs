@@ -22,6 +22,9 @@ pub struct Cli {
     /// Where to train
     #[arg(long, global = true, value_enum)]
     pub device: Option<DeviceChoice>,
+    /// The run history database [default: history.db in the user's data folder]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -32,6 +35,42 @@ pub enum Command {
     Run(RunArgs),
     /// Train the seed study's eight presets and compare them
     Study(StudyArgs),
+    /// Continue an interrupted run from its last finished epoch
+    Resume(ResumeArgs),
+    /// List the runs in the history
+    Runs,
+    /// Show one run of the history in full (JSON)
+    Show {
+        /// The run's number in the history
+        id: i64,
+    },
+    /// Export runs of the history
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The run's number in the history (see `cifar-tui runs`)
+    pub id: i64,
+    /// No interface: JSON lines on stdout, progress on stderr
+    #[arg(long)]
+    pub headless: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Md,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Run numbers, comma-separated or repeated (e.g. 3,4,7)
+    #[arg(required = true, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: Format,
 }
 
 /// Overrides of the configured hyper-parameters.

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use crossterm::event::{Event, EventStream};
@@ -13,11 +13,16 @@ use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::app::{App, Command, DataState, Msg, RunEnd};
+use crate::cli::Format;
 use crate::data::{self, Cifar10};
+use crate::job::{self, Places, Stop};
 use crate::keymap;
 use crate::runs::RunId;
 use crate::setup::Context;
-use crate::train::{self, RunError, runner::TrainError};
+use crate::store::{Status, Store};
+use crate::train::backend::DeviceChoice;
+use crate::train::config::TrainConfig;
+use crate::train::{RunError, runner::TrainError};
 use crate::ui::{self, theme::Theme};
 
 type Loading = tokio::task::JoinHandle<Result<Cifar10, data::DataError>>;
@@ -33,33 +38,41 @@ fn load_data(ctx: &Context, tx: UnboundedSender<Msg>) -> Loading {
     })
 }
 
+/// A run handed to a training thread.
+struct Launch {
+    run: RunId,
+    stored: Option<i64>,
+    config: TrainConfig,
+    device: DeviceChoice,
+}
+
 /// Starts a training thread; everything it has to say arrives as messages.
 fn spawn_run(
-    run: RunId,
-    config: train::config::TrainConfig,
-    device: train::backend::DeviceChoice,
+    launch: Launch,
+    places: Places,
     data: Arc<Cifar10>,
-    cancel: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     tx: UnboundedSender<Msg>,
-) {
+) -> Option<JoinHandle<()>> {
+    let run = launch.run;
     let spawned = std::thread::Builder::new()
         .name(format!("train-{run}"))
         .spawn(move || {
             let notice_tx = tx.clone();
             let event_tx = tx.clone();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let job = train::Job {
+                let task = job::Task {
+                    places: &places,
+                    id: launch.stored,
                     data: &data,
-                    config: &config,
-                    cancel: &cancel,
-                    checkpoints: None,
-                    done: Vec::new(),
+                    config: &launch.config,
+                    device: launch.device,
+                    stop: &stop,
                 };
-                train::run(
-                    job,
-                    device,
-                    |n| drop(notice_tx.send(Msg::Notice(n))),
-                    |event| drop(event_tx.send(Msg::Train { run, event })),
+                job::execute(
+                    task,
+                    &mut |n| drop(notice_tx.send(Msg::Notice(n))),
+                    &mut |event| drop(event_tx.send(Msg::Train { run, event })),
                 )
             }));
             let result = match result {
@@ -75,17 +88,109 @@ fn spawn_run(
             }
             let _ = tx.send(Msg::Done { run, result });
         });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start a training thread: {e}");
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::error!("cannot start a training thread: {e}");
+            None
+        }
     }
 }
 
-pub async fn run(mut terminal: DefaultTerminal, mut app: App, ctx: Context) -> Result<()> {
+/// The loop's own connection to the history, for listing, deleting and exporting. `None`
+/// when the history cannot be used; the reason goes to the History screen.
+struct Ledger {
+    store: Option<Store>,
+    places: Places,
+    /// History numbers of this session's runs.
+    ids: HashMap<RunId, i64>,
+}
+
+impl Ledger {
+    fn open(places: Places) -> (Ledger, Option<String>) {
+        let opened = places.history.as_deref().map(Store::open);
+        let (store, problem) = match opened {
+            Some(Ok(s)) => {
+                if let Err(e) = s.mark_interrupted() {
+                    tracing::warn!("history: {e}");
+                }
+                (Some(s), None)
+            }
+            Some(Err(e)) => (None, Some(e.to_string())),
+            None => (None, Some("no history file configured".into())),
+        };
+        (
+            Ledger {
+                store,
+                places,
+                ids: HashMap::new(),
+            },
+            problem,
+        )
+    }
+
+    fn rows(&self) -> Msg {
+        Msg::History(match &self.store {
+            Some(s) => s.list().map_err(|e| e.to_string()),
+            None => Err("the history is not available (see the notice at start)".into()),
+        })
+    }
+
+    fn export(&self, ids: &[i64]) -> Result<String, String> {
+        let store = self.store.as_ref().ok_or("the history is not available")?;
+        let runs = ids
+            .iter()
+            .map(|&id| store.get(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let dir = self
+            .places
+            .checkpoints
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let mut written = Vec::new();
+        for (format, ext) in [
+            (Format::Csv, "csv"),
+            (Format::Json, "json"),
+            (Format::Md, "md"),
+        ] {
+            let path = dir.join(format!("runs-{stamp}.{ext}"));
+            let text = crate::export::render(&runs, format).map_err(|e| e.to_string())?;
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(path);
+        }
+        Ok(format!(
+            "exported {} run(s) to {} (.csv, .json, .md)",
+            runs.len(),
+            written[0].with_extension("*").display()
+        ))
+    }
+}
+
+/// Runs the interface until quit. `pending` holds commands the app issued before the loop
+/// (e.g. `cifar-tui run` queues its run at once).
+pub async fn run(
+    mut terminal: DefaultTerminal,
+    mut app: App,
+    ctx: Context,
+    mut pending: Vec<Command>,
+) -> Result<()> {
     let theme = Theme::from_env();
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut loading = load_data(&ctx, tx.clone());
     let mut data: Option<Arc<Cifar10>> = None;
-    let mut cancels: HashMap<RunId, Arc<AtomicBool>> = HashMap::new();
+    let (mut ledger, problem) = Ledger::open(ctx.places.clone());
+    if let Some(p) = problem {
+        let _ = tx.send(Msg::Notice(format!(
+            "history: {p}; runs are kept in memory only"
+        )));
+        let _ = tx.send(Msg::History(Err(p)));
+    }
+    let mut stops: HashMap<RunId, Arc<Stop>> = HashMap::new();
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
     let mut keys = EventStream::new();
     let fps = ctx.settings.app.fps.max(1);
     let mut frame = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
@@ -96,9 +201,85 @@ pub async fn run(mut terminal: DefaultTerminal, mut app: App, ctx: Context) -> R
     let mut loaded = false;
 
     loop {
+        for command in std::mem::take(&mut pending) {
+            match command {
+                Command::Enqueue {
+                    run,
+                    name,
+                    tricks,
+                    config,
+                } => {
+                    if ledger.store.is_some() {
+                        match job::enqueue(&ledger.places, &name, &tricks, &config) {
+                            Ok(id) => {
+                                ledger.ids.insert(run, id);
+                                pending.extend(app.update(Msg::Stored { run, id }));
+                            }
+                            Err(e) => pending.extend(app.update(Msg::Notice(format!(
+                                "cannot save run #{run} to the history ({e}); it is kept in memory"
+                            )))),
+                        }
+                    }
+                }
+                Command::Start {
+                    run,
+                    config,
+                    device,
+                    stored,
+                } => {
+                    let Some(d) = data.clone() else {
+                        tracing::error!("run {run} started before the data arrived");
+                        continue;
+                    };
+                    let stop = Arc::new(Stop::default());
+                    stops.insert(run, stop.clone());
+                    let launch = Launch {
+                        run,
+                        stored: stored.or_else(|| ledger.ids.get(&run).copied()),
+                        config,
+                        device,
+                    };
+                    threads.extend(spawn_run(
+                        launch,
+                        ledger.places.clone(),
+                        d,
+                        stop,
+                        tx.clone(),
+                    ));
+                }
+                Command::Cancel(run) => {
+                    if let Some(s) = stops.get(&run) {
+                        s.cancel();
+                    }
+                }
+                Command::RefreshHistory => pending.extend(app.update(ledger.rows())),
+                Command::Delete(ids) => {
+                    if let Some(s) = &ledger.store
+                        && let Err(e) = s.delete(&ids)
+                    {
+                        pending.extend(app.update(Msg::Notice(format!("delete failed: {e}"))));
+                    }
+                    for id in &ids {
+                        let _ =
+                            std::fs::remove_dir_all(ledger.places.checkpoints.join(id.to_string()));
+                    }
+                    pending.extend(app.update(ledger.rows()));
+                }
+                Command::Export(ids) => {
+                    let notice = ledger
+                        .export(&ids)
+                        .unwrap_or_else(|e| format!("export failed: {e}"));
+                    pending.extend(app.update(Msg::Notice(notice)));
+                }
+                Command::Quit => {
+                    shut_down(&app, &ledger, &stops, threads);
+                    return Ok(());
+                }
+            }
+        }
         let msg = tokio::select! {
             Some(Ok(ev)) = keys.next() => match ev {
-                Event::Key(key) => keymap::action(&app.mode, key).map(Msg::Action),
+                Event::Key(key) => keymap::action(&app.mode, app.screen, key).map(Msg::Action),
                 Event::Resize(..) => { dirty = true; None }
                 _ => None,
             },
@@ -120,8 +301,9 @@ pub async fn run(mut terminal: DefaultTerminal, mut app: App, ctx: Context) -> R
                 }))
             }
             _ = &mut signal => {
-                tracing::info!("signal received, quitting");
-                break;
+                tracing::info!("signal received: keeping the runs and quitting");
+                shut_down(&app, &ledger, &stops, threads);
+                return Ok(());
             }
             _ = frame.tick() => {
                 if dirty {
@@ -131,39 +313,45 @@ pub async fn run(mut terminal: DefaultTerminal, mut app: App, ctx: Context) -> R
                 None
             }
         };
-        let Some(msg) = msg else { continue };
-        dirty = true;
-        for command in app.update(msg) {
-            match command {
-                Command::Start {
-                    run,
-                    config,
-                    device,
-                } => {
-                    let Some(d) = data.clone() else {
-                        tracing::error!("run {run} started before the data arrived");
-                        continue;
-                    };
-                    let cancel = Arc::new(AtomicBool::new(false));
-                    cancels.insert(run, cancel.clone());
-                    spawn_run(run, config, device, d, cancel, tx.clone());
-                }
-                Command::Cancel(run) => {
-                    if let Some(c) = cancels.get(&run) {
-                        c.store(true, Ordering::Relaxed);
-                    }
-                }
-                Command::Quit => {
-                    for c in cancels.values() {
-                        c.store(true, Ordering::Relaxed);
-                    }
-                    return Ok(());
-                }
+        if let Some(msg) = msg {
+            dirty = true;
+            pending.extend(app.update(msg));
+        }
+    }
+}
+
+/// Leaves every run resumable: active ones are interrupted (their last epoch's checkpoint is
+/// on disk) and given a moment to record that; queued ones are marked interrupted.
+fn shut_down(
+    app: &App,
+    ledger: &Ledger,
+    stops: &HashMap<RunId, Arc<Stop>>,
+    threads: Vec<JoinHandle<()>>,
+) {
+    for s in stops.values() {
+        s.interrupt();
+    }
+    if let Some(store) = &ledger.store {
+        for run in app
+            .runs
+            .iter()
+            .filter(|r| r.status == crate::runs::RunStatus::Queued)
+        {
+            if let Some(id) = ledger.ids.get(&run.id).copied().or(run.stored) {
+                let _ = store.set_status(
+                    id,
+                    Status::Interrupted,
+                    Some("cifar-tui quit before it started"),
+                );
             }
         }
     }
-    for c in cancels.values() {
-        c.store(true, Ordering::Relaxed);
+    // A step takes well under a second; an evaluation a few. Past that, the next start's
+    // dead-process check marks the run interrupted anyway.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for t in threads {
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Ok(())
 }

@@ -1,21 +1,23 @@
-//! Headless mode: the same engine, driven from scripts. JSON lines on stdout, progress on
-//! stderr, a result file per run.
+//! Headless mode: the same engine and history, driven from scripts. JSON lines on stdout,
+//! progress on stderr, a result file per run.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
-use crate::cli::{RunArgs, StudyArgs};
+use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
 use crate::data::{self, Cifar10, DataProgress};
+use crate::export;
+use crate::job::{self, Stop};
 use crate::runs::RunRecord;
 use crate::setup::Context;
+use crate::store::{Status, Store};
+use crate::train::RunError;
 use crate::train::config::TrainConfig;
-use crate::train::runner::{Outcome, TrainEvent};
-use crate::train::{self, RunError};
+use crate::train::runner::{Outcome, TrainError, TrainEvent};
 use crate::tricks::{self, PRESETS, TrickSet};
 
 /// Loads (or downloads) the data, reporting on stderr.
@@ -37,73 +39,93 @@ pub fn load_data(ctx: &Context) -> Result<Cifar10> {
     Ok(data)
 }
 
-/// A flag set by Ctrl-C, SIGTERM or SIGHUP, so a run stops between two steps.
-fn cancel_on_signal(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = flag.clone();
+/// A stop that Ctrl-C, SIGTERM or SIGHUP trigger: the run is interrupted between two steps,
+/// its last epoch's checkpoint kept, and it can be resumed.
+fn stop_on_signal(rt: &tokio::runtime::Runtime) -> Arc<Stop> {
+    let stop = Arc::new(Stop::default());
+    let s = stop.clone();
     rt.spawn(async move {
         crate::signals::any().await;
-        eprintln!("\nstopping…");
-        set.store(true, Ordering::Relaxed);
+        eprintln!("\nstopping: the run is kept and can be resumed");
+        s.interrupt();
     });
-    flag
+    stop
 }
 
-/// Trains one configuration, printing a JSON line per epoch (tagged with `name`).
+/// Trains one configuration as history run `id`, printing a JSON line per epoch.
 fn train_one(
-    data: &Cifar10,
-    cfg: &TrainConfig,
     ctx: &Context,
-    cancel: &AtomicBool,
+    data: &Cifar10,
+    id: Option<i64>,
+    cfg: &TrainConfig,
+    stop: &Stop,
     name: &str,
 ) -> Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
-    let job = train::Job {
+    let mut notice = |n: String| eprintln!("\n{n}");
+    let mut emit = |event: TrainEvent| match event {
+        TrainEvent::Started {
+            device,
+            train_images,
+            test_images,
+            ..
+        } => eprintln!(
+            "{name}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
+            cfg.epochs
+        ),
+        TrainEvent::Progress(p) if tty => eprint!(
+            "\r{name}: epoch {}/{} step {}/{} loss {:.4} {:.0} img/s   ",
+            p.epoch + 1,
+            cfg.epochs,
+            p.step,
+            p.steps_per_epoch,
+            p.loss,
+            p.images_per_sec
+        ),
+        TrainEvent::Progress(_) => {}
+        TrainEvent::Warning(w) => eprintln!("\n{name}: warning: {w}"),
+        TrainEvent::Epoch(e) => {
+            if tty {
+                eprint!("\r");
+            }
+            let mut line = serde_json::to_value(e).unwrap_or_default();
+            line["run"] = json!(name);
+            if let Some(id) = id {
+                line["id"] = json!(id);
+            }
+            println!("{line}");
+            let _ = std::io::stdout().flush();
+        }
+    };
+    let task = job::Task {
+        places: &ctx.places,
+        id,
         data,
         config: cfg,
-        cancel,
-        checkpoints: None,
-        done: Vec::new(),
+        device: ctx.device,
+        stop,
     };
-    let outcome = train::run(
-        job,
-        ctx.device,
-        |notice| eprintln!("{notice}"),
-        |event| match event {
-            TrainEvent::Started {
-                device,
-                train_images,
-                test_images,
-                ..
-            } => eprintln!(
-                "{name}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
-                cfg.epochs
-            ),
-            TrainEvent::Progress(p) if tty => eprint!(
-                "\r{name}: epoch {}/{} step {}/{} loss {:.4} {:.0} img/s   ",
-                p.epoch + 1,
-                cfg.epochs,
-                p.step,
-                p.steps_per_epoch,
-                p.loss,
-                p.images_per_sec
-            ),
-            TrainEvent::Progress(_) => {}
-            TrainEvent::Epoch(e) => {
-                if tty {
-                    eprint!("\r");
-                }
-                let mut line = serde_json::to_value(e).unwrap_or_default();
-                line["run"] = json!(name);
-                println!("{line}");
-                let _ = std::io::stdout().flush();
-            }
-        },
-    );
-    match outcome {
+    let result = job::execute(task, &mut notice, &mut emit);
+    match result {
         Ok(o) => Ok(o),
-        Err(RunError::Train(train::runner::TrainError::Cancelled)) => bail!("{name}: cancelled"),
+        Err(RunError::Train(TrainError::Cancelled)) => match id {
+            Some(id) => {
+                bail!("{name}: interrupted; continue it with `cifar-tui resume {id} --headless`")
+            }
+            None => bail!("{name}: interrupted"),
+        },
         Err(e) => Err(e).with_context(|| format!("{name}: training failed")),
+    }
+}
+
+/// Adds the run to the history, or says why it is kept in memory only.
+fn enqueue(ctx: &Context, name: &str, tricks: &TrickSet, cfg: &TrainConfig) -> Option<i64> {
+    match job::enqueue(&ctx.places, name, tricks, cfg) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            eprintln!("history: cannot save this run ({e}); it is kept in memory only");
+            None
+        }
     }
 }
 
@@ -124,6 +146,17 @@ fn write_record(
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+fn summary(name: &str, o: &Outcome) {
+    eprintln!(
+        "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}, {:.1} min, {:.0} img/s on {}",
+        o.report.accuracy,
+        o.report.macro_f1,
+        o.seconds / 60.0,
+        o.images_per_sec,
+        o.device
+    );
+}
+
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let tricks = ctx.tricks(args.preset.as_deref(), args.tricks.as_deref())?;
     let mut cfg = tricks::resolve(&tricks, &ctx.hyper(&args.overrides)?);
@@ -132,20 +165,43 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     eprintln!("{name}: {}", serde_json::to_string(&cfg)?);
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let cancel = cancel_on_signal(&rt);
-    let outcome = train_one(&data, &cfg, ctx, &cancel, name)?;
-    eprintln!(
-        "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}, {:.1} min, {:.0} img/s on {}",
-        outcome.report.accuracy,
-        outcome.report.macro_f1,
-        outcome.seconds / 60.0,
-        outcome.images_per_sec,
-        outcome.device
-    );
+    let stop = stop_on_signal(&rt);
+    let id = enqueue(ctx, name, &tricks, &cfg);
+    if let Some(id) = id {
+        eprintln!("{name}: history run #{id}");
+    }
+    let outcome = train_one(ctx, &data, id, &cfg, &stop, name)?;
+    summary(name, &outcome);
     if let Some(out) = &args.out {
         write_record(out, name, &tricks, &cfg, &outcome)?;
         eprintln!("result written to {}", out.display());
     }
+    Ok(())
+}
+
+pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
+    let history = open_history(ctx)?;
+    let run = history.get(args.id)?;
+    if !run.status.resumable() {
+        bail!(
+            "run #{} is {}: only interrupted or cancelled runs can be resumed",
+            run.id,
+            run.status.as_str()
+        );
+    }
+    drop(history);
+    eprintln!(
+        "resuming run #{} {} after epoch {} of {}",
+        run.id,
+        run.name,
+        run.epochs.len(),
+        run.config.epochs
+    );
+    let data = load_data(ctx)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let stop = stop_on_signal(&rt);
+    let outcome = train_one(ctx, &data, Some(run.id), &run.config, &stop, &run.name)?;
+    summary(&run.name, &outcome);
     Ok(())
 }
 
@@ -177,20 +233,15 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     }
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let cancel = cancel_on_signal(&rt);
+    let stop = stop_on_signal(&rt);
     let mut rows = Vec::new();
     for preset in &PRESETS {
         let tricks = preset.trick_set();
         let mut cfg = tricks::resolve(&tricks, &hyper);
         cfg.train_limit = args.overrides.train_limit;
-        let outcome = train_one(&data, &cfg, ctx, &cancel, preset.name)?;
-        eprintln!(
-            "{}: test accuracy {:.4}, macro-F1 {:.4}, {:.1} min",
-            preset.name,
-            outcome.report.accuracy,
-            outcome.report.macro_f1,
-            outcome.seconds / 60.0
-        );
+        let id = enqueue(ctx, preset.name, &tricks, &cfg);
+        let outcome = train_one(ctx, &data, id, &cfg, &stop, preset.name)?;
+        summary(preset.name, &outcome);
         if let Some(dir) = &args.out {
             write_record(
                 &dir.join(format!("{}.json", preset.name)),
@@ -207,5 +258,72 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         std::fs::write(dir.join("study.md"), &table)?;
     }
+    Ok(())
+}
+
+fn open_history(ctx: &Context) -> Result<Store> {
+    let path = ctx
+        .places
+        .history
+        .as_ref()
+        .context("no history database configured")?;
+    let store = Store::open(path)?;
+    store.mark_interrupted()?;
+    Ok(store)
+}
+
+/// `cifar-tui runs`: one line per stored run, newest first.
+pub fn list(ctx: &Context) -> Result<()> {
+    let store = open_history(ctx)?;
+    let runs = store.list()?;
+    if runs.is_empty() {
+        eprintln!("no runs yet in {}", store.path().display());
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  tricks",
+        "id", "created", "name", "status", "epochs", "accuracy", "minutes"
+    );
+    for r in &runs {
+        println!(
+            "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}",
+            r.id,
+            r.created_at,
+            r.name,
+            r.status.as_str(),
+            format!("{}/{}", r.epochs.len(), r.config.epochs),
+            r.accuracy.map(|a| format!("{a:.4}")).unwrap_or_default(),
+            r.seconds
+                .map(|s| format!("{:.1}", s / 60.0))
+                .unwrap_or_default(),
+            r.tricks
+        );
+    }
+    let interrupted = runs
+        .iter()
+        .filter(|r| r.status == Status::Interrupted)
+        .count();
+    if interrupted > 0 {
+        eprintln!("{interrupted} interrupted: continue one with `cifar-tui resume ID`");
+    }
+    Ok(())
+}
+
+/// `cifar-tui show ID`: the run as JSON.
+pub fn show(ctx: &Context, id: i64) -> Result<()> {
+    let run = open_history(ctx)?.get(id)?;
+    println!("{}", serde_json::to_string_pretty(&run)?);
+    Ok(())
+}
+
+/// `cifar-tui export IDS --format F`: to stdout.
+pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
+    let store = open_history(ctx)?;
+    let runs = args
+        .ids
+        .iter()
+        .map(|&id| store.get(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    print!("{}", export::render(&runs, args.format)?);
     Ok(())
 }

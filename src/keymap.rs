@@ -42,10 +42,26 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("Compare", "Up Down", "move in the runs table"),
     ("Compare", "Space", "show / hide the run in the charts"),
     ("Compare", "Enter", "open the run's results"),
+    (
+        "History",
+        "Up Down / Space",
+        "move / select runs (selected go to Compare)",
+    ),
+    ("History", "Enter", "open the run's results"),
+    (
+        "History",
+        "o  f",
+        "sort (newest, accuracy, name) / filter by trick",
+    ),
+    (
+        "History",
+        "d  w  R",
+        "delete (asks y) / write CSV+JSON+MD / resume",
+    ),
 ];
 
 /// The action a key stands for, or `None` when it means nothing here.
-pub fn action(mode: &Mode, key: KeyEvent) -> Option<Action> {
+pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -68,6 +84,22 @@ pub fn action(mode: &Mode, key: KeyEvent) -> Option<Action> {
         // Any key closes the help.
         return Some(Action::ToggleHelp);
     }
+    if let Mode::ConfirmDelete(_) = mode {
+        return Some(match key.code {
+            KeyCode::Char('y') => Action::Yes,
+            _ => Action::Abort,
+        });
+    }
+    if screen == Screen::History {
+        match key.code {
+            KeyCode::Char('o') => return Some(Action::Sort),
+            KeyCode::Char('f') => return Some(Action::Filter),
+            KeyCode::Char('d') => return Some(Action::Delete),
+            KeyCode::Char('w') => return Some(Action::Export),
+            KeyCode::Char('R') => return Some(Action::Resume),
+            _ => {}
+        }
+    }
     Some(match key.code {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
@@ -76,6 +108,7 @@ pub fn action(mode: &Mode, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('t') => Action::Goto(Screen::Train),
         KeyCode::Char('e') => Action::Goto(Screen::Results),
         KeyCode::Char('c') => Action::Goto(Screen::Compare),
+        KeyCode::Char('r') => Action::Goto(Screen::History),
         KeyCode::Char(d @ '1'..='8') => Action::Preset(d as usize - '1' as usize),
         KeyCode::Char('s') => Action::Start,
         KeyCode::Char('a') => Action::QueueStudy,
@@ -102,17 +135,33 @@ mod tests {
     #[test]
     fn normal_keys() {
         let m = Mode::Normal;
-        assert_eq!(action(&m, key(KeyCode::Char('s'))), Some(Action::Start));
-        assert_eq!(action(&m, key(KeyCode::Char('3'))), Some(Action::Preset(2)));
-        assert_eq!(action(&m, key(KeyCode::Char('9'))), None);
-        assert_eq!(action(&m, key(KeyCode::Char('j'))), Some(Action::Down));
-        assert_eq!(action(&m, key(KeyCode::BackTab)), Some(Action::PrevScreen));
         assert_eq!(
-            action(&m, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            action(&m, Screen::Train, key(KeyCode::Char('s'))),
+            Some(Action::Start)
+        );
+        assert_eq!(
+            action(&m, Screen::Train, key(KeyCode::Char('3'))),
+            Some(Action::Preset(2))
+        );
+        assert_eq!(action(&m, Screen::Train, key(KeyCode::Char('9'))), None);
+        assert_eq!(
+            action(&m, Screen::Train, key(KeyCode::Char('j'))),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            action(&m, Screen::Train, key(KeyCode::BackTab)),
+            Some(Action::PrevScreen)
+        );
+        assert_eq!(
+            action(
+                &m,
+                Screen::Train,
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
             Some(Action::ForceQuit)
         );
         assert_eq!(
-            action(&m, key(KeyCode::Char('c'))),
+            action(&m, Screen::Train, key(KeyCode::Char('c'))),
             Some(Action::Goto(Screen::Compare))
         );
     }
@@ -124,28 +173,54 @@ mod tests {
             text: String::new(),
         };
         assert_eq!(
-            action(&m, key(KeyCode::Char('q'))),
+            action(&m, Screen::Train, key(KeyCode::Char('q'))),
             Some(Action::Input('q'))
         );
         assert_eq!(
-            action(&m, key(KeyCode::Char('-'))),
+            action(&m, Screen::Train, key(KeyCode::Char('-'))),
             Some(Action::Input('-'))
         );
-        assert_eq!(action(&m, key(KeyCode::Esc)), Some(Action::Abort));
         assert_eq!(
-            action(&m, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            action(&m, Screen::Train, key(KeyCode::Esc)),
+            Some(Action::Abort)
+        );
+        assert_eq!(
+            action(
+                &m,
+                Screen::Train,
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
             Some(Action::ForceQuit)
+        );
+    }
+
+    #[test]
+    fn history_keys_only_on_the_history_screen() {
+        let m = Mode::Normal;
+        assert_eq!(
+            action(&m, Screen::History, key(KeyCode::Char('d'))),
+            Some(Action::Delete)
+        );
+        assert_eq!(action(&m, Screen::Train, key(KeyCode::Char('d'))), None);
+        let confirm = Mode::ConfirmDelete(vec![1]);
+        assert_eq!(
+            action(&confirm, Screen::History, key(KeyCode::Char('y'))),
+            Some(Action::Yes)
+        );
+        assert_eq!(
+            action(&confirm, Screen::History, key(KeyCode::Char('n'))),
+            Some(Action::Abort)
         );
     }
 
     #[test]
     fn any_key_closes_help_and_releases_are_ignored() {
         assert_eq!(
-            action(&Mode::Help, key(KeyCode::Char('z'))),
+            action(&Mode::Help, Screen::Train, key(KeyCode::Char('z'))),
             Some(Action::ToggleHelp)
         );
         let mut release = key(KeyCode::Char('s'));
         release.kind = KeyEventKind::Release;
-        assert_eq!(action(&Mode::Normal, release), None);
+        assert_eq!(action(&Mode::Normal, Screen::Train, release), None);
     }
 }

@@ -29,6 +29,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Study(args)) if args.headless => headless::study(&ctx, args),
         Some(Command::Run(args)) => tui::main(ctx, tui::Start::Run(args)),
         Some(Command::Study(args)) => tui::main(ctx, tui::Start::Study(args)),
+        Some(Command::Resume(args)) if args.headless => headless::resume(&ctx, args),
+        Some(Command::Resume(args)) => tui::main(ctx, tui::Start::Resume(args.id)),
+        Some(Command::Runs) => headless::list(&ctx),
+        Some(Command::Show { id }) => headless::show(&ctx, *id),
+        Some(Command::Export(args)) => headless::export(&ctx, args),
         None => tui::main(ctx, tui::Start::Idle),
     }
 }

@@ -56,6 +56,8 @@ pub struct Run {
     pub steps_per_point: usize,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
+    /// Its number in the history, once recorded there.
+    pub stored: Option<i64>,
 }
 
 impl Run {
@@ -71,6 +73,7 @@ impl Run {
             steps_per_point: crate::train::runner::REPORT_EVERY,
             epochs: Vec::new(),
             steps_per_epoch: 0,
+            stored: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl Run {
                 self.status = RunStatus::Running(p);
             }
             TrainEvent::Epoch(e) => self.epochs.push(e),
+            TrainEvent::Warning(_) => {}
         }
     }
 

@@ -15,6 +15,8 @@ pub struct AppSettings {
     /// Folder holding `cifar-10-batches-bin/` (or that folder). Unset: the user's cache, where
     /// the data is downloaded on first start.
     pub data_dir: Option<PathBuf>,
+    /// The run history database. Unset: `history.db` in the user's data folder.
+    pub history: Option<PathBuf>,
     pub device: DeviceChoice,
     /// Most frames drawn per second.
     pub fps: u32,
@@ -24,6 +26,7 @@ impl Default for AppSettings {
     fn default() -> Self {
         Self {
             data_dir: None,
+            history: None,
             device: DeviceChoice::Auto,
             fps: 30,
         }

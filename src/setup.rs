@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::cli::{Cli, Overrides};
+use crate::job::Places;
 use crate::settings::Settings;
 use crate::train::backend::DeviceChoice;
 use crate::train::config::Hyper;
@@ -19,6 +20,8 @@ pub struct Context {
     pub cache_dir: PathBuf,
     pub device: DeviceChoice,
     pub log_file: PathBuf,
+    /// Where runs are kept.
+    pub places: Places,
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -37,7 +40,23 @@ impl Context {
             Some(d) => d.cache_dir().to_path_buf(),
             None => std::env::temp_dir().join("cifar-tui"),
         };
+        let history = cli
+            .history
+            .clone()
+            .or_else(|| settings.app.history.clone())
+            .unwrap_or_else(|| match &dirs {
+                Some(d) => d.data_dir().join("history.db"),
+                None => std::env::temp_dir().join("cifar-tui/history.db"),
+            });
+        let places = Places {
+            checkpoints: history
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("checkpoints"),
+            history: Some(history),
+        };
         Ok(Self {
+            places,
             data_dir: cli.data.clone().or_else(|| settings.app.data_dir.clone()),
             device: cli.device.unwrap_or(settings.app.device),
             log_file: cache_dir.join("cifar-tui.log"),

@@ -3,12 +3,13 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::app::{Action, App, Msg};
 use crate::cli::{RunArgs, StudyArgs};
 use crate::event;
 use crate::setup::Context;
+use crate::store::Store;
 use crate::tricks::{self, TrickSet};
 
 /// What to do once the interface is up.
@@ -18,6 +19,8 @@ pub enum Start<'a> {
     Run(&'a RunArgs),
     /// `cifar-tui study` without `--headless`: queue the eight presets.
     Study(&'a StudyArgs),
+    /// `cifar-tui resume ID` without `--headless`: continue that history run.
+    Resume(i64),
 }
 
 /// Restores the terminal when the main thread panics. Panics on other threads (a training
@@ -49,15 +52,26 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
             a.overrides.clone(),
             a.overrides.train_limit,
         ),
-        Start::Idle => (ctx.tricks(None, None)?, Default::default(), None),
+        Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default(), None),
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
     app.train_limit = train_limit;
-    match start {
-        Start::Run(_) => drop(app.update(Msg::Action(Action::Start))),
-        Start::Study(_) => drop(app.update(Msg::Action(Action::QueueStudy))),
-        Start::Idle => {}
-    }
+    let first = match start {
+        Start::Run(_) => app.update(Msg::Action(Action::Start)),
+        Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),
+        Start::Resume(id) => {
+            let path = ctx
+                .places
+                .history
+                .as_deref()
+                .context("no history configured")?;
+            let store = Store::open(path)?;
+            store.mark_interrupted()?;
+            app.resume(&store.get(id)?).map_err(anyhow::Error::msg)?;
+            Vec::new()
+        }
+        Start::Idle => Vec::new(),
+    };
     if app.preset_name().is_none() && !app.tricks.is_empty() {
         tracing::info!("starting with tricks {}", tricks::describe(&app.tricks));
     }
@@ -68,7 +82,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
-    let result = runtime.block_on(event::run(terminal, app, ctx));
+    let result = runtime.block_on(event::run(terminal, app, ctx, first));
     ratatui::restore();
     // Training threads stop at their next step; don't wait for blocking tasks.
     runtime.shutdown_background();

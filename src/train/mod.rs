@@ -7,7 +7,7 @@ mod denormals;
 pub mod model;
 pub mod runner;
 
-use backend::{CpuAd, Device, DeviceChoice, GpuAd, GpuDevice, NoCuda};
+use backend::{CpuAd, Device, GpuAd, GpuDevice, NoCuda};
 use runner::{Outcome, TrainError, TrainEvent};
 
 pub use runner::Job;
@@ -22,18 +22,8 @@ pub enum RunError {
     Train(#[from] TrainError),
 }
 
-/// Trains `cfg` on the device `choice` resolves to. Blocks: call it from a thread of its own.
-/// A fallback from `auto` to the CPU is reported through `notice`.
-pub fn run(
-    job: Job,
-    choice: DeviceChoice,
-    notice: impl FnOnce(String),
-    emit: impl FnMut(TrainEvent),
-) -> Result<Outcome, RunError> {
-    let (device, fallback) = backend::select(choice)?;
-    if let Some(n) = fallback {
-        notice(n);
-    }
+/// Trains a job on `device` (see [`backend::select`]). Blocks: call it from a thread of its own.
+pub fn run_on(device: Device, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Outcome, RunError> {
     let outcome = match device {
         Device::Cpu => {
             denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), device, job, emit))

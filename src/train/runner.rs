@@ -40,7 +40,10 @@ pub enum TrainEvent {
     },
     /// Every [`REPORT_EVERY`] steps.
     Progress(Progress),
+    /// After the epoch's checkpoint (if any) is on disk.
     Epoch(EpochStats),
+    /// Something went wrong that does not stop training (e.g. a checkpoint not written).
+    Warning(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -365,7 +368,10 @@ pub fn train<B: AutodiffBackend>(
         let train_secs = epoch_start.elapsed().as_secs_f64();
         let eval = evaluate(&model.valid(), &test, &test_input);
         if let Some(dir) = job.checkpoints {
-            checkpoint::save(dir, epoch + 1, &model, &optim)?;
+            // Losing the checkpoint only costs resumability: the run goes on.
+            if let Err(e) = checkpoint::save(dir, epoch + 1, &model, &optim) {
+                emit(TrainEvent::Warning(e.to_string()));
+            }
         }
         let stats = EpochStats {
             epoch: epoch + 1,

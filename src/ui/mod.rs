@@ -3,6 +3,7 @@
 mod compare;
 mod confusion;
 mod help;
+mod history;
 mod lr;
 mod metrics;
 pub mod theme;
@@ -59,6 +60,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
         Screen::Results => confusion::draw(frame, body, app.results(), theme),
         Screen::Compare => compare::draw(frame, body, app, theme),
+        Screen::History => history::draw(frame, body, app, theme),
     }
     draw_footer(frame, footer, app, theme);
     if app.mode == Mode::Help {
@@ -131,7 +133,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(d) => d.to_string(),
         None => app.values.device.to_string(),
     };
-    let right = format!("{} | device {} | ? help ", data_status(app), device);
+    let right = format!("{} | {} | ? help ", data_status(app), device);
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let pad = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));

@@ -232,3 +232,36 @@ fn failed_data_is_shown() {
     );
     insta::assert_snapshot!(s);
 }
+
+#[test]
+fn history_screen_lists_stored_runs() {
+    let mut app = app();
+    let mut rows = crate::history::tests::stored(4);
+    rows[0].status = crate::store::Status::Interrupted;
+    for r in &mut rows {
+        r.created_at = "2026-11-27T15:00:00Z".into();
+    }
+    app.update(Msg::History(Ok(rows)));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Toggle);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("interrupted") && s.contains("R resumes it"),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn history_unavailable_says_why() {
+    let mut app = app();
+    app.update(Msg::History(Err(
+        "/x/history.db was written by a newer cifar-tui".into(),
+    )));
+    act(&mut app, Action::Goto(Screen::History));
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("newer cifar-tui") && s.contains("in memory only"),
+        "{s}"
+    );
+}

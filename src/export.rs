@@ -1,0 +1,140 @@
+//! Runs of the history as CSV, JSON, or a Markdown table ready for slides.
+
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::store::StoredRun;
+
+/// One exported line: what a comparison needs.
+#[derive(Serialize)]
+struct Line<'a> {
+    id: i64,
+    name: &'a str,
+    tricks: &'a str,
+    status: &'static str,
+    device: &'a str,
+    epochs: usize,
+    seed: u64,
+    test_accuracy: Option<f64>,
+    micro_f1: Option<f64>,
+    macro_f1: Option<f64>,
+    minutes: Option<f64>,
+    images_per_sec: Option<f64>,
+    created_at: &'a str,
+}
+
+fn line(r: &StoredRun) -> Line<'_> {
+    Line {
+        id: r.id,
+        name: &r.name,
+        tricks: &r.tricks,
+        status: r.status.as_str(),
+        device: r.device.as_deref().unwrap_or(""),
+        epochs: r.epochs.len(),
+        seed: r.config.seed,
+        test_accuracy: r.accuracy,
+        micro_f1: r.accuracy,
+        macro_f1: r.macro_f1,
+        minutes: r.seconds.map(|s| s / 60.0),
+        images_per_sec: r.images_per_sec,
+        created_at: &r.created_at,
+    }
+}
+
+pub fn render(runs: &[StoredRun], format: Format) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(runs)? + "\n",
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in runs {
+                w.serialize(line(r))?;
+            }
+            String::from_utf8(w.into_inner()?)?
+        }
+        Format::Md => {
+            let opt = |x: Option<f64>, digits: usize| {
+                x.map(|v| format!("{v:.digits$}"))
+                    .unwrap_or_else(|| "–".into())
+            };
+            let mut s = String::from(
+                "| # | run | tricks | epochs | test accuracy | macro-F1 | minutes | img/s | device |\n\
+                 |---:|---|---|---:|---:|---:|---:|---:|---|\n",
+            );
+            for r in runs.iter().map(line) {
+                let tricks = if r.tricks.is_empty() {
+                    "(baseline)"
+                } else {
+                    r.tricks
+                };
+                s += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    r.id,
+                    r.name,
+                    tricks,
+                    r.epochs,
+                    opt(r.test_accuracy, 4),
+                    opt(r.macro_f1, 4),
+                    opt(r.minutes, 1),
+                    opt(r.images_per_sec, 0),
+                    r.device
+                );
+            }
+            s
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::outcome;
+    use crate::store::Store;
+    use crate::train::config::Hyper;
+    use crate::tricks::{self, TrickSet};
+
+    fn runs() -> Vec<StoredRun> {
+        let mut s = Store::in_memory();
+        let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
+        let a = s.insert("baseline", "", &cfg).unwrap();
+        s.start(a, "cpu").unwrap();
+        let o = outcome(0.6703, 2);
+        s.record_epoch(a, &o.epochs[0], &[], 20).unwrap();
+        s.finish(a, &o).unwrap();
+        let b = s.insert("custom", "+norm_inputs +l1", &cfg).unwrap();
+        vec![s.get(a).unwrap(), s.get(b).unwrap()]
+    }
+
+    #[test]
+    fn markdown_table_is_ready_for_slides() {
+        let md = render(&runs(), Format::Md).unwrap();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[2].starts_with("| 1 | baseline | (baseline) | 1 | 0.6700 |"),
+            "{md}"
+        );
+        assert!(
+            lines[3].contains("+norm_inputs +l1") && lines[3].contains("| – |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn csv_has_a_header_and_a_row_per_run() {
+        let csv = render(&runs(), Format::Csv).unwrap();
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let headers = r.headers().unwrap().clone();
+        assert!(headers.iter().any(|h| h == "macro_f1"));
+        let rows: Vec<_> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[1][2], "+norm_inputs +l1");
+    }
+
+    #[test]
+    fn json_round_trips_the_figures() {
+        let json = render(&runs(), Format::Json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v[0]["confusion"]["counts"][0][0], 670);
+        assert_eq!(v[1]["status"], "queued");
+    }
+}

@@ -1,0 +1,198 @@
+//! The History screen's state: stored runs of every session, sorted, filtered, selected.
+//! Pure data; the rows arrive as messages.
+
+use std::collections::BTreeSet;
+
+use crate::store::StoredRun;
+use crate::tricks::{TRICKS, Trick};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Newest,
+    Accuracy,
+    Name,
+}
+
+impl Sort {
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Accuracy => "accuracy",
+            Sort::Name => "name",
+        }
+    }
+
+    fn next(self) -> Sort {
+        match self {
+            Sort::Newest => Sort::Accuracy,
+            Sort::Accuracy => Sort::Name,
+            Sort::Name => Sort::Newest,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct History {
+    /// Every stored run, newest first, as last read.
+    pub rows: Vec<StoredRun>,
+    pub cursor: usize,
+    pub sort: Sort,
+    /// Only runs with this trick.
+    pub filter: Option<Trick>,
+    /// Runs picked for the Compare screen, export or deletion (history ids).
+    pub selected: BTreeSet<i64>,
+    /// Why there is no history (unwritable folder, corrupt file…), if so.
+    pub unavailable: Option<String>,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            cursor: 0,
+            sort: Sort::Newest,
+            filter: None,
+            selected: BTreeSet::new(),
+            unavailable: None,
+        }
+    }
+}
+
+fn has_trick(run: &StoredRun, t: Trick) -> bool {
+    run.config.tricks.contains(&t)
+}
+
+impl History {
+    /// The rows shown, in display order.
+    pub fn visible(&self) -> Vec<&StoredRun> {
+        let mut rows: Vec<&StoredRun> = self
+            .rows
+            .iter()
+            .filter(|r| self.filter.is_none_or(|t| has_trick(r, t)))
+            .collect();
+        match self.sort {
+            Sort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.id)),
+            Sort::Accuracy => rows.sort_by(|a, b| {
+                b.accuracy
+                    .unwrap_or(-1.0)
+                    .total_cmp(&a.accuracy.unwrap_or(-1.0))
+            }),
+            Sort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name).then(b.id.cmp(&a.id))),
+        }
+        rows
+    }
+
+    /// The row under the cursor.
+    pub fn current(&self) -> Option<&StoredRun> {
+        let rows = self.visible();
+        rows.get(self.cursor.min(rows.len().saturating_sub(1)))
+            .copied()
+    }
+
+    pub fn set_rows(&mut self, rows: Vec<StoredRun>) {
+        let ids: BTreeSet<i64> = rows.iter().map(|r| r.id).collect();
+        self.selected.retain(|id| ids.contains(id));
+        self.rows = rows;
+        self.unavailable = None;
+        self.clamp();
+    }
+
+    fn clamp(&mut self) {
+        self.cursor = self.cursor.min(self.visible().len().saturating_sub(1));
+    }
+
+    pub fn up(&mut self) {
+        self.cursor = self.cursor.saturating_sub(1);
+    }
+
+    pub fn down(&mut self) {
+        self.cursor += 1;
+        self.clamp();
+    }
+
+    pub fn cycle_sort(&mut self) {
+        self.sort = self.sort.next();
+    }
+
+    /// No filter → each trick in table order → no filter.
+    pub fn cycle_filter(&mut self) {
+        let pos = self
+            .filter
+            .and_then(|f| TRICKS.iter().position(|t| t.trick == f));
+        self.filter = match pos {
+            None => Some(TRICKS[0].trick),
+            Some(i) => TRICKS.get(i + 1).map(|t| t.trick),
+        };
+        self.clamp();
+    }
+
+    /// Toggles the row under the cursor; returns its id and whether it is now selected.
+    pub fn toggle(&mut self) -> Option<(i64, bool)> {
+        let id = self.current()?.id;
+        let on = !self.selected.remove(&id);
+        if on {
+            self.selected.insert(id);
+        }
+        Some((id, on))
+    }
+
+    /// The selection, or the row under the cursor when nothing is selected.
+    pub fn targets(&self) -> Vec<i64> {
+        if self.selected.is_empty() {
+            self.current().map(|r| vec![r.id]).unwrap_or_default()
+        } else {
+            self.selected.iter().copied().collect()
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::app::tests::outcome;
+    use crate::store::Store;
+    use crate::train::config::Hyper;
+    use crate::tricks::{self, PRESETS};
+
+    /// Stored runs of the first `n` presets, accuracy rising with the preset.
+    pub(crate) fn stored(n: usize) -> Vec<StoredRun> {
+        let mut s = Store::in_memory();
+        for (i, p) in PRESETS.iter().take(n).enumerate() {
+            let cfg = tricks::resolve(&p.trick_set(), &Hyper::default());
+            let id = s
+                .insert(p.name, &tricks::describe(&p.trick_set()), &cfg)
+                .unwrap();
+            s.start(id, "cpu").unwrap();
+            let o = outcome(0.6 + 0.01 * i as f64, 3);
+            for e in &o.epochs {
+                s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
+            }
+            s.finish(id, &o).unwrap();
+        }
+        s.list().unwrap()
+    }
+
+    #[test]
+    fn sorts_filters_and_selects() {
+        let mut h = History::default();
+        h.set_rows(stored(5));
+        assert_eq!(h.visible()[0].name, "init_weights", "newest first");
+        h.cycle_sort();
+        assert_eq!(h.sort, Sort::Accuracy);
+        assert_eq!(h.visible()[0].name, "init_weights");
+        h.cycle_sort();
+        assert_eq!(h.visible()[0].name, "baseline", "by name");
+        h.cycle_filter();
+        assert_eq!(h.filter, Some(Trick::NormInputs));
+        assert_eq!(h.visible().len(), 4, "all but the baseline");
+        for _ in 0..TRICKS.len() {
+            h.cycle_filter();
+        }
+        assert_eq!(h.filter, None);
+        assert_eq!(h.toggle(), Some((1, true)));
+        h.down();
+        assert_eq!(h.targets(), [1]);
+        h.selected.clear();
+        assert_eq!(h.targets(), [h.current().unwrap().id]);
+    }
+}

@@ -1,0 +1,206 @@
+//! One run end to end, on the calling thread: its history row, its checkpoints, the engine.
+//! Shared by the interface and headless mode, so both keep every run the same way.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::data::Cifar10;
+use crate::runs::Run;
+use crate::store::{Status, Store};
+use crate::train::backend::DeviceChoice;
+use crate::train::checkpoint;
+use crate::train::config::TrainConfig;
+use crate::train::runner::{Outcome, TrainError, TrainEvent};
+use crate::train::{self, RunError};
+use crate::tricks::TrickSet;
+
+/// Where runs are kept.
+#[derive(Clone, Debug)]
+pub struct Places {
+    /// The history database; `None` keeps runs in memory only.
+    pub history: Option<PathBuf>,
+    /// Checkpoints go in `checkpoints/<run id>/`.
+    pub checkpoints: PathBuf,
+}
+
+/// How a run is asked to stop: cancelled by the person, or interrupted (quit, signal) and so
+/// left resumable.
+#[derive(Debug, Default)]
+pub struct Stop {
+    flag: AtomicBool,
+    interrupted: AtomicBool,
+}
+
+impl Stop {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::Relaxed);
+        self.flag.store(true, Ordering::Relaxed);
+    }
+    fn status(&self) -> Status {
+        if self.interrupted.load(Ordering::Relaxed) {
+            Status::Interrupted
+        } else {
+            Status::Cancelled
+        }
+    }
+}
+
+/// Writes one run to the history. A write that fails is reported once; the run goes on in
+/// memory.
+struct Keeper<'a> {
+    store: Option<Store>,
+    id: i64,
+    notice: &'a mut dyn FnMut(String),
+}
+
+impl Keeper<'_> {
+    fn keep<T>(&mut self, what: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError>) {
+        if let Some(store) = self.store.as_mut()
+            && let Err(e) = what(store)
+        {
+            (self.notice)(format!(
+                "cannot save run #{} to the history ({e}); it goes on in memory",
+                self.id
+            ));
+            self.store = None;
+        }
+    }
+}
+
+/// Adds a queued run to the history; `None` (with the reason) when it cannot be saved.
+pub fn enqueue(
+    places: &Places,
+    name: &str,
+    tricks: &TrickSet,
+    config: &TrainConfig,
+) -> Result<i64, String> {
+    let path = places.history.as_ref().ok_or("no history")?;
+    let store = Store::open(path).map_err(|e| e.to_string())?;
+    store
+        .insert(name, &crate::tricks::describe(tricks), config)
+        .map_err(|e| e.to_string())
+}
+
+/// What to train, and where it is kept.
+pub struct Task<'a> {
+    pub places: &'a Places,
+    /// Its number in the history; `None` trains without saving.
+    pub id: Option<i64>,
+    pub data: &'a Cifar10,
+    pub config: &'a TrainConfig,
+    pub device: DeviceChoice,
+    pub stop: &'a Stop,
+}
+
+/// Trains a task, resuming after the epochs already stored when their checkpoint is there.
+pub fn execute(
+    task: Task,
+    notice: &mut dyn FnMut(String),
+    emit: &mut dyn FnMut(TrainEvent),
+) -> Result<Outcome, RunError> {
+    let Task {
+        places,
+        id,
+        data,
+        config,
+        device: choice,
+        stop,
+    } = task;
+    let store = match (id, &places.history) {
+        (Some(_), Some(path)) => match Store::open(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                notice(format!(
+                    "cannot open the history ({e}); this run is kept in memory"
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    let id_or_0 = id.unwrap_or(0);
+    let checkpoints = id.map(|id| places.checkpoints.join(id.to_string()));
+    let done = match (&store, &checkpoints) {
+        (Some(s), Some(dir)) => resumable_epochs(s, id_or_0, dir),
+        _ => Vec::new(),
+    };
+    let (device, fallback) = train::backend::select(choice)?;
+    if let Some(n) = fallback {
+        notice(n);
+    }
+    let mut keeper = Keeper {
+        store,
+        id: id_or_0,
+        notice,
+    };
+    keeper.keep(|s| s.start(id_or_0, &device.to_string()));
+
+    // A mirror of the run gives the downsampled loss curve that is stored with each epoch.
+    let mut mirror = Run::new(0, TrickSet::new(), config.clone());
+    let mut beat = Instant::now();
+    let job = train::Job {
+        data,
+        config,
+        cancel: &stop.flag,
+        checkpoints: checkpoints.as_deref(),
+        done,
+    };
+    let result = train::run_on(device, job, |event| {
+        mirror.apply(event.clone());
+        match &event {
+            TrainEvent::Epoch(e) => {
+                keeper.keep(|s| s.record_epoch(id_or_0, e, &mirror.losses, mirror.steps_per_point));
+                beat = Instant::now();
+            }
+            TrainEvent::Progress(_) if beat.elapsed() > Duration::from_secs(60) => {
+                keeper.keep(|s| s.heartbeat(id_or_0));
+                beat = Instant::now();
+            }
+            _ => {}
+        }
+        emit(event);
+    });
+    match &result {
+        Ok(outcome) => {
+            keeper.keep(|s| s.finish(id_or_0, outcome));
+            if let Some(dir) = &checkpoints {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        Err(RunError::Train(TrainError::Cancelled)) => {
+            keeper.keep(|s| s.set_status(id_or_0, stop.status(), None));
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            keeper.keep(|s| s.set_status(id_or_0, Status::Failed, Some(&msg)));
+        }
+    }
+    result
+}
+
+/// The stored epochs that a checkpoint backs. Epochs stored after the last checkpoint (a kill
+/// between the two writes) are dropped and trained again.
+fn resumable_epochs(
+    store: &Store,
+    id: i64,
+    dir: &std::path::Path,
+) -> Vec<crate::train::runner::EpochStats> {
+    let Ok(run) = store.get(id) else {
+        return Vec::new();
+    };
+    let backed = checkpoint::latest(dir).unwrap_or(0);
+    let mut epochs = run.epochs;
+    epochs.retain(|e| e.epoch <= backed);
+    // Only an unbroken 1..=k prefix can be continued.
+    let k = epochs
+        .iter()
+        .enumerate()
+        .take_while(|(i, e)| e.epoch == i + 1)
+        .count();
+    epochs.truncate(k);
+    epochs
+}

@@ -1,0 +1,133 @@
+//! The History screen: stored runs of every session.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
+
+use super::clock;
+use super::theme::Theme;
+use crate::app::App;
+use crate::store::Status;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let h = &app.history;
+    if let Some(why) = &h.unavailable {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::styled("The run history is not available:", theme.bad()),
+                Line::raw(""),
+                Line::raw(why.clone()),
+                Line::raw(""),
+                Line::styled("This session's runs are kept in memory only.", theme.dim()),
+            ])
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(Span::styled(" History ", theme.title()))),
+            area,
+        );
+        return;
+    }
+    let [table_area, detail] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
+    let rows: Vec<Row> = h
+        .visible()
+        .into_iter()
+        .map(|r| {
+            let sel = if h.selected.contains(&r.id) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
+            let status = match r.status {
+                Status::Interrupted => Span::styled("interrupted", theme.bad()),
+                s => Span::raw(s.as_str()),
+            };
+            Row::new(vec![
+                Line::raw(sel),
+                Line::raw(r.id.to_string()),
+                Line::raw(
+                    r.created_at
+                        .get(..16)
+                        .unwrap_or(&r.created_at)
+                        .replace('T', " "),
+                ),
+                Line::raw(r.name.clone()),
+                Line::from(status),
+                Line::raw(format!("{}/{}", r.epochs.len(), r.config.epochs)),
+                Line::raw(r.accuracy.map(|a| format!("{a:.4}")).unwrap_or_default()),
+                Line::raw(r.seconds.map(clock).unwrap_or_default()),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    let filter = match h.filter {
+        Some(t) => format!(" with {t}"),
+        None => String::new(),
+    };
+    let title = format!(
+        " History: {count} run(s){filter}, by {}, {} selected ",
+        h.sort.label(),
+        h.selected.len()
+    );
+    let mut state = TableState::default().with_selected((count > 0).then_some(h.cursor));
+    frame.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(3),
+                Constraint::Length(4),
+                Constraint::Length(16),
+                Constraint::Min(12),
+                Constraint::Length(11),
+                Constraint::Length(6),
+                Constraint::Length(7),
+                Constraint::Length(7),
+            ],
+        )
+        .header(
+            Row::new([
+                "",
+                "#",
+                "created (UTC)",
+                "run",
+                "status",
+                "epochs",
+                "acc",
+                "time",
+            ])
+            .style(theme.dim()),
+        )
+        .row_highlight_style(theme.cursor())
+        .block(Block::bordered().title(Span::styled(title, theme.title()))),
+        table_area,
+        &mut state,
+    );
+    let text = match h.current() {
+        Some(r) => {
+            let tricks = if r.tricks.is_empty() {
+                "(baseline)"
+            } else {
+                &r.tricks
+            };
+            let extra = match (&r.error, r.status) {
+                (Some(e), _) => format!(" · {e}"),
+                (None, Status::Interrupted | Status::Cancelled) => " · R resumes it".into(),
+                _ => String::new(),
+            };
+            format!(" #{} {} · seed {}{extra}", r.id, tricks, r.config.seed)
+        }
+        None if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
+        None => " No run matches the filter (f changes it).".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::raw(text),
+            Line::styled(
+                " Space select · Enter open · o sort · f filter · d delete · w export · R resume",
+                theme.dim(),
+            ),
+        ])
+        .block(Block::default()),
+        detail,
+    );
+}
