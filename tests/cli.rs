@@ -1,0 +1,318 @@
+//! The real binary, headless, on a tiny synthetic CIFAR-10 copy: kill and resume, and what a
+//! person sees for each kind of bad input.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RECORD: usize = 3073;
+
+/// A valid data set: 10,000 records per file, labels cycling 0..9, each class its own colour
+/// (so a few epochs on a few hundred images learn something).
+fn write_data(dir: &Path) -> PathBuf {
+    let out = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut bytes = Vec::with_capacity(10_000 * RECORD);
+    for i in 0..10_000usize {
+        let label = (i % 10) as u8;
+        bytes.push(label);
+        for c in 0..3u32 {
+            let level = 40 + 88 * ((label as u32 / 3u32.pow(c)) % 3);
+            bytes.extend((0..1024u32).map(|p| (level + (p * 7 + i as u32) % 32) as u8));
+        }
+    }
+    for name in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ] {
+        std::fs::write(out.join(name), &bytes).unwrap();
+    }
+    out
+}
+
+struct Env {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = write_data(tmp.path());
+        Env { tmp, data }
+    }
+
+    fn history(&self) -> PathBuf {
+        self.tmp.path().join("state/history.db")
+    }
+
+    /// The binary with this environment's data and history, and nothing from the user's.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cifar-tui"));
+        c.current_dir(self.tmp.path())
+            .env("XDG_CACHE_HOME", self.tmp.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
+            .env("XDG_DATA_HOME", self.tmp.path().join("share"))
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--history")
+            .arg(self.history())
+            .arg("--device")
+            .arg("cpu")
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+const TRAIN: &[&str] = &[
+    "run",
+    "--headless",
+    "--preset",
+    "dropout_conv",
+    "--epochs",
+    "3",
+    "--train-limit",
+    "320",
+    "--seed",
+    "5",
+];
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The run's figures from `show`, without wall-clock times.
+fn figures(env: &Env, id: i64) -> (Vec<Vec<f64>>, serde_json::Value, String) {
+    let out = env.run(&["show", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let epochs = v["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            [
+                "epoch",
+                "lr",
+                "train_loss",
+                "train_accuracy",
+                "val_loss",
+                "val_accuracy",
+            ]
+            .iter()
+            .map(|k| e[k].as_f64().unwrap())
+            .collect()
+        })
+        .collect();
+    (
+        epochs,
+        v["confusion"].clone(),
+        v["status"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_result() {
+    let env = Env::new();
+    let whole = env.run(TRAIN);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+
+    let mut child = env
+        .cmd(TRAIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The epoch line is printed after its checkpoint is on disk: kill -9 now.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(line["epoch"], 1, "{first}");
+    let id = line["id"].as_i64().unwrap();
+
+    let list = env.run(&["runs"]);
+    let listing = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start().starts_with(&id.to_string()) && l.contains("interrupted")),
+        "{listing}"
+    );
+
+    let resumed = env.run(&["resume", &id.to_string(), "--headless"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let epochs_printed = String::from_utf8_lossy(&resumed.stdout).lines().count();
+    assert_eq!(epochs_printed, 2, "only epochs 2 and 3 were trained again");
+
+    let (a, conf_a, status_a) = figures(&env, 1);
+    let (b, conf_b, status_b) = figures(&env, id);
+    assert_eq!(
+        (status_a.as_str(), status_b.as_str()),
+        ("finished", "finished")
+    );
+    assert_eq!(a, b, "per-epoch figures match the uninterrupted run");
+    assert_eq!(conf_a, conf_b);
+
+    let again = env.run(&["resume", &id.to_string(), "--headless"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("is finished"), "{}", stderr(&again));
+}
+
+/// Runs the binary and expects a failure whose message contains every `needle`.
+fn expect_failure(env: &Env, args: &[&str], needles: &[&str]) -> String {
+    let out = env.run(args);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{args:?} succeeded:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in:\n{err}");
+    }
+    err
+}
+
+#[test]
+fn bad_data_files_are_named_with_the_fix() {
+    let env = Env::new();
+    let short = ["run", "--headless", "--epochs", "1", "--train-limit", "64"];
+    let batch = env.data.join("data_batch_2.bin");
+    let good = std::fs::read(&batch).unwrap();
+
+    std::fs::write(&batch, &good[..good.len() - 100]).unwrap();
+    expect_failure(
+        &env,
+        &short,
+        &["data_batch_2.bin", "truncated", "30730000", "Fix"],
+    );
+
+    let mut big = good.clone();
+    big.extend_from_slice(&[0; 10]);
+    std::fs::write(&batch, &big).unwrap();
+    expect_failure(&env, &short, &["data_batch_2.bin", "too large"]);
+
+    let mut bad = good.clone();
+    bad[5 * RECORD] = 77;
+    std::fs::write(&batch, &bad).unwrap();
+    expect_failure(&env, &short, &["data_batch_2.bin", "record 5", "label 77"]);
+
+    std::fs::remove_file(&batch).unwrap();
+    expect_failure(&env, &short, &["missing", "data_batch_2.bin"]);
+
+    let elsewhere = Env {
+        tmp: tempfile::tempdir().unwrap(),
+        data: env.tmp.path().join("nowhere"),
+    };
+    expect_failure(
+        &elsewhere,
+        &short,
+        &["CIFAR-10 not found", "nowhere", "Fix"],
+    );
+}
+
+#[test]
+fn bad_config_files_say_where_and_what() {
+    let env = Env::new();
+    let cfg = env.tmp.path().join("config.toml");
+    let run = ["run", "--headless", "--epochs", "1"];
+    for (text, needles) in [
+        (
+            "[train]\nlr = = 1\n",
+            vec!["config.toml", "line 2", "column"],
+        ),
+        (
+            "[train]\nlearning_rate = 0.1\n",
+            vec!["unknown field", "learning_rate"],
+        ),
+        ("[train]\nlr = -0.001\n", vec!["lr", "out of range"]),
+        ("[train]\ndropout = 1.0\n", vec!["dropout", "out of range"]),
+        (
+            "[train]\nbatch_size = 0\n",
+            vec!["batch_size", "out of range"],
+        ),
+        ("[train]\nepochs = 0\n", vec!["epochs", "out of range"]),
+        ("tricks = [\"warp\"]\n", vec!["warp", "norm_inputs"]),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        expect_failure(&env, &run, &needles);
+    }
+    std::fs::remove_file(&cfg).unwrap();
+    expect_failure(
+        &env,
+        &["run", "--headless", "--batch-size", "0"],
+        &["batch_size", "out of range"],
+    );
+    expect_failure(
+        &env,
+        &["run", "--headless", "--tricks", "norm,l1"],
+        &["unknown trick", "norm_inputs"],
+    );
+    expect_failure(
+        &env,
+        &["run", "--headless", "--preset", "best"],
+        &["unknown preset", "baseline"],
+    );
+    expect_failure(
+        &env,
+        &["--config", "/no/such.toml", "runs"],
+        &["/no/such.toml"],
+    );
+}
+
+#[test]
+fn a_bad_history_is_left_alone_and_the_run_still_trains() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.history().parent().unwrap()).unwrap();
+    std::fs::write(env.history(), b"not a database, just bytes".repeat(200)).unwrap();
+    let quick = ["run", "--headless", "--epochs", "1", "--train-limit", "64"];
+    let out = env.run(&quick);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kept in memory only"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("left untouched"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(env.history()).unwrap(),
+        b"not a database, just bytes".repeat(200)
+    );
+    expect_failure(&env, &["runs"], &["not a cifar-tui history database"]);
+}
+
+#[test]
+fn an_unwritable_history_folder_keeps_the_run_in_memory() {
+    let env = Env::new();
+    // A file where the history's folder should be: nothing can be created under it.
+    std::fs::write(env.tmp.path().join("state"), b"").unwrap();
+    let out = env.run(&["run", "--headless", "--epochs", "1", "--train-limit", "64"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kept in memory only"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+#[test]
+fn the_interface_refuses_a_non_terminal() {
+    let env = Env::new();
+    let out = env.cmd(&[]).stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("needs a terminal"),
+        "{}",
+        stderr(&out)
+    );
+}
