@@ -321,6 +321,9 @@ impl App {
                 event: TrainEvent::Warning(w),
             } => self.notice = Some(format!("run #{run}: {w}")),
             Msg::Train { run, event } => {
+                if matches!(event, TrainEvent::Epoch(_)) && self.screen == Screen::History {
+                    out.push(Command::RefreshHistory);
+                }
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
                 }

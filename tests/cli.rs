@@ -316,3 +316,27 @@ fn the_interface_refuses_a_non_terminal() {
         stderr(&out)
     );
 }
+
+#[test]
+fn two_processes_share_one_history() {
+    let env = Env::new();
+    let args = ["run", "--headless", "--epochs", "2", "--train-limit", "128"];
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            env.cmd(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("cannot save"), "{}", stderr(&out));
+    }
+    let list = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
+    assert_eq!(list.matches("finished").count(), 2, "{list}");
+    let md = String::from_utf8(env.run(&["export", "1,2", "--format", "md"]).stdout).unwrap();
+    assert_eq!(md.lines().count(), 4, "{md}");
+}

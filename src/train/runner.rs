@@ -57,7 +57,7 @@ pub struct Progress {
     pub loss: f64,
     /// Training images per second in this epoch so far.
     pub images_per_sec: f64,
-    /// Seconds since the run started.
+    /// Seconds of training so far, earlier processes' included.
     pub elapsed: f64,
 }
 
@@ -320,6 +320,8 @@ pub fn train<B: AutodiffBackend>(
         steps_per_epoch,
     });
 
+    // Time spent by an earlier process on the epochs it finished, so ETAs stay right on resume.
+    let earlier: f64 = epochs.iter().map(|e| e.seconds).sum();
     let mut last_eval = None;
     for epoch in epochs.len()..cfg.epochs {
         let epoch_start = Instant::now();
@@ -359,7 +361,7 @@ pub fn train<B: AutodiffBackend>(
                     steps_per_epoch,
                     loss: mean,
                     images_per_sec: (steps * cfg.batch_size).min(n) as f64 / secs.max(1e-9),
-                    elapsed: started.elapsed().as_secs_f64(),
+                    elapsed: earlier + started.elapsed().as_secs_f64(),
                 }));
                 window = Tensor::zeros([1], device);
                 window_images = 0;
