@@ -46,6 +46,30 @@ pub enum Command {
     },
     /// Export runs of the history
     Export(ExportArgs),
+    /// Measure training speed, beside the seed notebook's PyTorch pipeline when torch is found
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Repetitions; medians are reported
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Steps timed for the bare training step
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Train on the first N images in the end-to-end epoch [default: all 50,000]
+    #[arg(long, value_name = "N")]
+    pub epoch_images: Option<usize>,
+    /// Write the JSON report here instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Skip the PyTorch reference
+    #[arg(long)]
+    pub no_reference: bool,
+    /// The Python that runs the reference [default: $CIFAR_TUI_PYTHON, python3, python]
+    #[arg(long)]
+    pub python: Option<String>,
 }
 
 #[derive(Args, Debug)]

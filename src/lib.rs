@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod event;

@@ -6,7 +6,7 @@ use clap::Parser;
 
 use cifar_tui::cli::{Cli, Command};
 use cifar_tui::setup::{self, Context};
-use cifar_tui::{headless, train, tui};
+use cifar_tui::{bench, headless, train, tui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,6 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Runs) => headless::list(&ctx),
         Some(Command::Show { id }) => headless::show(&ctx, *id),
         Some(Command::Export(args)) => headless::export(&ctx, args),
+        Some(Command::Bench(args)) => bench::run(&ctx, args),
         None => tui::main(ctx, tui::Start::Idle),
     }
 }

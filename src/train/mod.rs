@@ -1,6 +1,7 @@
 //! The training engine: configuration, model, backends and the loop. Knows nothing of the UI.
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 mod denormals;
@@ -20,6 +21,21 @@ pub enum RunError {
     NoCuda(#[from] NoCuda),
     #[error(transparent)]
     Train(#[from] TrainError),
+}
+
+/// Measures the engine's speed on `device` (see [`bench::measure`]).
+pub fn bench_on(
+    device: Device,
+    data: &crate::data::Cifar10,
+    steps: usize,
+    epoch_images: Option<usize>,
+) -> Result<bench::Figures, RunError> {
+    Ok(match device {
+        Device::Cpu => denormals::flushed(|| {
+            bench::measure::<CpuAd>(&Default::default(), device, data, steps, epoch_images)
+        }),
+        Device::Cuda => bench::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images),
+    }?)
 }
 
 /// Trains a job on `device` (see [`backend::select`]). Blocks: call it from a thread of its own.

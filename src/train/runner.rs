@@ -101,14 +101,14 @@ pub enum TrainError {
 }
 
 /// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
-struct DeviceSplit<B: Backend> {
+pub(super) struct DeviceSplit<B: Backend> {
     images: Tensor<B, 2, Int>, // [n, 3072], u8
     labels: Tensor<B, 1, Int>, // [n]
     host_labels: Vec<u8>,
 }
 
 impl<B: Backend> DeviceSplit<B> {
-    fn upload(split: &Split, device: &B::Device) -> Self {
+    pub(super) fn upload(split: &Split, device: &B::Device) -> Self {
         let n = split.len();
         let images = TensorData::new(split.images.clone(), [n, IMAGE_BYTES]);
         let labels: Vec<i64> = split.labels.iter().map(|&l| l as i64).collect();
@@ -136,7 +136,7 @@ impl<B: Backend> DeviceSplit<B> {
     }
 
     /// Consecutive images `start..end`.
-    fn range(
+    pub(super) fn range(
         &self,
         start: usize,
         end: usize,
@@ -150,13 +150,13 @@ impl<B: Backend> DeviceSplit<B> {
 /// Pixels to network input in one multiply-add per element: `u8 * scale + shift`, per channel.
 /// Without normalization that is `u8 / 255` (PyTorch's `ToTensor`); with it, the training
 /// set's mean and std are folded into the same two numbers.
-struct InputMap<B: Backend> {
+pub(super) struct InputMap<B: Backend> {
     scale: Tensor<B, 4>, // [1, 3, 1, 1]
     shift: Tensor<B, 4>, // [1, 3, 1, 1]
 }
 
 impl<B: Backend> InputMap<B> {
-    fn new(stats: Option<ChannelStats>, device: &B::Device) -> Self {
+    pub(super) fn new(stats: Option<ChannelStats>, device: &B::Device) -> Self {
         let stats = stats.unwrap_or(ChannelStats {
             mean: [0.0; 3],
             std: [1.0; 3],
@@ -179,7 +179,7 @@ fn objective<B: Backend>(ce: Tensor<B, 1>, model: &Cnn<B>, l1: Option<f64>) -> T
     }
 }
 
-fn optimizer(cfg: &TrainConfig) -> AdamConfig {
+pub(super) fn optimizer(cfg: &TrainConfig) -> AdamConfig {
     // PyTorch's Adam: eps 1e-8 (burn defaults to 1e-5) and coupled L2, which burn's
     // WeightDecay also is.
     AdamConfig::new()
@@ -198,13 +198,13 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<i64> {
 }
 
 /// Test-set loss, accuracy and every prediction.
-struct Evaluation {
+pub(super) struct Evaluation {
     loss: f64,
     accuracy: f64,
     predictions: Vec<u8>,
 }
 
-fn evaluate<B: Backend>(model: &Cnn<B>, split: &DeviceSplit<B>, input: &InputMap<B>) -> Evaluation {
+pub(super) fn evaluate<B: Backend>(model: &Cnn<B>, split: &DeviceSplit<B>, input: &InputMap<B>) -> Evaluation {
     let ce = CrossEntropyLoss::new(None, &split.labels.device());
     let mut loss_sum = 0.0;
     let mut predictions = Vec::with_capacity(split.len());
@@ -249,7 +249,7 @@ pub(crate) type Adam<B> = OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
 
 /// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
 /// logits, both detached from the graph.
-fn step<B: AutodiffBackend>(
+pub(super) fn step<B: AutodiffBackend>(
     model: Cnn<B>,
     optim: &mut Adam<B>,
     ce: &CrossEntropyLoss<B>,

@@ -1,0 +1,191 @@
+//! `cifar-tui bench`: the engine's speed beside the PyTorch pipeline of the seed notebook, in
+//! the same run on the same machine, as a table and as JSON.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+
+use crate::cli::BenchArgs;
+use crate::setup::Context;
+use crate::train::{self, backend};
+
+/// The reference script, built into the binary so `bench` works from any folder.
+const REFERENCE: &str = include_str!("../scripts/torch_reference.py");
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// A Python that has torch, or why there is none.
+fn find_python(explicit: Option<&str>) -> Result<String, String> {
+    let candidates: Vec<String> = match explicit {
+        Some(p) => vec![p.to_string()],
+        None => std::env::var("CIFAR_TUI_PYTHON")
+            .into_iter()
+            .chain(["python3".to_string(), "python".to_string()])
+            .collect(),
+    };
+    for py in &candidates {
+        let ok = Command::new(py)
+            .args(["-c", "import torch, numpy, PIL"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(py.clone());
+        }
+    }
+    Err(format!(
+        "no Python with torch, numpy and Pillow found (tried {}); set CIFAR_TUI_PYTHON or --python",
+        candidates.join(", ")
+    ))
+}
+
+fn run_reference(python: &str, args: &BenchArgs, data_dir: &std::path::Path, device: &str) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("torch_reference.py");
+    std::fs::File::create(&script)?.write_all(REFERENCE.as_bytes())?;
+    let mut cmd = Command::new(python);
+    cmd.arg(&script)
+        .arg("--data")
+        .arg(data_dir)
+        .args(["--reps", &args.reps.to_string(), "--steps", &args.steps.to_string()])
+        .args(["--device", device]);
+    if let Some(n) = args.epoch_images {
+        cmd.args(["--epoch-images", &n.to_string()]);
+    }
+    eprintln!("running the PyTorch reference: {python} scripts/torch_reference.py …");
+    let out = cmd.stderr(Stdio::inherit()).output()?;
+    if !out.status.success() {
+        bail!("the PyTorch reference failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).context("the PyTorch reference printed no JSON")
+}
+
+pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
+    let data = crate::headless::load_data(ctx)?;
+    let (device, notice) = backend::select(ctx.device)?;
+    if let Some(n) = notice {
+        eprintln!("{n}");
+    }
+    let threads = rayon::current_num_threads();
+    let mut reps = Vec::new();
+    for rep in 0..args.reps {
+        let f = train::bench_on(device, &data, args.steps, args.epoch_images)?;
+        eprintln!(
+            "cifar-tui rep {}/{}: bare step {:.0} img/s, epoch {:.0} img/s, eval {:.0} img/s",
+            rep + 1,
+            args.reps,
+            f.bare_step,
+            f.epoch,
+            f.eval
+        );
+        reps.push(f);
+    }
+    let ours = json!({
+        "bare_step": median(reps.iter().map(|f| f.bare_step).collect()),
+        "epoch": median(reps.iter().map(|f| f.epoch).collect()),
+        "eval": median(reps.iter().map(|f| f.eval).collect()),
+    });
+
+    let data_dir = match &ctx.data_dir {
+        Some(d) => d.clone(),
+        None => ctx.cache_dir.clone(),
+    };
+    let reference = if args.no_reference {
+        Err("skipped (--no-reference)".to_string())
+    } else {
+        find_python(args.python.as_deref()).and_then(|py| {
+            run_reference(&py, args, &data_dir, &device.to_string()).map_err(|e| e.to_string())
+        })
+    };
+    let ratio = |key: &str, theirs: &str| -> Value {
+        match &reference {
+            Ok(r) => json!(ours[key].as_f64().unwrap_or(f64::NAN) / r["median"][theirs].as_f64().unwrap_or(f64::NAN)),
+            Err(_) => Value::Null,
+        }
+    };
+    let report = json!({
+        "device": device.to_string(),
+        "threads": threads,
+        "reps": args.reps,
+        "steps": args.steps,
+        "epoch_images": args.epoch_images.unwrap_or(data.train.len()),
+        "cifar_tui": { "reps": reps, "median": ours },
+        "reference": reference.as_ref().ok(),
+        "reference_missing": reference.as_ref().err(),
+        "ratios": {
+            "bare_step_vs_torch_nchw": ratio("bare_step", "bare_step"),
+            "bare_step_vs_torch_channels_last": ratio("bare_step", "bare_step_cl"),
+            "epoch_vs_notebook": ratio("epoch", "epoch"),
+            "eval_vs_notebook": ratio("eval", "eval"),
+        },
+    });
+
+    println!(
+        "\ncifar-tui bench: seed CNN, batch 64, {device} ({threads} threads), medians of {} reps",
+        args.reps
+    );
+    let theirs = |k: &str| match &reference {
+        Ok(r) => format!("{:>10.0}", r["median"][k].as_f64().unwrap_or(f64::NAN)),
+        Err(_) => format!("{:>10}", "–"),
+    };
+    let x = |k: &str| match report["ratios"][k].as_f64() {
+        Some(r) => format!("{r:>6.2}x"),
+        None => format!("{:>7}", "–"),
+    };
+    println!("{:<28} {:>10} {:>10} {:>7}", "img/s", "cifar-tui", "PyTorch", "ratio");
+    println!(
+        "{:<28} {:>10.0} {} {}",
+        "bare train step (NCHW)",
+        ours["bare_step"].as_f64().unwrap_or(0.0),
+        theirs("bare_step"),
+        x("bare_step_vs_torch_nchw")
+    );
+    println!(
+        "{:<28} {:>10} {} {}",
+        "bare train step (chan-last)",
+        "",
+        theirs("bare_step_cl"),
+        x("bare_step_vs_torch_channels_last")
+    );
+    println!(
+        "{:<28} {:>10.0} {} {}",
+        "epoch end to end",
+        ours["epoch"].as_f64().unwrap_or(0.0),
+        theirs("epoch"),
+        x("epoch_vs_notebook")
+    );
+    println!(
+        "{:<28} {:>10.0} {} {}",
+        "evaluation (10k test)",
+        ours["eval"].as_f64().unwrap_or(0.0),
+        theirs("eval"),
+        x("eval_vs_notebook")
+    );
+    if let Err(why) = &reference {
+        println!("PyTorch reference: {why}");
+    }
+    let text = serde_json::to_string_pretty(&report)?;
+    match &args.json {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("JSON written to {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
