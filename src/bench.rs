@@ -52,7 +52,12 @@ fn find_python(explicit: Option<&str>) -> Result<String, String> {
     ))
 }
 
-fn run_reference(python: &str, args: &BenchArgs, data_dir: &std::path::Path, device: &str) -> Result<Value> {
+fn run_reference(
+    python: &str,
+    args: &BenchArgs,
+    data_dir: &std::path::Path,
+    device: &str,
+) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("torch_reference.py");
     std::fs::File::create(&script)?.write_all(REFERENCE.as_bytes())?;
@@ -60,7 +65,12 @@ fn run_reference(python: &str, args: &BenchArgs, data_dir: &std::path::Path, dev
     cmd.arg(&script)
         .arg("--data")
         .arg(data_dir)
-        .args(["--reps", &args.reps.to_string(), "--steps", &args.steps.to_string()])
+        .args([
+            "--reps",
+            &args.reps.to_string(),
+            "--steps",
+            &args.steps.to_string(),
+        ])
         .args(["--device", device]);
     if let Some(n) = args.epoch_images {
         cmd.args(["--epoch-images", &n.to_string()]);
@@ -114,7 +124,10 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     };
     let ratio = |key: &str, theirs: &str| -> Value {
         match &reference {
-            Ok(r) => json!(ours[key].as_f64().unwrap_or(f64::NAN) / r["median"][theirs].as_f64().unwrap_or(f64::NAN)),
+            Ok(r) => json!(
+                ours[key].as_f64().unwrap_or(f64::NAN)
+                    / r["median"][theirs].as_f64().unwrap_or(f64::NAN)
+            ),
             Err(_) => Value::Null,
         }
     };
@@ -147,7 +160,10 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         Some(r) => format!("{r:>6.2}x"),
         None => format!("{:>7}", "–"),
     };
-    println!("{:<28} {:>10} {:>10} {:>7}", "img/s", "cifar-tui", "PyTorch", "ratio");
+    println!(
+        "{:<28} {:>10} {:>10} {:>7}",
+        "img/s", "cifar-tui", "PyTorch", "ratio"
+    );
     println!(
         "{:<28} {:>10.0} {} {}",
         "bare train step (NCHW)",
@@ -182,7 +198,8 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     match &args.json {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("JSON written to {}", path.display());
         }
         None => println!("{text}"),

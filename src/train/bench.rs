@@ -3,9 +3,9 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use super::kernels::TrainBackend;
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::tensor::backend::AutodiffBackend;
 
 use super::backend::Device;
 use super::config::{Hyper, TrainConfig};
@@ -38,7 +38,7 @@ fn baseline(images: Option<usize>) -> TrainConfig {
     cfg
 }
 
-pub fn measure<B: AutodiffBackend>(
+pub fn measure<B: TrainBackend>(
     device: &B::Device,
     kind: Device,
     data: &Cifar10,
@@ -57,7 +57,14 @@ pub fn measure<B: AutodiffBackend>(
     let mut timed = |n: usize, model: &mut Option<Cnn<B>>| {
         for _ in 0..n {
             let xy = batch.range(0, cfg.batch_size, &input);
-            let (next, _, _) = runner::step(model.take().expect("model"), &mut optim, &ce, None, 1e-3, xy);
+            let (next, _, _) = runner::step(
+                model.take().expect("model"),
+                &mut optim,
+                &ce,
+                None,
+                1e-3,
+                xy,
+            );
             *model = Some(next);
         }
         // Queued device work must finish inside the timing.
@@ -87,7 +94,10 @@ pub fn measure<B: AutodiffBackend>(
         done: Vec::new(),
     };
     let outcome = runner::train::<B>(device, kind, job, |_| {})?;
-    let images = outcome.epochs.len() * epoch_images.unwrap_or(data.train.len()).min(data.train.len());
+    let images = outcome.epochs.len()
+        * epoch_images
+            .unwrap_or(data.train.len())
+            .min(data.train.len());
     let epoch = images as f64 / t.elapsed().as_secs_f64();
     Ok(Figures {
         bare_step,

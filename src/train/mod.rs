@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 mod denormals;
+pub mod kernels;
 pub mod model;
 pub mod runner;
 
@@ -34,7 +35,9 @@ pub fn bench_on(
         Device::Cpu => denormals::flushed(|| {
             bench::measure::<CpuAd>(&Default::default(), device, data, steps, epoch_images)
         }),
-        Device::Cuda => bench::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images),
+        Device::Cuda => {
+            bench::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images)
+        }
     }?)
 }
 

@@ -2,12 +2,12 @@
 
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use super::config::{Init, TrainConfig};
+use super::kernels::{ModelOps, conv3x3, dropout, pool2x2};
 
 /// Conv(3→32) ReLU Pool → Conv(32→64) ReLU Pool → Conv(64→64) ReLU → Dense(1024→64) ReLU →
 /// Dense(64→10): 122,570 parameters.
@@ -18,7 +18,6 @@ pub struct Cnn<B: Backend> {
     conv3: Conv2d<B>,
     fc1: Linear<B>,
     fc2: Linear<B>,
-    pool: MaxPool2d,
     relu: Relu,
     /// After each conv's ReLU (before pooling).
     dropout_conv: Option<Dropout>,
@@ -91,7 +90,6 @@ impl CnnSpec {
             conv3: conv(64, 64),
             fc1: dense(1024, 64),
             fc2: dense(64, 10),
-            pool: MaxPool2dConfig::new([2, 2]).init(),
             relu: Relu::new(),
             dropout_conv: self.dropout_conv.map(|p| DropoutConfig::new(p).init()),
             dropout_dense: self.dropout_dense.map(|p| DropoutConfig::new(p).init()),
@@ -107,11 +105,11 @@ impl CnnSpec {
     }
 }
 
-impl<B: Backend> Cnn<B> {
+impl<B: ModelOps> Cnn<B> {
     /// `images`: [batch, 3, 32, 32] → logits [batch, 10].
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = self.pool.forward(self.conv_block(&self.conv1, images)); // [b, 32, 15, 15]
-        let x = self.pool.forward(self.conv_block(&self.conv2, x)); // [b, 64, 6, 6]
+        let x = pool2x2(self.conv_block(&self.conv1, images)); // [b, 32, 15, 15]
+        let x = pool2x2(self.conv_block(&self.conv2, x)); // [b, 64, 6, 6]
         let x = self.conv_block(&self.conv3, x); // [b, 64, 4, 4]
         let x = x.flatten::<2>(1, 3); // [b, 1024]
         let x = self.relu.forward(self.fc1.forward(x));
@@ -120,9 +118,17 @@ impl<B: Backend> Cnn<B> {
     }
 
     fn conv_block(&self, conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        maybe_dropout(&self.dropout_conv, self.relu.forward(conv.forward(x)))
+        // The layer's parameters, through our own op (see `conv`): burn's CPU backward is slow.
+        let bias = conv
+            .bias
+            .as_ref()
+            .expect("the seed CNN's convolutions have biases");
+        let y = conv3x3(x, conv.weight.val(), bias.val());
+        maybe_dropout(&self.dropout_conv, self.relu.forward(y))
     }
+}
 
+impl<B: Backend> Cnn<B> {
     /// The weights an L1 penalty applies to (conv kernels and dense matrices, not biases), each
     /// summed: `sum |w|` over the network, shape [1].
     pub fn l1_norm(&self) -> Tensor<B, 1> {
@@ -144,9 +150,12 @@ impl<B: Backend> Cnn<B> {
     }
 }
 
-fn maybe_dropout<B: Backend, const D: usize>(d: &Option<Dropout>, x: Tensor<B, D>) -> Tensor<B, D> {
+fn maybe_dropout<B: ModelOps, const D: usize>(
+    d: &Option<Dropout>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
     match d {
-        Some(d) => d.forward(x),
+        Some(d) => dropout(x, d.prob),
         None => x,
     }
 }

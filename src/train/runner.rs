@@ -9,7 +9,7 @@ use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::backend::Device;
 use super::checkpoint;
 use super::config::TrainConfig;
+use super::kernels::{self, ModelOps, TrainBackend};
 use super::model::{Cnn, CnnSpec};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
 use crate::metrics::{Confusion, Report};
@@ -204,7 +205,11 @@ pub(super) struct Evaluation {
     predictions: Vec<u8>,
 }
 
-pub(super) fn evaluate<B: Backend>(model: &Cnn<B>, split: &DeviceSplit<B>, input: &InputMap<B>) -> Evaluation {
+pub(super) fn evaluate<B: ModelOps>(
+    model: &Cnn<B>,
+    split: &DeviceSplit<B>,
+    input: &InputMap<B>,
+) -> Evaluation {
     let ce = CrossEntropyLoss::new(None, &split.labels.device());
     let mut loss_sum = 0.0;
     let mut predictions = Vec::with_capacity(split.len());
@@ -249,7 +254,7 @@ pub(crate) type Adam<B> = OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
 
 /// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
 /// logits, both detached from the graph.
-pub(super) fn step<B: AutodiffBackend>(
+pub(super) fn step<B: TrainBackend>(
     model: Cnn<B>,
     optim: &mut Adam<B>,
     ce: &CrossEntropyLoss<B>,
@@ -280,7 +285,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: TrainBackend>(
     device: &B::Device,
     kind: Device,
     job: Job,
@@ -326,6 +331,7 @@ pub fn train<B: AutodiffBackend>(
     for epoch in epochs.len()..cfg.epochs {
         let epoch_start = Instant::now();
         B::seed(device, epoch_seed(cfg.seed, epoch));
+        kernels::seed_masks(epoch_seed(cfg.seed, epoch));
         let lr = cfg.lr.at(epoch);
         let order = epoch_order(cfg.seed, epoch, n);
         let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);

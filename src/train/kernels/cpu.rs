@@ -1,0 +1,383 @@
+//! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, and dropout masks
+//! from a counter-based generator, all parallel over the batch on rayon's pool.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::tensor::{Shape, TensorData, TensorMetadata};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+
+use super::Kernels;
+
+/// A row-major matrix view: `rows × cols` with the given strides (in elements).
+#[derive(Clone, Copy)]
+struct View {
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl View {
+    fn row_major(rows: usize, cols: usize) -> View {
+        View {
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+    fn transposed(self) -> View {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+    /// One past the largest index the view touches.
+    fn extent(self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+        }
+    }
+}
+
+/// `c (+)= a × b` on one thread. Shapes and bounds are checked before `gemm` touches memory.
+fn matmul(c: &mut [f32], cv: View, a: &[f32], av: View, b: &[f32], bv: View, accumulate: bool) {
+    assert!(
+        av.rows == cv.rows && bv.cols == cv.cols && av.cols == bv.rows,
+        "shapes"
+    );
+    assert!(
+        cv.extent() <= c.len() && av.extent() <= a.len() && bv.extent() <= b.len(),
+        "bounds"
+    );
+    // SAFETY: the three views lie inside their slices (checked above), `c` is borrowed mutably
+    // and so does not alias `a` or `b`, and gemm reads and writes only within the views.
+    unsafe {
+        gemm::gemm(
+            cv.rows,
+            cv.cols,
+            av.cols,
+            c.as_mut_ptr(),
+            cv.col_stride as isize,
+            cv.row_stride as isize,
+            accumulate,
+            a.as_ptr(),
+            av.col_stride as isize,
+            av.row_stride as isize,
+            b.as_ptr(),
+            bv.col_stride as isize,
+            bv.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Sizes of one convolution.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    batch: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+}
+
+impl Dims {
+    fn ho(self) -> usize {
+        self.h - 2
+    }
+    fn wo(self) -> usize {
+        self.w - 2
+    }
+    /// Patch length: one row of im2col per (channel, kernel row, kernel column).
+    fn k(self) -> usize {
+        self.c * 9
+    }
+    /// Output positions per image.
+    fn l(self) -> usize {
+        self.ho() * self.wo()
+    }
+}
+
+/// `cols` [K, L] ← the 3x3 patches of one image `x` [C, H, W], channel-major like `w`.
+fn im2col(x: &[f32], d: Dims, cols: &mut [f32]) {
+    let (ho, wo, l) = (d.ho(), d.wo(), d.l());
+    for c in 0..d.c {
+        for ki in 0..3 {
+            for kj in 0..3 {
+                let row = &mut cols[((c * 3 + ki) * 3 + kj) * l..][..l];
+                for y in 0..ho {
+                    let src = &x[c * d.h * d.w + (y + ki) * d.w + kj..][..wo];
+                    row[y * wo..][..wo].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+
+/// `x` [C, H, W] += the patches in `cols` [K, L] put back where they came from.
+fn col2im(cols: &[f32], d: Dims, x: &mut [f32]) {
+    let (ho, wo, l) = (d.ho(), d.wo(), d.l());
+    for c in 0..d.c {
+        for ki in 0..3 {
+            for kj in 0..3 {
+                let row = &cols[((c * 3 + ki) * 3 + kj) * l..][..l];
+                for y in 0..ho {
+                    let dst = &mut x[c * d.h * d.w + (y + ki) * d.w + kj..][..wo];
+                    for (d, s) in dst.iter_mut().zip(&row[y * wo..][..wo]) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .expect("f32 tensor")
+                .to_vec(),
+        ),
+    }
+}
+
+fn dims(x: &FlexTensor, w: &FlexTensor) -> Dims {
+    let [batch, c, h, wd] = x.shape().dims();
+    let [o, _, _, _] = w.shape().dims();
+    Dims {
+        batch,
+        c,
+        h,
+        w: wd,
+        o,
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// The argmax of each 2x2 window (0..4, row-major in the window) and the input's shape.
+#[derive(Clone, Debug)]
+pub struct Argmax {
+    index: std::sync::Arc<Vec<u8>>,
+    input: [usize; 4],
+}
+
+/// The base seed of the dropout masks and the number of masks drawn since.
+static MASK_SEED: AtomicU64 = AtomicU64::new(0x5EED);
+static MASKS_DRAWN: AtomicU64 = AtomicU64::new(0);
+
+pub fn seed_masks(seed: u64) {
+    MASK_SEED.store(seed, Ordering::Relaxed);
+    MASKS_DRAWN.store(0, Ordering::Relaxed);
+}
+
+/// SplitMix64: a fast, well-mixed counter-based generator (one multiply-xorshift per draw).
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Elements per independently seeded block of a mask, so parallel generation is repeatable.
+const MASK_BLOCK: usize = 1 << 14;
+
+impl Kernels for Flex {
+    type PoolState = Argmax;
+
+    fn pool2x2(x: FlexTensor) -> (FlexTensor, Argmax) {
+        let [b, c, h, w] = x.shape().dims();
+        let (ho, wo) = (h / 2, w / 2);
+        let xs = f32s(&x);
+        let mut out = vec![0f32; b * c * ho * wo];
+        let mut index = vec![0u8; b * c * ho * wo];
+        out.par_chunks_mut(ho * wo)
+            .zip(index.par_chunks_mut(ho * wo))
+            .zip(xs.par_chunks(h * w))
+            .for_each(|((out, index), plane)| {
+                for oy in 0..ho {
+                    let top = &plane[2 * oy * w..];
+                    let bottom = &plane[(2 * oy + 1) * w..];
+                    for ox in 0..wo {
+                        let window = [
+                            top[2 * ox],
+                            top[2 * ox + 1],
+                            bottom[2 * ox],
+                            bottom[2 * ox + 1],
+                        ];
+                        // The first maximum wins ties, as in PyTorch and burn.
+                        let mut best = 0;
+                        for k in 1..4 {
+                            if window[k] > window[best] {
+                                best = k;
+                            }
+                        }
+                        out[oy * wo + ox] = window[best];
+                        index[oy * wo + ox] = best as u8;
+                    }
+                }
+            });
+        let state = Argmax {
+            index: std::sync::Arc::new(index),
+            input: [b, c, h, w],
+        };
+        (tensor(out, [b, c, ho, wo]), state)
+    }
+
+    fn pool2x2_grad(state: Argmax, g: FlexTensor) -> FlexTensor {
+        let [b, c, h, w] = state.input;
+        let (ho, wo) = (h / 2, w / 2);
+        let gs = f32s(&g);
+        let mut dx = vec![0f32; b * c * h * w];
+        dx.par_chunks_mut(h * w)
+            .zip(state.index.par_chunks(ho * wo))
+            .zip(gs.par_chunks(ho * wo))
+            .for_each(|((dx, index), g)| {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let k = index[oy * wo + ox] as usize;
+                        dx[(2 * oy + k / 2) * w + 2 * ox + k % 2] = g[oy * wo + ox];
+                    }
+                }
+            });
+        tensor(dx, [b, c, h, w])
+    }
+
+    fn dropout_mask(shape: Shape, p: f64, _: &burn_flex::FlexDevice) -> FlexTensor {
+        let n = shape.num_elements();
+        let scale = (1.0 / (1.0 - p)) as f32;
+        // Keep when a uniform u32 is at or above p·2³².
+        let threshold = (p * 4_294_967_296.0).round().min(u32::MAX as f64) as u64;
+        let seed = splitmix(
+            MASK_SEED.load(Ordering::Relaxed)
+                ^ splitmix(MASKS_DRAWN.fetch_add(1, Ordering::Relaxed)),
+        );
+        let mut mask = vec![0f32; n];
+        mask.par_chunks_mut(MASK_BLOCK)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let mut state = splitmix(seed ^ block as u64);
+                for pair in out.chunks_mut(2) {
+                    state = splitmix(state);
+                    for (i, v) in pair.iter_mut().enumerate() {
+                        let draw = (state >> (32 * i)) & 0xFFFF_FFFF;
+                        *v = if draw >= threshold { scale } else { 0.0 };
+                    }
+                }
+            });
+        tensor(mask, shape)
+    }
+
+    fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        let d = dims(&x, &w);
+        let (xs, ws, bs) = (f32s(&x), f32s(&w), f32s(&b));
+        let (k, l) = (d.k(), d.l());
+        let mut out = vec![0f32; d.batch * d.o * l];
+        out.par_chunks_mut(d.o * l)
+            .zip(xs.par_chunks(d.c * d.h * d.w))
+            .for_each_init(
+                || vec![0f32; k * l],
+                |cols, (y, x)| {
+                    im2col(x, d, cols);
+                    // Start from the bias, then y [O, L] += w [O, K] × cols [K, L].
+                    for (row, &bias) in y.chunks_mut(l).zip(bs.iter()) {
+                        row.fill(bias);
+                    }
+                    let yv = View::row_major(d.o, l);
+                    matmul(
+                        y,
+                        yv,
+                        &ws,
+                        View::row_major(d.o, k),
+                        cols,
+                        View::row_major(k, l),
+                        true,
+                    );
+                },
+            );
+        tensor(out, [d.batch, d.o, d.ho(), d.wo()])
+    }
+
+    fn conv3x3_x_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
+        let d = dims(&x, &w);
+        let (ws, gs) = (f32s(&w), f32s(&g));
+        let (k, l) = (d.k(), d.l());
+        let mut dx = vec![0f32; d.batch * d.c * d.h * d.w];
+        dx.par_chunks_mut(d.c * d.h * d.w)
+            .zip(gs.par_chunks(d.o * l))
+            .for_each_init(
+                || vec![0f32; k * l],
+                |cols, (dx, g)| {
+                    // cols [K, L] = wᵀ [K, O] × g [O, L], then scattered back onto the image.
+                    let wt = View::row_major(d.o, k).transposed();
+                    matmul(
+                        cols,
+                        View::row_major(k, l),
+                        &ws,
+                        wt,
+                        g,
+                        View::row_major(d.o, l),
+                        false,
+                    );
+                    col2im(cols, d, dx);
+                },
+            );
+        tensor(dx, [d.batch, d.c, d.h, d.w])
+    }
+
+    fn conv3x3_w_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
+        let d = dims(&x, &w);
+        let (xs, gs) = (f32s(&x), f32s(&g));
+        let (k, l) = (d.k(), d.l());
+        // Each worker sums its share of the batch into its own dw; the shares are then added.
+        let threads = rayon::current_num_threads().max(1);
+        let share = d.batch.div_ceil(threads);
+        let partial: Vec<Vec<f32>> = (0..d.batch.div_ceil(share))
+            .into_par_iter()
+            .map(|t| {
+                let mut dw = vec![0f32; d.o * k];
+                let mut cols = vec![0f32; k * l];
+                for i in t * share..((t + 1) * share).min(d.batch) {
+                    im2col(&xs[i * d.c * d.h * d.w..][..d.c * d.h * d.w], d, &mut cols);
+                    // dw [O, K] += g [O, L] × colsᵀ [L, K]
+                    let g = &gs[i * d.o * l..][..d.o * l];
+                    let colst = View::row_major(k, l).transposed();
+                    matmul(
+                        &mut dw,
+                        View::row_major(d.o, k),
+                        g,
+                        View::row_major(d.o, l),
+                        &cols,
+                        colst,
+                        true,
+                    );
+                }
+                dw
+            })
+            .collect();
+        let mut dw = vec![0f32; d.o * k];
+        for p in &partial {
+            for (a, b) in dw.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+        tensor(dw, [d.o, d.c, 3, 3])
+    }
+}

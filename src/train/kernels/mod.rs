@@ -1,0 +1,337 @@
+//! A backend extension for the seed CNN's hot layers: 3x3 convolution, 2x2 max-pooling and
+//! dropout masks, as autodiff ops with their own backward, over per-backend kernels.
+//!
+//! Why: on the CPU, burn 0.21's `flex` computes a convolution's weight gradient as a
+//! convolution with a 30x30 kernel through its 3-d path (19 ms of a 70 ms step for the first
+//! layer alone), pools through a 3-d path too, and draws dropout masks one ChaCha number per
+//! element (BENCHMARKS.md). `cpu.rs` does each with im2col + `gemm`, a direct 2x2 scan, and a
+//! counter-based generator. On CUDA the kernels are burn's own, unchanged.
+
+mod cpu;
+
+use std::fmt::Debug;
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::{ConvOptions, FloatTensor, IntTensor, ModuleOps};
+use burn::tensor::{Distribution, Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn_autodiff::NodeId;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+
+use super::backend::Gpu;
+
+fn valid() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
+}
+
+/// Kernels of a non-autodiff backend. The defaults are burn's own ops.
+///
+/// Convolutions are valid, stride 1, 3x3, with bias: x [B, C, H, W], w [O, C, 3, 3], b [O],
+/// output and its gradient g [B, O, H-2, W-2]. Pooling is 2x2, stride 2, floor.
+pub trait Kernels: Backend {
+    /// What the pooling backward needs from the forward pass.
+    type PoolState: Clone + Send + Sync + Debug + 'static;
+
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, w, Some(b), valid())
+    }
+    fn conv3x3_x_grad(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, w, g, valid())
+    }
+    fn conv3x3_w_grad(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, w, g, valid())
+    }
+
+    fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState);
+    fn pool2x2_grad(state: Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p).
+    fn dropout_mask(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
+        let keep = Tensor::<Self, 1>::random(
+            [shape.num_elements()],
+            Distribution::Bernoulli(1.0 - p),
+            device,
+        );
+        let scaled = keep.mul_scalar(1.0 / (1.0 - p));
+        Self::float_reshape(scaled.into_primitive().tensor(), shape)
+    }
+}
+
+impl Kernels for Gpu {
+    /// burn's pooling backward wants the input and the argmax indices.
+    type PoolState = (FloatTensor<Gpu>, IntTensor<Gpu>);
+
+    fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState) {
+        let out = Self::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
+        (out.output, (x, out.indices))
+    }
+
+    fn pool2x2_grad((x, indices): Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::max_pool2d_with_indices_backward(x, [2, 2], [2, 2], [0, 0], [1, 1], false, g, indices)
+            .x_grad
+    }
+}
+
+/// The ops the model calls; every backend it trains or evaluates on provides them.
+pub trait ModelOps: Backend {
+    fn conv3x3_op(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self>;
+}
+
+impl<B: Kernels> ModelOps for B {
+    fn conv3x3_op(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        B::conv3x3(x, w, b)
+    }
+    fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        B::pool2x2(x).0
+    }
+    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
+        B::dropout_mask(shape, p, device)
+    }
+}
+
+/// A backend the engine trains on: autodiff over a backend with the kernels.
+pub trait TrainBackend: AutodiffBackend<InnerBackend: ModelOps> + ModelOps {}
+
+impl<B> TrainBackend for B
+where
+    B: AutodiffBackend + ModelOps,
+    B::InnerBackend: ModelOps,
+{
+}
+
+#[derive(Debug)]
+struct Conv3x3Backward;
+
+impl<B: Kernels> Backward<B, 3> for Conv3x3Backward {
+    /// The input's and the weight's checkpoints.
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(ops.state.0);
+        let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(ops.state.1);
+        if let Some(node) = node_b {
+            // Sum over batch and positions: [B, O, H, W] → [O].
+            let [batch, out, h, wd] = g.shape().dims();
+            let flat = B::float_reshape(g.clone(), [batch, out, h * wd].into());
+            let summed = B::float_sum_dim(B::float_sum_dim(flat, 2), 0);
+            grads.register::<B>(node.id, B::float_reshape(summed, [out].into()));
+        }
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::conv3x3_x_grad(x.clone(), w.clone(), g.clone()));
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(node.id, B::conv3x3_w_grad(x, w, g));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pool2x2Backward;
+
+impl<B: Kernels> Backward<B, 1> for Pool2x2Backward {
+    type State = B::PoolState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        if let Some(node) = node {
+            grads.register::<B>(node.id, B::pool2x2_grad(ops.state, g));
+        }
+    }
+}
+
+impl<B: Kernels, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
+    fn conv3x3_op(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match Conv3x3Backward
+            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&w));
+                prep.finish(state, B::conv3x3(x.primitive, w.primitive, b.primitive))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::conv3x3(x.primitive, w.primitive, b.primitive))
+            }
+        }
+    }
+
+    fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Pool2x2Backward
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, state) = B::pool2x2(x.primitive);
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::pool2x2(x.primitive).0),
+        }
+    }
+
+    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
+        // A constant of the graph: gradients flow through the multiplication, not the mask.
+        Self::from_inner(B::dropout_mask(shape, p, device))
+    }
+}
+
+fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
+    t.into_primitive().tensor()
+}
+
+/// `x` [B, C, H, W] convolved with `w` [O, C, 3, 3], plus `b` [O].
+pub fn conv3x3<B: ModelOps>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Tensor<B, 1>) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::conv3x3_op(
+        float(x),
+        float(w),
+        float(b),
+    )))
+}
+
+/// 2x2 max-pooling, stride 2: [B, C, H, W] → [B, C, H/2, W/2].
+pub fn pool2x2<B: ModelOps>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::pool2x2_op(float(x))))
+}
+
+/// Inverted dropout with drop probability `p`, in training (autodiff) only; identity otherwise.
+pub fn dropout<B: ModelOps, const D: usize>(x: Tensor<B, D>, p: f64) -> Tensor<B, D> {
+    let device = x.device();
+    if !B::ad_enabled(&device) || p == 0.0 {
+        return x;
+    }
+    let mask = B::dropout_mask_op(x.shape(), p, &device);
+    x * Tensor::from_primitive(TensorPrimitive::Float(mask))
+}
+
+/// Reseeds the CPU dropout masks' generator (burn's own RNG covers the GPU).
+pub fn seed_masks(seed: u64) {
+    cpu::seed_masks(seed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::backend::{Cpu, CpuAd};
+    use burn::tensor::Tolerance;
+
+    fn turn() -> std::sync::MutexGuard<'static, ()> {
+        crate::train::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The op and burn's own conv2d agree on the output and on all three gradients.
+    #[test]
+    fn conv_matches_burns_conv2d_forward_and_backward() {
+        let _turn = turn();
+        let dev = Default::default();
+        for (c, o, h) in [(3, 32, 12), (5, 7, 9), (32, 64, 6)] {
+            let x = Tensor::<CpuAd, 4>::random([3, c, h, h + 1], Distribution::Default, &dev)
+                .require_grad();
+            let w = Tensor::<CpuAd, 4>::random([o, c, 3, 3], Distribution::Default, &dev)
+                .require_grad();
+            let b = Tensor::<CpuAd, 1>::random([o], Distribution::Default, &dev).require_grad();
+            // A weighting of the output, so every gradient entry differs.
+            let r = Tensor::<CpuAd, 4>::random([3, o, h - 2, h - 1], Distribution::Default, &dev);
+
+            let ours = conv3x3(x.clone(), w.clone(), b.clone());
+            let theirs =
+                burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), valid());
+            let tol = Tolerance::<f32>::absolute(1e-4);
+            ours.to_data()
+                .assert_approx_eq::<f32>(&theirs.to_data(), tol);
+
+            let g1 = (ours * r.clone()).sum().backward();
+            let g2 = (theirs * r).sum().backward();
+            let same = |a: Tensor<Cpu, 4>, b: Tensor<Cpu, 4>| {
+                a.to_data().assert_approx_eq::<f32>(&b.to_data(), tol)
+            };
+            same(x.grad(&g1).unwrap(), x.grad(&g2).unwrap());
+            same(w.grad(&g1).unwrap(), w.grad(&g2).unwrap());
+            b.grad(&g1)
+                .unwrap()
+                .to_data()
+                .assert_approx_eq::<f32>(&b.grad(&g2).unwrap().to_data(), tol);
+        }
+    }
+
+    /// The op and burn's max_pool2d agree, odd sizes included (the last row and column drop).
+    #[test]
+    fn pool_matches_burns_max_pool2d_forward_and_backward() {
+        let _turn = turn();
+        let dev = Default::default();
+        for (h, w) in [(30, 30), (13, 13), (6, 7)] {
+            let x = Tensor::<CpuAd, 4>::random([2, 3, h, w], Distribution::Default, &dev)
+                .require_grad();
+            let r = Tensor::<CpuAd, 4>::random([2, 3, h / 2, w / 2], Distribution::Default, &dev);
+            let ours = pool2x2(x.clone());
+            let theirs =
+                burn::tensor::module::max_pool2d(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
+            assert_eq!(ours.to_data(), theirs.to_data());
+            let g1 = x.grad(&(ours * r.clone()).sum().backward()).unwrap();
+            let g2 = x.grad(&(theirs * r).sum().backward()).unwrap();
+            assert_eq!(g1.to_data(), g2.to_data());
+        }
+    }
+
+    #[test]
+    fn dropout_masks_drop_p_and_scale_the_rest() {
+        let _turn = turn();
+        seed_masks(9);
+        let dev = Default::default();
+        let x = Tensor::<CpuAd, 2>::ones([1000, 1000], &dev);
+        let y: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
+        let dropped = y.iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
+        assert!((dropped - 0.2).abs() < 0.002, "dropped {dropped}");
+        assert!(y.iter().all(|&v| v == 0.0 || (v - 1.25).abs() < 1e-6));
+        // Repeatable from a seed; different draws otherwise.
+        seed_masks(9);
+        let again: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
+        assert_eq!(y, again);
+        let next: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
+        assert_ne!(y, next);
+        // Evaluation (no autodiff): identity.
+        assert_eq!(
+            dropout(x.inner(), 0.5).into_data(),
+            Tensor::<Cpu, 2>::ones([1000, 1000], &dev).into_data()
+        );
+    }
+}
