@@ -50,13 +50,13 @@ pub fn measure<B: TrainBackend>(
 
     // Bare step: one batch already on the device, so only the step is timed.
     let batch = DeviceSplit::<B>::upload(&data.train.head(cfg.batch_size), device);
-    let input = InputMap::<B>::new(None, device);
+    let input = InputMap::new(None);
     let mut model: Cnn<B> = CnnSpec::from(&cfg).init(device);
     let mut optim = runner::optimizer(&cfg).init();
     let ce = CrossEntropyLoss::new(None, device);
     let mut timed = |n: usize, model: &mut Option<Cnn<B>>| {
         for _ in 0..n {
-            let xy = batch.range(0, cfg.batch_size, &input);
+            let xy = batch.range(0, cfg.batch_size, input);
             let (next, _, _) = runner::step(
                 model.take().expect("model"),
                 &mut optim,
@@ -78,10 +78,9 @@ pub fn measure<B: TrainBackend>(
     model = slot.expect("model");
 
     let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
-    let test_input = InputMap::<B::InnerBackend>::new(None, device);
     let valid = model.valid();
     let t = Instant::now();
-    let _ = runner::evaluate(&valid, &test, &test_input);
+    let _ = runner::evaluate(&valid, &test, input);
     let eval = data.test.len() as f64 / t.elapsed().as_secs_f64();
 
     let cancel = AtomicBool::new(false);

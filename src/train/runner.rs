@@ -108,7 +108,7 @@ pub(super) struct DeviceSplit<B: Backend> {
     host_labels: Vec<u8>,
 }
 
-impl<B: Backend> DeviceSplit<B> {
+impl<B: ModelOps> DeviceSplit<B> {
     pub(super) fn upload(split: &Split, device: &B::Device) -> Self {
         let n = split.len();
         let images = TensorData::new(split.images.clone(), [n, IMAGE_BYTES]);
@@ -124,15 +124,15 @@ impl<B: Backend> DeviceSplit<B> {
         self.host_labels.len()
     }
 
-    /// The images at `index` as network input, and their labels.
-    fn batch(
+    /// The images at `index` as network input [n, 3, 32, 32], and their labels.
+    pub(super) fn batch(
         &self,
-        index: Tensor<B, 1, Int>,
-        input: &InputMap<B>,
+        index: &[i64],
+        input: InputMap,
     ) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
-        let n = index.dims()[0];
-        let pixels = self.images.clone().select(0, index.clone()).float();
-        let x = pixels.reshape([n, 3, 32, 32]) * input.scale.clone() + input.shift.clone();
+        let device = self.labels.device();
+        let x = kernels::gather_images(self.images.clone(), index, input.scale, input.shift);
+        let index = Tensor::from_data(TensorData::new(index.to_vec(), [index.len()]), &device);
         (x, self.labels.clone().select(0, index))
     }
 
@@ -141,33 +141,31 @@ impl<B: Backend> DeviceSplit<B> {
         &self,
         start: usize,
         end: usize,
-        input: &InputMap<B>,
+        input: InputMap,
     ) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
-        let device = self.labels.device();
-        self.batch(Tensor::arange(start as i64..end as i64, &device), input)
+        let index: Vec<i64> = (start as i64..end as i64).collect();
+        self.batch(&index, input)
     }
 }
 
 /// Pixels to network input in one multiply-add per element: `u8 * scale + shift`, per channel.
 /// Without normalization that is `u8 / 255` (PyTorch's `ToTensor`); with it, the training
 /// set's mean and std are folded into the same two numbers.
-pub(super) struct InputMap<B: Backend> {
-    scale: Tensor<B, 4>, // [1, 3, 1, 1]
-    shift: Tensor<B, 4>, // [1, 3, 1, 1]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InputMap {
+    scale: [f32; 3],
+    shift: [f32; 3],
 }
 
-impl<B: Backend> InputMap<B> {
-    pub(super) fn new(stats: Option<ChannelStats>, device: &B::Device) -> Self {
+impl InputMap {
+    pub(super) fn new(stats: Option<ChannelStats>) -> Self {
         let stats = stats.unwrap_or(ChannelStats {
             mean: [0.0; 3],
             std: [1.0; 3],
         });
-        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * stats.std[c]));
-        let shift: [f32; 3] = std::array::from_fn(|c| -stats.mean[c] / stats.std[c]);
-        let t = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, device).reshape([1, 3, 1, 1]);
         Self {
-            scale: t(scale),
-            shift: t(shift),
+            scale: std::array::from_fn(|c| 1.0 / (255.0 * stats.std[c])),
+            shift: std::array::from_fn(|c| -stats.mean[c] / stats.std[c]),
         }
     }
 }
@@ -208,7 +206,7 @@ pub(super) struct Evaluation {
 pub(super) fn evaluate<B: ModelOps>(
     model: &Cnn<B>,
     split: &DeviceSplit<B>,
-    input: &InputMap<B>,
+    input: InputMap,
 ) -> Evaluation {
     let ce = CrossEntropyLoss::new(None, &split.labels.device());
     let mut loss_sum = 0.0;
@@ -306,8 +304,7 @@ pub fn train<B: TrainBackend>(
     let stats = cfg.normalize.then(|| train_split.channel_stats());
     let train = DeviceSplit::<B>::upload(&train_split, device);
     let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
-    let input = InputMap::<B>::new(stats, device);
-    let test_input = InputMap::<B::InnerBackend>::new(stats, device);
+    let input = InputMap::new(stats);
     let mut model: Cnn<B> = CnnSpec::from(cfg).init(device);
     let mut optim: Adam<B> = optimizer(cfg).init();
     let mut epochs = job.done;
@@ -342,8 +339,7 @@ pub fn train<B: TrainBackend>(
             if job.cancel.load(Ordering::Relaxed) {
                 return Err(TrainError::Cancelled);
             }
-            let index = Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), device);
-            let (x, y) = train.batch(index, &input);
+            let (x, y) = train.batch(chunk, input);
             let labels = y.clone().inner();
             let (next, batch_loss, logits) = step(model, &mut optim, &ce, cfg.l1, lr, (x, y));
             model = next;
@@ -374,7 +370,7 @@ pub fn train<B: TrainBackend>(
             }
         }
         let train_secs = epoch_start.elapsed().as_secs_f64();
-        let eval = evaluate(&model.valid(), &test, &test_input);
+        let eval = evaluate(&model.valid(), &test, input);
         if let Some(dir) = job.checkpoints {
             // Losing the checkpoint only costs resumability: the run goes on.
             if let Err(e) = checkpoint::save(dir, epoch + 1, &model, &optim) {
@@ -399,7 +395,7 @@ pub fn train<B: TrainBackend>(
     // A run resumed after its last epoch still gets its final evaluation.
     let eval = match last_eval {
         Some(e) => e,
-        None => evaluate(&model.valid(), &test, &test_input),
+        None => evaluate(&model.valid(), &test, input),
     };
     let confusion = Confusion::from_labels(CLASSES.len(), &test.host_labels, &eval.predictions);
     let seconds = started.elapsed().as_secs_f64();
@@ -549,8 +545,8 @@ pub(crate) mod tests {
         let split = synthetic(200, 3);
         let dev = Default::default();
         let data = DeviceSplit::<Cpu>::upload(&split, &dev);
-        let input = InputMap::<Cpu>::new(Some(split.channel_stats()), &dev);
-        let (x, _) = data.range(0, 200, &input);
+        let input = InputMap::new(Some(split.channel_stats()));
+        let (x, _) = data.range(0, 200, input);
         for c in 0..3 {
             let ch = x.clone().slice([0..200, c..c + 1]).flatten::<1>(0, 3);
             let mean: f32 = ch.clone().mean().into_scalar();
@@ -563,8 +559,8 @@ pub(crate) mod tests {
             assert!((std - 1.0).abs() < 1e-3, "channel {c} std {std}");
         }
         // Without normalization: u8 / 255, like PyTorch's ToTensor.
-        let raw = InputMap::<Cpu>::new(None, &dev);
-        let (x, y) = data.range(5, 6, &raw);
+        let raw = InputMap::new(None);
+        let (x, y) = data.range(5, 6, raw);
         let first: f32 = x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar();
         assert!((first - split.images[5 * IMAGE_BYTES] as f32 / 255.0).abs() < 1e-6);
         assert_eq!(y.into_scalar().elem::<i64>(), split.labels[5] as i64);
@@ -578,7 +574,7 @@ pub(crate) mod tests {
         let model: Cnn<CpuAd> = CnnSpec::from(cfg).init(&dev);
         let split = synthetic(32, 4);
         let data = DeviceSplit::<CpuAd>::upload(&split, &dev);
-        let (x, y) = data.range(0, 32, &InputMap::new(None, &dev));
+        let (x, y) = data.range(0, 32, InputMap::new(None));
         let before: f32 = model.l1_norm().into_scalar();
         let ce = CrossEntropyLoss::new(None, &dev).forward(model.forward(x), y);
         let loss = objective(ce, &model, cfg.l1);

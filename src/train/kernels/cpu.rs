@@ -260,6 +260,43 @@ impl Kernels for Flex {
         tensor(dx, [b, c, h, w])
     }
 
+    fn gather_images(
+        images: FlexTensor,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FlexTensor {
+        const PLANE: usize = 1024;
+        let bytes = images
+            .as_slice::<u8>()
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|| {
+                std::borrow::Cow::Owned(
+                    images
+                        .to_contiguous()
+                        .as_slice::<u8>()
+                        .expect("u8 images")
+                        .to_vec(),
+                )
+            });
+        let mut out = vec![0f32; index.len() * 3 * PLANE];
+        out.par_chunks_mut(3 * PLANE)
+            .zip(index.par_iter())
+            .for_each(|(out, &i)| {
+                let image = &bytes[i as usize * 3 * PLANE..][..3 * PLANE];
+                for c in 0..3 {
+                    let (a, b) = (scale[c], shift[c]);
+                    for (o, &p) in out[c * PLANE..][..PLANE]
+                        .iter_mut()
+                        .zip(&image[c * PLANE..][..PLANE])
+                    {
+                        *o = p as f32 * a + b;
+                    }
+                }
+            });
+        tensor(out, [index.len(), 3, 32, 32])
+    }
+
     fn dropout_mask(shape: Shape, p: f64, _: &burn_flex::FlexDevice) -> FlexTensor {
         let n = shape.num_elements();
         let scale = (1.0 / (1.0 - p)) as f32;

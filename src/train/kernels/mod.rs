@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor, IntTensor, ModuleOps};
-use burn::tensor::{Distribution, Shape, Tensor, TensorMetadata, TensorPrimitive};
+use burn::tensor::{Distribution, Int, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -60,6 +60,26 @@ pub trait Kernels: Backend {
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState);
     fn pool2x2_grad(state: Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// Network input from u8 images [N, 3072]: the rows at `index`, each channel's pixels
+    /// times `scale[c]` plus `shift[c]` → [n, 3, 32, 32].
+    fn gather_images(
+        images: IntTensor<Self>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<Self> {
+        let device = Self::int_device(&images);
+        let n = index.len();
+        let index =
+            Tensor::<Self, 1, Int>::from_data(TensorData::new(index.to_vec(), [n]), &device);
+        let pixels = Tensor::<Self, 2, Int>::from_primitive(images)
+            .select(0, index)
+            .float();
+        let channel =
+            |v: [f32; 3]| Tensor::<Self, 1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
+        float(pixels.reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
+    }
+
     /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p).
     fn dropout_mask(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
         let keep = Tensor::<Self, 1>::random(
@@ -96,6 +116,12 @@ pub trait ModelOps: Backend {
     ) -> FloatTensor<Self>;
     fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self>;
     fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self>;
+    fn gather_images_op(
+        images: IntTensor<Self>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<Self>;
 }
 
 impl<B: Kernels> ModelOps for B {
@@ -111,6 +137,14 @@ impl<B: Kernels> ModelOps for B {
     }
     fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
         B::dropout_mask(shape, p, device)
+    }
+    fn gather_images_op(
+        images: IntTensor<Self>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<Self> {
+        B::gather_images(images, index, scale, shift)
     }
 }
 
@@ -211,6 +245,16 @@ impl<B: Kernels, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
         // A constant of the graph: gradients flow through the multiplication, not the mask.
         Self::from_inner(B::dropout_mask(shape, p, device))
     }
+
+    fn gather_images_op(
+        images: IntTensor<Self>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<Self> {
+        // Inputs need no gradient; int tensors are the inner backend's already.
+        Self::from_inner(B::gather_images(images, index, scale, shift))
+    }
 }
 
 fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
@@ -239,6 +283,21 @@ pub fn dropout<B: ModelOps, const D: usize>(x: Tensor<B, D>, p: f64) -> Tensor<B
     }
     let mask = B::dropout_mask_op(x.shape(), p, &device);
     x * Tensor::from_primitive(TensorPrimitive::Float(mask))
+}
+
+/// Network input for the images at `index` of `images` [N, 3072] (u8), mapped per channel.
+pub fn gather_images<B: ModelOps>(
+    images: Tensor<B, 2, Int>,
+    index: &[i64],
+    scale: [f32; 3],
+    shift: [f32; 3],
+) -> Tensor<B, 4> {
+    Tensor::from_primitive(TensorPrimitive::Float(B::gather_images_op(
+        images.into_primitive(),
+        index,
+        scale,
+        shift,
+    )))
 }
 
 /// Reseeds the CPU dropout masks' generator (burn's own RNG covers the GPU).
