@@ -189,8 +189,6 @@ pub struct App {
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
     pub compare_cursor: usize,
     pub compare_selected: BTreeSet<RunId>,
-    /// Train on the first N images only (`--train-limit`, for quick demos).
-    pub train_limit: Option<usize>,
     pub history: History,
     pub quit: bool,
 }
@@ -201,7 +199,11 @@ impl App {
             screen: Screen::Train,
             mode: Mode::Normal,
             tricks,
-            values: Editable { hyper, device },
+            values: Editable {
+                hyper,
+                device,
+                train_limit: None,
+            },
             cursor: 0,
             runs: Vec::new(),
             next_id: 1,
@@ -210,7 +212,6 @@ impl App {
             results_run: None,
             compare_cursor: 0,
             compare_selected: BTreeSet::new(),
-            train_limit: None,
             history: History::default(),
             quit: false,
         }
@@ -267,7 +268,7 @@ impl App {
 
     fn enqueue(&mut self, tricks: TrickSet, out: &mut Vec<Command>) {
         let mut config = tricks::resolve(&tricks, &self.values.hyper);
-        config.train_limit = self.train_limit;
+        config.train_limit = self.values.train_limit;
         let run = Run::new(self.next_id, tricks, config);
         out.push(Command::Enqueue {
             run: run.id,

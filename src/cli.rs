@@ -112,7 +112,22 @@ pub struct Overrides {
     /// Train on the first N training images only (the test set stays whole)
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Quick demo: 2 epochs on the first 20,000 training images, scored on the whole test set
+    /// (--epochs and --train-limit still win)
+    #[arg(long)]
+    pub quick: bool,
 }
+
+impl Overrides {
+    /// The training subset: `--train-limit`, else the quick demo's 20,000, else all.
+    pub fn train_limit(&self) -> Option<usize> {
+        self.train_limit.or(self.quick.then_some(QUICK_IMAGES))
+    }
+}
+
+/// The quick demo's training subset and epochs.
+pub const QUICK_IMAGES: usize = 20_000;
+pub const QUICK_EPOCHS: usize = 2;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {

@@ -146,9 +146,13 @@ fn write_record(
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn summary(name: &str, o: &Outcome) {
+fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
+    let subset = match cfg.train_limit {
+        Some(n) => format!(" (trained on the first {n} images, {} epochs)", cfg.epochs),
+        None => String::new(),
+    };
     eprintln!(
-        "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}, {:.1} min, {:.0} img/s on {}",
+        "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}{subset}, {:.1} min, {:.0} img/s on {}",
         o.report.accuracy,
         o.report.macro_f1,
         o.seconds / 60.0,
@@ -160,7 +164,7 @@ fn summary(name: &str, o: &Outcome) {
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let tricks = ctx.tricks(args.preset.as_deref(), args.tricks.as_deref())?;
     let mut cfg = tricks::resolve(&tricks, &ctx.hyper(&args.overrides)?);
-    cfg.train_limit = args.overrides.train_limit;
+    cfg.train_limit = args.overrides.train_limit();
     let name = tricks::preset_name(&tricks).unwrap_or("custom");
     eprintln!("{name}: {}", serde_json::to_string(&cfg)?);
     let data = load_data(ctx)?;
@@ -171,7 +175,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
         eprintln!("{name}: history run #{id}");
     }
     let outcome = train_one(ctx, &data, id, &cfg, &stop, name)?;
-    summary(name, &outcome);
+    summary(name, &cfg, &outcome);
     if let Some(out) = &args.out {
         write_record(out, name, &tricks, &cfg, &outcome)?;
         eprintln!("result written to {}", out.display());
@@ -201,7 +205,7 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let stop = stop_on_signal(&rt);
     let outcome = train_one(ctx, &data, Some(run.id), &run.config, &stop, &run.name)?;
-    summary(&run.name, &outcome);
+    summary(&run.name, &run.config, &outcome);
     Ok(())
 }
 
@@ -238,10 +242,10 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     for preset in &PRESETS {
         let tricks = preset.trick_set();
         let mut cfg = tricks::resolve(&tricks, &hyper);
-        cfg.train_limit = args.overrides.train_limit;
+        cfg.train_limit = args.overrides.train_limit();
         let id = enqueue(ctx, preset.name, &tricks, &cfg);
         let outcome = train_one(ctx, &data, id, &cfg, &stop, preset.name)?;
-        summary(preset.name, &outcome);
+        summary(preset.name, &cfg, &outcome);
         if let Some(dir) = &args.out {
             write_record(
                 &dir.join(format!("{}.json", preset.name)),

@@ -14,11 +14,12 @@ pub enum Param {
     L1,
     Dropout,
     Seed,
+    TrainImages,
     Device,
 }
 
 /// In display order.
-pub const PARAMS: [Param; 10] = [
+pub const PARAMS: [Param; 11] = [
     Param::Epochs,
     Param::BatchSize,
     Param::Lr,
@@ -28,7 +29,19 @@ pub const PARAMS: [Param; 10] = [
     Param::L1,
     Param::Dropout,
     Param::Seed,
+    Param::TrainImages,
     Param::Device,
+];
+
+/// Training-set sizes the arrows step through; `None` is the whole set.
+const SUBSETS: [Option<usize>; 7] = [
+    Some(1000),
+    Some(2000),
+    Some(5000),
+    Some(10_000),
+    Some(20_000),
+    Some(30_000),
+    None,
 ];
 
 /// The values a person can edit: training's and the device.
@@ -36,6 +49,8 @@ pub const PARAMS: [Param; 10] = [
 pub struct Editable {
     pub hyper: Hyper,
     pub device: DeviceChoice,
+    /// Train on the first N images only (quick demos); `None`: all 50,000.
+    pub train_limit: Option<usize>,
 }
 
 /// Next value on the 1-2-5 ladder (…, 1e-4, 2e-4, 5e-4, 1e-3, …) up or down from `x`.
@@ -93,6 +108,7 @@ impl Param {
             Param::L1 => "L1 lambda",
             Param::Dropout => "Dropout p",
             Param::Seed => "Seed",
+            Param::TrainImages => "Train images",
             Param::Device => "Device",
         }
     }
@@ -109,6 +125,9 @@ impl Param {
             Param::L1 => "L1 penalty strength: lambda * sum|w| added to the loss",
             Param::Dropout => "drop probability of both dropout tricks",
             Param::Seed => "same seed, same device: same result",
+            Param::TrainImages => {
+                "train on the first N images (quick demos); the test set stays whole"
+            }
             Param::Device => "auto uses CUDA when a GPU answers, else the CPU",
         }
     }
@@ -125,6 +144,7 @@ impl Param {
             Param::L1 => fmt_float(h.l1),
             Param::Dropout => fmt_float(h.dropout),
             Param::Seed => h.seed.to_string(),
+            Param::TrainImages => e.train_limit.map_or("all".into(), |n| n.to_string()),
             Param::Device => e.device.to_string(),
         }
     }
@@ -164,6 +184,19 @@ impl Param {
                     h.seed.wrapping_sub(1)
                 }
             }
+            Param::TrainImages => {
+                // The next size above (or below) the current one; `None` (all) is the largest.
+                let size = |s: Option<usize>| s.unwrap_or(usize::MAX);
+                let now = size(e.train_limit);
+                let next = if up {
+                    SUBSETS.iter().find(|&&s| size(s) > now)
+                } else {
+                    SUBSETS.iter().rev().find(|&&s| size(s) < now)
+                };
+                if let Some(&n) = next {
+                    e.train_limit = n;
+                }
+            }
             Param::Device => {
                 let all = [DeviceChoice::Auto, DeviceChoice::Cuda, DeviceChoice::Cpu];
                 let i = all.iter().position(|d| *d == e.device).unwrap_or(0);
@@ -190,6 +223,15 @@ impl Param {
             Param::L1 => h.l1 = float()?,
             Param::Dropout => h.dropout = float()?,
             Param::Seed => h.seed = int()?,
+            Param::TrainImages => {
+                next.train_limit = match text {
+                    "all" | "" => None,
+                    _ => Some(int()? as usize)
+                        .filter(|&n| n > 0)
+                        .map(Some)
+                        .ok_or_else(|| bad("a positive number or `all`"))?,
+                }
+            }
             Param::Device => {
                 next.device = <DeviceChoice as clap::ValueEnum>::from_str(text, true)
                     .map_err(|_| bad("auto, cuda or cpu"))?
@@ -209,7 +251,24 @@ mod tests {
         Editable {
             hyper: Hyper::default(),
             device: DeviceChoice::Auto,
+            train_limit: None,
         }
+    }
+
+    #[test]
+    fn train_images_step_through_subsets_and_parse() {
+        let mut e = editable();
+        Param::TrainImages.step(&mut e, false);
+        assert_eq!(e.train_limit, Some(30_000));
+        Param::TrainImages.step(&mut e, true);
+        assert_eq!(e.train_limit, None);
+        Param::TrainImages.set(&mut e, "2500").unwrap();
+        assert_eq!(Param::TrainImages.value(&e), "2500");
+        Param::TrainImages.step(&mut e, true);
+        assert_eq!(e.train_limit, Some(5000));
+        assert!(Param::TrainImages.set(&mut e, "0").is_err());
+        Param::TrainImages.set(&mut e, "all").unwrap();
+        assert_eq!(e.train_limit, None);
     }
 
     #[test]

@@ -136,6 +136,14 @@ impl Run {
         (done > 0.0).then(|| p.elapsed / done * (1.0 - done))
     }
 
+    /// " on 20000 images" when trained on a subset (quick demos), so figures are read as such.
+    pub fn subset_note(&self) -> String {
+        match self.config.train_limit {
+            Some(n) => format!(" on {n} imgs"),
+            None => String::new(),
+        }
+    }
+
     /// Final test accuracy (= micro-F1), once finished.
     pub fn accuracy(&self) -> Option<f64> {
         self.outcome().map(|o| o.report.accuracy)

@@ -68,7 +68,8 @@ impl Context {
     /// The configured hyper-parameters with command-line overrides, checked.
     pub fn hyper(&self, o: &Overrides) -> Result<Hyper> {
         let mut h = self.settings.train.clone();
-        h.epochs = o.epochs.unwrap_or(h.epochs);
+        let quick = o.quick.then_some(crate::cli::QUICK_EPOCHS);
+        h.epochs = o.epochs.or(quick).unwrap_or(h.epochs);
         h.batch_size = o.batch_size.unwrap_or(h.batch_size);
         h.seed = o.seed.unwrap_or(h.seed);
         h.validate().context("bad command-line value")?;

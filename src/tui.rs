@@ -45,17 +45,17 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         Start::Run(a) => (
             ctx.tricks(a.preset.as_deref(), a.tricks.as_deref())?,
             a.overrides.clone(),
-            a.overrides.train_limit,
+            a.overrides.train_limit(),
         ),
         Start::Study(a) => (
             TrickSet::new(),
             a.overrides.clone(),
-            a.overrides.train_limit,
+            a.overrides.train_limit(),
         ),
         Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default(), None),
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
-    app.train_limit = train_limit;
+    app.values.train_limit = train_limit;
     let first = match start {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
         Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),

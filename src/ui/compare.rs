@@ -79,7 +79,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             sel.to_string(),
             r.id.to_string(),
             r.name.clone(),
-            tricks::describe_short(&r.tricks),
+            format!("{}{}", tricks::describe_short(&r.tricks), r.subset_note()),
             acc,
             mf1,
             time,

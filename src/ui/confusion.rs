@@ -41,10 +41,11 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
         Line::from(vec![
             Span::styled(format!(" Run #{} {} ", run.id, run.name), theme.title()),
             Span::raw(format!(
-                "{} · {} · {} epochs · {} · {:.0} img/s",
+                "{} · {} · {} epochs{} · {} · {:.0} img/s",
                 tricks::describe_short(&run.tricks),
                 outcome.device,
                 run.config.epochs,
+                run.subset_note(),
                 clock(outcome.seconds),
                 outcome.images_per_sec
             )),
