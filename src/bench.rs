@@ -131,8 +131,16 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             Err(_) => Value::Null,
         }
     };
+    use crate::train::kernels::{Kernel, uses_burn};
+    let burn_kernels: Vec<String> = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask]
+        .into_iter()
+        .filter(|&k| device == backend::Device::Cuda || uses_burn(k))
+        .map(|k| format!("{k:?}").to_lowercase())
+        .collect();
     let report = json!({
         "device": device.to_string(),
+        "burn_kernels": burn_kernels,
+        "denormals_flushed": device == backend::Device::Cpu && std::env::var_os("CIFAR_TUI_KEEP_DENORMALS").is_none(),
         "threads": threads,
         "reps": args.reps,
         "steps": args.steps,
@@ -152,6 +160,9 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         "\ncifar-tui bench: seed CNN, batch 64, {device} ({threads} threads), medians of {} reps",
         args.reps
     );
+    if !burn_kernels.is_empty() {
+        println!("burn's own kernels for: {}", burn_kernels.join(", "));
+    }
     let theirs = |k: &str| match &reference {
         Ok(r) => format!("{:>10.0}", r["median"][k].as_f64().unwrap_or(f64::NAN)),
         Err(_) => format!("{:>10}", "–"),

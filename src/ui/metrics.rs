@@ -32,7 +32,13 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(hint, area);
         return;
     };
-    let title = format!(" Run #{} {}{}{} ", run.id, run.name, run.subset_note(), queued);
+    let title = format!(
+        " Run #{} {}{}{} ",
+        run.id,
+        run.name,
+        run.subset_note(),
+        queued
+    );
     let width = area.width.saturating_sub(2) as usize;
     let label = match &run.status {
         RunStatus::Running(p) => {

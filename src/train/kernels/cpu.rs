@@ -8,7 +8,35 @@ use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::Kernels;
+use super::{Kernels, burn_ops};
+
+/// The CPU kernels this module replaces, each of which `CIFAR_TUI_BURN_KERNELS` can hand back
+/// to burn (a comma list of `conv,pool,gather,mask`, or `all`), to measure what each one buys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Conv,
+    Pool,
+    Gather,
+    Mask,
+}
+
+/// Whether burn's own op runs for `k` on the CPU (see [`Kernel`]).
+pub fn uses_burn(k: Kernel) -> bool {
+    static CHOSEN: std::sync::OnceLock<Vec<Kernel>> = std::sync::OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            let list = std::env::var("CIFAR_TUI_BURN_KERNELS").unwrap_or_default();
+            let all = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask];
+            all.into_iter()
+                .filter(|k| {
+                    let name = format!("{k:?}").to_lowercase();
+                    list.split(',')
+                        .any(|s| s.trim() == name || s.trim() == "all")
+                })
+                .collect()
+        })
+        .contains(&k)
+}
 
 /// A row-major matrix view: `rows × cols` with the given strides (in elements).
 #[derive(Clone, Copy)]
@@ -172,11 +200,15 @@ fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// The argmax of each 2x2 window (0..4, row-major in the window) and the input's shape.
+/// The argmax of each 2x2 window (0..4, row-major in the window) and the input's shape; or
+/// burn's state when burn pools.
 #[derive(Clone, Debug)]
-pub struct Argmax {
-    index: std::sync::Arc<Vec<u8>>,
-    input: [usize; 4],
+pub enum Argmax {
+    Ours {
+        index: std::sync::Arc<Vec<u8>>,
+        input: [usize; 4],
+    },
+    Burn(burn_ops::PoolState<Flex>),
 }
 
 /// The base seed of the dropout masks and the number of masks drawn since.
@@ -203,6 +235,10 @@ impl Kernels for Flex {
     type PoolState = Argmax;
 
     fn pool2x2(x: FlexTensor) -> (FlexTensor, Argmax) {
+        if uses_burn(Kernel::Pool) {
+            let (out, state) = burn_ops::pool2x2::<Flex>(x);
+            return (out, Argmax::Burn(state));
+        }
         let [b, c, h, w] = x.shape().dims();
         let (ho, wo) = (h / 2, w / 2);
         let xs = f32s(&x);
@@ -234,7 +270,7 @@ impl Kernels for Flex {
                     }
                 }
             });
-        let state = Argmax {
+        let state = Argmax::Ours {
             index: std::sync::Arc::new(index),
             input: [b, c, h, w],
         };
@@ -242,12 +278,15 @@ impl Kernels for Flex {
     }
 
     fn pool2x2_grad(state: Argmax, g: FlexTensor) -> FlexTensor {
-        let [b, c, h, w] = state.input;
+        let (index, [b, c, h, w]) = match state {
+            Argmax::Ours { index, input } => (index, input),
+            Argmax::Burn(state) => return burn_ops::pool2x2_grad::<Flex>(state, g),
+        };
         let (ho, wo) = (h / 2, w / 2);
         let gs = f32s(&g);
         let mut dx = vec![0f32; b * c * h * w];
         dx.par_chunks_mut(h * w)
-            .zip(state.index.par_chunks(ho * wo))
+            .zip(index.par_chunks(ho * wo))
             .zip(gs.par_chunks(ho * wo))
             .for_each(|((dx, index), g)| {
                 for oy in 0..ho {
@@ -297,7 +336,10 @@ impl Kernels for Flex {
         tensor(out, [index.len(), 3, 32, 32])
     }
 
-    fn dropout_mask(shape: Shape, p: f64, _: &burn_flex::FlexDevice) -> FlexTensor {
+    fn dropout_mask(shape: Shape, p: f64, device: &burn_flex::FlexDevice) -> FlexTensor {
+        if uses_burn(Kernel::Mask) {
+            return burn_ops::dropout_mask::<Flex>(shape, p, device);
+        }
         let n = shape.num_elements();
         let scale = (1.0 / (1.0 - p)) as f32;
         // Keep when a uniform u32 is at or above p·2³².
@@ -323,6 +365,9 @@ impl Kernels for Flex {
     }
 
     fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        if uses_burn(Kernel::Conv) {
+            return burn_ops::conv3x3::<Flex>(x, w, b);
+        }
         let d = dims(&x, &w);
         let (xs, ws, bs) = (f32s(&x), f32s(&w), f32s(&b));
         let (k, l) = (d.k(), d.l());
@@ -353,6 +398,9 @@ impl Kernels for Flex {
     }
 
     fn conv3x3_x_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
+        if uses_burn(Kernel::Conv) {
+            return burn_ops::conv3x3_x_grad::<Flex>(x, w, g);
+        }
         let d = dims(&x, &w);
         let (ws, gs) = (f32s(&w), f32s(&g));
         let (k, l) = (d.k(), d.l());
@@ -380,6 +428,9 @@ impl Kernels for Flex {
     }
 
     fn conv3x3_w_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
+        if uses_burn(Kernel::Conv) {
+            return burn_ops::conv3x3_w_grad::<Flex>(x, w, g);
+        }
         let d = dims(&x, &w);
         let (xs, gs) = (f32s(&x), f32s(&g));
         let (k, l) = (d.k(), d.l());

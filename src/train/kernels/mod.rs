@@ -13,7 +13,7 @@ use std::fmt::Debug;
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::{ConvOptions, FloatTensor, IntTensor, ModuleOps};
+use burn::tensor::ops::{ConvOptions, FloatTensor, IntTensor};
 use burn::tensor::{Distribution, Int, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::base::Checkpointer;
@@ -27,7 +27,7 @@ fn valid() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
 }
 
-/// Kernels of a non-autodiff backend. The defaults are burn's own ops.
+/// Kernels of a non-autodiff backend. The defaults are burn's own ops ([`burn_ops`]).
 ///
 /// Convolutions are valid, stride 1, 3x3, with bias: x [B, C, H, W], w [O, C, 3, 3], b [O],
 /// output and its gradient g [B, O, H-2, W-2]. Pooling is 2x2, stride 2, floor.
@@ -40,21 +40,21 @@ pub trait Kernels: Backend {
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, w, Some(b), valid())
+        burn_ops::conv3x3::<Self>(x, w, b)
     }
     fn conv3x3_x_grad(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         g: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Self::conv2d_x_backward(x, w, g, valid())
+        burn_ops::conv3x3_x_grad::<Self>(x, w, g)
     }
     fn conv3x3_w_grad(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         g: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        Self::conv2d_weight_backward(x, w, g, valid())
+        burn_ops::conv3x3_w_grad::<Self>(x, w, g)
     }
 
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState);
@@ -68,42 +68,91 @@ pub trait Kernels: Backend {
         scale: [f32; 3],
         shift: [f32; 3],
     ) -> FloatTensor<Self> {
-        let device = Self::int_device(&images);
-        let n = index.len();
-        let index =
-            Tensor::<Self, 1, Int>::from_data(TensorData::new(index.to_vec(), [n]), &device);
-        let pixels = Tensor::<Self, 2, Int>::from_primitive(images)
-            .select(0, index)
-            .float();
-        let channel =
-            |v: [f32; 3]| Tensor::<Self, 1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
-        float(pixels.reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
+        burn_ops::gather_images::<Self>(images, index, scale, shift)
     }
 
     /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p).
     fn dropout_mask(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
-        let keep = Tensor::<Self, 1>::random(
+        burn_ops::dropout_mask::<Self>(shape, p, device)
+    }
+}
+
+/// burn's own ops for each kernel: the GPU's kernels, and the CPU's when measuring.
+pub mod burn_ops {
+    use super::*;
+
+    pub fn conv3x3<B: Backend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        b: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::conv2d(x, w, Some(b), valid())
+    }
+    pub fn conv3x3_x_grad<B: Backend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::conv2d_x_backward(x, w, g, valid())
+    }
+    pub fn conv3x3_w_grad<B: Backend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::conv2d_weight_backward(x, w, g, valid())
+    }
+
+    /// burn's pooling backward wants the input and the argmax indices.
+    pub type PoolState<B> = (FloatTensor<B>, IntTensor<B>);
+
+    pub fn pool2x2<B: Backend>(x: FloatTensor<B>) -> (FloatTensor<B>, PoolState<B>) {
+        let out = B::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
+        (out.output, (x, out.indices))
+    }
+    pub fn pool2x2_grad<B: Backend>(
+        (x, indices): PoolState<B>,
+        g: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        B::max_pool2d_with_indices_backward(x, [2, 2], [2, 2], [0, 0], [1, 1], false, g, indices)
+            .x_grad
+    }
+
+    pub fn gather_images<B: Backend>(
+        images: IntTensor<B>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<B> {
+        let device = B::int_device(&images);
+        let n = index.len();
+        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index.to_vec(), [n]), &device);
+        let pixels = Tensor::<B, 2, Int>::from_primitive(images)
+            .select(0, index)
+            .float();
+        let channel = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
+        float(pixels.reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
+    }
+
+    pub fn dropout_mask<B: Backend>(shape: Shape, p: f64, device: &B::Device) -> FloatTensor<B> {
+        let keep = Tensor::<B, 1>::random(
             [shape.num_elements()],
             Distribution::Bernoulli(1.0 - p),
             device,
         );
         let scaled = keep.mul_scalar(1.0 / (1.0 - p));
-        Self::float_reshape(scaled.into_primitive().tensor(), shape)
+        B::float_reshape(scaled.into_primitive().tensor(), shape)
     }
 }
 
 impl Kernels for Gpu {
-    /// burn's pooling backward wants the input and the argmax indices.
-    type PoolState = (FloatTensor<Gpu>, IntTensor<Gpu>);
+    type PoolState = burn_ops::PoolState<Gpu>;
 
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState) {
-        let out = Self::max_pool2d_with_indices(x.clone(), [2, 2], [2, 2], [0, 0], [1, 1], false);
-        (out.output, (x, out.indices))
+        burn_ops::pool2x2::<Self>(x)
     }
-
-    fn pool2x2_grad((x, indices): Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::max_pool2d_with_indices_backward(x, [2, 2], [2, 2], [0, 0], [1, 1], false, g, indices)
-            .x_grad
+    fn pool2x2_grad(state: Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        burn_ops::pool2x2_grad::<Self>(state, g)
     }
 }
 
@@ -299,6 +348,8 @@ pub fn gather_images<B: ModelOps>(
         shift,
     )))
 }
+
+pub use cpu::{Kernel, uses_burn};
 
 /// Reseeds the CPU dropout masks' generator (burn's own RNG covers the GPU).
 pub fn seed_masks(seed: u64) {
