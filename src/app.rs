@@ -285,13 +285,7 @@ impl App {
         if let Some(r) = self.runs.iter().find(|r| r.stored == Some(stored.id)) {
             return r.id;
         }
-        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
-        let mut run = Run::new(self.next_id, tricks, stored.config.clone());
-        run.name = stored.name.clone();
-        run.stored = Some(stored.id);
-        run.epochs = stored.epochs.clone();
-        run.losses = stored.losses.clone();
-        run.steps_per_point = stored.steps_per_point;
+        let mut run = Run::from_stored(self.next_id, stored);
         run.status = match stored.outcome() {
             Some(o) => RunStatus::Finished(Box::new(o)),
             None => RunStatus::Cancelled,
@@ -609,13 +603,7 @@ impl App {
                 stored.status.as_str()
             ));
         }
-        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
-        let mut run = Run::new(self.next_id, tricks, stored.config.clone());
-        run.name = stored.name.clone();
-        run.stored = Some(stored.id);
-        run.epochs = stored.epochs.clone();
-        run.losses = stored.losses.clone();
-        run.steps_per_point = stored.steps_per_point;
+        let run = Run::from_stored(self.next_id, stored);
         self.next_id += 1;
         self.notice = Some(format!(
             "resuming history run #{} after epoch {}",

@@ -112,21 +112,21 @@ pub struct Overrides {
     /// Train on the first N training images only (the test set stays whole)
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
-    /// Quick demo: 2 epochs on the first 20,000 training images, scored on the whole test set
-    /// (--epochs and --train-limit still win)
+    /// Quick demo: 2 epochs (about 20 s on 2 cores), scored on the whole test set
+    /// (--epochs still wins)
     #[arg(long)]
     pub quick: bool,
 }
 
 impl Overrides {
-    /// The training subset: `--train-limit`, else the quick demo's 20,000, else all.
+    /// The training subset: `--train-limit`, else all.
     pub fn train_limit(&self) -> Option<usize> {
-        self.train_limit.or(self.quick.then_some(QUICK_IMAGES))
+        self.train_limit
     }
 }
 
-/// The quick demo's training subset and epochs.
-pub const QUICK_IMAGES: usize = 20_000;
+/// The quick demo's epochs: on the full training set even the baseline passes 0.5 test accuracy
+/// after two (0.536 measured; on 20,000 images it stayed at 0.44).
 pub const QUICK_EPOCHS: usize = 2;
 
 #[derive(Args, Debug)]

@@ -77,6 +77,18 @@ impl Run {
         }
     }
 
+    /// A run of the history, queued, with the epochs it already has.
+    pub fn from_stored(id: RunId, stored: &crate::store::StoredRun) -> Self {
+        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
+        let mut run = Run::new(id, tricks, stored.config.clone());
+        run.name = stored.name.clone();
+        run.stored = Some(stored.id);
+        run.epochs = stored.epochs.clone();
+        run.losses = stored.losses.clone();
+        run.steps_per_point = stored.steps_per_point;
+        run
+    }
+
     /// Folds one engine event into the run.
     pub fn apply(&mut self, event: TrainEvent) {
         match event {
