@@ -162,3 +162,34 @@ pub struct StudyArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
+
+/// An error and its causes on one line, each cause once: our messages often quote their cause
+/// already (`cannot read F: No such file`), and anyhow's `{:#}` would repeat it.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if line.is_empty() {
+            line = cause;
+        } else if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_line_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let quoted = anyhow::Error::new(crate::settings::SettingsError::Read {
+            path: "c.toml".into(),
+            source: io,
+        });
+        assert_eq!(error_line(&quoted), "cannot read c.toml: no such file");
+        let wrapped = anyhow::anyhow!("disk on fire").context("saving run 3");
+        assert_eq!(error_line(&wrapped), "saving run 3: disk on fire");
+    }
+}

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cifar-tui: {e:#}");
+            eprintln!("cifar-tui: {}", cifar_tui::cli::error_line(&e));
             ExitCode::FAILURE
         }
     }
