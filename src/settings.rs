@@ -51,8 +51,7 @@ pub enum SettingsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// toml's message already names the line and column and quotes the line.
-    #[error("{path}: {message}")]
+    #[error("{path}: {message}. Fix that line, or delete it to use the default")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: [train] {source}. Fix the value or delete the line to use the default")]
     Range {
@@ -63,12 +62,32 @@ pub enum SettingsError {
     Fps { path: PathBuf, fps: u32 },
 }
 
+/// toml's own message spans four lines (position, the line, a caret, the reason); a terminal
+/// notice and a log line want one: `line 3, column 6: extra `=`, expected nothing (in `lr = = 2`)`.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let reason = e.message().trim().replace('\n', "; ");
+    let Some(mut at) = e.span().map(|s| s.start.min(text.len())) else {
+        return reason;
+    };
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let quoted: String = line.chars().take(60).collect();
+    format!(
+        "line {}, column {}: {reason} (in `{quoted}`)",
+        text[..at].matches('\n').count() + 1,
+        text[line_start..at].chars().count() + 1,
+    )
+}
+
 impl Settings {
     /// Parses and checks a file's text; `path` names it in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, SettingsError> {
         let settings: Settings = toml::from_str(text).map_err(|e| SettingsError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: one_line(&e, text),
         })?;
         settings
             .train
@@ -141,7 +160,11 @@ mod tests {
             msg.contains("config.toml") && msg.contains("line 3"),
             "{msg}"
         );
-        assert!(msg.contains("column"), "{msg}");
+        assert!(
+            msg.contains("column 6") && msg.contains("`lr = = 2`"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
     }
 
     #[test]

@@ -9,9 +9,14 @@ use proptest::prelude::*;
 
 const FILE_BYTES: usize = RECORDS_PER_FILE * RECORD_BYTES;
 
-/// Cases per property: `FUZZ_CASES` for a longer campaign, else enough for CI.
+/// Cases per property: `FUZZ_CASES` (`FUZZ_FILES` for the 30 MB files) for a longer
+/// campaign, else enough for CI.
 fn cases(default: u32) -> ProptestConfig {
-    let n = std::env::var("FUZZ_CASES")
+    cases_from("FUZZ_CASES", default)
+}
+
+fn cases_from(var: &str, default: u32) -> ProptestConfig {
+    let n = std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default);
@@ -31,7 +36,7 @@ proptest! {
 
 proptest! {
     // Each case is a whole 30 MB batch file.
-    #![proptest_config(cases(24))]
+    #![proptest_config(cases_from("FUZZ_FILES", 24))]
 
     /// Right-sized files with random bytes: accepted exactly when every label is 0..9.
     #[test]
