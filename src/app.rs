@@ -426,8 +426,13 @@ impl App {
                     .iter()
                     .position(|s| *s == self.screen)
                     .unwrap_or(0);
-                let step = if action == Action::NextScreen { 1 } else { 2 };
-                self.screen = Screen::ALL[(i + step) % 3];
+                let n = Screen::ALL.len();
+                let step = if action == Action::NextScreen {
+                    1
+                } else {
+                    n - 1
+                };
+                self.screen = Screen::ALL[(i + step) % n];
             }
             Action::Start | Action::QueueStudy if matches!(self.data, DataState::Failed(_)) => {
                 self.notice = Some("cannot train without the data: see the message above".into());
@@ -704,6 +709,20 @@ pub(crate) mod tests {
             [Command::RefreshHistory, Command::Start { run: 2, .. }]
         ));
         assert!(app.compare_selected.contains(&1));
+    }
+
+    #[test]
+    fn tab_visits_every_screen_and_shift_tab_walks_back() {
+        let mut app = app();
+        let mut seen = vec![app.screen];
+        for _ in 0..Screen::ALL.len() {
+            act(&mut app, Action::NextScreen);
+            seen.push(app.screen);
+        }
+        assert_eq!(&seen[..4], &Screen::ALL[..]);
+        assert_eq!(seen[4], Screen::ALL[0]);
+        act(&mut app, Action::PrevScreen);
+        assert_eq!(app.screen, Screen::ALL[3]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::data::Cifar10;
 use crate::runs::Run;
-use crate::store::{Status, Store};
+use crate::store::{Status, Store, StoredRun};
 use crate::train::backend::DeviceChoice;
 use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
@@ -124,9 +124,9 @@ pub fn execute(
     };
     let id_or_0 = id.unwrap_or(0);
     let checkpoints = id.map(|id| places.checkpoints.join(id.to_string()));
-    let done = match (&store, &checkpoints) {
-        (Some(s), Some(dir)) => resumable_epochs(s, id_or_0, dir),
-        _ => Vec::new(),
+    let resumed = match (&store, &checkpoints) {
+        (Some(s), Some(dir)) => resume_point(s, id_or_0, dir),
+        _ => None,
     };
     let (device, fallback) = train::backend::select(choice)?;
     if let Some(n) = fallback {
@@ -139,8 +139,13 @@ pub fn execute(
     };
     keeper.keep(|s| s.start(id_or_0, &device.to_string()));
 
-    // A mirror of the run gives the downsampled loss curve that is stored with each epoch.
-    let mut mirror = Run::new(0, TrickSet::new(), config.clone());
+    // A mirror of the run gives the downsampled loss curve that is stored with each epoch; a
+    // resumed run's curve goes on from the stored one.
+    let mut mirror = match &resumed {
+        Some(stored) => Run::from_stored(0, stored),
+        None => Run::new(0, TrickSet::new(), config.clone()),
+    };
+    let done = resumed.map(|r| r.epochs).unwrap_or_default();
     let mut beat = Instant::now();
     let job = train::Job {
         data,
@@ -182,25 +187,19 @@ pub fn execute(
     result
 }
 
-/// The stored epochs that a checkpoint backs. Epochs stored after the last checkpoint (a kill
-/// between the two writes) are dropped and trained again.
-fn resumable_epochs(
-    store: &Store,
-    id: i64,
-    dir: &std::path::Path,
-) -> Vec<crate::train::runner::EpochStats> {
-    let Ok(run) = store.get(id) else {
-        return Vec::new();
-    };
+/// The stored run trimmed to the epochs that a checkpoint backs, `None` when there are none.
+/// Epochs stored after the last checkpoint (a kill between the two writes) are dropped and
+/// trained again.
+fn resume_point(store: &Store, id: i64, dir: &std::path::Path) -> Option<StoredRun> {
+    let mut run = store.get(id).ok()?;
     let backed = checkpoint::latest(dir).unwrap_or(0);
-    let mut epochs = run.epochs;
-    epochs.retain(|e| e.epoch <= backed);
     // Only an unbroken 1..=k prefix can be continued.
-    let k = epochs
+    let k = run
+        .epochs
         .iter()
         .enumerate()
-        .take_while(|(i, e)| e.epoch == i + 1)
+        .take_while(|(i, e)| e.epoch == i + 1 && e.epoch <= backed)
         .count();
-    epochs.truncate(k);
-    epochs
+    run.epochs.truncate(k);
+    (k > 0).then_some(run)
 }

@@ -9,8 +9,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("any", "Tab / Shift-Tab", "next / previous screen"),
     (
         "any",
-        "t  e  c",
-        "Train, Evaluation (results), Compare screen",
+        "t  e  c  r",
+        "Train, Evaluation (results), Compare, History screen",
     ),
     (
         "any",

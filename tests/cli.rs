@@ -89,8 +89,11 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The run's figures from `show`, without wall-clock times.
-fn figures(env: &Env, id: i64) -> (Vec<Vec<f64>>, serde_json::Value, String) {
+/// The run's figures from `show`, without wall-clock times: epochs, confusion, loss curve,
+/// status.
+type Figures = (Vec<Vec<f64>>, serde_json::Value, serde_json::Value, String);
+
+fn figures(env: &Env, id: i64) -> Figures {
     let out = env.run(&["show", &id.to_string()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -115,6 +118,7 @@ fn figures(env: &Env, id: i64) -> (Vec<Vec<f64>>, serde_json::Value, String) {
     (
         epochs,
         v["confusion"].clone(),
+        serde_json::json!([v["losses"], v["steps_per_point"]]),
         v["status"].as_str().unwrap().to_string(),
     )
 }
@@ -156,14 +160,22 @@ fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_result() {
     let epochs_printed = String::from_utf8_lossy(&resumed.stdout).lines().count();
     assert_eq!(epochs_printed, 2, "only epochs 2 and 3 were trained again");
 
-    let (a, conf_a, status_a) = figures(&env, 1);
-    let (b, conf_b, status_b) = figures(&env, id);
+    let (a, conf_a, losses_a, status_a) = figures(&env, 1);
+    let (b, conf_b, losses_b, status_b) = figures(&env, id);
     assert_eq!(
         (status_a.as_str(), status_b.as_str()),
         ("finished", "finished")
     );
     assert_eq!(a, b, "per-epoch figures match the uninterrupted run");
     assert_eq!(conf_a, conf_b);
+    assert!(
+        losses_a[0].as_array().is_some_and(|l| l.len() >= 3),
+        "{losses_a}"
+    );
+    assert_eq!(
+        losses_a, losses_b,
+        "the loss curve goes on from the stored one"
+    );
 
     let again = env.run(&["resume", &id.to_string(), "--headless"]);
     assert!(!again.status.success());
