@@ -365,7 +365,7 @@ impl Store {
     }
 
     /// Marks as interrupted every queued or running run whose process is gone: dead on this
-    /// host, or silent for too long. Returns how many.
+    /// host, or, on another host, silent for too long. Returns how many.
     pub fn mark_interrupted(&self) -> Result<usize, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running')",
@@ -380,9 +380,14 @@ impl Store {
             let stale = beat
                 .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b).ok())
                 .is_none_or(|b| chrono::Utc::now() - b.with_timezone(&chrono::Utc) > STALE_AFTER);
-            let dead_here =
-                run_host.as_deref() == Some(me.as_str()) && pid.and_then(alive) == Some(false);
-            if dead_here || stale {
+            // On this host the process table answers; the heartbeat decides only elsewhere
+            // (queued runs of a live process do not beat).
+            let liveness = if run_host.as_deref() == Some(me.as_str()) {
+                pid.and_then(alive)
+            } else {
+                None
+            };
+            if !liveness.unwrap_or(!stale) {
                 self.set_status(
                     id,
                     Status::Interrupted,
@@ -550,9 +555,25 @@ mod tests {
         s.conn
             .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
             .unwrap();
-        assert_eq!(s.mark_interrupted().unwrap(), 1);
+        // A live process's queued run does not beat: an old heartbeat must not condemn it.
+        let waiting = s.insert("c", "", &cfg()).unwrap();
+        // Elsewhere only the heartbeat can tell: an old one means gone.
+        let away = s.insert("d", "", &cfg()).unwrap();
+        let old = "2000-01-01T00:00:00+00:00";
+        s.conn
+            .execute("UPDATE runs SET heartbeat = ?2 WHERE id = ?1", (waiting, old))
+            .unwrap();
+        s.conn
+            .execute(
+                "UPDATE runs SET heartbeat = ?2, host = 'elsewhere' WHERE id = ?1",
+                (away, old),
+            )
+            .unwrap();
+        assert_eq!(s.mark_interrupted().unwrap(), 2);
         assert_eq!(s.get(dead).unwrap().status, Status::Interrupted);
+        assert_eq!(s.get(away).unwrap().status, Status::Interrupted);
         assert_eq!(s.get(mine).unwrap().status, Status::Running);
+        assert_eq!(s.get(waiting).unwrap().status, Status::Queued);
     }
 
     #[test]
