@@ -305,6 +305,9 @@ impl Kernels for Flex {
         scale: [f32; 3],
         shift: [f32; 3],
     ) -> FlexTensor {
+        if uses_burn(Kernel::Gather) {
+            return burn_ops::gather_images::<Flex>(images, index, scale, shift);
+        }
         const PLANE: usize = 1024;
         let bytes = images
             .as_slice::<u8>()
