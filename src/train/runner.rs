@@ -294,9 +294,10 @@ pub fn train<B: TrainBackend>(
     B::seed(device, cfg.seed);
 
     // Tricks act here, before the loop: input mapping, network shape and init, optimizer.
+    // Borrowed unless cut: the whole set is 150 MB and is copied to the device next anyway.
     let train_split = match cfg.train_limit {
-        Some(n) => data.train.head(n),
-        None => data.train.clone(),
+        Some(n) => std::borrow::Cow::Owned(data.train.head(n)),
+        None => std::borrow::Cow::Borrowed(&data.train),
     };
     if train_split.is_empty() {
         return Err(TrainError::NoData);
