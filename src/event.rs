@@ -108,16 +108,9 @@ struct Ledger {
 
 impl Ledger {
     fn open(places: Places) -> (Ledger, Option<String>) {
-        let opened = places.history.as_deref().map(Store::open);
-        let (store, problem) = match opened {
-            Some(Ok(s)) => {
-                if let Err(e) = s.mark_interrupted() {
-                    tracing::warn!("history: {e}");
-                }
-                (Some(s), None)
-            }
-            Some(Err(e)) => (None, Some(e.to_string())),
-            None => (None, Some("no history file configured".into())),
+        let (store, problem) = match places.open_history() {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.to_string())),
         };
         (
             Ledger {
@@ -209,8 +202,8 @@ pub async fn run(
                     tricks,
                     config,
                 } => {
-                    if ledger.store.is_some() {
-                        match job::enqueue(&ledger.places, &name, &tricks, &config) {
+                    if let Some(store) = &ledger.store {
+                        match job::enqueue(store, &name, &tricks, &config) {
                             Ok(id) => {
                                 ledger.ids.insert(run, id);
                                 pending.extend(app.update(Msg::Stored { run, id }));

@@ -120,7 +120,7 @@ fn train_one(
 
 /// Adds the run to the history, or says why it is kept in memory only.
 fn enqueue(ctx: &Context, name: &str, tricks: &TrickSet, cfg: &TrainConfig) -> Option<i64> {
-    match job::enqueue(&ctx.places, name, tricks, cfg) {
+    match Store::open(&ctx.places.history).and_then(|s| job::enqueue(&s, name, tricks, cfg)) {
         Ok(id) => Some(id),
         Err(e) => {
             eprintln!("history: cannot save this run ({e}); it is kept in memory only");
@@ -184,7 +184,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
 }
 
 pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
-    let history = open_history(ctx)?;
+    let history = ctx.places.open_history()?;
     let run = history.get(args.id)?;
     if !run.status.resumable() {
         bail!(
@@ -265,20 +265,9 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_history(ctx: &Context) -> Result<Store> {
-    let path = ctx
-        .places
-        .history
-        .as_ref()
-        .context("no history database configured")?;
-    let store = Store::open(path)?;
-    store.mark_interrupted()?;
-    Ok(store)
-}
-
 /// `cifar-tui runs`: one line per stored run, newest first.
 pub fn list(ctx: &Context) -> Result<()> {
-    let store = open_history(ctx)?;
+    let store = ctx.places.open_history()?;
     let runs = store.list()?;
     if runs.is_empty() {
         eprintln!("no runs yet in {}", store.path().display());
@@ -315,14 +304,14 @@ pub fn list(ctx: &Context) -> Result<()> {
 
 /// `cifar-tui show ID`: the run as JSON.
 pub fn show(ctx: &Context, id: i64) -> Result<()> {
-    let run = open_history(ctx)?.get(id)?;
+    let run = ctx.places.open_history()?.get(id)?;
     println!("{}", serde_json::to_string_pretty(&run)?);
     Ok(())
 }
 
 /// `cifar-tui export IDS --format F`: to stdout.
 pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
-    let store = open_history(ctx)?;
+    let store = ctx.places.open_history()?;
     let runs = args
         .ids
         .iter()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::data::Cifar10;
 use crate::runs::Run;
-use crate::store::{Status, Store, StoredRun};
+use crate::store::{Status, Store, StoreError, StoredRun};
 use crate::train::backend::DeviceChoice;
 use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
@@ -18,10 +18,20 @@ use crate::tricks::TrickSet;
 /// Where runs are kept.
 #[derive(Clone, Debug)]
 pub struct Places {
-    /// The history database; `None` keeps runs in memory only.
-    pub history: Option<PathBuf>,
+    /// The history database.
+    pub history: PathBuf,
     /// Checkpoints go in `checkpoints/<run id>/`.
     pub checkpoints: PathBuf,
+}
+
+impl Places {
+    /// The history, with the runs of dead processes marked interrupted: what every reader
+    /// of the history should see first.
+    pub fn open_history(&self) -> Result<Store, StoreError> {
+        let store = Store::open(&self.history)?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
 }
 
 /// How a run is asked to stop: cancelled by the person, or interrupted (quit, signal) and so
@@ -71,18 +81,14 @@ impl Keeper<'_> {
     }
 }
 
-/// Adds a queued run to the history; `None` (with the reason) when it cannot be saved.
+/// Adds a queued run to the history; its number there.
 pub fn enqueue(
-    places: &Places,
+    store: &Store,
     name: &str,
     tricks: &TrickSet,
     config: &TrainConfig,
-) -> Result<i64, String> {
-    let path = places.history.as_ref().ok_or("no history")?;
-    let store = Store::open(path).map_err(|e| e.to_string())?;
-    store
-        .insert(name, &crate::tricks::describe(tricks), config)
-        .map_err(|e| e.to_string())
+) -> Result<i64, StoreError> {
+    store.insert(name, &crate::tricks::describe(tricks), config)
 }
 
 /// What to train, and where it is kept.
@@ -110,17 +116,15 @@ pub fn execute(
         device: choice,
         stop,
     } = task;
-    let store = match (id, &places.history) {
-        (Some(_), Some(path)) => match Store::open(path) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                notice(format!(
-                    "cannot open the history ({e}); this run is kept in memory"
-                ));
-                None
-            }
-        },
-        _ => None,
+    let store = match id.map(|_| Store::open(&places.history)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            notice(format!(
+                "cannot open the history ({e}); this run is kept in memory"
+            ));
+            None
+        }
+        None => None,
     };
     let id_or_0 = id.unwrap_or(0);
     let checkpoints = id.map(|id| places.checkpoints.join(id.to_string()));

@@ -53,7 +53,7 @@ impl Context {
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join("checkpoints"),
-            history: Some(history),
+            history,
         };
         Ok(Self {
             places,

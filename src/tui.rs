@@ -3,13 +3,12 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::app::{Action, App, Msg};
 use crate::cli::{RunArgs, StudyArgs};
 use crate::event;
 use crate::setup::Context;
-use crate::store::Store;
 use crate::tricks::{self, TrickSet};
 
 /// What to do once the interface is up.
@@ -60,13 +59,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
         Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),
         Start::Resume(id) => {
-            let path = ctx
-                .places
-                .history
-                .as_deref()
-                .context("no history configured")?;
-            let store = Store::open(path)?;
-            store.mark_interrupted()?;
+            let store = ctx.places.open_history()?;
             app.resume(&store.get(id)?).map_err(anyhow::Error::msg)?;
             Vec::new()
         }
