@@ -155,11 +155,6 @@ impl Run {
             None => String::new(),
         }
     }
-
-    /// Final test accuracy (= micro-F1), once finished.
-    pub fn accuracy(&self) -> Option<f64> {
-        self.outcome().map(|o| o.report.accuracy)
-    }
 }
 
 /// The record written for every run: the resolved configuration and every figure.

@@ -200,8 +200,9 @@ impl Store {
         Self::setup(conn, path)
     }
 
-    /// A history that lives as long as the process: used when the file cannot be written.
-    pub fn in_memory() -> Store {
+    /// A history that lives as long as the process, for tests.
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Store {
         let conn = Connection::open_in_memory().expect("SQLite can always open :memory:");
         Self::setup(conn, Path::new(":memory:")).expect("a fresh in-memory history migrates")
     }
@@ -561,7 +562,10 @@ mod tests {
         let away = s.insert("d", "", &cfg()).unwrap();
         let old = "2000-01-01T00:00:00+00:00";
         s.conn
-            .execute("UPDATE runs SET heartbeat = ?2 WHERE id = ?1", (waiting, old))
+            .execute(
+                "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
+                (waiting, old),
+            )
             .unwrap();
         s.conn
             .execute(
