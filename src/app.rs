@@ -130,8 +130,6 @@ pub enum Command {
         run: RunId,
         config: TrainConfig,
         device: DeviceChoice,
-        /// Its history number, when it has one: training resumes after the stored epochs.
-        stored: Option<i64>,
     },
     Cancel(RunId),
     RefreshHistory,
@@ -365,7 +363,6 @@ impl App {
             run: run.id,
             config: run.config.clone(),
             device,
-            stored: run.stored,
         })
     }
 
@@ -795,14 +792,12 @@ pub(crate) mod tests {
             run: 1,
             result: Err(RunEnd::Cancelled),
         });
-        assert!(cmds.iter().any(|c| matches!(
-            c,
-            Command::Start {
-                run: 2,
-                stored: Some(57),
-                ..
-            }
-        )));
+        assert!(
+            cmds.iter()
+                .any(|c| matches!(c, Command::Start { run: 2, .. }))
+        );
+        // The event loop reads the history number from the run when it launches it.
+        assert_eq!(app.runs[1].stored, Some(57));
     }
 
     #[test]

@@ -102,8 +102,6 @@ fn spawn_run(
 struct Ledger {
     store: Option<Store>,
     places: Places,
-    /// History numbers of this session's runs.
-    ids: HashMap<RunId, i64>,
 }
 
 impl Ledger {
@@ -112,14 +110,7 @@ impl Ledger {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        (
-            Ledger {
-                store,
-                places,
-                ids: HashMap::new(),
-            },
-            problem,
-        )
+        (Ledger { store, places }, problem)
     }
 
     fn rows(&self) -> Msg {
@@ -175,7 +166,7 @@ pub async fn run(
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut loading = load_data(&ctx, tx.clone());
     let mut data: Option<Arc<Cifar10>> = None;
-    let (mut ledger, problem) = Ledger::open(ctx.places.clone());
+    let (ledger, problem) = Ledger::open(ctx.places.clone());
     if let Some(p) = problem {
         let _ = tx.send(Msg::Notice(format!(
             "history: {p}; runs are kept in memory only"
@@ -204,10 +195,7 @@ pub async fn run(
                 } => {
                     if let Some(store) = &ledger.store {
                         match job::enqueue(store, &name, &tricks, &config) {
-                            Ok(id) => {
-                                ledger.ids.insert(run, id);
-                                pending.extend(app.update(Msg::Stored { run, id }));
-                            }
+                            Ok(id) => pending.extend(app.update(Msg::Stored { run, id })),
                             Err(e) => pending.extend(app.update(Msg::Notice(format!(
                                 "cannot save run #{run} to the history ({e}); it is kept in memory"
                             )))),
@@ -218,7 +206,6 @@ pub async fn run(
                     run,
                     config,
                     device,
-                    stored,
                 } => {
                     let Some(d) = data.clone() else {
                         tracing::error!("run {run} started before the data arrived");
@@ -228,7 +215,9 @@ pub async fn run(
                     stops.insert(run, stop.clone());
                     let launch = Launch {
                         run,
-                        stored: stored.or_else(|| ledger.ids.get(&run).copied()),
+                        // Read now, not when the start was decided: the run may have been
+                        // stored by an Enqueue handled since (its history number resumes it).
+                        stored: app.runs.iter().find(|r| r.id == run).and_then(|r| r.stored),
                         config,
                         device,
                     };
@@ -330,7 +319,7 @@ fn shut_down(
             .iter()
             .filter(|r| r.status == crate::runs::RunStatus::Queued)
         {
-            if let Some(id) = ledger.ids.get(&run.id).copied().or(run.stored) {
+            if let Some(id) = run.stored {
                 let _ = store.set_status(
                     id,
                     Status::Interrupted,
