@@ -598,13 +598,7 @@ impl App {
         if busy {
             return Err(format!("run #{} is already queued", stored.id));
         }
-        if !stored.status.resumable() {
-            return Err(format!(
-                "run #{} is {}: only interrupted or cancelled runs can be resumed",
-                stored.id,
-                stored.status.as_str()
-            ));
-        }
+        stored.check_resumable()?;
         let run = Run::from_stored(self.next_id, stored);
         self.next_id += 1;
         self.notice = Some(format!(

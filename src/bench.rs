@@ -132,15 +132,15 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         }
     };
     use crate::train::kernels::{Kernel, uses_burn};
-    let burn_kernels: Vec<String> = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask]
+    let burn_kernels: Vec<&str> = Kernel::ALL
         .into_iter()
         .filter(|&k| device == backend::Device::Cuda || uses_burn(k))
-        .map(|k| format!("{k:?}").to_lowercase())
+        .map(Kernel::name)
         .collect();
     let report = json!({
         "device": device.to_string(),
         "burn_kernels": burn_kernels,
-        "denormals_flushed": device == backend::Device::Cpu && std::env::var_os("CIFAR_TUI_KEEP_DENORMALS").is_none(),
+        "denormals_flushed": device == backend::Device::Cpu && crate::train::denormals_flushed(),
         "threads": threads,
         "reps": args.reps,
         "steps": args.steps,

@@ -186,13 +186,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
 pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     let history = ctx.places.open_history()?;
     let run = history.get(args.id)?;
-    if !run.status.resumable() {
-        bail!(
-            "run #{} is {}: only interrupted or cancelled runs can be resumed",
-            run.id,
-            run.status.as_str()
-        );
-    }
+    run.check_resumable().map_err(anyhow::Error::msg)?;
     drop(history);
     eprintln!(
         "resuming run #{} {} after epoch {} of {}",

@@ -144,6 +144,18 @@ pub struct StoredRun {
 }
 
 impl StoredRun {
+    /// Why it cannot be resumed, if it cannot.
+    pub fn check_resumable(&self) -> Result<(), String> {
+        if self.status.resumable() {
+            return Ok(());
+        }
+        Err(format!(
+            "run #{} is {}: only interrupted or cancelled runs can be resumed",
+            self.id,
+            self.status.as_str()
+        ))
+    }
+
     /// The outcome, for a finished run.
     pub fn outcome(&self) -> Option<Outcome> {
         let device = match self.device.as_deref() {

@@ -14,7 +14,7 @@ use runner::{Outcome, TrainError, TrainEvent};
 
 pub use runner::Job;
 
-pub use denormals::install_pool;
+pub use denormals::{enabled as denormals_flushed, install_pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

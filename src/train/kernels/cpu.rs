@@ -20,18 +20,31 @@ pub enum Kernel {
     Mask,
 }
 
+impl Kernel {
+    pub const ALL: [Kernel; 4] = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask];
+
+    /// Its name in `CIFAR_TUI_BURN_KERNELS` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Conv => "conv",
+            Kernel::Pool => "pool",
+            Kernel::Gather => "gather",
+            Kernel::Mask => "mask",
+        }
+    }
+}
+
 /// Whether burn's own op runs for `k` on the CPU (see [`Kernel`]).
 pub fn uses_burn(k: Kernel) -> bool {
     static CHOSEN: std::sync::OnceLock<Vec<Kernel>> = std::sync::OnceLock::new();
     CHOSEN
         .get_or_init(|| {
             let list = std::env::var("CIFAR_TUI_BURN_KERNELS").unwrap_or_default();
-            let all = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask];
-            all.into_iter()
+            Kernel::ALL
+                .into_iter()
                 .filter(|k| {
-                    let name = format!("{k:?}").to_lowercase();
                     list.split(',')
-                        .any(|s| s.trim() == name || s.trim() == "all")
+                        .any(|s| s.trim() == k.name() || s.trim() == "all")
                 })
                 .collect()
         })
