@@ -123,7 +123,6 @@ pub enum Command {
     Enqueue {
         run: RunId,
         name: String,
-        tricks: TrickSet,
         config: TrainConfig,
     },
     Start {
@@ -271,7 +270,6 @@ impl App {
         out.push(Command::Enqueue {
             run: run.id,
             name: run.name.clone(),
-            tricks: run.tricks.clone(),
             config: run.config.clone(),
         });
         self.runs.push(run);

@@ -187,14 +187,9 @@ pub async fn run(
     loop {
         for command in std::mem::take(&mut pending) {
             match command {
-                Command::Enqueue {
-                    run,
-                    name,
-                    tricks,
-                    config,
-                } => {
+                Command::Enqueue { run, name, config } => {
                     if let Some(store) = &ledger.store {
-                        match job::enqueue(store, &name, &tricks, &config) {
+                        match store.insert(&name, &config) {
                             Ok(id) => pending.extend(app.update(Msg::Stored { run, id })),
                             Err(e) => pending.extend(app.update(Msg::Notice(format!(
                                 "cannot save run #{run} to the history ({e}); it is kept in memory"

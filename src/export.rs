@@ -61,16 +61,11 @@ pub fn render(runs: &[StoredRun], format: Format) -> anyhow::Result<String> {
                  |---:|---|---|---:|---:|---:|---:|---:|---|\n",
             );
             for r in runs.iter().map(line) {
-                let tricks = if r.tricks.is_empty() {
-                    "(baseline)"
-                } else {
-                    r.tricks
-                };
                 s += &format!(
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     r.id,
                     r.name,
-                    tricks,
+                    r.tricks,
                     r.epochs,
                     opt(r.test_accuracy, 4),
                     opt(r.macro_f1, 4),
@@ -90,17 +85,19 @@ mod tests {
     use crate::app::tests::outcome;
     use crate::store::Store;
     use crate::train::config::Hyper;
-    use crate::tricks::{self, TrickSet};
+    use crate::tricks::{self, Trick, TrickSet};
 
     fn runs() -> Vec<StoredRun> {
         let mut s = Store::in_memory();
         let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
-        let a = s.insert("baseline", "", &cfg).unwrap();
+        let a = s.insert("baseline", &cfg).unwrap();
         s.start(a, "cpu").unwrap();
         let o = outcome(0.6703, 2);
         s.record_epoch(a, &o.epochs[0], &[], 20).unwrap();
         s.finish(a, &o).unwrap();
-        let b = s.insert("custom", "+norm_inputs +l1", &cfg).unwrap();
+        let custom: TrickSet = [Trick::NormInputs, Trick::L1].into_iter().collect();
+        let cfg = tricks::resolve(&custom, &Hyper::default());
+        let b = s.insert("custom", &cfg).unwrap();
         vec![s.get(a).unwrap(), s.get(b).unwrap()]
     }
 

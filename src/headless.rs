@@ -119,8 +119,8 @@ fn train_one(
 }
 
 /// Adds the run to the history, or says why it is kept in memory only.
-fn enqueue(ctx: &Context, name: &str, tricks: &TrickSet, cfg: &TrainConfig) -> Option<i64> {
-    match Store::open(&ctx.places.history).and_then(|s| job::enqueue(&s, name, tricks, cfg)) {
+fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig) -> Option<i64> {
+    match Store::open(&ctx.places.history).and_then(|s| s.insert(name, cfg)) {
         Ok(id) => Some(id),
         Err(e) => {
             eprintln!("history: cannot save this run ({e}); it is kept in memory only");
@@ -170,7 +170,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let stop = stop_on_signal(&rt);
-    let id = enqueue(ctx, name, &tricks, &cfg);
+    let id = enqueue(ctx, name, &cfg);
     if let Some(id) = id {
         eprintln!("{name}: history run #{id}");
     }
@@ -237,7 +237,7 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
         let tricks = preset.trick_set();
         let mut cfg = tricks::resolve(&tricks, &hyper);
         cfg.train_limit = args.overrides.train_limit();
-        let id = enqueue(ctx, preset.name, &tricks, &cfg);
+        let id = enqueue(ctx, preset.name, &cfg);
         let outcome = train_one(ctx, &data, id, &cfg, &stop, preset.name)?;
         summary(preset.name, &cfg, &outcome);
         if let Some(dir) = &args.out {

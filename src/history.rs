@@ -159,9 +159,7 @@ pub(crate) mod tests {
         let mut s = Store::in_memory();
         for (i, p) in PRESETS.iter().take(n).enumerate() {
             let cfg = tricks::resolve(&p.trick_set(), &Hyper::default());
-            let id = s
-                .insert(p.name, &tricks::describe(&p.trick_set()), &cfg)
-                .unwrap();
+            let id = s.insert(p.name, &cfg).unwrap();
             s.start(id, "cpu").unwrap();
             let o = outcome(0.6 + 0.01 * i as f64, 3);
             for e in &o.epochs {

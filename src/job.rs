@@ -81,16 +81,6 @@ impl Keeper<'_> {
     }
 }
 
-/// Adds a queued run to the history; its number there.
-pub fn enqueue(
-    store: &Store,
-    name: &str,
-    tricks: &TrickSet,
-    config: &TrainConfig,
-) -> Result<i64, StoreError> {
-    store.insert(name, &crate::tricks::describe(tricks), config)
-}
-
 /// What to train, and where it is kept.
 pub struct Task<'a> {
     pub places: &'a Places,

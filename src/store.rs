@@ -274,12 +274,9 @@ impl Store {
     }
 
     /// Records a new run, queued, owned by this process.
-    pub fn insert(
-        &self,
-        name: &str,
-        tricks: &str,
-        config: &TrainConfig,
-    ) -> Result<i64, StoreError> {
+    /// Adds a queued run; its number. The tricks column is the config's, described for lists.
+    pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
+        let tricks = crate::tricks::describe(&config.tricks.iter().copied().collect());
         self.conn.execute(
             "INSERT INTO runs (created_at, name, tricks, config, status, pid, host, heartbeat)
              VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?1)",
@@ -530,7 +527,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("deep/history.db");
         let mut s = Store::open(&path).unwrap();
-        let id = s.insert("baseline", "", &cfg()).unwrap();
+        let id = s.insert("baseline", &cfg()).unwrap();
         assert_eq!(s.get(id).unwrap().status, Status::Queued);
         s.start(id, "cpu").unwrap();
         let o = outcome(0.7, 2);
@@ -560,18 +557,18 @@ mod tests {
     fn runs_of_dead_processes_become_interrupted() {
         let tmp = tempfile::tempdir().unwrap();
         let s = Store::open(&tmp.path().join("h.db")).unwrap();
-        let mine = s.insert("a", "", &cfg()).unwrap();
+        let mine = s.insert("a", &cfg()).unwrap();
         s.start(mine, "cpu").unwrap();
-        let dead = s.insert("b", "", &cfg()).unwrap();
+        let dead = s.insert("b", &cfg()).unwrap();
         s.start(dead, "cpu").unwrap();
         // No process has pid 2^30: this one died.
         s.conn
             .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
             .unwrap();
         // A live process's queued run does not beat: an old heartbeat must not condemn it.
-        let waiting = s.insert("c", "", &cfg()).unwrap();
+        let waiting = s.insert("c", &cfg()).unwrap();
         // Elsewhere only the heartbeat can tell: an old one means gone.
-        let away = s.insert("d", "", &cfg()).unwrap();
+        let away = s.insert("d", &cfg()).unwrap();
         let old = "2000-01-01T00:00:00+00:00";
         s.conn
             .execute(
@@ -643,7 +640,7 @@ mod tests {
             .map(|mut s| {
                 std::thread::spawn(move || {
                     for _ in 0..20 {
-                        let id = s.insert("x", "", &cfg()).unwrap();
+                        let id = s.insert("x", &cfg()).unwrap();
                         s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
                             .unwrap();
                     }
@@ -659,7 +656,7 @@ mod tests {
     #[test]
     fn delete_removes_runs_and_their_epochs() {
         let mut s = Store::in_memory();
-        let id = s.insert("x", "", &cfg()).unwrap();
+        let id = s.insert("x", &cfg()).unwrap();
         s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[], 20)
             .unwrap();
         assert_eq!(s.delete(&[id]).unwrap(), 1);

@@ -104,17 +104,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
     let text = match h.current() {
         Some(r) => {
-            let tricks = if r.tricks.is_empty() {
-                "(baseline)"
-            } else {
-                &r.tricks
-            };
             let extra = match (&r.error, r.status) {
                 (Some(e), _) => format!(" · {e}"),
                 (None, Status::Interrupted | Status::Cancelled) => " · R resumes it".into(),
                 _ => String::new(),
             };
-            format!(" #{} {} · seed {}{extra}", r.id, tricks, r.config.seed)
+            format!(" #{} {} · seed {}{extra}", r.id, r.tricks, r.config.seed)
         }
         None if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
         None => " No run matches the filter (f changes it).".into(),
