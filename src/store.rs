@@ -2,9 +2,9 @@
 //! go, one transaction per epoch. The schema is versioned with `PRAGMA user_version`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Confusion, Report};
@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &["
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long a write waits for another process's write to the same history.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -77,6 +80,13 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("no run #{0} in the history")]
     NoRun(i64),
+}
+
+fn corrupt(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 /// A run's state as stored.
@@ -219,16 +229,58 @@ impl Store {
         Self::setup(conn, Path::new(":memory:")).expect("a fresh in-memory history migrates")
     }
 
-    fn setup(conn: Connection, path: &Path) -> Result<Store, StoreError> {
-        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        };
-        conn.busy_timeout(Duration::from_secs(10))?;
+    fn setup(mut conn: Connection, path: &Path) -> Result<Store, StoreError> {
+        conn.busy_timeout(BUSY_WAIT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         // Reading the version is the first touch of the file: a non-database fails here.
+        let version = Self::version(&conn, path)?;
+        if version < SCHEMA_VERSION {
+            // Two processes may find the same new file at once. The immediate transaction makes
+            // the second wait for the first; it then sees the schema the first one wrote.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| corrupt(path, e))?;
+            let from = Self::checked_version(&tx, path)?;
+            for sql in &MIGRATIONS[from as usize..] {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        }
+        Self::use_wal(&conn).map_err(|e| corrupt(path, e))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// WAL lets readers (`runs`, the History screen) go on while a run writes its epoch.
+    fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode == "wal" {
+            return Ok(());
+        }
+        // The switch needs the file to itself, and SQLite returns "busy" at once instead of
+        // waiting: another process opening the same new history at this moment is enough.
+        let deadline = Instant::now() + BUSY_WAIT;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// The file's schema version, refusing one from a newer cifar-tui.
+    fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(corrupt)?;
+            .map_err(|e| corrupt(path, e))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer {
                 path: path.to_path_buf(),
@@ -236,11 +288,17 @@ impl Store {
                 known: SCHEMA_VERSION,
             });
         }
+        Ok(version)
+    }
+
+    /// As [`Store::version`], and a version-0 file must be empty: anything else is someone
+    /// else's database. Called in a transaction, so that the two reads see the same file.
+    fn checked_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+        let version = Self::version(conn, path)?;
         if version == 0 {
-            // A version-0 file must be empty: anything else is someone else's database.
             let tables: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(corrupt)?;
+                .map_err(|e| corrupt(path, e))?;
             if tables > 0 {
                 return Err(StoreError::Corrupt {
                     path: path.to_path_buf(),
@@ -248,33 +306,14 @@ impl Store {
                 });
             }
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(corrupt)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
-        store.migrate(version)?;
-        Ok(store)
-    }
-
-    fn migrate(&mut self, from: i64) -> Result<(), StoreError> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
-        }
-        Ok(())
+        Ok(version)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Records a new run, queued, owned by this process.
-    /// Adds a queued run; its number. The tricks column is the config's, described for lists.
+    /// Adds a queued run, owned by this process; its number. The tricks column is the config's, described for lists.
     pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
         let tricks = crate::tricks::describe(&config.tricks.iter().copied().collect());
         self.conn.execute(
@@ -606,10 +645,12 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
+        let before = std::fs::read(&other).unwrap();
         assert!(matches!(
             Store::open(&other),
             Err(StoreError::Corrupt { .. })
         ));
+        assert_eq!(std::fs::read(&other).unwrap(), before);
     }
 
     #[test]
@@ -651,6 +692,31 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(Store::open(&path).unwrap().list().unwrap().len(), 40);
+    }
+
+    #[test]
+    fn processes_that_create_a_history_at_once_all_open_it() {
+        // Each round starts several openers on a missing file at the same instant: the first
+        // creates the schema, the others must wait for it, not create it again or call it foreign.
+        for round in 0..100 {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("h.db");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Store::open(&path).map(|_| ()).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for o in openers {
+                o.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+        }
     }
 
     #[test]
