@@ -237,9 +237,7 @@ impl Store {
         if version < SCHEMA_VERSION {
             // Two processes may find the same new file at once. The immediate transaction makes
             // the second wait for the first; it then sees the schema the first one wrote.
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| corrupt(path, e))?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let from = Self::checked_version(&tx, path)?;
             for sql in &MIGRATIONS[from as usize..] {
                 tx.execute_batch(sql)?;
@@ -247,7 +245,7 @@ impl Store {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
-        Self::use_wal(&conn).map_err(|e| corrupt(path, e))?;
+        Self::use_wal(&conn)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
