@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cli::BenchArgs;
 use crate::setup::Context;
+use crate::train::kernels::{Kernel, uses_burn};
 use crate::train::{self, backend};
 
 /// The reference script, built into the binary so `bench` works from any folder.
@@ -131,7 +132,6 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             Err(_) => Value::Null,
         }
     };
-    use crate::train::kernels::{Kernel, uses_burn};
     let burn_kernels: Vec<&str> = Kernel::ALL
         .into_iter()
         .filter(|&k| device == backend::Device::Cuda || uses_burn(k))

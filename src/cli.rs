@@ -118,13 +118,6 @@ pub struct Overrides {
     pub quick: bool,
 }
 
-impl Overrides {
-    /// The training subset: `--train-limit`, else all.
-    pub fn train_limit(&self) -> Option<usize> {
-        self.train_limit
-    }
-}
-
 /// The quick demo's epochs: on the full training set even the baseline passes 0.5 test accuracy
 /// after two (0.536 measured; on 20,000 images it stayed at 0.44).
 pub const QUICK_EPOCHS: usize = 2;

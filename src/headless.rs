@@ -164,7 +164,7 @@ fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let tricks = ctx.tricks(args.preset.as_deref(), args.tricks.as_deref())?;
     let mut cfg = tricks::resolve(&tricks, &ctx.hyper(&args.overrides)?);
-    cfg.train_limit = args.overrides.train_limit();
+    cfg.train_limit = args.overrides.train_limit;
     let name = tricks::preset_name(&tricks).unwrap_or("custom");
     eprintln!("{name}: {}", serde_json::to_string(&cfg)?);
     let data = load_data(ctx)?;
@@ -236,7 +236,7 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     for preset in &PRESETS {
         let tricks = preset.trick_set();
         let mut cfg = tricks::resolve(&tricks, &hyper);
-        cfg.train_limit = args.overrides.train_limit();
+        cfg.train_limit = args.overrides.train_limit;
         let id = enqueue(ctx, preset.name, &cfg);
         let outcome = train_one(ctx, &data, id, &cfg, &stop, preset.name)?;
         summary(preset.name, &cfg, &outcome);

@@ -226,10 +226,10 @@ impl Param {
             Param::TrainImages => {
                 next.train_limit = match text {
                     "all" | "" => None,
-                    _ => Some(int()? as usize)
-                        .filter(|&n| n > 0)
-                        .map(Some)
-                        .ok_or_else(|| bad("a positive number or `all`"))?,
+                    _ => match int()? {
+                        0 => return Err(bad("a positive number or `all`")),
+                        n => Some(n as usize),
+                    },
                 }
             }
             Param::Device => {

@@ -148,7 +148,7 @@ impl Run {
         (done > 0.0).then(|| p.elapsed / done * (1.0 - done))
     }
 
-    /// " on 20000 images" when trained on a subset (quick demos), so figures are read as such.
+    /// " on 20000 imgs" when trained on a subset (quick demos), so figures are read as such.
     pub fn subset_note(&self) -> String {
         match self.config.train_limit {
             Some(n) => format!(" on {n} imgs"),

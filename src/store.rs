@@ -311,7 +311,8 @@ impl Store {
         &self.path
     }
 
-    /// Adds a queued run, owned by this process; its number. The tricks column is the config's, described for lists.
+    /// Adds a queued run, owned by this process; its number. The tricks column is the
+    /// config's, described for lists.
     pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
         let tricks = crate::tricks::describe(&config.tricks.iter().copied().collect());
         self.conn.execute(

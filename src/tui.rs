@@ -40,21 +40,16 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     if !std::io::stdout().is_terminal() {
         bail!("the interface needs a terminal; from scripts use `cifar-tui run --headless`");
     }
-    let (tricks, overrides, train_limit) = match &start {
+    let (tricks, overrides) = match &start {
         Start::Run(a) => (
             ctx.tricks(a.preset.as_deref(), a.tricks.as_deref())?,
             a.overrides.clone(),
-            a.overrides.train_limit(),
         ),
-        Start::Study(a) => (
-            TrickSet::new(),
-            a.overrides.clone(),
-            a.overrides.train_limit(),
-        ),
-        Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default(), None),
+        Start::Study(a) => (TrickSet::new(), a.overrides.clone()),
+        Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default()),
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
-    app.values.train_limit = train_limit;
+    app.values.train_limit = overrides.train_limit;
     let first = match start {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
         Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),

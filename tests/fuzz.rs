@@ -11,11 +11,7 @@ const FILE_BYTES: usize = RECORDS_PER_FILE * RECORD_BYTES;
 
 /// Cases per property: `FUZZ_CASES` (`FUZZ_FILES` for the 30 MB files) for a longer
 /// campaign, else enough for CI.
-fn cases(default: u32) -> ProptestConfig {
-    cases_from("FUZZ_CASES", default)
-}
-
-fn cases_from(var: &str, default: u32) -> ProptestConfig {
+fn cases(var: &str, default: u32) -> ProptestConfig {
     let n = std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -24,7 +20,7 @@ fn cases_from(var: &str, default: u32) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(cases(2000))]
+    #![proptest_config(cases("FUZZ_CASES", 2000))]
 
     /// Arbitrary bytes, mostly of the wrong size: an error, never a panic.
     #[test]
@@ -36,7 +32,7 @@ proptest! {
 
 proptest! {
     // Each case is a whole 30 MB batch file.
-    #![proptest_config(cases_from("FUZZ_FILES", 24))]
+    #![proptest_config(cases("FUZZ_FILES", 24))]
 
     /// Right-sized files with random bytes: accepted exactly when every label is 0..9.
     #[test]
@@ -62,7 +58,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(2000))]
+    #![proptest_config(cases("FUZZ_CASES", 2000))]
 
     /// Arbitrary text: parsed or refused with a message, never a panic.
     #[test]
