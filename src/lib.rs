@@ -1,24 +1,13 @@
 //! cifar-tui: LeCun's backprop tricks on a CIFAR-10 CNN, trained live in the terminal.
+//!
+//! The rooms: [`cli`] (command line, settings, headless mode), [`term`] (the terminal, the event
+//! loop and its effects, keys), [`app`] (state and its update step), [`ui`] (views, pure
+//! functions of the state), [`store`] (the history and everything written to disk). The engine
+//! is its own crate, `cifar_engine`, which knows none of these.
 #![deny(unsafe_code)]
 
 pub mod app;
-pub mod bench;
 pub mod cli;
-pub mod data;
-pub mod event;
-pub mod export;
-pub mod headless;
-pub mod history;
-pub mod job;
-pub mod keymap;
-pub mod metrics;
-pub mod params;
-pub mod runs;
-pub mod settings;
-pub mod setup;
-pub mod signals;
 pub mod store;
-pub mod train;
-pub mod tricks;
-pub mod tui;
+pub mod term;
 pub mod ui;

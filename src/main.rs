@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use cifar_tui::cli::setup::{self, Context};
 use cifar_tui::cli::{Cli, Command};
-use cifar_tui::setup::{self, Context};
-use cifar_tui::{bench, headless, train, tui};
+use cifar_tui::cli::{bench, headless};
+use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,7 +24,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::new(&cli)?;
     let _log = setup::logging(&ctx.log_file);
     // Before anything touches rayon, so its workers flush denormals.
-    train::install_pool();
+    cifar_engine::install_pool();
     match &cli.command {
         Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
         Some(Command::Study(args)) if args.headless => headless::study(&ctx, args),

@@ -11,8 +11,8 @@ use ratatui::widgets::{
 use super::clock;
 use super::theme::Theme;
 use crate::app::App;
-use crate::runs::{Run, RunStatus};
-use crate::tricks;
+use crate::app::runs::{Run, RunStatus};
+use cifar_engine::tricks;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table_height = (app.runs.len() as u16 + 3).clamp(5, area.height / 2);

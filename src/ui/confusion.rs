@@ -7,10 +7,10 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
-use crate::data::CLASSES;
-use crate::runs::Run;
-use crate::train::runner::EpochStats;
-use crate::tricks;
+use crate::app::runs::Run;
+use cifar_engine::data::CLASSES;
+use cifar_engine::events::EpochStats;
+use cifar_engine::tricks;
 
 /// Column heads short enough for narrow cells.
 const SHORT: [&str; 10] = [

@@ -7,9 +7,9 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::params::fmt_float;
-use crate::runs::Run;
-use crate::tricks;
+use crate::app::params::fmt_float;
+use crate::app::runs::Run;
+use cifar_engine::tricks;
 
 pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, app: &App, theme: &Theme) {
     // Before any run, show what the ticked settings would do.

@@ -7,8 +7,8 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph,
 
 use super::clock;
 use super::theme::Theme;
+use crate::app::runs::{Run, RunStatus};
 use crate::app::{App, DataState};
-use crate::runs::{Run, RunStatus};
 
 pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let queued = match app.queued() {

@@ -15,7 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::{App, DataState, Item, Mode, Screen};
-use crate::data::DataProgress;
+use cifar_engine::data::DataProgress;
 use theme::Theme;
 
 /// The smallest terminal the layout is designed for.

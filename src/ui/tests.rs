@@ -7,11 +7,11 @@ use ratatui::style::Color;
 
 use super::theme::Theme;
 use super::*;
+use crate::app::runs::RunId;
 use crate::app::tests::{app, outcome};
 use crate::app::{Action, Msg};
-use crate::runs::RunId;
-use crate::train::backend::Device;
-use crate::train::runner::{EpochStats, Progress, TrainEvent};
+use cifar_engine::events::Device;
+use cifar_engine::events::{EpochStats, Progress, TrainEvent};
 
 const COLOR: Theme = Theme { color: true };
 
@@ -162,7 +162,7 @@ fn help_lists_every_key() {
     let mut app = app();
     act(&mut app, Action::ToggleHelp);
     let s = screen(&app, 80, 24);
-    for (_, keys, _) in crate::keymap::HELP {
+    for (_, keys, _) in crate::term::keymap::HELP {
         assert!(s.contains(keys), "help lacks {keys}:\n{s}");
     }
     insta::assert_snapshot!(s);
@@ -187,7 +187,7 @@ fn too_small_terminal_gets_a_message_not_a_broken_layout() {
 #[test]
 fn editing_shows_the_typed_text() {
     let mut app = app();
-    app.cursor = crate::tricks::TRICKS.len() + 2;
+    app.cursor = cifar_engine::tricks::TRICKS.len() + 2;
     act(&mut app, Action::Edit);
     act(&mut app, Action::Input('3'));
     let s = screen(&app, 80, 24);
@@ -236,7 +236,7 @@ fn failed_data_is_shown() {
 #[test]
 fn history_screen_lists_stored_runs() {
     let mut app = app();
-    let mut rows = crate::history::tests::stored(4);
+    let mut rows = crate::app::history::tests::stored(4);
     rows[0].status = crate::store::Status::Interrupted;
     for r in &mut rows {
         r.created_at = "2026-11-27T15:00:00Z".into();

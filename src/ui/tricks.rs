@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::theme::Theme;
+use crate::app::params::PARAMS;
 use crate::app::{App, Item, Mode, items};
-use crate::params::PARAMS;
-use crate::tricks::TRICKS;
+use cifar_engine::tricks::TRICKS;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [tricks_area, params_area] = Layout::vertical([

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
+use crate::app::runs::RunRecord;
+use crate::cli::setup::Context;
 use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
-use crate::data::{self, Cifar10, DataProgress};
-use crate::export;
-use crate::job::{self, Stop};
-use crate::runs::RunRecord;
-use crate::setup::Context;
+use crate::store::export;
+use crate::store::job::{self, Stop};
 use crate::store::{Status, Store};
-use crate::train::RunError;
-use crate::train::config::TrainConfig;
-use crate::train::runner::{Outcome, TrainError, TrainEvent};
-use crate::tricks::{self, PRESETS, TrickSet};
+use cifar_engine::RunError;
+use cifar_engine::config::TrainConfig;
+use cifar_engine::data::{self, Cifar10, DataProgress};
+use cifar_engine::events::{Outcome, TrainEvent};
+use cifar_engine::runner::TrainError;
+use cifar_engine::tricks::{self, PRESETS, TrickSet};
 
 /// Loads (or downloads) the data, reporting on stderr.
 pub fn load_data(ctx: &Context) -> Result<Cifar10> {
@@ -45,7 +46,7 @@ fn stop_on_signal(rt: &tokio::runtime::Runtime) -> Arc<Stop> {
     let stop = Arc::new(Stop::default());
     let s = stop.clone();
     rt.spawn(async move {
-        crate::signals::any().await;
+        crate::term::signals::any().await;
         eprintln!("\nstopping: the run is kept and can be resumed");
         s.interrupt();
     });

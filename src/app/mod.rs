@@ -1,17 +1,21 @@
 //! The app's state and its update step: messages in, commands out. No terminal, no burn, no
 //! channels, so every behaviour here is testable by feeding messages.
 
+pub mod history;
+pub mod params;
+pub mod runs;
+
 use std::collections::BTreeSet;
 
-use crate::data::DataProgress;
-use crate::history::History;
-use crate::params::{Editable, PARAMS, Param};
-use crate::runs::{Run, RunId, RunStatus};
+use crate::app::history::History;
+use crate::app::params::{Editable, PARAMS, Param};
+use crate::app::runs::{Run, RunId, RunStatus};
 use crate::store::StoredRun;
-use crate::train::backend::{Device, DeviceChoice};
-use crate::train::config::{Hyper, TrainConfig};
-use crate::train::runner::{Outcome, TrainEvent};
-use crate::tricks::{self, PRESETS, TRICKS, Trick, TrickSet};
+use cifar_engine::config::{Hyper, TrainConfig};
+use cifar_engine::data::DataProgress;
+use cifar_engine::events::{Device, DeviceChoice};
+use cifar_engine::events::{Outcome, TrainEvent};
+use cifar_engine::tricks::{self, PRESETS, TRICKS, Trick, TrickSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -631,8 +635,8 @@ fn toggle<T: Ord>(set: &mut BTreeSet<T>, x: T) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::metrics::Confusion;
-    use crate::train::runner::{EpochStats, Progress};
+    use cifar_engine::events::{EpochStats, Progress};
+    use cifar_engine::metrics::Confusion;
 
     pub(crate) fn app() -> App {
         let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
@@ -795,7 +799,7 @@ pub(crate) mod tests {
     #[test]
     fn history_selection_feeds_compare_and_delete_asks_first() {
         let mut app = app();
-        app.update(Msg::History(Ok(crate::history::tests::stored(3))));
+        app.update(Msg::History(Ok(crate::app::history::tests::stored(3))));
         act(&mut app, Action::Goto(Screen::History));
         act(&mut app, Action::Toggle);
         assert_eq!(app.compared().len(), 1, "a selected stored run is compared");
@@ -816,7 +820,7 @@ pub(crate) mod tests {
     #[test]
     fn only_interrupted_runs_resume() {
         let mut app = app();
-        let mut rows = crate::history::tests::stored(2);
+        let mut rows = crate::app::history::tests::stored(2);
         assert!(app.resume(&rows[0]).unwrap_err().contains("finished"));
         rows[0].status = crate::store::Status::Interrupted;
         rows[0].epochs.truncate(1);

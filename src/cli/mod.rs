@@ -1,10 +1,15 @@
 //! The command line.
 
+pub mod bench;
+pub mod headless;
+pub mod settings;
+pub mod setup;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::train::backend::DeviceChoice;
+use cifar_engine::events::DeviceChoice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,8 +24,8 @@ pub struct Cli {
     /// Folder holding cifar-10-batches-bin/ (or that folder) [default: download into the cache]
     #[arg(long, global = true, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Where to train
-    #[arg(long, global = true, value_enum)]
+    /// Where to train: auto (CUDA when a GPU answers, else the CPU), cuda or cpu
+    #[arg(long, global = true)]
     pub device: Option<DeviceChoice>,
     /// The run history database [default: history.db in the user's data folder]
     #[arg(long, global = true, value_name = "FILE")]
@@ -177,7 +182,7 @@ mod tests {
     #[test]
     fn error_line_names_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let quoted = anyhow::Error::new(crate::settings::SettingsError::Read {
+        let quoted = anyhow::Error::new(crate::cli::settings::SettingsError::Read {
             path: "c.toml".into(),
             source: io,
         });

@@ -1,7 +1,9 @@
 //! The editable hyper-parameters as a list: label, display, stepping with arrows, typed input.
 
-use crate::train::backend::DeviceChoice;
-use crate::train::config::Hyper;
+use std::str::FromStr;
+
+use cifar_engine::config::Hyper;
+use cifar_engine::events::DeviceChoice;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Param {
@@ -233,8 +235,7 @@ impl Param {
                 }
             }
             Param::Device => {
-                next.device = <DeviceChoice as clap::ValueEnum>::from_str(text, true)
-                    .map_err(|_| bad("auto, cuda or cpu"))?
+                next.device = DeviceChoice::from_str(text).map_err(|_| bad("auto, cuda or cpu"))?
             }
         }
         next.hyper.validate().map_err(|e| e.to_string())?;

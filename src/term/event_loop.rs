@@ -12,18 +12,18 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
+use crate::app::runs::RunId;
 use crate::app::{App, Command, DataState, Msg, RunEnd};
 use crate::cli::Format;
-use crate::data::{self, Cifar10};
-use crate::job::{self, Places, Stop};
-use crate::keymap;
-use crate::runs::RunId;
-use crate::setup::Context;
+use crate::cli::setup::Context;
+use crate::store::job::{self, Places, Stop};
 use crate::store::{Status, Store};
-use crate::train::backend::DeviceChoice;
-use crate::train::config::TrainConfig;
-use crate::train::{RunError, runner::TrainError};
+use crate::term::keymap;
 use crate::ui::{self, theme::Theme};
+use cifar_engine::config::TrainConfig;
+use cifar_engine::data::{self, Cifar10};
+use cifar_engine::events::DeviceChoice;
+use cifar_engine::{RunError, runner::TrainError};
 
 type Loading = tokio::task::JoinHandle<Result<Cifar10, data::DataError>>;
 
@@ -142,7 +142,7 @@ impl Ledger {
             (Format::Md, "md"),
         ] {
             let path = dir.join(format!("runs-{stamp}.{ext}"));
-            let text = crate::export::render(&runs, format).map_err(|e| e.to_string())?;
+            let text = crate::store::export::render(&runs, format).map_err(|e| e.to_string())?;
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             written.push(path);
         }
@@ -179,7 +179,7 @@ pub async fn run(
     let fps = ctx.settings.app.fps.max(1);
     let mut frame = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let signal = crate::signals::any();
+    let signal = crate::term::signals::any();
     tokio::pin!(signal);
     let mut dirty = true;
     let mut loaded = false;
@@ -312,7 +312,7 @@ fn shut_down(
         for run in app
             .runs
             .iter()
-            .filter(|r| r.status == crate::runs::RunStatus::Queued)
+            .filter(|r| r.status == crate::app::runs::RunStatus::Queued)
         {
             if let Some(id) = run.stored {
                 let _ = store.set_status(

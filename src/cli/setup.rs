@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
-use crate::job::Places;
-use crate::settings::Settings;
-use crate::train::backend::DeviceChoice;
-use crate::train::config::Hyper;
-use crate::tricks::{self, TrickSet};
+use crate::store::job::Places;
+use cifar_engine::config::Hyper;
+use cifar_engine::events::DeviceChoice;
+use cifar_engine::tricks::{self, TrickSet};
 
 /// Resolved settings and folders.
 pub struct Context {

@@ -1,54 +1,14 @@
 //! The two backends (burn's `flex` on the CPU, `cuda` on NVIDIA GPUs) and choosing between them.
 
-use std::fmt;
-
+use crate::events::{Device, DeviceChoice};
 use burn::backend::Autodiff;
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
 pub type Cpu = burn::backend::Flex;
 pub type CpuAd = Autodiff<Cpu>;
 pub type Gpu = burn::backend::Cuda;
 pub type GpuAd = Autodiff<Gpu>;
 pub type GpuDevice = burn::backend::cuda::CudaDevice;
-
-/// What a person asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// CUDA when a GPU answers, else the CPU.
-    #[default]
-    Auto,
-    Cuda,
-    Cpu,
-}
-
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DeviceChoice::Auto => "auto",
-            DeviceChoice::Cuda => "cuda",
-            DeviceChoice::Cpu => "cpu",
-        })
-    }
-}
-
-/// The device a run actually trains on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    Cpu,
-    Cuda,
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-        })
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error(

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::store::StoredRun;
-use crate::tricks::{TRICKS, Trick};
+use cifar_engine::tricks::{TRICKS, Trick};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sort {
@@ -151,8 +151,8 @@ pub(crate) mod tests {
     use super::*;
     use crate::app::tests::outcome;
     use crate::store::Store;
-    use crate::train::config::Hyper;
-    use crate::tricks::{self, PRESETS};
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, PRESETS};
 
     /// Stored runs of the first `n` presets, accuracy rising with the preset.
     pub(crate) fn stored(n: usize) -> Vec<StoredRun> {

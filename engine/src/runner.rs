@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::Backend;
@@ -14,80 +13,17 @@ use burn::tensor::{DType, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
-use super::backend::Device;
-use super::checkpoint;
-use super::config::TrainConfig;
-use super::kernels::{self, ModelOps, TrainBackend};
-use super::model::{Cnn, CnnSpec};
+use crate::checkpoint;
+use crate::config::TrainConfig;
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
-use crate::metrics::{Confusion, Report};
+use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
+use crate::kernels::{self, ModelOps, TrainBackend};
+use crate::metrics::Confusion;
+use crate::model::{Adam, Cnn, CnnSpec};
 
-/// Training steps between two loss reports. Reading a value back forces the device to finish
-/// its queue, so the loop reads once per window instead of once per step.
-pub const REPORT_EVERY: usize = 20;
 /// Images per forward pass when evaluating (no gradients, so larger batches are cheap).
 const EVAL_BATCH: usize = 1000;
-
-/// What the engine tells whoever listens (the TUI, the headless printer).
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrainEvent {
-    Started {
-        device: Device,
-        train_images: usize,
-        test_images: usize,
-        steps_per_epoch: usize,
-    },
-    /// Every [`REPORT_EVERY`] steps.
-    Progress(Progress),
-    /// After the epoch's checkpoint (if any) is on disk.
-    Epoch(EpochStats),
-    /// Something went wrong that does not stop training (e.g. a checkpoint not written).
-    Warning(String),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Progress {
-    /// 0-based epoch.
-    pub epoch: usize,
-    /// Steps done in this epoch.
-    pub step: usize,
-    pub steps_per_epoch: usize,
-    /// Mean training loss over the steps since the last report.
-    pub loss: f64,
-    /// Training images per second in this epoch so far.
-    pub images_per_sec: f64,
-    /// Seconds of training so far, earlier processes' included.
-    pub elapsed: f64,
-}
-
-/// One epoch's figures.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// 1-based, as people count epochs.
-    pub epoch: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub val_loss: f64,
-    pub val_accuracy: f64,
-    /// Wall-clock seconds of the epoch, evaluation included.
-    pub seconds: f64,
-    pub train_images_per_sec: f64,
-}
-
-/// A finished run's figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub device: Device,
-    pub epochs: Vec<EpochStats>,
-    pub confusion: Confusion,
-    pub report: Report,
-    pub seconds: f64,
-    /// Training images per second over the whole run, evaluation time included.
-    pub images_per_sec: f64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -102,14 +38,14 @@ pub enum TrainError {
 }
 
 /// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
-pub(super) struct DeviceSplit<B: Backend> {
+pub(crate) struct DeviceSplit<B: Backend> {
     images: Tensor<B, 2, Int>, // [n, 3072], u8
     labels: Tensor<B, 1, Int>, // [n]
     host_labels: Vec<u8>,
 }
 
 impl<B: ModelOps> DeviceSplit<B> {
-    pub(super) fn upload(split: &Split, device: &B::Device) -> Self {
+    pub(crate) fn upload(split: &Split, device: &B::Device) -> Self {
         let n = split.len();
         let images = TensorData::new(split.images.clone(), [n, IMAGE_BYTES]);
         let labels: Vec<i64> = split.labels.iter().map(|&l| l as i64).collect();
@@ -125,7 +61,7 @@ impl<B: ModelOps> DeviceSplit<B> {
     }
 
     /// The images at `index` as network input [n, 3, 32, 32], and their labels.
-    pub(super) fn batch(
+    pub(crate) fn batch(
         &self,
         index: &[i64],
         input: InputMap,
@@ -137,7 +73,7 @@ impl<B: ModelOps> DeviceSplit<B> {
     }
 
     /// Consecutive images `start..end`.
-    pub(super) fn range(
+    pub(crate) fn range(
         &self,
         start: usize,
         end: usize,
@@ -152,13 +88,13 @@ impl<B: ModelOps> DeviceSplit<B> {
 /// Without normalization that is `u8 / 255` (PyTorch's `ToTensor`); with it, the training
 /// set's mean and std are folded into the same two numbers.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct InputMap {
+pub(crate) struct InputMap {
     scale: [f32; 3],
     shift: [f32; 3],
 }
 
 impl InputMap {
-    pub(super) fn new(stats: Option<ChannelStats>) -> Self {
+    pub(crate) fn new(stats: Option<ChannelStats>) -> Self {
         let stats = stats.unwrap_or(ChannelStats {
             mean: [0.0; 3],
             std: [1.0; 3],
@@ -178,7 +114,7 @@ fn objective<B: Backend>(ce: Tensor<B, 1>, model: &Cnn<B>, l1: Option<f64>) -> T
     }
 }
 
-pub(super) fn optimizer(cfg: &TrainConfig) -> AdamConfig {
+pub(crate) fn optimizer(cfg: &TrainConfig) -> AdamConfig {
     // PyTorch's Adam: eps 1e-8 (burn defaults to 1e-5) and coupled L2, which burn's
     // WeightDecay also is.
     AdamConfig::new()
@@ -197,13 +133,13 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<i64> {
 }
 
 /// Test-set loss, accuracy and every prediction.
-pub(super) struct Evaluation {
+pub(crate) struct Evaluation {
     loss: f64,
     accuracy: f64,
     predictions: Vec<u8>,
 }
 
-pub(super) fn evaluate<B: ModelOps>(
+pub(crate) fn evaluate<B: ModelOps>(
     model: &Cnn<B>,
     split: &DeviceSplit<B>,
     input: InputMap,
@@ -248,11 +184,9 @@ pub struct Job<'a> {
     pub done: Vec<EpochStats>,
 }
 
-pub(crate) type Adam<B> = OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
-
 /// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
 /// logits, both detached from the graph.
-pub(super) fn step<B: TrainBackend>(
+pub(crate) fn step<B: TrainBackend>(
     model: Cnn<B>,
     optim: &mut Adam<B>,
     ce: &CrossEntropyLoss<B>,
@@ -414,8 +348,8 @@ pub fn train<B: TrainBackend>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::train::backend::{Cpu, CpuAd};
-    use crate::train::config::{Hyper, Init, LrPolicy};
+    use crate::backend::{Cpu, CpuAd};
+    use crate::config::{Hyper, Init, LrPolicy};
     use crate::tricks::{self, Trick, TrickSet};
     use rand::Rng;
 

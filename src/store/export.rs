@@ -84,8 +84,8 @@ mod tests {
     use super::*;
     use crate::app::tests::outcome;
     use crate::store::Store;
-    use crate::train::config::Hyper;
-    use crate::tricks::{self, Trick, TrickSet};
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, Trick, TrickSet};
 
     fn runs() -> Vec<StoredRun> {
         let mut s = Store::in_memory();

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::backend::DeviceChoice;
-use crate::train::config::Hyper;
-use crate::tricks::Trick;
+use cifar_engine::config::Hyper;
+use cifar_engine::events::DeviceChoice;
+use cifar_engine::tricks::Trick;
 
 /// Settings of the app itself, not of training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub enum SettingsError {
     #[error("{path}: [train] {source}. Fix the value or delete the line to use the default")]
     Range {
         path: PathBuf,
-        source: crate::train::config::OutOfRange,
+        source: cifar_engine::config::OutOfRange,
     },
     #[error("{path}: [app] fps = {fps} is out of range: 1 to 120")]
     Fps { path: PathBuf, fps: u32 },
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn the_shipped_config_toml_parses_to_the_defaults() {
-        let text = include_str!("../config.toml");
+        let text = include_str!("../../config.toml");
         assert_eq!(parse(text).unwrap(), Settings::default());
     }
 

@@ -1,15 +1,18 @@
 //! The terminal's only owner: raw mode and alternate screen in, and always back out — on quit,
 //! on Ctrl-C, on SIGTERM/SIGHUP and on panic.
 
+pub mod event_loop;
+pub mod keymap;
+pub mod signals;
+
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 
 use crate::app::{Action, App, Msg};
+use crate::cli::setup::Context;
 use crate::cli::{RunArgs, StudyArgs};
-use crate::event;
-use crate::setup::Context;
-use crate::tricks::{self, TrickSet};
+use cifar_engine::tricks::{self, TrickSet};
 
 /// What to do once the interface is up.
 pub enum Start<'a> {
@@ -70,7 +73,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
-    let result = runtime.block_on(event::run(terminal, app, ctx, first));
+    let result = runtime.block_on(event_loop::run(terminal, app, ctx, first));
     ratatui::restore();
     // Training threads stop at their next step; don't wait for blocking tasks.
     runtime.shutdown_background();

@@ -21,7 +21,7 @@ use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
-use super::backend::Gpu;
+use crate::backend::Gpu;
 
 fn valid() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
@@ -359,11 +359,11 @@ pub fn seed_masks(seed: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::backend::{Cpu, CpuAd};
+    use crate::backend::{Cpu, CpuAd};
     use burn::tensor::Tolerance;
 
     fn turn() -> std::sync::MutexGuard<'static, ()> {
-        crate::train::runner::tests::RNG
+        crate::runner::tests::RNG
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }

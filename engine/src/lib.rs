@@ -1,16 +1,23 @@
-//! The training engine: configuration, model, backends and the loop. Knows nothing of the UI.
+//! The training engine: data, tricks, configuration, model, kernels, backends and the loop.
+//! It depends on no UI, async runtime or database crate; it talks through [`events`].
+#![deny(unsafe_code)]
 
 pub mod backend;
-pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod data;
 mod denormals;
+pub mod events;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
 pub mod runner;
+pub mod speed;
+pub mod tricks;
 
-use backend::{CpuAd, Device, GpuAd, GpuDevice, NoCuda};
-use runner::{Outcome, TrainError, TrainEvent};
+use backend::{CpuAd, GpuAd, GpuDevice, NoCuda};
+use events::{Device, Outcome, TrainEvent};
+use runner::TrainError;
 
 pub use runner::Job;
 
@@ -24,19 +31,19 @@ pub enum RunError {
     Train(#[from] TrainError),
 }
 
-/// Measures the engine's speed on `device` (see [`bench::measure`]).
+/// Measures the engine's speed on `device` (see [`speed::measure`]).
 pub fn bench_on(
     device: Device,
-    data: &crate::data::Cifar10,
+    data: &data::Cifar10,
     steps: usize,
     epoch_images: Option<usize>,
-) -> Result<bench::Figures, RunError> {
+) -> Result<speed::Figures, RunError> {
     Ok(match device {
         Device::Cpu => denormals::flushed(|| {
-            bench::measure::<CpuAd>(&Default::default(), device, data, steps, epoch_images)
+            speed::measure::<CpuAd>(&Default::default(), device, data, steps, epoch_images)
         }),
         Device::Cuda => {
-            bench::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images)
+            speed::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images)
         }
     }?)
 }
@@ -50,4 +57,9 @@ pub fn run_on(device: Device, job: Job, emit: impl FnMut(TrainEvent)) -> Result<
         Device::Cuda => runner::train::<GpuAd>(&GpuDevice::new(0), device, job, emit),
     }?;
     Ok(outcome)
+}
+
+/// Threads the engine's CPU kernels run on.
+pub fn worker_threads() -> usize {
+    rayon::current_num_threads()
 }

@@ -3,15 +3,15 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use super::kernels::TrainBackend;
+use crate::kernels::TrainBackend;
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
 
-use super::backend::Device;
-use super::config::{Hyper, TrainConfig};
-use super::model::{Cnn, CnnSpec};
-use super::runner::{self, DeviceSplit, InputMap, Job, TrainError};
+use crate::config::{Hyper, TrainConfig};
 use crate::data::Cifar10;
+use crate::events::Device;
+use crate::model::{Cnn, CnnSpec};
+use crate::runner::{self, DeviceSplit, InputMap, Job, TrainError};
 use crate::tricks::{self, TrickSet};
 
 /// Images per second, each the figure of one repetition.

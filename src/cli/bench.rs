@@ -8,12 +8,13 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
 use crate::cli::BenchArgs;
-use crate::setup::Context;
-use crate::train::kernels::{Kernel, uses_burn};
-use crate::train::{self, backend};
+use crate::cli::setup::Context;
+use cifar_engine::backend;
+use cifar_engine::events::Device;
+use cifar_engine::kernels::{Kernel, uses_burn};
 
 /// The reference script, built into the binary so `bench` works from any folder.
-const REFERENCE: &str = include_str!("../scripts/torch_reference.py");
+const REFERENCE: &str = include_str!("../../scripts/torch_reference.py");
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -87,15 +88,15 @@ fn run_reference(
 }
 
 pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
-    let data = crate::headless::load_data(ctx)?;
+    let data = crate::cli::headless::load_data(ctx)?;
     let (device, notice) = backend::select(ctx.device)?;
     if let Some(n) = notice {
         eprintln!("{n}");
     }
-    let threads = rayon::current_num_threads();
+    let threads = cifar_engine::worker_threads();
     let mut reps = Vec::new();
     for rep in 0..args.reps {
-        let f = train::bench_on(device, &data, args.steps, args.epoch_images)?;
+        let f = cifar_engine::bench_on(device, &data, args.steps, args.epoch_images)?;
         eprintln!(
             "cifar-tui rep {}/{}: bare step {:.0} img/s, epoch {:.0} img/s, eval {:.0} img/s",
             rep + 1,
@@ -134,13 +135,13 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     };
     let burn_kernels: Vec<&str> = Kernel::ALL
         .into_iter()
-        .filter(|&k| device == backend::Device::Cuda || uses_burn(k))
+        .filter(|&k| device == Device::Cuda || uses_burn(k))
         .map(Kernel::name)
         .collect();
     let report = json!({
         "device": device.to_string(),
         "burn_kernels": burn_kernels,
-        "denormals_flushed": device == backend::Device::Cpu && crate::train::denormals_flushed(),
+        "denormals_flushed": device == Device::Cpu && cifar_engine::denormals_flushed(),
         "threads": threads,
         "reps": args.reps,
         "steps": args.steps,

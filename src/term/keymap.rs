@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn editing_takes_text_and_ctrl_c_still_quits() {
         let m = Mode::Editing {
-            param: crate::params::Param::Lr,
+            param: crate::app::params::Param::Lr,
             text: String::new(),
         };
         assert_eq!(

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::config::{Hyper, Init, LrPolicy, TrainConfig};
+use crate::config::{Hyper, Init, LrPolicy, TrainConfig};
 
 /// One trick from "Efficient BackProp" / the NYU Deep Learning lecture on training tricks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use crate::train::backend::Device;
-use crate::train::config::TrainConfig;
-use crate::train::runner::{EpochStats, Outcome, Progress, TrainEvent};
-use crate::tricks::{self, TrickSet};
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::Device;
+use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent};
+use cifar_engine::tricks::{self, TrickSet};
 
 pub type RunId = u64;
 
@@ -70,7 +70,7 @@ impl Run {
             status: RunStatus::Queued,
             device: None,
             losses: Vec::new(),
-            steps_per_point: crate::train::runner::REPORT_EVERY,
+            steps_per_point: cifar_engine::events::REPORT_EVERY,
             epochs: Vec::new(),
             steps_per_epoch: 0,
             stored: None,
@@ -170,7 +170,7 @@ pub struct RunRecord<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::config::Hyper;
+    use cifar_engine::config::Hyper;
 
     fn progress(epoch: usize, step: usize) -> Progress {
         Progress {
@@ -212,7 +212,7 @@ mod tests {
             }));
         }
         assert!(run.losses.len() <= MAX_LOSS_POINTS);
-        assert!(run.steps_per_point > crate::train::runner::REPORT_EVERY);
+        assert!(run.steps_per_point > cifar_engine::events::REPORT_EVERY);
         // Merging keeps the curve's shape: still increasing.
         assert!(run.losses.windows(2).all(|w| w[0] < w[1]));
     }

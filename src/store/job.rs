@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::data::Cifar10;
-use crate::runs::Run;
+use crate::app::runs::Run;
 use crate::store::{Status, Store, StoreError, StoredRun};
-use crate::train::backend::DeviceChoice;
-use crate::train::checkpoint;
-use crate::train::config::TrainConfig;
-use crate::train::runner::{Outcome, TrainError, TrainEvent};
-use crate::train::{self, RunError};
-use crate::tricks::TrickSet;
+use cifar_engine::checkpoint;
+use cifar_engine::config::TrainConfig;
+use cifar_engine::data::Cifar10;
+use cifar_engine::events::DeviceChoice;
+use cifar_engine::events::{Outcome, TrainEvent};
+use cifar_engine::runner::TrainError;
+use cifar_engine::tricks::TrickSet;
+use cifar_engine::{self, RunError};
 
 /// Where runs are kept.
 #[derive(Clone, Debug)]
@@ -122,7 +123,7 @@ pub fn execute(
         (Some(s), Some(dir)) => resume_point(s, id_or_0, dir),
         _ => None,
     };
-    let (device, fallback) = train::backend::select(choice)?;
+    let (device, fallback) = cifar_engine::backend::select(choice)?;
     if let Some(n) = fallback {
         notice(n);
     }
@@ -141,14 +142,14 @@ pub fn execute(
     };
     let done = resumed.map(|r| r.epochs).unwrap_or_default();
     let mut beat = Instant::now();
-    let job = train::Job {
+    let job = cifar_engine::Job {
         data,
         config,
         cancel: &stop.flag,
         checkpoints: checkpoints.as_deref(),
         done,
     };
-    let result = train::run_on(device, job, |event| {
+    let result = cifar_engine::run_on(device, job, |event| {
         mirror.apply(event.clone());
         match &event {
             TrainEvent::Epoch(e) => {

@@ -6,11 +6,14 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::config::{Init, TrainConfig};
-use super::kernels::{ModelOps, conv3x3, dropout, pool2x2};
+use crate::config::{Init, TrainConfig};
+use crate::kernels::{ModelOps, conv3x3, dropout, pool2x2};
 
 /// Conv(3→32) ReLU Pool → Conv(32→64) ReLU Pool → Conv(64→64) ReLU → Dense(1024→64) ReLU →
 /// Dense(64→10): 122,570 parameters.
+/// The optimizer of every run, as burn types it for this model.
+pub type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
+
 #[derive(Module, Debug)]
 pub struct Cnn<B: Backend> {
     conv1: Conv2d<B>,
@@ -163,7 +166,7 @@ fn maybe_dropout<B: ModelOps, const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::backend::{Cpu, CpuAd};
+    use crate::backend::{Cpu, CpuAd};
     use burn::tensor::{Distribution, TensorData};
 
     fn spec(init: Init) -> CnnSpec {
@@ -176,7 +179,7 @@ mod tests {
 
     #[test]
     fn has_the_tutorials_122570_parameters() {
-        let _turn = crate::train::runner::tests::RNG
+        let _turn = crate::runner::tests::RNG
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let m = spec(Init::Default).init::<Cpu>(&Default::default());
@@ -191,7 +194,7 @@ mod tests {
 
     #[test]
     fn kaiming_bounds_and_zero_biases() {
-        let _turn = crate::train::runner::tests::RNG
+        let _turn = crate::runner::tests::RNG
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
@@ -217,7 +220,7 @@ mod tests {
 
     #[test]
     fn dropout_is_present_exactly_where_asked() {
-        let _turn = crate::train::runner::tests::RNG
+        let _turn = crate::runner::tests::RNG
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
@@ -239,7 +242,7 @@ mod tests {
 
     #[test]
     fn dropout_acts_in_training_only() {
-        let _turn = crate::train::runner::tests::RNG
+        let _turn = crate::runner::tests::RNG
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         use burn::module::AutodiffModule;

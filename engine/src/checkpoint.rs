@@ -11,8 +11,7 @@ use burn::optim::Optimizer;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
-use super::model::Cnn;
-use super::runner::Adam;
+use crate::model::{Adam, Cnn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

@@ -1,15 +1,18 @@
 //! The run history: SQLite (WAL, so several cifar-tui processes can share it), written as runs
 //! go, one transaction per epoch. The schema is versioned with `PRAGMA user_version`.
 
+pub mod export;
+pub mod job;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Confusion, Report};
-use crate::train::config::TrainConfig;
-use crate::train::runner::{EpochStats, Outcome};
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::{EpochStats, Outcome};
+use cifar_engine::metrics::{Confusion, Report};
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version i to i + 1.
 const MIGRATIONS: &[&str] = &["
@@ -169,8 +172,8 @@ impl StoredRun {
     /// The outcome, for a finished run.
     pub fn outcome(&self) -> Option<Outcome> {
         let device = match self.device.as_deref() {
-            Some("cuda") => crate::train::backend::Device::Cuda,
-            _ => crate::train::backend::Device::Cpu,
+            Some("cuda") => cifar_engine::events::Device::Cuda,
+            _ => cifar_engine::events::Device::Cpu,
         };
         Some(Outcome {
             device,
@@ -314,7 +317,7 @@ impl Store {
     /// Adds a queued run, owned by this process; its number. The tricks column is the
     /// config's, described for lists.
     pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
-        let tricks = crate::tricks::describe(&config.tricks.iter().copied().collect());
+        let tricks = cifar_engine::tricks::describe(&config.tricks.iter().copied().collect());
         self.conn.execute(
             "INSERT INTO runs (created_at, name, tricks, config, status, pid, host, heartbeat)
              VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?1)",
@@ -543,7 +546,7 @@ impl Row {
                 .unwrap_or_default(),
             steps_per_point: r
                 .get::<_, Option<i64>>("steps_per_point")?
-                .unwrap_or(crate::train::runner::REPORT_EVERY as i64)
+                .unwrap_or(cifar_engine::events::REPORT_EVERY as i64)
                 as usize,
         })
     }
@@ -553,8 +556,8 @@ impl Row {
 mod tests {
     use super::*;
     use crate::app::tests::outcome;
-    use crate::train::config::Hyper;
-    use crate::tricks::{self, TrickSet};
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, TrickSet};
 
     fn cfg() -> TrainConfig {
         tricks::resolve(&TrickSet::new(), &Hyper::default())
