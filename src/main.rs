@@ -10,6 +10,8 @@ use cifar_tui::cli::{bench, headless};
 use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
+    // First: this process may have been started only to probe the GPU.
+    cifar_engine::backend::serve_probe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -352,3 +352,47 @@ fn two_processes_share_one_history() {
     let md = String::from_utf8(env.run(&["export", "1,2", "--format", "md"]).stdout).unwrap();
     assert_eq!(md.lines().count(), 4, "{md}");
 }
+
+/// Asked for a GPU on a machine without one, the real cause in one line with its fix; asked
+/// for `auto`, the notice says just that and training goes on on the CPU. The probe runs in a
+/// child process, so nothing of the CUDA runtime's panics reaches the screen.
+#[test]
+fn gpu_errors_name_the_cause_and_auto_falls_back_with_it() {
+    if Path::new("/proc/driver/nvidia").exists() {
+        eprintln!("skipped: this machine has an NVIDIA driver");
+        return;
+    }
+    let env = Env::new();
+    let on = |device: &str, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cifar-tui"));
+        c.current_dir(env.tmp.path())
+            .env("XDG_CACHE_HOME", env.tmp.path().join("cache"))
+            .env("XDG_CONFIG_HOME", env.tmp.path().join("config"))
+            .env("XDG_DATA_HOME", env.tmp.path().join("share"))
+            .env_remove("CIFAR_TUI_NO_CUDA")
+            .args(["--data"])
+            .arg(&env.data)
+            .arg("--history")
+            .arg(env.history())
+            .args(["--device", device])
+            .args(args);
+        c.output().unwrap()
+    };
+    let run = ["run", "--headless", "--epochs", "1", "--train-limit", "64"];
+    let cuda = on("cuda", &run);
+    assert!(!cuda.status.success());
+    let text = stderr(&cuda);
+    assert!(text.contains("no NVIDIA driver found"), "{text}");
+    assert!(text.contains("Fix: install the NVIDIA driver"), "{text}");
+    for noise in ["RecvError", "panicked", "Unable to dynamically load"] {
+        assert!(!text.contains(noise), "{noise} in: {text}");
+    }
+    let auto = on("auto", &run);
+    let text = stderr(&auto);
+    assert!(auto.status.success(), "{text}");
+    assert!(
+        text.contains("no NVIDIA driver found; training on the CPU"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+}

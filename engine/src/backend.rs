@@ -10,57 +10,305 @@ pub type Gpu = burn::backend::Cuda;
 pub type GpuAd = Autodiff<Gpu>;
 pub type GpuDevice = burn::backend::cuda::CudaDevice;
 
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "--device cuda: no CUDA GPU answered ({0}). Fix: check `nvidia-smi` and the driver, or use \
-     --device auto (falls back to the CPU) or --device cpu"
-)]
-pub struct NoCuda(String);
+/// Why no GPU can be used, each with its fix. Parsed from what the CUDA stack said (its panic
+/// messages: the runtime panics instead of returning errors), never from a guess.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GpuError {
+    #[error("CIFAR_TUI_NO_CUDA is set. Fix: unset it to use the GPU")]
+    Disabled,
+    #[error(
+        "no NVIDIA driver found (libcuda.so is not on the library path). Fix: install the NVIDIA \
+         driver (`nvidia-smi` should list the GPU), or use --device cpu"
+    )]
+    NoDriver,
+    #[error(
+        "libcuda.so is CUDA's stub library, not the driver{}. Fix: remove the `stubs` folder from \
+         LD_LIBRARY_PATH",
+        .0.as_ref().map(|d| format!(" (found in {d})")).unwrap_or_default()
+    )]
+    StubDriver(Option<String>),
+    #[error(
+        "the NVIDIA driver is older than this CUDA build needs. Fix: update the driver, or use \
+         --device cpu"
+    )]
+    OldDriver,
+    #[error("the NVIDIA driver found no GPU. Fix: check `nvidia-smi`, or use --device cpu")]
+    NoGpu,
+    #[error("GPU {index} does not exist{}. Fix: pick one `nvidia-smi -L` lists", count_note(*.count))]
+    NoSuchDevice { index: usize, count: Option<usize> },
+    #[error(
+        "NVRTC (libnvrtc.so, CUDA's runtime compiler) is not on the library path. Fix: install \
+         the CUDA toolkit's nvrtc package (e.g. cuda-nvrtc-12-x) or add its lib folder to \
+         LD_LIBRARY_PATH"
+    )]
+    NoNvrtc,
+    #[error(
+        "the GPU is out of memory ({0}). Fix: free it (`nvidia-smi` shows who holds it), use a \
+         smaller batch, or --device cpu"
+    )]
+    OutOfMemory(String),
+    #[error("CUDA failed: {0}. Fix: check `nvidia-smi`, or use --device cpu")]
+    Other(String),
+}
 
-/// Turns a choice into a device. `auto` without a GPU gives the CPU and a one-line notice.
-pub fn select(choice: DeviceChoice) -> Result<(Device, Option<String>), NoCuda> {
+fn count_note(count: Option<usize>) -> String {
+    match count {
+        Some(1) => " (this machine has 1 GPU: 0)".into(),
+        Some(n) => format!(" (this machine has {n}: 0 to {})", n.saturating_sub(1)),
+        None => String::new(),
+    }
+}
+
+impl GpuError {
+    /// The cause in a few words, for the CPU fallback notice.
+    pub fn short(&self) -> String {
+        match self {
+            GpuError::Disabled => "CIFAR_TUI_NO_CUDA is set".into(),
+            GpuError::NoDriver => "no NVIDIA driver found".into(),
+            GpuError::StubDriver(_) => "libcuda.so is CUDA's stub, not the driver".into(),
+            GpuError::OldDriver => "the NVIDIA driver is too old".into(),
+            GpuError::NoGpu => "the NVIDIA driver found no GPU".into(),
+            GpuError::NoSuchDevice { index, .. } => format!("GPU {index} does not exist"),
+            GpuError::NoNvrtc => "NVRTC is not installed".into(),
+            GpuError::OutOfMemory(_) => "the GPU is out of memory".into(),
+            GpuError::Other(why) => format!("CUDA failed: {why}"),
+        }
+    }
+
+    /// Names what the CUDA stack said, in the order it said it: the first message that names a
+    /// cause wins (the thread that saw the failure panics first; the ones waiting on it report
+    /// only a closed channel).
+    pub fn classify(messages: &[String]) -> GpuError {
+        let found = |needle: &str| messages.iter().any(|m| m.contains(needle));
+        if found("Unable to dynamically load the \"cuda\"") {
+            GpuError::NoDriver
+        } else if found("CUDA_ERROR_STUB_LIBRARY") {
+            GpuError::StubDriver(stubs_on_library_path())
+        } else if found("CUDA_ERROR_INSUFFICIENT_DRIVER") || found("SYSTEM_DRIVER_MISMATCH") {
+            GpuError::OldDriver
+        } else if found("CUDA_ERROR_NO_DEVICE") {
+            GpuError::NoGpu
+        } else if found("CUDA_ERROR_INVALID_DEVICE") || found("invalid device ordinal") {
+            GpuError::NoSuchDevice {
+                index: 0,
+                count: None,
+            }
+        } else if found("Unable to dynamically load the \"nvrtc\"") {
+            GpuError::NoNvrtc
+        } else if let Some(m) = messages.iter().find(|m| m.contains("OUT_OF_MEMORY")) {
+            GpuError::OutOfMemory(first_line(m))
+        } else {
+            let cause = messages
+                .iter()
+                .find(|m| !m.contains("RecvError") && !m.contains("SendError"))
+                .or(messages.first());
+            GpuError::Other(cause.map_or("no answer".into(), |m| first_line(m)))
+        }
+    }
+
+    /// One line a child process prints and its parent reads back: `<kind>\t<detail>`.
+    fn to_line(&self) -> String {
+        let (kind, detail) = match self {
+            GpuError::Disabled => ("disabled", String::new()),
+            GpuError::NoDriver => ("no-driver", String::new()),
+            GpuError::StubDriver(d) => ("stub", d.clone().unwrap_or_default()),
+            GpuError::OldDriver => ("old-driver", String::new()),
+            GpuError::NoGpu => ("no-gpu", String::new()),
+            GpuError::NoSuchDevice { index, count } => (
+                "no-such-device",
+                format!("{index} {}", count.map_or(String::new(), |c| c.to_string())),
+            ),
+            GpuError::NoNvrtc => ("no-nvrtc", String::new()),
+            GpuError::OutOfMemory(d) => ("oom", d.clone()),
+            GpuError::Other(d) => ("other", d.clone()),
+        };
+        format!("{kind}\t{}", detail.replace(['\n', '\t'], " "))
+    }
+
+    fn from_line(line: &str) -> GpuError {
+        let (kind, detail) = line.split_once('\t').unwrap_or((line, ""));
+        let detail = detail.to_string();
+        match kind {
+            "disabled" => GpuError::Disabled,
+            "no-driver" => GpuError::NoDriver,
+            "stub" => GpuError::StubDriver(Some(detail).filter(|d| !d.is_empty())),
+            "old-driver" => GpuError::OldDriver,
+            "no-gpu" => GpuError::NoGpu,
+            "no-such-device" => {
+                let mut parts = detail.split_whitespace().map(|p| p.parse().ok());
+                GpuError::NoSuchDevice {
+                    index: parts.next().flatten().unwrap_or(0),
+                    count: parts.next().flatten(),
+                }
+            }
+            "no-nvrtc" => GpuError::NoNvrtc,
+            "oom" => GpuError::OutOfMemory(detail),
+            _ => GpuError::Other(detail),
+        }
+    }
+}
+
+impl GpuError {
+    #[cfg(test)]
+    fn index(&self) -> usize {
+        match self {
+            GpuError::NoSuchDevice { index, .. } => *index,
+            _ => 0,
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// The `stubs` folder on LD_LIBRARY_PATH that holds a libcuda.so, if any: named in the fix.
+fn stubs_on_library_path() -> Option<String> {
+    std::env::var("LD_LIBRARY_PATH")
+        .ok()?
+        .split(':')
+        .find(|dir| dir.contains("stubs") && std::path::Path::new(dir).join("libcuda.so").exists())
+        .map(str::to_string)
+}
+
+/// Turns a choice into a device. `auto` without a GPU gives the CPU and a one-line notice
+/// naming the cause.
+pub fn select(choice: DeviceChoice) -> Result<(Device, Option<String>), GpuError> {
     match choice {
         DeviceChoice::Cpu => Ok((Device::Cpu, None)),
-        DeviceChoice::Cuda => probe_cuda().map(|()| (Device::Cuda, None)).map_err(NoCuda),
-        DeviceChoice::Auto => Ok(match probe_cuda() {
+        DeviceChoice::Cuda => probe(0).map(|()| (Device::Cuda, None)),
+        DeviceChoice::Auto => Ok(match probe(0) {
             Ok(()) => (Device::Cuda, None),
             Err(why) => (
                 Device::Cpu,
-                Some(format!("no CUDA GPU answered ({why}); training on the CPU")),
+                Some(format!("{}; training on the CPU", why.short())),
             ),
         }),
     }
 }
 
-/// Runs one tiny computation on GPU 0. The CUDA runtime panics when the driver library is
-/// missing, so the attempt is isolated, and the panic message (not a backtrace on the screen)
-/// becomes the reason.
-fn probe_cuda() -> Result<(), String> {
-    if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
-        return Err("CIFAR_TUI_NO_CUDA is set".into());
+/// The environment variable that turns a process into a GPU probe (see [`serve_probe`]).
+const PROBE_VAR: &str = "CIFAR_ENGINE_PROBE_GPU";
+/// Set once a program has offered to serve probes: only then are probes run in a child.
+static CHILD_PROBES: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
+/// Call first thing in `main`: when this process was started as a GPU probe, probes, prints
+/// the answer and exits; otherwise lets [`select`] probe in a child process from now on.
+///
+/// The CUDA runtime reports a missing or broken driver by panicking, on threads of its own, and
+/// can hang or crash the process. A child process keeps all of that away from the caller: no
+/// panic hook of the caller's is swapped (a panic elsewhere in that window would skip the
+/// terminal's restore) and nothing of the child's is printed.
+pub fn serve_probe() {
+    if let Some(index) = std::env::var_os(PROBE_VAR) {
+        let index = index.to_str().and_then(|i| i.parse().ok()).unwrap_or(0);
+        match probe_here(index) {
+            Ok(()) => println!("ok"),
+            Err(e) => println!("err\t{}", e.to_line()),
+        }
+        std::process::exit(0);
     }
+    let _ = CHILD_PROBES.set(());
+}
+
+/// Whether GPU `index` answers a tiny computation.
+pub fn probe(index: usize) -> Result<(), GpuError> {
+    if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
+        return Err(GpuError::Disabled);
+    }
+    match CHILD_PROBES.get() {
+        Some(()) => probe_in_child(index),
+        // Test binaries and programs that never called `serve_probe`.
+        None => probe_here(index),
+    }
+}
+
+fn probe_in_child(index: usize) -> Result<(), GpuError> {
+    let exe = std::env::current_exe().map_err(|e| GpuError::Other(e.to_string()))?;
+    let mut child = std::process::Command::new(exe)
+        .env(PROBE_VAR, index.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| GpuError::Other(format!("cannot start the GPU probe: {e}")))?;
+    // A driver that hangs must not hang the app.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(GpuError::Other("CUDA did not answer within 90 s".into()));
+            }
+        }
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+    }
+    parse_answer(&out, index, status.success())
+}
+
+fn parse_answer(out: &str, index: usize, exited_cleanly: bool) -> Result<(), GpuError> {
+    match out.lines().next() {
+        Some("ok") => Ok(()),
+        Some(line) if line.starts_with("err\t") => Err(match GpuError::from_line(&line[4..]) {
+            GpuError::NoSuchDevice { count, .. } => GpuError::NoSuchDevice { index, count },
+            e => e,
+        }),
+        _ if exited_cleanly => Err(GpuError::Other("the GPU probe gave no answer".into())),
+        _ => Err(GpuError::Other(
+            "the GPU probe crashed (the driver or CUDA runtime failed)".into(),
+        )),
+    }
+}
+
+/// Runs one tiny computation on GPU `index` in this process, collecting every panic message the
+/// CUDA stack produces meanwhile. Swaps the process's panic hook: meant for a probe process.
+fn probe_here(index: usize) -> Result<(), GpuError> {
+    use std::sync::{Arc, Mutex};
+    if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
+        return Err(GpuError::Disabled);
+    }
+    let said = Arc::new(Mutex::new(Vec::<String>::new()));
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let sink = Arc::clone(&said);
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("a CUDA thread panicked");
+        if let Ok(mut said) = sink.lock() {
+            said.push(message.to_string());
+        }
+    }));
     let result = std::panic::catch_unwind(|| {
-        let device = GpuDevice::new(0);
+        let device = GpuDevice::new(index);
         let x = Tensor::<Gpu, 1>::ones([4], &device).sum();
         x.into_scalar()
     });
     std::panic::set_hook(hook);
+    let said = said.lock().map(|s| s.clone()).unwrap_or_default();
     match result {
         Ok(4.0) => Ok(()),
-        Ok(v) => Err(format!("test sum gave {v}, expected 4")),
-        Err(panic) => Err(panic
-            .downcast_ref::<String>()
-            .map(|s| s.as_str())
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("the CUDA runtime failed to start")
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(160)
-            .collect()),
+        Ok(v) => Err(GpuError::Other(format!("a test sum gave {v}, expected 4"))),
+        Err(_) => Err(match GpuError::classify(&said) {
+            GpuError::NoSuchDevice { count, .. } => GpuError::NoSuchDevice { index, count },
+            e => e,
+        }),
     }
 }
 
@@ -72,9 +320,121 @@ mod tests {
     fn cpu_is_always_available_and_auto_never_fails() {
         assert_eq!(select(DeviceChoice::Cpu).unwrap(), (Device::Cpu, None));
         let (device, notice) = select(DeviceChoice::Auto).unwrap();
-        // On a machine without a GPU (CI), auto must fall back with a notice.
+        // On a machine without a GPU (CI), auto must fall back with a notice naming the cause.
         if device == Device::Cpu {
-            assert!(notice.unwrap().contains("training on the CPU"));
+            let notice = notice.unwrap();
+            assert!(notice.ends_with("; training on the CPU"), "{notice}");
+            assert!(!notice.contains("RecvError"), "{notice}");
         }
+    }
+
+    #[test]
+    fn a_machine_without_a_driver_says_so_not_recv_error() {
+        if std::path::Path::new("/proc/driver/nvidia").exists() {
+            return; // a GPU machine: nothing to check here
+        }
+        let e = probe_here(0).unwrap_err();
+        assert_eq!(e, GpuError::NoDriver, "{e}");
+        assert_eq!(
+            select(DeviceChoice::Auto).unwrap().1.as_deref(),
+            Some("no NVIDIA driver found; training on the CPU")
+        );
+        assert!(
+            select(DeviceChoice::Cuda)
+                .unwrap_err()
+                .to_string()
+                .contains("Fix: install")
+        );
+    }
+
+    fn said(messages: &[&str]) -> GpuError {
+        GpuError::classify(&messages.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_cause_is_the_first_message_that_names_one_not_the_closed_channel() {
+        let recv = "called `Result::unwrap()` on an `Err` value: RecvError";
+        assert_eq!(
+            said(&[
+                recv,
+                "Unable to dynamically load the \"cuda\" shared library - searched for ..."
+            ]),
+            GpuError::NoDriver
+        );
+        assert_eq!(
+            said(&["DriverError(CUDA_ERROR_STUB_LIBRARY, \"CUDA driver is a stub library\")"]),
+            GpuError::StubDriver(stubs_on_library_path())
+        );
+        assert_eq!(
+            said(&[
+                "DriverError(CUDA_ERROR_NO_DEVICE, \"no CUDA-capable device\")",
+                recv
+            ]),
+            GpuError::NoGpu
+        );
+        assert_eq!(
+            said(&["DriverError(CUDA_ERROR_INVALID_DEVICE, \"invalid device ordinal\")"]),
+            GpuError::NoSuchDevice {
+                index: 0,
+                count: None
+            }
+        );
+        assert_eq!(
+            said(&["Unable to dynamically load the \"nvrtc\" shared library"]),
+            GpuError::NoNvrtc
+        );
+        assert_eq!(
+            said(&["DriverError(CUDA_ERROR_INSUFFICIENT_DRIVER, \"...\")"]),
+            GpuError::OldDriver
+        );
+        assert!(matches!(
+            said(&["DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")\nmore"]),
+            GpuError::OutOfMemory(m) if m == "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")"
+        ));
+        // Only a closed channel: say what there is, never an empty cause.
+        assert_eq!(said(&[recv]), GpuError::Other(recv.into()));
+        assert_eq!(said(&[]), GpuError::Other("no answer".into()));
+    }
+
+    #[test]
+    fn every_message_is_one_line_with_a_fix() {
+        let all = [
+            GpuError::Disabled,
+            GpuError::NoDriver,
+            GpuError::StubDriver(Some("/usr/local/cuda/lib64/stubs".into())),
+            GpuError::StubDriver(None),
+            GpuError::OldDriver,
+            GpuError::NoGpu,
+            GpuError::NoSuchDevice {
+                index: 3,
+                count: Some(2),
+            },
+            GpuError::NoNvrtc,
+            GpuError::OutOfMemory("CUDA_ERROR_OUT_OF_MEMORY".into()),
+            GpuError::Other("boom".into()),
+        ];
+        for e in &all {
+            let text = e.to_string();
+            assert!(text.contains("Fix: ") && !text.contains('\n'), "{text}");
+            // What a probe process prints, its parent reads back unchanged.
+            let back = parse_answer(&format!("err\t{}\n", e.to_line()), e.index(), true);
+            assert_eq!(back.unwrap_err(), *e);
+        }
+        assert_eq!(
+            all[6].to_string(),
+            "GPU 3 does not exist (this machine has 2: 0 to 1). Fix: pick one `nvidia-smi -L` lists"
+        );
+        assert!(
+            all[2]
+                .to_string()
+                .contains("(found in /usr/local/cuda/lib64/stubs)")
+        );
+        assert_eq!(parse_answer("ok\n", 0, true), Ok(()));
+        assert!(
+            parse_answer("", 0, false)
+                .unwrap_err()
+                .to_string()
+                .contains("crashed")
+        );
     }
 }

@@ -15,7 +15,7 @@ pub mod runner;
 pub mod speed;
 pub mod tricks;
 
-use backend::{CpuAd, GpuAd, GpuDevice, NoCuda};
+use backend::{CpuAd, GpuAd, GpuDevice, GpuError};
 use events::{Device, Outcome, TrainEvent};
 use runner::TrainError;
 
@@ -26,7 +26,7 @@ pub use denormals::{enabled as denormals_flushed, install_pool};
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    NoCuda(#[from] NoCuda),
+    Gpu(#[from] GpuError),
     #[error(transparent)]
     Train(#[from] TrainError),
 }
