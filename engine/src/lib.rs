@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod runner;
 pub mod speed;
+pub mod stats;
 pub mod tricks;
 
 use backend::{CpuAd, GpuAd, GpuDevice, GpuError};
