@@ -281,6 +281,9 @@ fn probe_here(index: usize) -> Result<(), GpuError> {
     if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
         return Err(GpuError::Disabled);
     }
+    // The hook is process-wide: one probe at a time, or one would hear another's panics.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let said = Arc::new(Mutex::new(Vec::<String>::new()));
     let hook = std::panic::take_hook();
     let sink = Arc::clone(&said);

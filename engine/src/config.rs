@@ -24,6 +24,8 @@ pub struct Hyper {
     /// Drop probability of both dropout tricks.
     pub dropout: f64,
     pub seed: u64,
+    /// The non-linearity when the `scaled_tanh` trick is off.
+    pub activation: Activation,
 }
 
 impl Default for Hyper {
@@ -38,6 +40,7 @@ impl Default for Hyper {
             l1: 1e-5,
             dropout: 0.2,
             seed: 42,
+            activation: Activation::Relu,
         }
     }
 }
@@ -148,6 +151,52 @@ impl LrPolicy {
     }
 }
 
+/// The non-linearity after every convolution and after the first dense layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// max(0, x): the seed study's choice.
+    #[default]
+    Relu,
+    Tanh,
+    /// LeCun's sigmoid, 1.7159 tanh(2x/3): f(+-1) = +-1, and the gain is near 1 where inputs
+    /// are standardised (Efficient BackProp, sec. 4.4).
+    ScaledTanh,
+    /// The logistic function 1 / (1 + e^-x): not zero-centred, which LeCun advises against.
+    Sigmoid,
+}
+
+impl Activation {
+    pub const ALL: [Activation; 4] = [
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::ScaledTanh,
+        Activation::Sigmoid,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::ScaledTanh => "scaled_tanh",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.key().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown activation `{s}`: use relu, tanh, scaled_tanh or sigmoid")
+            })
+    }
+}
+
 /// Weight initialisation of conv and dense layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +205,9 @@ pub enum Init {
     Default,
     /// `kaiming_uniform_(w, nonlinearity='relu')`: weights ~U(+-sqrt(6/fan_in)), biases zero.
     KaimingRelu,
+    /// LeCun's: weights ~N(0, 1/fan_in), so each unit's input has unit variance when its
+    /// inputs do; biases zero (Efficient BackProp, sec. 4.6).
+    Lecun,
 }
 
 /// Everything one run trains with, fully resolved: stored and printed with every run.
@@ -177,6 +229,8 @@ pub struct TrainConfig {
     pub init: Init,
     pub dropout_dense: Option<f64>,
     pub dropout_conv: Option<f64>,
+    #[serde(default)]
+    pub activation: Activation,
     /// Train on the first N training images only (quick demos, tests).
     #[serde(default)]
     pub train_limit: Option<usize>,
@@ -198,6 +252,7 @@ impl TrainConfig {
             init: Init::Default,
             dropout_dense: None,
             dropout_conv: None,
+            activation: h.activation,
             train_limit: None,
         }
     }
@@ -220,6 +275,7 @@ impl TrainConfig {
         cmp("init", self.init == other.init);
         cmp("dropout_dense", self.dropout_dense == other.dropout_dense);
         cmp("dropout_conv", self.dropout_conv == other.dropout_conv);
+        cmp("activation", self.activation == other.activation);
         cmp("train_limit", self.train_limit == other.train_limit);
         out
     }

@@ -6,13 +6,14 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use crate::config::{Init, TrainConfig};
+use crate::config::{Activation, Init, TrainConfig};
 use crate::kernels::{ModelOps, conv3x3, dropout, pool2x2};
 
-/// Conv(3→32) ReLU Pool → Conv(32→64) ReLU Pool → Conv(64→64) ReLU → Dense(1024→64) ReLU →
-/// Dense(64→10): 122,570 parameters.
 /// The optimizer of every run, as burn types it for this model.
 pub type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
+
+/// Conv(3→32) f Pool → Conv(32→64) f Pool → Conv(64→64) f → Dense(1024→64) f → Dense(64→10):
+/// 122,570 parameters, with f the configured activation (ReLU unless asked).
 
 #[derive(Module, Debug)]
 pub struct Cnn<B: Backend> {
@@ -22,6 +23,9 @@ pub struct Cnn<B: Backend> {
     fc1: Linear<B>,
     fc2: Linear<B>,
     relu: Relu,
+    /// Not a parameter: fixed by the configuration.
+    #[module(skip)]
+    activation: Activation,
     /// After each conv's ReLU (before pooling).
     dropout_conv: Option<Dropout>,
     /// After the first dense layer's ReLU.
@@ -32,6 +36,7 @@ pub struct Cnn<B: Backend> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CnnSpec {
     pub init: Init,
+    pub activation: Activation,
     pub dropout_conv: Option<f64>,
     pub dropout_dense: Option<f64>,
 }
@@ -40,6 +45,7 @@ impl From<&TrainConfig> for CnnSpec {
     fn from(cfg: &TrainConfig) -> Self {
         Self {
             init: cfg.init,
+            activation: cfg.activation,
             dropout_conv: cfg.dropout_conv,
             dropout_dense: cfg.dropout_dense,
         }
@@ -55,6 +61,12 @@ const TORCH_DEFAULT: Initializer = Initializer::KaimingUniform {
 /// `kaiming_uniform_(nonlinearity='relu')`: U(±sqrt(6/fan_in)).
 const KAIMING_RELU: Initializer = Initializer::KaimingUniform {
     gain: std::f64::consts::SQRT_2,
+    fan_out_only: false,
+};
+
+/// LeCun's: N(0, 1/fan_in).
+const LECUN: Initializer = Initializer::KaimingNormal {
+    gain: 1.0,
     fan_out_only: false,
 };
 
@@ -76,6 +88,7 @@ impl CnnSpec {
         let initializer = match self.init {
             Init::Default => TORCH_DEFAULT,
             Init::KaimingRelu => KAIMING_RELU,
+            Init::Lecun => LECUN,
         };
         let conv = |i, o| {
             Conv2dConfig::new([i, o], [3, 3])
@@ -94,10 +107,11 @@ impl CnnSpec {
             fc1: dense(1024, 64),
             fc2: dense(64, 10),
             relu: Relu::new(),
+            activation: self.activation,
             dropout_conv: self.dropout_conv.map(|p| DropoutConfig::new(p).init()),
             dropout_dense: self.dropout_dense.map(|p| DropoutConfig::new(p).init()),
         };
-        if self.init == Init::KaimingRelu {
+        if self.init != Init::Default {
             cnn.conv1.bias = zero_bias(32, device);
             cnn.conv2.bias = zero_bias(64, device);
             cnn.conv3.bias = zero_bias(64, device);
@@ -115,7 +129,7 @@ impl<B: ModelOps> Cnn<B> {
         let x = pool2x2(self.conv_block(&self.conv2, x)); // [b, 64, 6, 6]
         let x = self.conv_block(&self.conv3, x); // [b, 64, 4, 4]
         let x = x.flatten::<2>(1, 3); // [b, 1024]
-        let x = self.relu.forward(self.fc1.forward(x));
+        let x = self.act(self.fc1.forward(x));
         let x = maybe_dropout(&self.dropout_dense, x);
         self.fc2.forward(x)
     }
@@ -127,7 +141,16 @@ impl<B: ModelOps> Cnn<B> {
             .as_ref()
             .expect("the seed CNN's convolutions have biases");
         let y = conv3x3(x, conv.weight.val(), bias.val());
-        maybe_dropout(&self.dropout_conv, self.relu.forward(y))
+        maybe_dropout(&self.dropout_conv, self.act(y))
+    }
+
+    fn act<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self.activation {
+            Activation::Relu => self.relu.forward(x),
+            Activation::Tanh => x.tanh(),
+            Activation::ScaledTanh => (x * (2.0 / 3.0)).tanh() * 1.7159,
+            Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
+        }
     }
 }
 
@@ -172,6 +195,7 @@ mod tests {
     fn spec(init: Init) -> CnnSpec {
         CnnSpec {
             init,
+            activation: Activation::Relu,
             dropout_conv: None,
             dropout_dense: None,
         }
@@ -232,6 +256,7 @@ mod tests {
         ] {
             let m = CnnSpec {
                 init: Init::Default,
+                activation: Activation::Relu,
                 dropout_conv: conv,
                 dropout_dense: dense,
             }
@@ -268,5 +293,53 @@ mod tests {
         let a: TensorData = p.forward(x.clone().inner()).into_data();
         let b: TensorData = d.forward(x.inner()).into_data();
         a.assert_approx_eq::<f32>(&b, Default::default());
+    }
+
+    #[test]
+    fn every_activation_computes_its_formula() {
+        let dev = Default::default();
+        let m = |activation| {
+            CnnSpec {
+                activation,
+                ..spec(Init::Default)
+            }
+            .init::<Cpu>(&dev)
+        };
+        let x = || Tensor::<Cpu, 1>::from_floats([-2.0, -1.0, 0.0, 1.0, 3.0], &dev);
+        let at = |a: Activation| -> Vec<f32> { m(a).act(x()).into_data().to_vec().unwrap() };
+        let close = |got: Vec<f32>, want: [f64; 5]| {
+            for (g, w) in got.iter().zip(want) {
+                assert!((*g as f64 - w).abs() < 1e-6, "{got:?} vs {want:?}");
+            }
+        };
+        close(at(Activation::Relu), [0.0, 0.0, 0.0, 1.0, 3.0]);
+        let xs = [-2.0f64, -1.0, 0.0, 1.0, 3.0];
+        close(at(Activation::Tanh), xs.map(f64::tanh));
+        close(
+            at(Activation::Sigmoid),
+            xs.map(|v| 1.0 / (1.0 + (-v).exp())),
+        );
+        let scaled = at(Activation::ScaledTanh);
+        close(scaled.clone(), xs.map(|v| 1.7159 * (2.0 * v / 3.0).tanh()));
+        // LeCun's choice of constants: f(1) = 1.7159 tanh(2/3) = 1.0000 (to 4 digits).
+        assert!((scaled[3] - 1.0).abs() < 1e-4, "{}", scaled[3]);
+    }
+
+    #[test]
+    fn lecun_init_has_std_one_over_sqrt_fan_in_and_zero_biases() {
+        let _turn = crate::runner::tests::RNG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let m = spec(Init::Lecun).init::<Cpu>(&Default::default());
+        // fc1: 1024 x 64 = 65,536 draws, fan_in 1024: std 1/32; the sample std is within 2%.
+        let w: Vec<f32> = m.fc1.weight.val().into_data().to_vec().unwrap();
+        let n = w.len() as f64;
+        let mean = w.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let std = (w.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!((std * 32.0 - 1.0).abs() < 0.02, "std {std}");
+        assert!(mean.abs() < 0.001, "mean {mean}");
+        // Normal, not uniform: some draws beyond the uniform bound sqrt(3)/32.
+        assert!(w.iter().any(|&v| v.abs() as f64 > 3f64.sqrt() / 32.0));
+        assert_eq!(max_abs(m.conv2.bias.as_ref().unwrap().val()), 0.0);
     }
 }

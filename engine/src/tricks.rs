@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Hyper, Init, LrPolicy, TrainConfig};
+use crate::config::{Activation, Hyper, Init, LrPolicy, TrainConfig};
 
 /// One trick from "Efficient BackProp" / the NYU Deep Learning lecture on training tricks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,6 +23,8 @@ pub enum Trick {
     InitWeights,
     DropoutDense,
     DropoutConv,
+    ScaledTanh,
+    LecunInit,
 }
 
 /// A row of the trick table.
@@ -42,7 +44,7 @@ pub struct TrickInfo {
 }
 
 /// Every trick, in the order the seed study stacks them.
-pub const TRICKS: [TrickInfo; 7] = [
+pub const TRICKS: [TrickInfo; 9] = [
     TrickInfo {
         trick: Trick::NormInputs,
         key: "norm_inputs",
@@ -110,6 +112,24 @@ pub const TRICKS: [TrickInfo; 7] = [
         why: "drops conv activations after every ReLU: a stronger, noisier regularizer",
         reference: "Srivastava et al., Dropout (JMLR 2014)",
         apply: |cfg, h| cfg.dropout_conv = Some(h.dropout),
+    },
+    TrickInfo {
+        trick: Trick::ScaledTanh,
+        key: "scaled_tanh",
+        label: "LeCun's tanh",
+        short: "tanh*",
+        why: "1.7159 tanh(2x/3) for ReLU: zero-centred, f(+-1) = +-1, gain near 1",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.4",
+        apply: |cfg, _| cfg.activation = Activation::ScaledTanh,
+    },
+    TrickInfo {
+        trick: Trick::LecunInit,
+        key: "lecun_init",
+        label: "LeCun init",
+        short: "lecun",
+        why: "weights ~N(0, 1/fan_in), zero biases: unit-variance inputs to every unit",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.6 (wins over Kaiming init)",
+        apply: |cfg, _| cfg.init = Init::Lecun,
     },
 ];
 
