@@ -97,6 +97,26 @@ impl History {
         self.clamp();
     }
 
+    /// Puts one run's fresh row in place (`None`: it left the history), leaving the others as
+    /// they were read.
+    pub fn set_row(&mut self, id: i64, row: Option<StoredRun>) {
+        let at = self.rows.iter().position(|r| r.id == id);
+        match (at, row) {
+            (Some(i), Some(row)) => self.rows[i] = row,
+            // Rows are kept newest first.
+            (None, Some(row)) => {
+                let i = self.rows.partition_point(|r| r.id > id);
+                self.rows.insert(i, row);
+            }
+            (Some(i), None) => {
+                self.rows.remove(i);
+                self.selected.remove(&id);
+            }
+            (None, None) => {}
+        }
+        self.clamp();
+    }
+
     fn clamp(&mut self) {
         self.cursor = self.cursor.min(self.visible().len().saturating_sub(1));
     }
@@ -192,5 +212,27 @@ pub(crate) mod tests {
         assert_eq!(h.targets(), [1]);
         h.selected.clear();
         assert_eq!(h.targets(), [h.current().unwrap().id]);
+    }
+
+    #[test]
+    fn one_row_is_replaced_added_or_dropped_alone() {
+        let mut h = History::default();
+        let rows = stored(4);
+        h.set_rows(rows[1..].to_vec());
+        h.selected.insert(2);
+        let mut changed = rows[2].clone();
+        changed.name = "renamed".into();
+        h.set_row(2, Some(changed));
+        assert_eq!(h.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 2, 1]);
+        assert_eq!(h.rows[1].name, "renamed");
+        assert_eq!(h.rows[0], rows[1], "the others are untouched");
+        h.set_row(4, Some(rows[0].clone()));
+        assert_eq!(h.rows[0].id, 4, "a new run goes first, newest first");
+        h.set_row(2, None);
+        assert_eq!(h.rows.iter().map(|r| r.id).collect::<Vec<_>>(), [4, 3, 1]);
+        assert!(
+            h.selected.is_empty(),
+            "a vanished run is no longer selected"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use crate::app::history::History;
 use crate::app::params::{Editable, PARAMS, Param};
 use crate::app::runs::{Run, RunId, RunStatus};
-use crate::store::StoredRun;
+use crate::store::{Status, StoredRun};
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{Device, DeviceChoice};
@@ -104,13 +104,19 @@ pub enum Msg {
     },
     /// A one-line notice for the status bar (e.g. the CPU fallback).
     Notice(String),
-    /// A queued run got its number in the history.
+    /// The history's answer to [`Command::Enqueue`]: the run's number, or `None` when it is
+    /// kept in memory only (why was told in a notice).
     Stored {
         run: RunId,
-        id: i64,
+        id: Option<i64>,
     },
     /// The history, freshly read (or why it cannot be).
     History(Result<Vec<StoredRun>, String>),
+    /// One run of the history read again; `None` when it is no longer there.
+    HistoryRow {
+        id: i64,
+        row: Option<Box<StoredRun>>,
+    },
 }
 
 /// How a run ended without an outcome.
@@ -131,11 +137,25 @@ pub enum Command {
     },
     Start {
         run: RunId,
+        /// Its number in the history; `None` trains it in memory only.
+        stored: Option<i64>,
         config: TrainConfig,
         device: DeviceChoice,
     },
     Cancel(RunId),
+    /// Record the end of a run that never started training (cancelled while queued, failed
+    /// to start, quit before its turn); a row that started meanwhile is left alone. `stored`
+    /// is `None` while its number is still on the way: the history finds it by `run`.
+    EndQueued {
+        run: RunId,
+        stored: Option<i64>,
+        status: Status,
+        why: Option<String>,
+    },
+    /// Read every run of the history again.
     RefreshHistory,
+    /// Read one run of the history again.
+    RefreshRun(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
     Quit,
@@ -191,6 +211,9 @@ pub struct App {
     pub compare_cursor: usize,
     pub compare_selected: BTreeSet<RunId>,
     pub history: History,
+    /// Queued runs whose history number is on the way; they start once it has arrived, so
+    /// that they train under it.
+    recording: BTreeSet<RunId>,
     pub quit: bool,
 }
 
@@ -214,6 +237,7 @@ impl App {
             compare_cursor: 0,
             compare_selected: BTreeSet::new(),
             history: History::default(),
+            recording: BTreeSet::new(),
             quit: false,
         }
     }
@@ -276,8 +300,34 @@ impl App {
             name: run.name.clone(),
             config: run.config.clone(),
         });
+        self.recording.insert(run.id);
         self.runs.push(run);
         self.next_id += 1;
+    }
+
+    /// Asks for one run's history row again when the History screen shows it, so the screen
+    /// follows a run without reading the whole history on every epoch.
+    fn refresh_row(&self, stored: Option<i64>, out: &mut Vec<Command>) {
+        if let (Some(id), Screen::History) = (stored, self.screen) {
+            out.push(Command::RefreshRun(id));
+        }
+    }
+
+    /// Records in the history that a run ended before training (see [`Command::EndQueued`]).
+    fn end_queued(
+        &self,
+        (run, stored): (RunId, Option<i64>),
+        status: Status,
+        why: Option<String>,
+        out: &mut Vec<Command>,
+    ) {
+        out.push(Command::EndQueued {
+            run,
+            stored,
+            status,
+            why,
+        });
+        self.refresh_row(stored, out);
     }
 
     /// Adds a stored run to the session (for Results and Compare), unless it is there already.
@@ -305,44 +355,43 @@ impl App {
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
             Msg::Stored { run, id } => {
+                self.recording.remove(&run);
                 if let Some(r) = self.run_mut(run) {
-                    r.stored = Some(id);
+                    r.stored = id;
                 }
+                self.refresh_row(id, &mut out);
             }
             Msg::History(Ok(rows)) => self.history.set_rows(rows),
             Msg::History(Err(why)) => self.history.unavailable = Some(why),
+            Msg::HistoryRow { id, row } => self.history.set_row(id, row.map(|r| *r)),
             Msg::Train {
                 run,
                 event: TrainEvent::Warning(w),
             } => self.notice = Some(format!("run #{run}: {w}")),
             Msg::Train { run, event } => {
-                if matches!(event, TrainEvent::Epoch(_)) && self.screen == Screen::History {
-                    out.push(Command::RefreshHistory);
-                }
+                // The row changes with these two: running, then one more epoch.
+                let row_changed =
+                    matches!(event, TrainEvent::Started { .. } | TrainEvent::Epoch(_));
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
-                }
-            }
-            Msg::Done { run, result } => {
-                let finished = result.is_ok();
-                if let Some(r) = self.run_mut(run) {
-                    r.status = match result {
-                        Ok(outcome) => RunStatus::Finished(outcome),
-                        Err(RunEnd::Cancelled) => RunStatus::Cancelled,
-                        Err(RunEnd::Failed(why)) => RunStatus::Failed(why),
-                    };
-                }
-                if let (Some(r), false) = (self.run_mut(run), finished) {
-                    if let RunStatus::Failed(why) = &r.status {
-                        self.notice = Some(format!("run #{run} failed: {why}"));
+                    let stored = r.stored;
+                    if row_changed {
+                        self.refresh_row(stored, &mut out);
                     }
-                } else if finished {
-                    self.compare_selected.insert(run);
                 }
-                out.push(Command::RefreshHistory);
             }
+            Msg::Done { run, result } => self.done(run, result, &mut out),
         }
         if self.quit {
+            // Queued runs stay resumable: marked interrupted, not left queued for a dead pid.
+            for r in self.runs.iter().filter(|r| r.status == RunStatus::Queued) {
+                out.push(Command::EndQueued {
+                    run: r.id,
+                    stored: r.stored,
+                    status: Status::Interrupted,
+                    why: Some("cifar-tui quit before it started".into()),
+                });
+            }
             out.push(Command::Quit);
         } else {
             out.extend(self.schedule());
@@ -350,7 +399,37 @@ impl App {
         out
     }
 
-    /// Starts the next queued run when nothing is training and the data is in.
+    /// A run's end. One that ends without an outcome may never have reached the engine (no
+    /// data, no thread, no device): its row is still queued, and is ended here with it.
+    fn done(&mut self, run: RunId, result: Result<Box<Outcome>, RunEnd>, out: &mut Vec<Command>) {
+        let Some(r) = self.runs.iter_mut().find(|r| r.id == run) else {
+            return;
+        };
+        let stored = r.stored;
+        let end = match result {
+            Ok(outcome) => {
+                r.status = RunStatus::Finished(outcome);
+                self.compare_selected.insert(run);
+                None
+            }
+            Err(RunEnd::Cancelled) => {
+                r.status = RunStatus::Cancelled;
+                Some((Status::Cancelled, None))
+            }
+            Err(RunEnd::Failed(why)) => {
+                self.notice = Some(format!("run #{run} failed: {why}"));
+                r.status = RunStatus::Failed(why.clone());
+                Some((Status::Failed, Some(why)))
+            }
+        };
+        match end {
+            Some((status, why)) => self.end_queued((run, stored), status, why, out),
+            None => self.refresh_row(stored, out),
+        }
+    }
+
+    /// Starts the next queued run when nothing is training, the data is in and the history
+    /// has numbered it; runs start in the order they were queued.
     fn schedule(&mut self) -> Option<Command> {
         if self.active_run().is_some() || !matches!(self.data, DataState::Ready { .. }) {
             return None;
@@ -360,9 +439,13 @@ impl App {
             .runs
             .iter_mut()
             .find(|r| r.status == RunStatus::Queued)?;
+        if self.recording.contains(&run.id) {
+            return None;
+        }
         run.status = RunStatus::Starting;
         Some(Command::Start {
             run: run.id,
+            stored: run.stored,
             config: run.config.clone(),
             device,
         })
@@ -375,7 +458,7 @@ impl App {
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
             (Mode::ConfirmDelete(ids), Action::Yes) => {
                 let ids = std::mem::take(ids);
-                self.notice = Some(format!("deleted {} run(s) from the history", ids.len()));
+                self.notice = Some(format!("deleting {} run(s) from the history…", ids.len()));
                 out.push(Command::Delete(ids));
                 self.mode = Mode::Normal;
             }
@@ -456,6 +539,9 @@ impl App {
                     .find(|r| r.status == RunStatus::Queued)
                 {
                     run.status = RunStatus::Cancelled;
+                    let key = (run.id, run.stored);
+                    self.notice = Some(format!("cancelled queued run #{}", key.0));
+                    self.end_queued(key, Status::Cancelled, None, out);
                 }
             }
             Action::Preset(i) => {
@@ -562,7 +648,9 @@ impl App {
             }
             Action::Delete => {
                 let ids = h.targets();
-                if !ids.is_empty() {
+                if let Some(why) = self.busy(&ids) {
+                    self.notice = Some(why);
+                } else if !ids.is_empty() {
                     self.notice = Some(format!(
                         "delete {} run(s) from the history? y to confirm, any other key keeps them",
                         ids.len()
@@ -586,6 +674,31 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Why these history runs cannot be deleted now, if so: a run that is training or queued,
+    /// here or in another cifar-tui (the history's rows of dead processes read interrupted),
+    /// would go on training with nowhere to save.
+    fn busy(&self, ids: &[i64]) -> Option<String> {
+        ids.iter().find_map(|&id| {
+            let here = self.runs.iter().find(|r| {
+                r.stored == Some(id) && (r.status.is_active() || r.status == RunStatus::Queued)
+            });
+            if let Some(r) = here {
+                return Some(format!(
+                    "run #{id} is {} in this session: cancel it first with x, then delete it",
+                    r.status.label()
+                ));
+            }
+            let row = self.history.rows.iter().find(|r| r.id == id)?;
+            matches!(row.status, Status::Running | Status::Queued).then(|| {
+                format!(
+                    "run #{id} is {} in another cifar-tui: cancel it there first with x, then \
+                     delete it",
+                    row.status.as_str()
+                )
+            })
+        })
     }
 
     /// Queues a stored run to continue after its last stored epoch.
@@ -655,6 +768,14 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// Queues a run and gives the history's answer, as the effects would: `stored` is its
+    /// number. The commands that answer brings.
+    fn queue(app: &mut App, stored: Option<i64>) -> Vec<Command> {
+        act(app, Action::Start);
+        let run = app.runs.last().unwrap().id;
+        app.update(Msg::Stored { run, id: stored })
+    }
+
     /// A finished outcome whose accuracy is `acc`, for tests of views and state.
     pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
         let mut c = Confusion::new(10);
@@ -685,13 +806,26 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn start_queues_and_the_first_run_starts_at_once() {
+    fn start_queues_and_the_first_run_starts_once_numbered() {
         let mut app = app();
-        let cmds = act(&mut app, Action::Start);
-        assert!(matches!(cmds[..], [Command::Start { run: 1, .. }]));
+        // It waits for its history number, so that it trains under it.
+        assert!(act(&mut app, Action::Start).is_empty());
+        assert_eq!(app.runs[0].status, RunStatus::Queued);
+        let cmds = app.update(Msg::Stored {
+            run: 1,
+            id: Some(7),
+        });
+        assert!(matches!(
+            cmds[..],
+            [Command::Start {
+                run: 1,
+                stored: Some(7),
+                ..
+            }]
+        ));
         assert_eq!(app.runs[0].status, RunStatus::Starting);
         // A second run waits for the first.
-        assert!(act(&mut app, Action::Start).is_empty());
+        assert!(queue(&mut app, None).is_empty());
         assert_eq!(app.queued(), 1);
         let cmds = app.update(Msg::Done {
             run: 1,
@@ -699,7 +833,11 @@ pub(crate) mod tests {
         });
         assert!(matches!(
             cmds[..],
-            [Command::RefreshHistory, Command::Start { run: 2, .. }]
+            [Command::Start {
+                run: 2,
+                stored: None,
+                ..
+            }]
         ));
         assert!(app.compare_selected.contains(&1));
     }
@@ -731,7 +869,7 @@ pub(crate) mod tests {
     #[test]
     fn nothing_starts_before_the_data_is_in() {
         let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
-        assert!(act(&mut app, Action::Start).is_empty());
+        assert!(queue(&mut app, Some(1)).is_empty());
         let cmds = app.update(Msg::Data(DataState::Ready { train: 1, test: 1 }));
         assert!(matches!(cmds[..], [Command::Start { run: 1, .. }]));
     }
@@ -781,19 +919,205 @@ pub(crate) mod tests {
         let mut app = app();
         let cmds = app.update(Msg::Action(Action::Start));
         assert!(matches!(&cmds[0], Command::Enqueue { run: 1, name, .. } if name == "baseline"));
+        app.update(Msg::Stored {
+            run: 1,
+            id: Some(56),
+        });
         // The second run waits; its history number arrives before it starts.
-        app.update(Msg::Action(Action::Start));
-        app.update(Msg::Stored { run: 2, id: 57 });
+        queue(&mut app, Some(57));
         let cmds = app.update(Msg::Done {
             run: 1,
             result: Err(RunEnd::Cancelled),
         });
-        assert!(
-            cmds.iter()
-                .any(|c| matches!(c, Command::Start { run: 2, .. }))
+        assert!(cmds.iter().any(|c| matches!(
+            c,
+            Command::Start {
+                run: 2,
+                stored: Some(57),
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn a_run_waits_in_the_queue_until_the_history_has_numbered_it() {
+        let mut app = app();
+        act(&mut app, Action::Start);
+        act(&mut app, Action::Start);
+        // The first one's number is still on the way: the second must not overtake it.
+        let cmds = app.update(Msg::Stored {
+            run: 2,
+            id: Some(9),
+        });
+        assert!(cmds.is_empty(), "{cmds:?}");
+        let cmds = app.update(Msg::Stored { run: 1, id: None });
+        assert!(matches!(
+            cmds[..],
+            [Command::Start {
+                run: 1,
+                stored: None,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn every_failure_before_training_ends_the_run_failed_and_the_next_starts() {
+        // No data, no thread, no device: the effects answer with a failed end; the run's
+        // history row, still queued, is ended with it and the queue moves on.
+        for why in [
+            "the data is not loaded yet",
+            "cannot start a training thread (no more threads)",
+            "history database: disk I/O error",
+        ] {
+            let mut app = app();
+            queue(&mut app, Some(4));
+            queue(&mut app, Some(5));
+            assert_eq!(app.runs[0].status, RunStatus::Starting);
+            let cmds = app.update(Msg::Done {
+                run: 1,
+                result: Err(RunEnd::Failed(why.into())),
+            });
+            assert_eq!(app.runs[0].status, RunStatus::Failed(why.into()));
+            assert_eq!(
+                cmds[0],
+                Command::EndQueued {
+                    run: 1,
+                    stored: Some(4),
+                    status: Status::Failed,
+                    why: Some(why.into()),
+                }
+            );
+            assert!(matches!(cmds[1], Command::Start { run: 2, .. }), "{cmds:?}");
+            assert!(app.notice.as_deref().unwrap().contains(why));
+        }
+    }
+
+    #[test]
+    fn cancelling_a_queued_run_records_it_cancelled() {
+        let mut app = app();
+        queue(&mut app, Some(1));
+        queue(&mut app, Some(2));
+        // x cancels the training run first, then the newest queued one.
+        assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+        app.update(Msg::Done {
+            run: 1,
+            result: Err(RunEnd::Cancelled),
+        });
+        act(&mut app, Action::Start); // run 3: its number is still on the way
+        assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(2)]);
+        app.update(Msg::Done {
+            run: 2,
+            result: Err(RunEnd::Cancelled),
+        });
+        assert_eq!(
+            act(&mut app, Action::Cancel),
+            [Command::EndQueued {
+                run: 3,
+                stored: None,
+                status: Status::Cancelled,
+                why: None,
+            }]
         );
-        // The event loop reads the history number from the run when it launches it.
-        assert_eq!(app.runs[1].stored, Some(57));
+        assert_eq!(app.runs[2].status, RunStatus::Cancelled);
+        // Once numbered, a cancelled run does not start.
+        assert!(
+            app.update(Msg::Stored {
+                run: 3,
+                id: Some(3)
+            })
+            .iter()
+            .all(|c| !matches!(c, Command::Start { .. }))
+        );
+    }
+
+    #[test]
+    fn quitting_marks_queued_runs_interrupted() {
+        let mut app = app();
+        queue(&mut app, Some(1));
+        queue(&mut app, Some(2));
+        act(&mut app, Action::Start); // number on the way
+        let cmds = act(&mut app, Action::ForceQuit);
+        let ended: Vec<_> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::EndQueued {
+                    run,
+                    stored,
+                    status: Status::Interrupted,
+                    ..
+                } => Some((*run, *stored)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, [(2, Some(2)), (3, None)]);
+        assert_eq!(cmds.last(), Some(&Command::Quit));
+    }
+
+    #[test]
+    fn delete_refuses_a_run_that_is_training_here_or_elsewhere() {
+        let mut app = app();
+        let mut rows = crate::app::history::tests::stored(3);
+        // Run 3 trains in this session; run 2 in another process (its row reads running
+        // after the dead-process check); run 1 is finished.
+        rows[1].status = Status::Running;
+        app.update(Msg::History(Ok(rows.clone())));
+        act(&mut app, Action::Goto(Screen::History));
+        act(&mut app, Action::Start);
+        app.update(Msg::Stored {
+            run: 1,
+            id: Some(3),
+        });
+        assert!(app.active_run().is_some());
+        for (row, says) in [(0, "in this session"), (1, "in another cifar-tui")] {
+            app.history.cursor = row;
+            assert_eq!(app.history.current().unwrap().id, rows[row].id);
+            assert!(act(&mut app, Action::Delete).is_empty());
+            assert_eq!(app.mode, Mode::Normal, "no confirmation is asked");
+            let notice = app.notice.clone().unwrap();
+            assert!(
+                notice.contains(says) && notice.contains("cancel it") && notice.contains("x"),
+                "{notice}"
+            );
+        }
+        // A selection with a busy run in it is refused whole.
+        app.history.selected = [1, 2].into();
+        act(&mut app, Action::Delete);
+        assert_eq!(app.mode, Mode::Normal);
+        app.history.selected = [1].into();
+        act(&mut app, Action::Delete);
+        assert_eq!(app.mode, Mode::ConfirmDelete(vec![1]));
+    }
+
+    #[test]
+    fn an_epoch_on_the_history_screen_reads_only_that_run_again() {
+        let mut app = app();
+        app.update(Msg::History(Ok(crate::app::history::tests::stored(3))));
+        queue(&mut app, Some(4));
+        let epoch = TrainEvent::Epoch(outcome(0.5, 1).epochs[0]);
+        // Elsewhere the History screen is not drawn: nothing is read.
+        let cmds = app.update(Msg::Train {
+            run: 1,
+            event: epoch.clone(),
+        });
+        assert!(cmds.is_empty(), "{cmds:?}");
+        act(&mut app, Action::Goto(Screen::History));
+        let cmds = app.update(Msg::Train {
+            run: 1,
+            event: epoch,
+        });
+        assert_eq!(
+            cmds,
+            [Command::RefreshRun(4)],
+            "one row, not the whole history"
+        );
+        let mut row = crate::app::history::tests::stored(1).remove(0);
+        row.id = 4;
+        app.update(Msg::HistoryRow {
+            id: 4,
+            row: Some(Box::new(row)),
+        });
+        assert_eq!(app.history.rows.len(), 4);
     }
 
     #[test]
@@ -833,7 +1157,7 @@ pub(crate) mod tests {
     #[test]
     fn cancel_and_quit_confirmation() {
         let mut app = app();
-        act(&mut app, Action::Start);
+        queue(&mut app, None);
         assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
         assert!(act(&mut app, Action::Quit).is_empty());
         assert_eq!(app.mode, Mode::ConfirmQuit);
@@ -864,7 +1188,7 @@ pub(crate) mod tests {
     fn results_screen_walks_finished_runs() {
         let mut app = app();
         for acc in [0.5, 0.6, 0.7] {
-            act(&mut app, Action::Start);
+            queue(&mut app, None);
             let id = app.active_run().unwrap().id;
             app.update(Msg::Done {
                 run: id,

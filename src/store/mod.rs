@@ -511,6 +511,38 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(run)
     }
+
+    /// Ends a run that never started (cancelled while queued, failed to start, its process
+    /// quitting first). A run that started meanwhile is left to its owner. Whether it ended.
+    pub fn end_queued(
+        &self,
+        id: i64,
+        status: Status,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4
+             WHERE id = ?1 AND status = 'queued'",
+            params![id, status.as_str(), error, now()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Deletes the runs that no process is training or about to train, in one statement per
+    /// run so a run started meanwhile is never taken from under its owner; the ids deleted.
+    pub fn delete_idle(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut deleted = Vec::new();
+        for &id in ids {
+            let n = self.conn.execute(
+                "DELETE FROM runs WHERE id = ?1 AND status NOT IN ('queued', 'running')",
+                [id],
+            )?;
+            if n > 0 {
+                deleted.push(id);
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 /// Reads a `runs` row.

@@ -1,180 +1,47 @@
-//! The event loop: keys, data loading, training events and signals merged into one stream of
-//! [`Msg`]s; commands carried out; frames drawn at most `fps` times a second.
+//! The event loop: keys, messages from the work in [`effects`](super::effects) and signals
+//! merged into one stream of [`Msg`]s; each taken by the app's update; frames drawn at most
+//! `fps` times a second. It never waits on a disk or a database: the app's commands go to
+//! [`Effects`], which answers later with messages.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
-use crate::app::runs::RunId;
-use crate::app::{App, Command, DataState, Msg, RunEnd};
-use crate::cli::Format;
+use crate::app::{Action, App, Command, Msg};
 use crate::cli::setup::Context;
-use crate::store::job::{self, Places, Stop};
-use crate::store::{Status, Store};
+use crate::term::effects::Effects;
 use crate::term::keymap;
 use crate::ui::{self, theme::Theme};
-use cifar_engine::config::TrainConfig;
-use cifar_engine::data::{self, Cifar10};
-use cifar_engine::events::DeviceChoice;
-use cifar_engine::{RunError, runner::TrainError};
 
-type Loading = tokio::task::JoinHandle<Result<Cifar10, data::DataError>>;
-
-/// Loads the data on a blocking thread, reporting progress as messages.
-fn load_data(ctx: &Context, tx: UnboundedSender<Msg>) -> Loading {
-    let dir = ctx.data_dir.clone();
-    let cache = ctx.cache_dir.clone();
-    tokio::task::spawn_blocking(move || {
-        data::obtain(dir.as_deref(), &cache, |p| {
-            let _ = tx.send(Msg::DataProgress(p));
-        })
-    })
-}
-
-/// A run handed to a training thread.
-struct Launch {
-    run: RunId,
-    stored: Option<i64>,
-    config: TrainConfig,
-    device: DeviceChoice,
-}
-
-/// Starts a training thread; everything it has to say arrives as messages.
-fn spawn_run(
-    launch: Launch,
-    places: Places,
-    data: Arc<Cifar10>,
-    stop: Arc<Stop>,
-    tx: UnboundedSender<Msg>,
-) -> Option<JoinHandle<()>> {
-    let run = launch.run;
-    let spawned = std::thread::Builder::new()
-        .name(format!("train-{run}"))
-        .spawn(move || {
-            let notice_tx = tx.clone();
-            let event_tx = tx.clone();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let task = job::Task {
-                    places: &places,
-                    id: launch.stored,
-                    data: &data,
-                    config: &launch.config,
-                    device: launch.device,
-                    stop: &stop,
-                };
-                job::execute(
-                    task,
-                    &mut |n| drop(notice_tx.send(Msg::Notice(n))),
-                    &mut |event| drop(event_tx.send(Msg::Train { run, event })),
-                )
-            }));
-            let result = match result {
-                Ok(Ok(outcome)) => Ok(Box::new(outcome)),
-                Ok(Err(RunError::Train(TrainError::Cancelled))) => Err(RunEnd::Cancelled),
-                Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
-                Err(_) => Err(RunEnd::Failed(
-                    "the training thread panicked (see the log)".into(),
-                )),
-            };
-            if let Err(e) = &result {
-                tracing::warn!("run {run}: {e:?}");
-            }
-            let _ = tx.send(Msg::Done { run, result });
-        });
-    match spawned {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::error!("cannot start a training thread: {e}");
-            None
+/// Hands commands to the effects; whether one of them was `Quit`.
+fn carry_out(effects: &mut Effects, commands: Vec<Command>) -> bool {
+    let mut quit = false;
+    for command in commands {
+        if command == Command::Quit {
+            quit = true;
+        } else {
+            effects.perform(command);
         }
     }
+    quit
 }
 
-/// The loop's own connection to the history, for listing, deleting and exporting. `None`
-/// when the history cannot be used; the reason goes to the History screen.
-struct Ledger {
-    store: Option<Store>,
-    places: Places,
-}
-
-impl Ledger {
-    fn open(places: Places) -> (Ledger, Option<String>) {
-        let (store, problem) = match places.open_history() {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        (Ledger { store, places }, problem)
-    }
-
-    fn rows(&self) -> Msg {
-        Msg::History(match &self.store {
-            Some(s) => s.list().map_err(|e| e.to_string()),
-            None => Err("the history is not available (see the notice at start)".into()),
-        })
-    }
-
-    fn export(&self, ids: &[i64]) -> Result<String, String> {
-        let store = self.store.as_ref().ok_or("the history is not available")?;
-        let runs = ids
-            .iter()
-            .map(|&id| store.get(id))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let dir = self
-            .places
-            .checkpoints
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("exports");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-        let mut written = Vec::new();
-        for (format, ext) in [
-            (Format::Csv, "csv"),
-            (Format::Json, "json"),
-            (Format::Md, "md"),
-        ] {
-            let path = dir.join(format!("runs-{stamp}.{ext}"));
-            let text = crate::store::export::render(&runs, format).map_err(|e| e.to_string())?;
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            written.push(path);
-        }
-        Ok(format!(
-            "exported {} run(s) to {} (.csv, .json, .md)",
-            runs.len(),
-            written[0].with_extension("*").display()
-        ))
-    }
-}
-
-/// Runs the interface until quit. `pending` holds commands the app issued before the loop
+/// Runs the interface until quit. `first` holds commands the app issued before the loop
 /// (e.g. `cifar-tui run` queues its run at once).
 pub async fn run(
     mut terminal: DefaultTerminal,
     mut app: App,
     ctx: Context,
-    mut pending: Vec<Command>,
+    first: Vec<Command>,
 ) -> Result<()> {
     let theme = Theme::from_env();
     let (tx, mut rx) = unbounded_channel::<Msg>();
-    let mut loading = load_data(&ctx, tx.clone());
-    let mut data: Option<Arc<Cifar10>> = None;
-    let (ledger, problem) = Ledger::open(ctx.places.clone());
-    if let Some(p) = problem {
-        let _ = tx.send(Msg::Notice(format!(
-            "history: {p}; runs are kept in memory only"
-        )));
-        let _ = tx.send(Msg::History(Err(p)));
-    }
-    let mut stops: HashMap<RunId, Arc<Stop>> = HashMap::new();
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    let mut effects = Effects::new(ctx.places.clone(), tx);
+    effects.load_data(&ctx);
     let mut keys = EventStream::new();
     let fps = ctx.settings.app.fps.max(1);
     let mut frame = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
@@ -182,78 +49,9 @@ pub async fn run(
     let signal = crate::term::signals::any();
     tokio::pin!(signal);
     let mut dirty = true;
-    let mut loaded = false;
+    let mut quit = carry_out(&mut effects, first);
 
-    loop {
-        for command in std::mem::take(&mut pending) {
-            match command {
-                Command::Enqueue { run, name, config } => {
-                    if let Some(store) = &ledger.store {
-                        match store.insert(&name, &config) {
-                            Ok(id) => pending.extend(app.update(Msg::Stored { run, id })),
-                            Err(e) => pending.extend(app.update(Msg::Notice(format!(
-                                "cannot save run #{run} to the history ({e}); it is kept in memory"
-                            )))),
-                        }
-                    }
-                }
-                Command::Start {
-                    run,
-                    config,
-                    device,
-                } => {
-                    let Some(d) = data.clone() else {
-                        tracing::error!("run {run} started before the data arrived");
-                        continue;
-                    };
-                    let stop = Arc::new(Stop::default());
-                    stops.insert(run, stop.clone());
-                    let launch = Launch {
-                        run,
-                        // Read now, not when the start was decided: the run may have been
-                        // stored by an Enqueue handled since (its history number resumes it).
-                        stored: app.runs.iter().find(|r| r.id == run).and_then(|r| r.stored),
-                        config,
-                        device,
-                    };
-                    threads.extend(spawn_run(
-                        launch,
-                        ledger.places.clone(),
-                        d,
-                        stop,
-                        tx.clone(),
-                    ));
-                }
-                Command::Cancel(run) => {
-                    if let Some(s) = stops.get(&run) {
-                        s.cancel();
-                    }
-                }
-                Command::RefreshHistory => pending.extend(app.update(ledger.rows())),
-                Command::Delete(ids) => {
-                    if let Some(s) = &ledger.store
-                        && let Err(e) = s.delete(&ids)
-                    {
-                        pending.extend(app.update(Msg::Notice(format!("delete failed: {e}"))));
-                    }
-                    for id in &ids {
-                        let _ =
-                            std::fs::remove_dir_all(ledger.places.checkpoints.join(id.to_string()));
-                    }
-                    pending.extend(app.update(ledger.rows()));
-                }
-                Command::Export(ids) => {
-                    let notice = ledger
-                        .export(&ids)
-                        .unwrap_or_else(|e| format!("export failed: {e}"));
-                    pending.extend(app.update(Msg::Notice(notice)));
-                }
-                Command::Quit => {
-                    shut_down(&app, &ledger, &stops, threads);
-                    return Ok(());
-                }
-            }
-        }
+    while !quit {
         let msg = tokio::select! {
             Some(Ok(ev)) = keys.next() => match ev {
                 Event::Key(key) => keymap::action(&app.mode, app.screen, key).map(Msg::Action),
@@ -261,26 +59,9 @@ pub async fn run(
                 _ => None,
             },
             Some(msg) = rx.recv() => Some(msg),
-            joined = &mut loading, if !loaded => {
-                loaded = true;
-                // The state changes only now, so no run can start before `data` is set.
-                Some(Msg::Data(match joined {
-                    Ok(Ok(d)) => {
-                        let state = DataState::Ready { train: d.train.len(), test: d.test.len() };
-                        data = Some(Arc::new(d));
-                        state
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!("data: {e}");
-                        DataState::Failed(e.to_string())
-                    }
-                    Err(e) => DataState::Failed(format!("data loading crashed: {e}")),
-                }))
-            }
             _ = &mut signal => {
                 tracing::info!("signal received: keeping the runs and quitting");
-                shut_down(&app, &ledger, &stops, threads);
-                return Ok(());
+                Some(Msg::Action(Action::ForceQuit))
             }
             _ = frame.tick() => {
                 if dirty {
@@ -292,43 +73,9 @@ pub async fn run(
         };
         if let Some(msg) = msg {
             dirty = true;
-            pending.extend(app.update(msg));
+            quit = carry_out(&mut effects, app.update(msg));
         }
     }
-}
-
-/// Leaves every run resumable: active ones are interrupted (their last epoch's checkpoint is
-/// on disk) and given a moment to record that; queued ones are marked interrupted.
-fn shut_down(
-    app: &App,
-    ledger: &Ledger,
-    stops: &HashMap<RunId, Arc<Stop>>,
-    threads: Vec<JoinHandle<()>>,
-) {
-    for s in stops.values() {
-        s.interrupt();
-    }
-    if let Some(store) = &ledger.store {
-        for run in app
-            .runs
-            .iter()
-            .filter(|r| r.status == crate::app::runs::RunStatus::Queued)
-        {
-            if let Some(id) = run.stored {
-                let _ = store.set_status(
-                    id,
-                    Status::Interrupted,
-                    Some("cifar-tui quit before it started"),
-                );
-            }
-        }
-    }
-    // A step takes well under a second; an evaluation a few. Past that, the next start's
-    // dead-process check marks the run interrupted anyway.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for t in threads {
-        while !t.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    effects.shut_down().await;
+    Ok(())
 }

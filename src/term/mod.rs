@@ -1,6 +1,7 @@
 //! The terminal's only owner: raw mode and alternate screen in, and always back out — on quit,
 //! on Ctrl-C, on SIGTERM/SIGHUP and on panic.
 
+pub mod effects;
 pub mod event_loop;
 pub mod keymap;
 pub mod signals;

@@ -43,7 +43,8 @@ fn act(app: &mut App, a: Action) {
 /// Feeds a run through start, two epochs of progress, and (optionally) its end.
 fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
     act(app, Action::Start);
-    let run = app.active_run().unwrap().id;
+    let run = app.runs.last().unwrap().id;
+    app.update(Msg::Stored { run, id: None });
     let send = |app: &mut App, event| {
         app.update(Msg::Train { run, event });
     };

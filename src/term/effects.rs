@@ -1,0 +1,709 @@
+//! The app's commands turned into work off the event loop: a thread per training run, one
+//! ledger thread that owns the history connection, a thread for the data; every result comes
+//! back as a [`Msg`]. Nothing here waits on a disk or a database on the caller's thread.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::app::runs::RunId;
+use crate::app::{Command, DataState, Msg, RunEnd};
+use crate::cli::Format;
+use crate::cli::setup::Context;
+use crate::store::job::{self, Places, Stop};
+use crate::store::{Status, Store, StoreError};
+use cifar_engine::config::TrainConfig;
+use cifar_engine::data::{self, Cifar10};
+use cifar_engine::events::DeviceChoice;
+use cifar_engine::{RunError, runner::TrainError};
+
+/// How long quitting waits for runs to record where they stopped. A step takes well under a
+/// second, an evaluation a few; past that, the next start's dead-process check marks the run
+/// interrupted anyway.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What the ledger thread does, in the order asked.
+#[derive(Debug)]
+enum Job {
+    Insert {
+        run: RunId,
+        name: String,
+        config: TrainConfig,
+    },
+    EndQueued {
+        run: RunId,
+        stored: Option<i64>,
+        status: Status,
+        why: Option<String>,
+    },
+    Refresh,
+    RefreshRun(i64),
+    Delete(Vec<i64>),
+    Export(Vec<i64>),
+}
+
+/// A training run handed to its thread.
+struct Launch {
+    run: RunId,
+    stored: Option<i64>,
+    config: TrainConfig,
+    device: DeviceChoice,
+}
+
+/// A training thread and the way to stop it.
+struct Training {
+    stop: Arc<Stop>,
+    thread: JoinHandle<()>,
+}
+
+pub struct Effects {
+    tx: UnboundedSender<Msg>,
+    places: Places,
+    /// Set by the loading thread before it reports the data ready, so a run the app starts
+    /// after that report always finds it.
+    data: Arc<OnceLock<Arc<Cifar10>>>,
+    ledger: Option<mpsc::Sender<Job>>,
+    ledger_thread: Option<JoinHandle<()>>,
+    training: HashMap<RunId, Training>,
+    /// Makes every training thread fail to spawn, as when the system is out of threads.
+    #[cfg(test)]
+    fail_spawn: bool,
+}
+
+impl Effects {
+    /// Starts the ledger thread, which opens the history; messages go to `tx`.
+    pub fn new(places: Places, tx: UnboundedSender<Msg>) -> Effects {
+        let (ledger, jobs) = mpsc::channel();
+        let ledger_thread = {
+            let (places, tx) = (places.clone(), tx.clone());
+            std::thread::Builder::new()
+                .name("ledger".into())
+                .spawn(move || Ledger::open(places, tx).serve(jobs))
+        };
+        let ledger_thread = match ledger_thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let why = format!("cannot start the history's thread ({e})");
+                let _ = tx.send(Msg::Notice(format!(
+                    "history: {why}; runs are kept in memory only"
+                )));
+                let _ = tx.send(Msg::History(Err(why)));
+                None
+            }
+        };
+        Effects {
+            ledger: ledger_thread.is_some().then_some(ledger),
+            ledger_thread,
+            tx,
+            places,
+            data: Arc::default(),
+            training: HashMap::new(),
+            #[cfg(test)]
+            fail_spawn: false,
+        }
+    }
+
+    /// Loads the data on its own thread, reporting progress and the end as messages.
+    pub fn load_data(&self, ctx: &Context) {
+        let (dir, cache) = (ctx.data_dir.clone(), ctx.cache_dir.clone());
+        let (slot, tx) = (self.data.clone(), self.tx.clone());
+        let work = move || {
+            let progress = tx.clone();
+            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                data::obtain(dir.as_deref(), &cache, |p| {
+                    let _ = progress.send(Msg::DataProgress(p));
+                })
+            }));
+            let state = match loaded {
+                Ok(Ok(d)) => {
+                    let state = DataState::Ready {
+                        train: d.train.len(),
+                        test: d.test.len(),
+                    };
+                    let _ = slot.set(Arc::new(d));
+                    state
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("data: {e}");
+                    DataState::Failed(e.to_string())
+                }
+                Err(_) => DataState::Failed("data loading crashed (see the log)".into()),
+            };
+            let _ = tx.send(Msg::Data(state));
+        };
+        if let Err(e) = std::thread::Builder::new().name("data".into()).spawn(work) {
+            let _ = self.tx.send(Msg::Data(DataState::Failed(format!(
+                "cannot start the thread that loads the data ({e})"
+            ))));
+        }
+    }
+
+    /// Carries out one command; returns at once. `Quit` is [`Effects::shut_down`]'s.
+    pub fn perform(&mut self, command: Command) {
+        match command {
+            Command::Enqueue { run, name, config } => {
+                self.ledger(Job::Insert { run, name, config })
+            }
+            Command::Start {
+                run,
+                stored,
+                config,
+                device,
+            } => self.start(Launch {
+                run,
+                stored,
+                config,
+                device,
+            }),
+            Command::Cancel(run) => {
+                if let Some(t) = self.training.get(&run) {
+                    t.stop.cancel();
+                }
+            }
+            Command::EndQueued {
+                run,
+                stored,
+                status,
+                why,
+            } => self.ledger(Job::EndQueued {
+                run,
+                stored,
+                status,
+                why,
+            }),
+            Command::RefreshHistory => self.ledger(Job::Refresh),
+            Command::RefreshRun(id) => self.ledger(Job::RefreshRun(id)),
+            Command::Delete(ids) => self.ledger(Job::Delete(ids)),
+            Command::Export(ids) => self.ledger(Job::Export(ids)),
+            Command::Quit => {}
+        }
+    }
+
+    /// Queues a job for the ledger thread; if that thread is gone, answers as it would
+    /// without a history.
+    fn ledger(&self, job: Job) {
+        let job = match &self.ledger {
+            Some(ledger) => match ledger.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let notice = match job {
+            Job::Insert { run, .. } => {
+                let _ = self.tx.send(Msg::Stored { run, id: None });
+                format!("run #{run} is kept in memory only: the history is not available")
+            }
+            Job::Refresh | Job::RefreshRun(_) | Job::EndQueued { .. } => return,
+            Job::Delete(_) => "nothing deleted: the history is not available".into(),
+            Job::Export(_) => "nothing exported: the history is not available".into(),
+        };
+        let _ = self.tx.send(Msg::Notice(notice));
+    }
+
+    /// Starts a run's thread. Whatever keeps it from starting ends it as failed, so the app
+    /// can record that and start the next one.
+    fn start(&mut self, launch: Launch) {
+        self.training.retain(|_, t| !t.thread.is_finished());
+        let run = launch.run;
+        let Some(data) = self.data.get().cloned() else {
+            return self.fail(run, "the data is not loaded yet".into());
+        };
+        let stop = Arc::new(Stop::default());
+        match self.spawn(launch, data, stop.clone()) {
+            Ok(thread) => {
+                self.training.insert(run, Training { stop, thread });
+            }
+            Err(e) => self.fail(run, format!("cannot start a training thread ({e})")),
+        }
+    }
+
+    fn fail(&self, run: RunId, why: String) {
+        tracing::error!("run {run} could not start: {why}");
+        let _ = self.tx.send(Msg::Done {
+            run,
+            result: Err(RunEnd::Failed(why)),
+        });
+    }
+
+    /// The training thread; everything it has to say arrives as messages.
+    fn spawn(
+        &self,
+        launch: Launch,
+        data: Arc<Cifar10>,
+        stop: Arc<Stop>,
+    ) -> std::io::Result<JoinHandle<()>> {
+        #[cfg(test)]
+        if self.fail_spawn {
+            return Err(std::io::Error::other("no more threads (test)"));
+        }
+        let (places, tx) = (self.places.clone(), self.tx.clone());
+        let run = launch.run;
+        std::thread::Builder::new()
+            .name(format!("train-{run}"))
+            .spawn(move || {
+                let notice_tx = tx.clone();
+                let event_tx = tx.clone();
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let task = job::Task {
+                        places: &places,
+                        id: launch.stored,
+                        data: &data,
+                        config: &launch.config,
+                        device: launch.device,
+                        stop: &stop,
+                    };
+                    job::execute(
+                        task,
+                        &mut |n| drop(notice_tx.send(Msg::Notice(n))),
+                        &mut |event| drop(event_tx.send(Msg::Train { run, event })),
+                    )
+                }));
+                let result = match result {
+                    Ok(Ok(outcome)) => Ok(Box::new(outcome)),
+                    Ok(Err(RunError::Train(TrainError::Cancelled))) => Err(RunEnd::Cancelled),
+                    Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
+                    Err(_) => Err(RunEnd::Failed(
+                        "the training thread panicked (see the log)".into(),
+                    )),
+                };
+                if let Err(e) = &result {
+                    tracing::warn!("run {run}: {e:?}");
+                }
+                let _ = tx.send(Msg::Done { run, result });
+            })
+    }
+
+    /// Leaves every run resumable: training ones are interrupted (their last epoch's
+    /// checkpoint is on disk) and the ledger finishes what it was asked (the app's last
+    /// commands mark queued runs interrupted). Waits for both, at most [`GRACE`], without
+    /// holding up the runtime.
+    pub async fn shut_down(mut self) {
+        for t in self.training.values() {
+            t.stop.interrupt();
+        }
+        // Closing the queue lets the ledger thread end once it has done every job.
+        drop(self.ledger.take());
+        let threads: Vec<JoinHandle<()>> = self
+            .training
+            .into_values()
+            .map(|t| t.thread)
+            .chain(self.ledger_thread)
+            .collect();
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        });
+        if tokio::time::timeout(GRACE, joined).await.is_err() {
+            tracing::warn!("quitting before every run recorded where it stopped");
+        }
+    }
+}
+
+/// The ledger thread's connection to the history. `None` when the history cannot be used;
+/// the reason went to the History screen.
+struct Ledger {
+    store: Option<Store>,
+    places: Places,
+    tx: UnboundedSender<Msg>,
+    /// History numbers of the runs this session inserted: a queued run can be ended before
+    /// its number reaches the app.
+    numbers: HashMap<RunId, i64>,
+}
+
+impl Ledger {
+    fn open(places: Places, tx: UnboundedSender<Msg>) -> Ledger {
+        let store = match places.open_history() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let why = e.to_string();
+                let _ = tx.send(Msg::Notice(format!(
+                    "history: {why}; runs are kept in memory only"
+                )));
+                let _ = tx.send(Msg::History(Err(why)));
+                None
+            }
+        };
+        Ledger {
+            store,
+            places,
+            tx,
+            numbers: HashMap::new(),
+        }
+    }
+
+    fn serve(mut self, jobs: mpsc::Receiver<Job>) {
+        for job in jobs {
+            self.handle(job);
+        }
+    }
+
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.send(msg);
+    }
+
+    fn handle(&mut self, job: Job) {
+        match job {
+            Job::Insert { run, name, config } => {
+                let id = match self.store.as_ref().map(|s| s.insert(&name, &config)) {
+                    Some(Ok(id)) => {
+                        self.numbers.insert(run, id);
+                        Some(id)
+                    }
+                    Some(Err(e)) => {
+                        self.send(Msg::Notice(format!(
+                            "cannot save run #{run} to the history ({e}); it is kept in memory"
+                        )));
+                        None
+                    }
+                    None => None,
+                };
+                self.send(Msg::Stored { run, id });
+            }
+            Job::EndQueued {
+                run,
+                stored,
+                status,
+                why,
+            } => {
+                let id = stored.or_else(|| self.numbers.get(&run).copied());
+                if let (Some(store), Some(id)) = (&self.store, id)
+                    && let Err(e) = store.end_queued(id, status, why.as_deref())
+                {
+                    self.send(Msg::Notice(format!(
+                        "cannot record run #{run} as {} in the history ({e})",
+                        status.as_str()
+                    )));
+                }
+            }
+            Job::Refresh => self.send(self.rows()),
+            Job::RefreshRun(id) => {
+                let Some(store) = &self.store else { return };
+                match store.get(id) {
+                    Ok(row) => self.send(Msg::HistoryRow {
+                        id,
+                        row: Some(Box::new(row)),
+                    }),
+                    Err(StoreError::NoRun(_)) => self.send(Msg::HistoryRow { id, row: None }),
+                    Err(e) => tracing::warn!("reading run #{id} again: {e}"),
+                }
+            }
+            Job::Delete(ids) => {
+                let notice = self
+                    .delete(&ids)
+                    .unwrap_or_else(|e| format!("delete failed: {e}"));
+                self.send(Msg::Notice(notice));
+                self.send(self.rows());
+            }
+            Job::Export(ids) => {
+                let notice = self
+                    .export(&ids)
+                    .unwrap_or_else(|e| format!("export failed: {e}"));
+                self.send(Msg::Notice(notice));
+            }
+        }
+    }
+
+    /// Every run, after marking those of dead processes interrupted, so that a row that reads
+    /// running or queued has a live owner.
+    fn rows(&self) -> Msg {
+        Msg::History(match &self.store {
+            Some(s) => s
+                .mark_interrupted()
+                .and_then(|_| s.list())
+                .map_err(|e| e.to_string()),
+            None => Err("the history is not available (see the notice at start)".into()),
+        })
+    }
+
+    /// Deletes the runs no live process owns, then their checkpoints (the record goes first,
+    /// so a kill between the two leaves files, never a row without them).
+    fn delete(&self, ids: &[i64]) -> Result<String, String> {
+        let store = self.store.as_ref().ok_or("the history is not available")?;
+        store.mark_interrupted().map_err(|e| e.to_string())?;
+        let deleted = store.delete_idle(ids).map_err(|e| e.to_string())?;
+        for id in &deleted {
+            let dir = self.places.checkpoints.join(id.to_string());
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!("{}: {e}", dir.display());
+            }
+        }
+        let kept: Vec<String> = ids
+            .iter()
+            .filter(|id| !deleted.contains(id))
+            .map(|id| format!("#{id}"))
+            .collect();
+        let mut notice = format!("deleted {} run(s) from the history", deleted.len());
+        if !kept.is_empty() {
+            notice += &format!(
+                "; kept {}: running or queued, cancel first with x",
+                kept.join(", ")
+            );
+        }
+        Ok(notice)
+    }
+
+    fn export(&self, ids: &[i64]) -> Result<String, String> {
+        let store = self.store.as_ref().ok_or("the history is not available")?;
+        let runs = ids
+            .iter()
+            .map(|&id| store.get(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let dir = self
+            .places
+            .checkpoints
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("exports");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let mut written = Vec::new();
+        for (format, ext) in [
+            (Format::Csv, "csv"),
+            (Format::Json, "json"),
+            (Format::Md, "md"),
+        ] {
+            let path = dir.join(format!("runs-{stamp}.{ext}"));
+            let text = crate::store::export::render(&runs, format).map_err(|e| e.to_string())?;
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(path);
+        }
+        Ok(format!(
+            "exported {} run(s) to {} (.csv, .json, .md)",
+            runs.len(),
+            written[0].with_extension("*").display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, TrickSet};
+    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+    fn cfg() -> TrainConfig {
+        tricks::resolve(&TrickSet::new(), &Hyper::default())
+    }
+
+    fn places(dir: &std::path::Path) -> Places {
+        Places {
+            history: dir.join("history.db"),
+            checkpoints: dir.join("checkpoints"),
+        }
+    }
+
+    fn start(run: RunId, stored: Option<i64>) -> Command {
+        Command::Start {
+            run,
+            stored,
+            config: cfg(),
+            device: DeviceChoice::Cpu,
+        }
+    }
+
+    /// The next message that is not a notice.
+    fn next(rx: &mut UnboundedReceiver<Msg>) -> Msg {
+        loop {
+            match rx
+                .blocking_recv()
+                .expect("the effects keep the channel open")
+            {
+                Msg::Notice(_) => {}
+                msg => return msg,
+            }
+        }
+    }
+
+    fn failed(msg: Msg) -> (RunId, String) {
+        match msg {
+            Msg::Done {
+                run,
+                result: Err(RunEnd::Failed(why)),
+            } => (run, why),
+            other => panic!("not a failed end: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_start_without_data_ends_the_run_failed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(places(tmp.path()), tx);
+        effects.perform(start(3, None));
+        // Without an answer the channel closes, and the test fails instead of waiting.
+        drop(effects);
+        let (run, why) = failed(next(&mut rx));
+        assert_eq!(run, 3);
+        assert!(why.contains("data is not loaded"), "{why}");
+    }
+
+    #[test]
+    fn a_thread_that_cannot_be_spawned_ends_the_run_failed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(places(tmp.path()), tx);
+        effects.data.set(Arc::default()).unwrap();
+        effects.fail_spawn = true;
+        effects.perform(start(4, None));
+        // Without an answer the channel closes, and the test fails instead of waiting.
+        drop(effects);
+        let (run, why) = failed(next(&mut rx));
+        assert_eq!(run, 4);
+        assert!(why.contains("cannot start a training thread"), "{why}");
+    }
+
+    #[test]
+    fn commands_return_while_the_history_waits_on_another_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let places = places(tmp.path());
+        drop(Store::open(&places.history).unwrap());
+        // Another process holds the write lock: an insert has to wait for it.
+        let other = rusqlite::Connection::open(&places.history).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(places, tx);
+        effects.perform(Command::Enqueue {
+            run: 1,
+            name: "baseline".into(),
+            config: cfg(),
+        });
+        effects.perform(Command::Delete(vec![1]));
+        // Back here with the lock still held: nothing was written, nothing answered yet.
+        assert!(rx.try_recv().is_err(), "the caller waited for the database");
+        other.execute_batch("COMMIT").unwrap();
+        assert_eq!(
+            next(&mut rx),
+            Msg::Stored {
+                run: 1,
+                id: Some(1)
+            }
+        );
+    }
+
+    /// A ledger on its own history, driven job by job on the test's thread.
+    fn ledger(dir: &std::path::Path) -> (Ledger, UnboundedReceiver<Msg>, Store) {
+        let (tx, rx) = unbounded_channel();
+        let ledger = Ledger::open(places(dir), tx);
+        let store = Store::open(&dir.join("history.db")).unwrap();
+        (ledger, rx, store)
+    }
+
+    fn insert(ledger: &mut Ledger, rx: &mut UnboundedReceiver<Msg>, run: RunId) -> i64 {
+        ledger.handle(Job::Insert {
+            run,
+            name: "baseline".into(),
+            config: cfg(),
+        });
+        match next(rx) {
+            Msg::Stored { id: Some(id), .. } => id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_queued_run_is_ended_even_before_its_number_reached_the_app() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, mut rx, store) = ledger(tmp.path());
+        let queued = insert(&mut l, &mut rx, 1);
+        let started = insert(&mut l, &mut rx, 2);
+        store.start(started, "cpu").unwrap();
+        for run in [1, 2] {
+            l.handle(Job::EndQueued {
+                run,
+                stored: None,
+                status: Status::Cancelled,
+                why: None,
+            });
+        }
+        assert_eq!(store.get(queued).unwrap().status, Status::Cancelled);
+        assert_eq!(
+            store.get(started).unwrap().status,
+            Status::Running,
+            "a run that started is its owner's to end"
+        );
+    }
+
+    #[test]
+    fn delete_spares_runs_with_a_live_owner_and_their_checkpoints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, mut rx, store) = ledger(tmp.path());
+        let idle = insert(&mut l, &mut rx, 1);
+        store.set_status(idle, Status::Cancelled, None).unwrap();
+        let live = insert(&mut l, &mut rx, 2);
+        store.start(live, "cpu").unwrap();
+        let dead = insert(&mut l, &mut rx, 3);
+        store.start(dead, "cpu").unwrap();
+        // No process has pid 2^30: its owner died, so it is interrupted and may go.
+        rusqlite::Connection::open(tmp.path().join("history.db"))
+            .unwrap()
+            .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
+            .unwrap();
+        let ckpt = |id: i64| tmp.path().join("checkpoints").join(id.to_string());
+        for id in [idle, live, dead] {
+            std::fs::create_dir_all(ckpt(id)).unwrap();
+        }
+        l.handle(Job::Delete(vec![idle, live, dead]));
+        let Msg::Notice(notice) = rx.blocking_recv().unwrap() else {
+            panic!("a delete is reported")
+        };
+        assert!(
+            notice.contains("deleted 2 run(s)") && notice.contains(&format!("kept #{live}")),
+            "{notice}"
+        );
+        assert_eq!(store.get(live).unwrap().status, Status::Running);
+        assert!(ckpt(live).is_dir(), "the live run keeps its checkpoints");
+        assert!(!ckpt(idle).exists() && !ckpt(dead).exists());
+        assert!(matches!(store.get(idle), Err(StoreError::NoRun(_))));
+        let Msg::History(Ok(rows)) = next(&mut rx) else {
+            panic!("the list is read again")
+        };
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [live]);
+    }
+
+    #[test]
+    fn refreshing_a_run_reads_that_run_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, mut rx, store) = ledger(tmp.path());
+        let a = insert(&mut l, &mut rx, 1);
+        insert(&mut l, &mut rx, 2);
+        l.handle(Job::RefreshRun(a));
+        match next(&mut rx) {
+            Msg::HistoryRow { id, row: Some(row) } => assert_eq!((id, row.id), (a, a)),
+            other => panic!("{other:?}"),
+        }
+        store.delete(&[a]).unwrap();
+        l.handle(Job::RefreshRun(a));
+        assert_eq!(next(&mut rx), Msg::HistoryRow { id: a, row: None });
+    }
+
+    #[tokio::test]
+    async fn quitting_lets_the_ledger_finish_its_jobs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, _rx) = unbounded_channel();
+        let mut effects = Effects::new(places(tmp.path()), tx);
+        effects.perform(Command::Enqueue {
+            run: 1,
+            name: "baseline".into(),
+            config: cfg(),
+        });
+        effects.perform(Command::EndQueued {
+            run: 1,
+            stored: None,
+            status: Status::Interrupted,
+            why: Some("cifar-tui quit before it started".into()),
+        });
+        effects.shut_down().await;
+        let store = Store::open(&tmp.path().join("history.db")).unwrap();
+        assert_eq!(store.get(1).unwrap().status, Status::Interrupted);
+    }
+}
