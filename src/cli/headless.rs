@@ -12,7 +12,7 @@ use crate::app::runs::RunRecord;
 use crate::cli::setup::Context;
 use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
 use crate::store::export;
-use crate::store::job::{self, Stop};
+use crate::store::job::{self, JobError, Stop};
 use crate::store::{Status, Store};
 use cifar_engine::RunError;
 use cifar_engine::config::TrainConfig;
@@ -109,12 +109,13 @@ fn train_one(
     let result = job::execute(task, &mut notice, &mut emit);
     match result {
         Ok(o) => Ok(o),
-        Err(RunError::Train(TrainError::Cancelled)) => match id {
+        Err(JobError::Run(RunError::Train(TrainError::Cancelled))) => match id {
             Some(id) => {
                 bail!("{name}: interrupted; continue it with `cifar-tui resume {id} --headless`")
             }
             None => bail!("{name}: interrupted"),
         },
+        Err(JobError::Claim(e)) => bail!("{name}: {e}"),
         Err(e) => Err(e).with_context(|| format!("{name}: training failed")),
     }
 }
@@ -262,7 +263,7 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
 
 /// `cifar-tui runs`: one line per stored run, newest first.
 pub fn list(ctx: &Context) -> Result<()> {
-    let store = ctx.places.open_history()?;
+    let store = ctx.places.read_history()?;
     let runs = store.list()?;
     if runs.is_empty() {
         eprintln!("no runs yet in {}", store.path().display());
@@ -299,14 +300,14 @@ pub fn list(ctx: &Context) -> Result<()> {
 
 /// `cifar-tui show ID`: the run as JSON.
 pub fn show(ctx: &Context, id: i64) -> Result<()> {
-    let run = ctx.places.open_history()?.get(id)?;
+    let run = ctx.places.read_history()?.get(id)?;
     println!("{}", serde_json::to_string_pretty(&run)?);
     Ok(())
 }
 
 /// `cifar-tui export IDS --format F`: to stdout.
 pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
-    let store = ctx.places.open_history()?;
+    let store = ctx.places.read_history()?;
     let runs = args
         .ids
         .iter()

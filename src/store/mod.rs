@@ -5,9 +5,12 @@ pub mod export;
 pub mod job;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use serde::{Deserialize, Serialize};
 
 use cifar_engine::config::TrainConfig;
@@ -56,8 +59,12 @@ const MIGRATIONS: &[&str] = &["
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// How long a write waits for another process's write to the same history.
+/// How long one attempt at a write waits for another process's write to the same history.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a run's own writes keep trying while another process holds the history's lock
+/// (a sqlite3 shell left in a transaction, a backup tool): its record must outlast that.
+const WRITE_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,6 +73,22 @@ pub enum StoreError {
          Fix: move it away, or pass --history FILE to use another"
     )]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the history {path} is damaged ({reason}); it was left untouched. Fix: restore it from \
+         a backup, or salvage what is readable with `sqlite3 {path} .recover | sqlite3 \
+         recovered.db` and pass --history recovered.db, or move it away to start a new history"
+    )]
+    Damaged { path: PathBuf, reason: String },
+    #[error(
+        "the history {path} is read-only ({reason}); nothing was written to it. Fix: make the \
+         file and its folder writable, or pass --history FILE to keep new runs elsewhere"
+    )]
+    ReadOnly { path: PathBuf, reason: String },
+    #[error(
+        "the history {path} is locked by another process ({reason}). Fix: end the program that \
+         holds it (an open sqlite3 shell, a backup tool) and try again"
+    )]
+    Locked { path: PathBuf, reason: String },
     #[error(
         "{path} was written by a newer cifar-tui (schema {found}, this one knows {known}); it \
          was left untouched. Fix: use the newer cifar-tui, or pass --history FILE"
@@ -77,19 +100,57 @@ pub enum StoreError {
     },
     #[error("cannot open the history {path}: {reason}")]
     Open { path: PathBuf, reason: String },
+    #[error(
+        "the history {path}: run #{id} holds a damaged {column} ({reason}); the file was left \
+         untouched. Fix: restore the file from a backup, or remove that run with `sqlite3 {path} \
+         \"DELETE FROM epochs WHERE run_id = {id}; DELETE FROM runs WHERE id = {id}\"`"
+    )]
+    BadRow {
+        path: PathBuf,
+        id: i64,
+        column: &'static str,
+        reason: String,
+    },
+    #[error(
+        "run #{id} is already {doing} by process {pid} on host {host}; it was left to it. \
+         Fix: wait for that process to end, or stop it and then resume run #{id}"
+    )]
+    Taken {
+        id: i64,
+        doing: &'static str,
+        pid: i64,
+        host: String,
+    },
+    #[error("run #{id} is {status}: only interrupted or cancelled runs can be resumed")]
+    NotResumable { id: i64, status: &'static str },
     #[error("history database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("history database: bad stored JSON: {0}")]
+    #[error("history database: {0}")]
     Json(#[from] serde_json::Error),
     #[error("no run #{0} in the history")]
     NoRun(i64),
 }
 
-fn corrupt(path: &Path, e: rusqlite::Error) -> StoreError {
-    StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+/// Names what went wrong with the file where SQLite's answer tells: locked, read-only, damaged.
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    let (path, reason) = (path.to_path_buf(), e.to_string());
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Locked { path, reason }
+        }
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path, reason },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged { path, reason },
+        Some(ErrorCode::NotADatabase) => StoreError::Corrupt { path, reason },
+        _ => StoreError::Sql(e),
     }
+}
+
+/// Whether a failed write may succeed once another process lets go of the file.
+fn busy(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sql(e) if matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    ))
 }
 
 /// A run's state as stored.
@@ -190,10 +251,14 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn host() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
+/// This machine's name, as runs record it.
+fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// Whether a process of this machine is alive. Without /proc, only the heartbeat tells.
@@ -205,14 +270,51 @@ fn alive(pid: i64) -> Option<bool> {
 /// A run whose heartbeat is older than this is taken for dead even where /proc cannot tell.
 const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
+/// Whether the process that queued or runs a run is gone: dead on this host, or, on another
+/// host, silent for too long.
+fn gone(pid: Option<i64>, run_host: Option<&str>, beat: Option<&str>) -> bool {
+    let stale = beat
+        .and_then(|b| chrono::DateTime::parse_from_rfc3339(b).ok())
+        .is_none_or(|b| chrono::Utc::now() - b.with_timezone(&chrono::Utc) > STALE_AFTER);
+    // On this host the process table answers; the heartbeat decides only elsewhere (queued
+    // runs of a live process do not beat).
+    let liveness = if run_host == Some(host()) {
+        pid.and_then(alive)
+    } else {
+        None
+    };
+    !liveness.unwrap_or(!stale)
+}
+
+const GONE: &str = "the process ended before the run did";
+
+/// `file:` URI of a file that nobody can change while it is read (see [`Store::open_read_only`]).
+fn immutable_uri(path: &Path) -> Result<PathBuf, StoreError> {
+    let text = path.to_str().ok_or_else(|| StoreError::Open {
+        path: path.to_path_buf(),
+        reason: "its name is not UTF-8, which a read-only open needs".into(),
+    })?;
+    let escaped = text
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
+    Ok(PathBuf::from(format!("file:{escaped}?immutable=1")))
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// How long a run's writes keep trying while the history is locked.
+    patience: Duration,
+    /// Called each time a write finds the history locked: a test releases the lock then.
+    #[cfg(test)]
+    pub(crate) on_busy: Option<Box<dyn Fn() + Send>>,
 }
 
 impl Store {
     /// Opens (creating it and its folder if needed) and migrates the history. A file that is
-    /// not a history, or one from a newer version, is refused and never written.
+    /// not a history, one from a newer version, a damaged or a read-only one is refused and
+    /// never written.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let fail = |reason: String| StoreError::Open {
             path: path.to_path_buf(),
@@ -222,36 +324,99 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
         }
         let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        Self::setup(conn, path)
+        Self::setup(conn, path, false)
+    }
+
+    /// Opens the history for reading only. Nothing is written, not even the marks of dead
+    /// runs (they read as interrupted all the same), so reading works beside a process that
+    /// holds the lock, and on a read-only disk or folder. A missing file reads as an empty
+    /// history, and is not created.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Self::empty(path);
+        }
+        let open = |name: &Path| {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI;
+            Connection::open_with_flags(name, flags).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        };
+        match Self::setup(open(path)?, path, true) {
+            // A WAL reader needs a shared-memory file beside the history, which a read-only
+            // folder or disk cannot take. Nobody can write the file there either (a writer
+            // needs its log beside it too), so it is read as the unchanging file it is.
+            Err(StoreError::ReadOnly { .. }) => {
+                Self::setup(open(&immutable_uri(path)?)?, path, true)
+            }
+            other => other,
+        }
+    }
+
+    /// An empty history that lives as long as the process, named `path` in messages.
+    fn empty(path: &Path) -> Result<Store, StoreError> {
+        Self::setup(Connection::open_in_memory()?, path, false)
     }
 
     /// A history that lives as long as the process, for tests.
     #[cfg(test)]
     pub(crate) fn in_memory() -> Store {
-        let conn = Connection::open_in_memory().expect("SQLite can always open :memory:");
-        Self::setup(conn, Path::new(":memory:")).expect("a fresh in-memory history migrates")
+        Self::empty(Path::new(":memory:")).expect("a fresh in-memory history migrates")
     }
 
-    fn setup(mut conn: Connection, path: &Path) -> Result<Store, StoreError> {
+    fn setup(mut conn: Connection, path: &Path, read_only: bool) -> Result<Store, StoreError> {
+        let sql = |e| classify(path, e);
         conn.busy_timeout(BUSY_WAIT)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Reading the version is the first touch of the file: a non-database fails here.
         let version = Self::version(&conn, path)?;
+        // SQLite opens a file it may not write read-only without a word; say so before a
+        // run's first write would.
+        if !read_only && conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+                reason: "the file cannot be written".into(),
+            });
+        }
+        Self::quick_check(&conn, path)?;
         if version < SCHEMA_VERSION {
+            if read_only {
+                // An empty file is an empty history; an older schema needs a writer.
+                return match Self::checked_version(&conn, path)? {
+                    0 => Self::empty(path),
+                    v => Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "its schema {v} needs an upgrade, which only a writing command \
+                             (`cifar-tui run`) makes"
+                        ),
+                    }),
+                };
+            }
             // Two processes may find the same new file at once. The immediate transaction makes
             // the second wait for the first; it then sees the schema the first one wrote.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql)?;
             let from = Self::checked_version(&tx, path)?;
-            for sql in &MIGRATIONS[from as usize..] {
-                tx.execute_batch(sql)?;
+            for sql_text in &MIGRATIONS[from as usize..] {
+                tx.execute_batch(sql_text).map_err(sql)?;
             }
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            tx.commit()?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(sql)?;
+            tx.commit().map_err(sql)?;
         }
-        Self::use_wal(&conn)?;
+        if !read_only {
+            Self::use_wal(&conn).map_err(sql)?;
+        }
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            patience: WRITE_WAIT,
+            #[cfg(test)]
+            on_busy: None,
         })
     }
 
@@ -281,7 +446,23 @@ impl Store {
     fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| corrupt(path, e))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                // The history is there, but SQLite cannot make the files a shared (WAL)
+                // history needs beside it: its folder or disk is read-only.
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) if path.exists() => {
+                    StoreError::ReadOnly {
+                        path: path.to_path_buf(),
+                        reason: format!("its folder takes no new files: {e}"),
+                    }
+                }
+                _ => match classify(path, e) {
+                    StoreError::Sql(e) => StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    },
+                    named => named,
+                },
+            })?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer {
                 path: path.to_path_buf(),
@@ -299,7 +480,7 @@ impl Store {
         if version == 0 {
             let tables: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| corrupt(path, e))?;
+                .map_err(|e| classify(path, e))?;
             if tables > 0 {
                 return Err(StoreError::Corrupt {
                     path: path.to_path_buf(),
@@ -310,39 +491,154 @@ impl Store {
         Ok(version)
     }
 
+    /// A file cut short or partly overwritten still opens, and reads as fewer runs or epochs
+    /// than it holds; a write into it can make it worse. SQLite's quick check finds that.
+    fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+        let sql = |e| classify(path, e);
+        let mut stmt = conn.prepare("PRAGMA quick_check").map_err(sql)?;
+        let found: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        match found.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            [] => Ok(()),
+            [first, rest @ ..] => Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                reason: match rest.len() {
+                    0 => format!("SQLite's check found: {first}"),
+                    n => format!("SQLite's check found: {first}, and {n} more problem(s)"),
+                },
+            }),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs a write of the run's record, waiting while another process holds the history's
+    /// lock. SQLite's busy handler waits [`BUSY_WAIT`] at a time and some busy answers come at
+    /// once (a stale WAL snapshot), so the whole write is tried again until `patience` passes.
+    fn patiently<T>(
+        &self,
+        mut write: impl FnMut(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            match write(&self.conn) {
+                Err(e) if busy(&e) && Instant::now() < deadline => {
+                    #[cfg(test)]
+                    if let Some(hook) = &self.on_busy {
+                        hook();
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(StoreError::Sql(e)) => return Err(classify(&self.path, e)),
+                done => return done,
+            }
+        }
+    }
+
+    /// Runs a statement once, naming its failure (locked, read-only, damaged).
+    fn once<T>(
+        &self,
+        statement: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        statement(&self.conn).map_err(|e| match e {
+            StoreError::Sql(e) => classify(&self.path, e),
+            e => e,
+        })
+    }
+
+    /// Shortens how long writes wait, so a test of a lock need not wait a minute.
+    #[cfg(test)]
+    pub(crate) fn set_patience(&mut self, busy: Duration, patience: Duration) {
+        self.conn
+            .busy_timeout(busy)
+            .expect("SQLite takes any busy timeout");
+        self.patience = patience;
     }
 
     /// Adds a queued run, owned by this process; its number. The tricks column is the
     /// config's, described for lists.
     pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
         let tricks = cifar_engine::tricks::describe(&config.tricks.iter().copied().collect());
-        self.conn.execute(
-            "INSERT INTO runs (created_at, name, tricks, config, status, pid, host, heartbeat)
-             VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?1)",
-            params![
-                now(),
-                name,
-                tricks,
-                serde_json::to_string(config)?,
-                std::process::id(),
-                host()
-            ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        let config = serde_json::to_string(config)?;
+        self.once(|conn| {
+            conn.execute(
+                "INSERT INTO runs (created_at, name, tricks, config, status, pid, host, heartbeat)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?1)",
+                params![now(), name, tricks, config, std::process::id(), host()],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
     }
 
-    /// Marks a run as running in this process (also when resuming one).
+    /// Takes a run for this process before it trains: its own queued run, or a resumable one,
+    /// or one whose process is gone. The check and the taking are one write, so of several
+    /// processes resuming the same run at once exactly one gets it; the others learn who has it.
+    pub fn claim(&self, id: i64, device: &str) -> Result<(), StoreError> {
+        let me = i64::from(std::process::id());
+        self.patiently(|conn| {
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            type Owner = (String, Option<i64>, Option<String>, Option<String>);
+            let row: Option<Owner> = tx
+                .query_row(
+                    "SELECT status, pid, host, heartbeat FROM runs WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let (status, pid, run_host, beat) = row.ok_or(StoreError::NoRun(id))?;
+            let taken = |doing| StoreError::Taken {
+                id,
+                doing,
+                pid: pid.unwrap_or(0),
+                host: run_host.clone().unwrap_or_else(|| "?".into()),
+            };
+            let dead = gone(pid, run_host.as_deref(), beat.as_deref());
+            match Status::parse(&status) {
+                Status::Queued if pid == Some(me) && run_host.as_deref() == Some(host()) => {}
+                Status::Queued | Status::Running if dead => {}
+                Status::Queued => return Err(taken("queued to train")),
+                Status::Running => return Err(taken("being resumed")),
+                s if s.resumable() => {}
+                s => {
+                    return Err(StoreError::NotResumable {
+                        id,
+                        status: s.as_str(),
+                    });
+                }
+            }
+            // Only the row as it was read is taken: the immediate transaction already keeps
+            // other writers out, and the row count proves it.
+            let n = tx.execute(
+                "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                 WHERE id = ?1 AND status = ?6 AND pid IS ?7 AND host IS ?8",
+                params![id, device, me, host(), now(), status, pid, run_host],
+            )?;
+            if n != 1 {
+                return Err(taken("being resumed"));
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Marks a run as running in this process, whoever had it: for tests that set up runs.
     pub fn start(&self, id: i64, device: &str) -> Result<(), StoreError> {
-        let t = now();
-        self.conn.execute(
-            "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
-                 heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
-             WHERE id = ?1",
-            params![id, device, std::process::id(), host(), t],
-        )?;
-        Ok(())
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                 WHERE id = ?1",
+                params![id, device, std::process::id(), host(), now()],
+            )?;
+            Ok(())
+        })
     }
 
     pub fn set_status(
@@ -351,11 +647,13 @@ impl Store {
         status: Status,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4 WHERE id = ?1",
-            params![id, status.as_str(), error, now()],
-        )?;
-        Ok(())
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4 WHERE id = ?1",
+                params![id, status.as_str(), error, now()],
+            )?;
+            Ok(())
+        })
     }
 
     /// One finished epoch and the loss curve so far, in one transaction.
@@ -366,85 +664,85 @@ impl Store {
         losses: &[f64],
         steps_per_point: usize,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                id,
-                e.epoch as i64,
-                e.lr,
-                e.train_loss,
-                e.train_accuracy,
-                e.val_loss,
-                e.val_accuracy,
-                e.seconds,
-                e.train_images_per_sec
-            ],
-        )?;
-        tx.execute(
-            "UPDATE runs SET losses = ?2, steps_per_point = ?3, heartbeat = ?4 WHERE id = ?1",
-            params![
-                id,
-                serde_json::to_string(losses)?,
-                steps_per_point as i64,
-                now()
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let losses = serde_json::to_string(losses)?;
+        self.patiently(|conn| {
+            // Immediate: the lock is asked for first, where SQLite's busy handler waits for
+            // it, not on the first write of a read transaction, where it answers busy at once.
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    e.epoch as i64,
+                    e.lr,
+                    e.train_loss,
+                    e.train_accuracy,
+                    e.val_loss,
+                    e.val_accuracy,
+                    e.seconds,
+                    e.train_images_per_sec
+                ],
+            )?;
+            tx.execute(
+                "UPDATE runs SET losses = ?2, steps_per_point = ?3, heartbeat = ?4 WHERE id = ?1",
+                params![id, losses, steps_per_point as i64, now()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     pub fn finish(&mut self, id: i64, o: &Outcome) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE runs SET status = 'finished', finished_at = ?2, heartbeat = ?2, device = ?3,
-                 seconds = ?4, images_per_sec = ?5, accuracy = ?6, macro_f1 = ?7,
-                 confusion = ?8, report = ?9, error = NULL
-             WHERE id = ?1",
-            params![
-                id,
-                now(),
-                o.device.to_string(),
-                o.seconds,
-                o.images_per_sec,
-                o.report.accuracy,
-                o.report.macro_f1,
-                serde_json::to_string(&o.confusion)?,
-                serde_json::to_string(&o.report)?
-            ],
-        )?;
-        Ok(())
+        let confusion = serde_json::to_string(&o.confusion)?;
+        let report = serde_json::to_string(&o.report)?;
+        self.patiently(|conn| {
+            let t = now();
+            conn.execute(
+                "UPDATE runs SET status = 'finished', finished_at = ?2, heartbeat = ?2,
+                     device = ?3, seconds = ?4, images_per_sec = ?5, accuracy = ?6,
+                     macro_f1 = ?7, confusion = ?8, report = ?9, error = NULL
+                 WHERE id = ?1",
+                params![
+                    id,
+                    t,
+                    o.device.to_string(),
+                    o.seconds,
+                    o.images_per_sec,
+                    o.report.accuracy,
+                    o.report.macro_f1,
+                    confusion,
+                    report
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// Marks as interrupted every queued or running run whose process is gone: dead on this
     /// host, or, on another host, silent for too long. Returns how many.
     pub fn mark_interrupted(&self) -> Result<usize, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running')",
-        )?;
         type Liveness = (i64, Option<i64>, Option<String>, Option<String>);
-        let rows: Vec<Liveness> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?;
-        let me = host();
+        let rows: Vec<Liveness> = self.once(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, pid, host, heartbeat FROM runs WHERE status IN ('queued', 'running')",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
         let mut n = 0;
         for (id, pid, run_host, beat) in rows {
-            let stale = beat
-                .and_then(|b| chrono::DateTime::parse_from_rfc3339(&b).ok())
-                .is_none_or(|b| chrono::Utc::now() - b.with_timezone(&chrono::Utc) > STALE_AFTER);
-            // On this host the process table answers; the heartbeat decides only elsewhere
-            // (queued runs of a live process do not beat).
-            let liveness = if run_host.as_deref() == Some(me.as_str()) {
-                pid.and_then(alive)
-            } else {
-                None
-            };
-            if !liveness.unwrap_or(!stale) {
-                self.set_status(
-                    id,
-                    Status::Interrupted,
-                    Some("the process ended before the run did"),
-                )?;
-                n += 1;
+            if gone(pid, run_host.as_deref(), beat.as_deref()) {
+                // Only if still as read: another process may have claimed it meanwhile.
+                n += self.once(|conn| {
+                    Ok(conn.execute(
+                        "UPDATE runs SET status = 'interrupted', error = ?2, heartbeat = ?3
+                         WHERE id = ?1 AND status IN ('queued', 'running')
+                             AND pid IS ?4 AND host IS ?5",
+                        params![id, GONE, now(), pid, run_host],
+                    )?)
+                })?;
             }
         }
         Ok(n)
@@ -452,63 +750,73 @@ impl Store {
 
     /// Refreshes the heartbeat of this process's running runs.
     pub fn heartbeat(&self, id: i64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
-            params![id, now()],
-        )?;
-        Ok(())
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
+                params![id, now()],
+            )?;
+            Ok(())
+        })
     }
 
     pub fn delete(&self, ids: &[i64]) -> Result<usize, StoreError> {
         let mut n = 0;
         for id in ids {
-            n += self.conn.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+            n += self.once(|conn| Ok(conn.execute("DELETE FROM runs WHERE id = ?1", [id])?))?;
         }
         Ok(n)
     }
 
     pub fn get(&self, id: i64) -> Result<StoredRun, StoreError> {
         let run = self
-            .conn
-            .query_row("SELECT * FROM runs WHERE id = ?1", [id], |r| {
-                Ok(Row::read(r))
-            })
-            .optional()?
+            .once(|conn| {
+                Ok(conn
+                    .query_row("SELECT * FROM runs WHERE id = ?1", [id], |r| {
+                        Ok(Row::read(r, &self.path))
+                    })
+                    .optional()?)
+            })?
             .ok_or(StoreError::NoRun(id))??;
         self.with_epochs(run)
     }
 
     /// Every run, newest first.
     pub fn list(&self) -> Result<Vec<StoredRun>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT * FROM runs ORDER BY id DESC")?;
-        let rows: Vec<Result<StoredRun, StoreError>> = stmt
-            .query_map([], |r| Ok(Row::read(r)))?
-            .collect::<Result<_, _>>()?;
+        let rows: Vec<Result<StoredRun, StoreError>> = self.once(|conn| {
+            let mut stmt = conn.prepare("SELECT * FROM runs ORDER BY id DESC")?;
+            let rows = stmt
+                .query_map([], |r| Ok(Row::read(r, &self.path)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
         rows.into_iter()
             .map(|r| r.and_then(|r| self.with_epochs(r)))
             .collect()
     }
 
     fn with_epochs(&self, mut run: StoredRun) -> Result<StoredRun, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT epoch, lr, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
-                    train_images_per_sec
-             FROM epochs WHERE run_id = ?1 ORDER BY epoch",
-        )?;
-        run.epochs = stmt
-            .query_map([run.id], |r| {
-                Ok(EpochStats {
-                    epoch: r.get::<_, i64>(0)? as usize,
-                    lr: r.get(1)?,
-                    train_loss: r.get(2)?,
-                    train_accuracy: r.get(3)?,
-                    val_loss: r.get(4)?,
-                    val_accuracy: r.get(5)?,
-                    seconds: r.get(6)?,
-                    train_images_per_sec: r.get(7)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
+        run.epochs = self.once(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT epoch, lr, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
+                        train_images_per_sec
+                 FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+            )?;
+            let epochs = stmt
+                .query_map([run.id], |r| {
+                    Ok(EpochStats {
+                        epoch: r.get::<_, i64>(0)? as usize,
+                        lr: r.get(1)?,
+                        train_loss: r.get(2)?,
+                        train_accuracy: r.get(3)?,
+                        val_loss: r.get(4)?,
+                        val_accuracy: r.get(5)?,
+                        seconds: r.get(6)?,
+                        train_images_per_sec: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(epochs)
+        })?;
         Ok(run)
     }
 
@@ -549,18 +857,42 @@ impl Store {
 struct Row;
 
 impl Row {
-    fn read(r: &rusqlite::Row) -> Result<StoredRun, StoreError> {
-        let json = |col: &str| -> Result<Option<String>, rusqlite::Error> { r.get(col) };
+    /// The row as its run stands: a queued or running run whose process is gone reads as
+    /// interrupted, also where the history is only read and so never marked.
+    fn read(r: &rusqlite::Row, path: &Path) -> Result<StoredRun, StoreError> {
+        let id: i64 = r.get("id")?;
+        // Stored JSON that does not parse names the file, the run and the column.
+        let bad = |column: &'static str, e: serde_json::Error| StoreError::BadRow {
+            path: path.to_path_buf(),
+            id,
+            column,
+            reason: e.to_string(),
+        };
+        let json =
+            |column: &'static str| -> Result<Option<String>, rusqlite::Error> { r.get(column) };
         let config: String = r.get("config")?;
+        let config = serde_json::from_str(&config).map_err(|e| bad("config", e))?;
+        let mut status = Status::parse(&r.get::<_, String>("status")?);
+        let mut error: Option<String> = r.get("error")?;
+        if matches!(status, Status::Queued | Status::Running)
+            && gone(
+                r.get("pid")?,
+                r.get::<_, Option<String>>("host")?.as_deref(),
+                r.get::<_, Option<String>>("heartbeat")?.as_deref(),
+            )
+        {
+            status = Status::Interrupted;
+            error = Some(GONE.into());
+        }
         Ok(StoredRun {
-            id: r.get("id")?,
+            id,
             created_at: r.get("created_at")?,
             name: r.get("name")?,
             tricks: r.get("tricks")?,
-            config: serde_json::from_str(&config)?,
-            status: Status::parse(&r.get::<_, String>("status")?),
+            config,
+            status,
             device: r.get("device")?,
-            error: r.get("error")?,
+            error,
             seconds: r.get("seconds")?,
             images_per_sec: r.get("images_per_sec")?,
             accuracy: r.get("accuracy")?,
@@ -568,13 +900,16 @@ impl Row {
             epochs: Vec::new(),
             confusion: json("confusion")?
                 .map(|s| serde_json::from_str(&s))
-                .transpose()?,
+                .transpose()
+                .map_err(|e| bad("confusion", e))?,
             report: json("report")?
                 .map(|s| serde_json::from_str(&s))
-                .transpose()?,
+                .transpose()
+                .map_err(|e| bad("report", e))?,
             losses: json("losses")?
                 .map(|s| serde_json::from_str(&s))
-                .transpose()?
+                .transpose()
+                .map_err(|e| bad("losses", e))?
                 .unwrap_or_default(),
             steps_per_point: r
                 .get::<_, Option<i64>>("steps_per_point")?
@@ -751,6 +1086,230 @@ mod tests {
                     .unwrap_or_else(|e| panic!("round {round}: {e}"));
             }
         }
+    }
+
+    #[test]
+    fn of_two_claims_at_once_exactly_one_wins_and_the_other_is_told_who() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let first = Store::open(&path).unwrap();
+        for round in 0..20 {
+            let id = first.insert("x", &cfg()).unwrap();
+            first.set_status(id, Status::Interrupted, None).unwrap();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        let s = Store::open(&path).unwrap();
+                        start.wait();
+                        s.claim(id, "cpu")
+                    })
+                })
+                .collect();
+            let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                1,
+                "round {round}: {results:?}"
+            );
+            let lost = results.into_iter().find_map(Result::err).unwrap();
+            let who = format!(
+                "run #{id} is already being resumed by process {} on host {}",
+                std::process::id(),
+                host()
+            );
+            assert!(lost.to_string().contains(&who), "{lost}");
+            assert_eq!(first.get(id).unwrap().status, Status::Running);
+        }
+    }
+
+    #[test]
+    fn only_own_queued_resumable_or_orphaned_runs_can_be_claimed() {
+        let s = Store::in_memory();
+        let mine = s.insert("a", &cfg()).unwrap();
+        s.claim(mine, "cpu").unwrap();
+        assert!(matches!(
+            s.claim(mine, "cpu"),
+            Err(StoreError::Taken { .. })
+        ));
+        let done = s.insert("b", &cfg()).unwrap();
+        s.set_status(done, Status::Finished, None).unwrap();
+        let err = s.claim(done, "cpu").unwrap_err();
+        assert!(err.to_string().contains("is finished"), "{err}");
+        // A queued run of another live process on this host (pid 1 is always there).
+        let theirs = s.insert("c", &cfg()).unwrap();
+        s.conn
+            .execute("UPDATE runs SET pid = 1 WHERE id = ?1", [theirs])
+            .unwrap();
+        let err = s.claim(theirs, "cpu").unwrap_err();
+        assert!(
+            err.to_string().contains("queued to train by process 1"),
+            "{err}"
+        );
+        // A running run whose process died is free.
+        let orphan = s.insert("d", &cfg()).unwrap();
+        s.start(orphan, "cpu").unwrap();
+        s.conn
+            .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [orphan])
+            .unwrap();
+        s.claim(orphan, "cpu").unwrap();
+        assert!(matches!(s.claim(99, "cpu"), Err(StoreError::NoRun(99))));
+    }
+
+    /// A history with a few runs and epochs, closed, so that the file holds all of it.
+    fn history_with_runs(path: &Path) {
+        let mut s = Store::open(path).unwrap();
+        for _ in 0..3 {
+            let id = s.insert("baseline", &cfg()).unwrap();
+            for e in &outcome(0.5, 3).epochs {
+                s.record_epoch(id, e, &[2.3; 50], 20).unwrap();
+            }
+            s.finish(id, &outcome(0.5, 3)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_history_cut_short_is_reported_damaged_and_left_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        history_with_runs(&path);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(len - 2000).unwrap();
+        drop(file);
+        let before = std::fs::read(&path).unwrap();
+        for err in [
+            Store::open(&path).err().unwrap(),
+            Store::open_read_only(&path).err().unwrap(),
+        ] {
+            assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+            let text = err.to_string();
+            assert!(text.contains("h.db is damaged"), "{text}");
+            assert!(text.contains("left untouched"), "{text}");
+            assert!(text.contains(".recover"), "{text}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "not written");
+    }
+
+    #[test]
+    fn bad_stored_json_names_the_file_the_run_and_the_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let s = Store::open(&path).unwrap();
+        let id = s.insert("x", &cfg()).unwrap();
+        s.conn
+            .execute("UPDATE runs SET losses = '[1.0, \u{1}' WHERE id = ?1", [id])
+            .unwrap();
+        for err in [s.get(id).unwrap_err(), s.list().unwrap_err()] {
+            let text = err.to_string();
+            assert!(text.contains("h.db"), "{text}");
+            assert!(
+                text.contains(&format!("run #{id} holds a damaged losses")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("DELETE FROM runs WHERE id = {id}")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_write_to_a_history_opened_read_only_says_read_only() {
+        // Root writes through file permissions, so this opens the file the way SQLite does
+        // when it may not write it (SQLITE_OPEN_READONLY) and checks what a write then says.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        history_with_runs(&path);
+        let s = Store::open_read_only(&path).unwrap();
+        assert_eq!(s.list().unwrap().len(), 3);
+        let err = s.insert("x", &cfg()).unwrap_err();
+        assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+        assert!(err.to_string().contains("h.db is read-only"), "{err}");
+        assert!(err.to_string().contains("--history FILE"), "{err}");
+    }
+
+    /// `chattr +i` on a path for the life of the guard; `None` where the file system or the
+    /// process's capabilities do not allow it.
+    struct Immutable(PathBuf);
+
+    impl Immutable {
+        fn set(path: &Path) -> Option<Immutable> {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then(|| Immutable(path.to_path_buf()))
+        }
+    }
+
+    impl Drop for Immutable {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_history_in_an_immutable_folder_or_file_is_read_and_said_read_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let path = dir.join("h.db");
+        history_with_runs(&path);
+        let before = std::fs::read(&path).unwrap();
+        for locked in [&dir, &path] {
+            let Some(_guard) = Immutable::set(locked) else {
+                eprintln!("chattr +i is not available here: the read-only cases are not run");
+                return;
+            };
+            let err = Store::open(&path).err().unwrap();
+            assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+            assert!(err.to_string().contains("is read-only"), "{err}");
+            let s = Store::open_read_only(&path).unwrap();
+            assert_eq!(s.list().unwrap().len(), 3);
+            assert_eq!(s.get(1).unwrap().epochs.len(), 3);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_missing_history_reads_as_empty_and_is_not_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("none/h.db");
+        let s = Store::open_read_only(&path).unwrap();
+        assert!(s.list().unwrap().is_empty());
+        assert!(matches!(s.get(1), Err(StoreError::NoRun(1))));
+        assert!(!tmp.path().join("none").exists());
+    }
+
+    #[test]
+    fn a_write_waits_for_a_lock_another_process_holds_and_then_succeeds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let mut s = Store::open(&path).unwrap();
+        let id = s.insert("x", &cfg()).unwrap();
+        // SQLite's own wait is cut to nothing, so that only the retries can wait.
+        s.set_patience(Duration::ZERO, WRITE_WAIT);
+        let (tell, told) = std::sync::mpsc::channel();
+        s.on_busy = Some(Box::new(move || {
+            let _ = tell.send(());
+        }));
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        // The lock is let go once the write has found it taken.
+        let releaser = std::thread::spawn(move || {
+            told.recv().unwrap();
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
+            .unwrap();
+        releaser.join().unwrap();
+        assert_eq!(s.get(id).unwrap().epochs.len(), 1);
     }
 
     #[test]

@@ -265,7 +265,9 @@ impl Effects {
                 }));
                 let result = match result {
                     Ok(Ok(outcome)) => Ok(Box::new(outcome)),
-                    Ok(Err(RunError::Train(TrainError::Cancelled))) => Err(RunEnd::Cancelled),
+                    Ok(Err(job::JobError::Run(RunError::Train(TrainError::Cancelled)))) => {
+                        Err(RunEnd::Cancelled)
+                    }
                     Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
                     Err(_) => Err(RunEnd::Failed(
                         "the training thread panicked (see the log)".into(),
