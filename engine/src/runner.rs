@@ -416,10 +416,10 @@ pub(crate) mod tests {
             done,
         };
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
-            if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after) {
-                if e.epoch == k {
-                    cancel.store(true, Ordering::Relaxed);
-                }
+            if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after)
+                && e.epoch == k
+            {
+                cancel.store(true, Ordering::Relaxed);
             }
         })
     }
