@@ -63,9 +63,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         tricks_area,
     );
     debug_assert_eq!(param_lines.len(), PARAMS.len());
+    // A short terminal shows a window of the settings that always holds the cursor.
+    let visible = params_area.height.saturating_sub(2) as usize;
+    let at = app.cursor.saturating_sub(TRICKS.len());
+    let first = (at + 1).saturating_sub(visible.max(1)).min(PARAMS.len());
+    let below = PARAMS.len().saturating_sub(first + visible);
+    let mut block = Block::bordered().title(Span::styled(" Settings ", theme.title()));
+    if first > 0 || below > 0 {
+        let more = match (first, below) {
+            (0, n) => format!(" ↓ {n} more "),
+            (n, 0) => format!(" ↑ {n} more "),
+            (up, down) => format!(" ↑ {up} ↓ {down} more "),
+        };
+        block = block.title_bottom(Line::styled(more, theme.dim()).right_aligned());
+    }
     frame.render_widget(
         Paragraph::new(param_lines)
-            .block(Block::bordered().title(Span::styled(" Settings ", theme.title()))),
+            .scroll((first as u16, 0))
+            .block(block),
         params_area,
     );
 }
