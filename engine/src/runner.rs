@@ -216,6 +216,15 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
         ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The backend's RNG is one per process (burn's `Backend::seed` sets a global generator), so
+/// a run seeds it and takes its draws while no other run does: runs side by side then draw
+/// what they would draw alone.
+fn seeded<R>(draw: impl FnOnce() -> R) -> R {
+    static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    draw()
+}
+
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
 pub fn train<B: TrainBackend>(
     device: &B::Device,
@@ -225,7 +234,6 @@ pub fn train<B: TrainBackend>(
 ) -> Result<Outcome, TrainError> {
     let started = Instant::now();
     let (data, cfg) = (job.data, job.config);
-    B::seed(device, cfg.seed);
 
     // Tricks act here, before the loop: input mapping, network shape and init, optimizer.
     // Borrowed unless cut: the whole set is 150 MB and is copied to the device next anyway.
@@ -240,7 +248,10 @@ pub fn train<B: TrainBackend>(
     let train = DeviceSplit::<B>::upload(&train_split, device);
     let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
     let input = InputMap::new(stats);
-    let mut model: Cnn<B> = CnnSpec::from(cfg).init(device);
+    let mut model: Cnn<B> = seeded(|| {
+        B::seed(device, cfg.seed);
+        CnnSpec::from(cfg).init(device)
+    });
     let mut optim: Adam<B> = optimizer(cfg).init();
     let mut epochs = job.done;
     if let (Some(dir), true) = (job.checkpoints, !epochs.is_empty()) {
@@ -262,7 +273,7 @@ pub fn train<B: TrainBackend>(
     let mut last_eval = None;
     for epoch in epochs.len()..cfg.epochs {
         let epoch_start = Instant::now();
-        B::seed(device, epoch_seed(cfg.seed, epoch));
+        seeded(|| B::seed(device, epoch_seed(cfg.seed, epoch)));
         kernels::seed_masks(epoch_seed(cfg.seed, epoch));
         let lr = cfg.lr.at(epoch);
         let order = epoch_order(cfg.seed, epoch, n);
@@ -585,5 +596,48 @@ pub(crate) mod tests {
         assert_ne!(a, epoch_order(1, 1, 1000));
         assert_ne!(a, epoch_order(2, 0, 1000));
         let _ = Init::Default;
+    }
+
+    /// Runs trained side by side, each on its own thread as the app trains them, give exactly
+    /// the figures they give alone: the same initial weights, data order and dropout masks.
+    #[test]
+    fn runs_side_by_side_equal_their_solo_runs() {
+        let mut a = config(&[Trick::DropoutConv, Trick::DropoutDense, Trick::InitWeights]);
+        a.epochs = 2;
+        let mut b = config(&[Trick::NormInputs, Trick::DropoutDense]);
+        b.epochs = 2;
+        b.seed = 8;
+        let (solo_a, solo_b) = (train_tiny(&a), train_tiny(&b));
+        let together = {
+            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let data = tiny();
+            let run = |cfg: &TrainConfig| {
+                let cancel = AtomicBool::new(false);
+                let job = Job {
+                    data: &data,
+                    config: cfg,
+                    cancel: &cancel,
+                    checkpoints: None,
+                    done: Vec::new(),
+                };
+                train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {}).unwrap()
+            };
+            std::thread::scope(|s| {
+                let ta = s.spawn(|| run(&a));
+                let tb = s.spawn(|| run(&b));
+                (ta.join().unwrap(), tb.join().unwrap())
+            })
+        };
+        let figures = |o: &Outcome| {
+            let epochs: Vec<_> = o
+                .epochs
+                .iter()
+                .map(|e| (e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy))
+                .collect();
+            (epochs, o.confusion.clone())
+        };
+        assert_eq!(figures(&together.0), figures(&solo_a));
+        assert_eq!(figures(&together.1), figures(&solo_b));
+        assert_ne!(figures(&solo_a), figures(&solo_b));
     }
 }

@@ -2,8 +2,6 @@
 //! from a counter-based generator, all parallel over the batch on rayon's pool.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
@@ -224,13 +222,22 @@ pub enum Argmax {
     Burn(burn_ops::PoolState<Flex>),
 }
 
-/// The base seed of the dropout masks and the number of masks drawn since.
-static MASK_SEED: AtomicU64 = AtomicU64::new(0x5EED);
-static MASKS_DRAWN: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// The base seed of the dropout masks and the number of masks drawn since. Per thread:
+    /// every run trains on a thread of its own, so runs side by side draw the masks they would
+    /// draw alone.
+    static MASKS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0x5EED, 0)) };
+}
 
 pub fn seed_masks(seed: u64) {
-    MASK_SEED.store(seed, Ordering::Relaxed);
-    MASKS_DRAWN.store(0, Ordering::Relaxed);
+    MASKS.set((seed, 0));
+}
+
+/// The seed of the next mask drawn on this thread.
+fn next_mask_seed() -> u64 {
+    let (seed, drawn) = MASKS.get();
+    MASKS.set((seed, drawn + 1));
+    splitmix(seed ^ splitmix(drawn))
 }
 
 /// SplitMix64: a fast, well-mixed counter-based generator (one multiply-xorshift per draw).
@@ -353,10 +360,7 @@ impl Kernels for Flex {
         let scale = (1.0 / (1.0 - p)) as f32;
         // Keep when a uniform u32 is at or above p·2³².
         let threshold = (p * 4_294_967_296.0).round().min(u32::MAX as f64) as u64;
-        let seed = splitmix(
-            MASK_SEED.load(Ordering::Relaxed)
-                ^ splitmix(MASKS_DRAWN.fetch_add(1, Ordering::Relaxed)),
-        );
+        let seed = next_mask_seed();
         let mut mask = vec![0f32; n];
         mask.par_chunks_mut(MASK_BLOCK)
             .enumerate()
