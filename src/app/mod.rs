@@ -214,6 +214,8 @@ pub struct App {
     /// Queued runs whose history number is on the way; they start once it has arrived, so
     /// that they train under it.
     recording: BTreeSet<RunId>,
+    /// Most runs training at once (`[app] parallel`, `--parallel`).
+    pub parallel: usize,
     pub quit: bool,
 }
 
@@ -238,6 +240,7 @@ impl App {
             compare_selected: BTreeSet::new(),
             history: History::default(),
             recording: BTreeSet::new(),
+            parallel: 1,
             quit: false,
         }
     }
@@ -394,7 +397,9 @@ impl App {
             }
             out.push(Command::Quit);
         } else {
-            out.extend(self.schedule());
+            while let Some(start) = self.schedule() {
+                out.push(start);
+            }
         }
         out
     }
@@ -428,10 +433,11 @@ impl App {
         }
     }
 
-    /// Starts the next queued run when nothing is training, the data is in and the history
-    /// has numbered it; runs start in the order they were queued.
+    /// Starts the next queued run while fewer than [`App::parallel`] train, the data is in
+    /// and the history has numbered it; runs start in the order they were queued.
     fn schedule(&mut self) -> Option<Command> {
-        if self.active_run().is_some() || !matches!(self.data, DataState::Ready { .. }) {
+        let training = self.runs.iter().filter(|r| r.status.is_active()).count();
+        if training >= self.parallel.max(1) || !matches!(self.data, DataState::Ready { .. }) {
             return None;
         }
         let device = self.values.device;
@@ -803,6 +809,46 @@ pub(crate) mod tests {
             seconds: 60.0 * epochs as f64,
             images_per_sec: 900.0,
         }
+    }
+
+    #[test]
+    fn with_parallel_3_three_runs_train_at_once_and_each_end_starts_the_next() {
+        let mut app = app();
+        app.parallel = 3;
+        let started = |cmds: &[Command]| -> Vec<RunId> {
+            cmds.iter()
+                .filter_map(|c| match c {
+                    Command::Start { run, .. } => Some(*run),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut all = Vec::new();
+        for k in 0..5 {
+            all.extend(started(&queue(&mut app, Some(10 + k))));
+        }
+        assert_eq!(all, [1, 2, 3]);
+        let training = |app: &App| app.runs.iter().filter(|r| r.status.is_active()).count();
+        assert_eq!((training(&app), app.queued()), (3, 2));
+        // Cancelling one of the three ends only that one; its end starts the next queued run.
+        assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+        let cmds = app.update(Msg::Done {
+            run: 1,
+            result: Err(RunEnd::Cancelled),
+        });
+        assert_eq!(started(&cmds), [4]);
+        assert_eq!(app.runs[0].status, RunStatus::Cancelled);
+        assert!(
+            app.runs[1..4]
+                .iter()
+                .all(|r| r.status == RunStatus::Starting)
+        );
+        let cmds = app.update(Msg::Done {
+            run: 3,
+            result: Ok(Box::new(outcome(0.6, 2))),
+        });
+        assert_eq!(started(&cmds), [5]);
+        assert_eq!((training(&app), app.queued()), (3, 0));
     }
 
     #[test]

@@ -81,6 +81,63 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
+/// Several runs training at once: a row each with its progress, speed and ETA, oldest first.
+pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let training: Vec<&Run> = app.runs.iter().filter(|r| r.status.is_active()).collect();
+    let shown = area.height.saturating_sub(2) as usize;
+    let mut title = format!(" {} runs training", training.len());
+    if training.len() > shown {
+        title.push_str(&format!(", {} below", training.len() - shown));
+    }
+    if app.queued() > 0 {
+        title.push_str(&format!(" +{} queued", app.queued()));
+    }
+    title.push(' ');
+    let width = area.width.saturating_sub(2) as usize;
+    // The bar only where there is room for it; the figures always.
+    let bar_width = width.saturating_sub(44).min(16);
+    let lines: Vec<Line> = training
+        .iter()
+        .take(shown)
+        .map(|run| {
+            let done = run.progress();
+            let filled = ((done * bar_width as f64).round() as usize).min(bar_width);
+            let bar = match bar_width {
+                0 => String::new(),
+                n => format!(" {}{}", "█".repeat(filled), "░".repeat(n - filled)),
+            };
+            let name: String = run.name.chars().take(12).collect();
+            let (epoch, speed) = match &run.status {
+                RunStatus::Running(p) => (
+                    format!("{}/{}", p.epoch + 1, run.config.epochs),
+                    speed(p.images_per_sec),
+                ),
+                _ => ("-".into(), "start".into()),
+            };
+            let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
+            let text = format!(
+                "#{:<3} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
+                run.stored.unwrap_or(run.id as i64),
+                done * 100.0
+            );
+            Line::raw(text.chars().take(width).collect::<String>())
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
+        area,
+    );
+}
+
+/// Images per second in six characters: `1.8k/s`, `950/s`.
+fn speed(images_per_sec: f64) -> String {
+    if images_per_sec >= 1000.0 {
+        format!("{:.1}k/s", images_per_sec / 1000.0)
+    } else {
+        format!("{images_per_sec:.0}/s")
+    }
+}
+
 /// Exponential moving average, so the sparkline shows the trend rather than batch noise.
 pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());

@@ -40,9 +40,20 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 Layout::horizontal([Constraint::Length(34), Constraint::Min(0)]).areas(body);
             tricks::draw(frame, left, app, theme);
             let live = app.live_run();
+            // Several runs at once: one row each, as many as leave the charts readable.
+            let training = app.runs.iter().filter(|r| r.status.is_active()).count();
+            let rows = if training > 1 {
+                training.min(right.height.saturating_sub(12).max(2) as usize) as u16 + 2
+            } else {
+                3
+            };
             let [gauge, charts] =
-                Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(right);
-            metrics::gauge(frame, gauge, app, theme);
+                Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(right);
+            if training > 1 {
+                metrics::runs(frame, gauge, app, theme);
+            } else {
+                metrics::gauge(frame, gauge, app, theme);
+            }
             if let DataState::Failed(why) = &app.data {
                 data_failed(frame, charts, why, theme);
                 draw_footer(frame, footer, app, theme);

@@ -284,3 +284,66 @@ fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
         "{s}"
     );
 }
+
+fn plain_screen(app: &App, w: u16, h: u16) -> String {
+    let t = render(app, w, h, Theme { color: false });
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Three runs at once (`a` with parallel 3): one row each with epoch, progress, speed and ETA.
+#[test]
+fn several_runs_training_show_a_row_each() {
+    let mut app = app();
+    app.parallel = 3;
+    act(&mut app, Action::QueueStudy);
+    for run in 1..=8 {
+        app.update(Msg::Stored {
+            run,
+            id: Some(20 + run as i64),
+        });
+    }
+    for (run, steps) in [(1, 300), (2, 120), (3, 0)] {
+        app.update(Msg::Train {
+            run,
+            event: TrainEvent::Started {
+                device: Device::Cpu,
+                train_images: 50_000,
+                test_images: 10_000,
+                steps_per_epoch: 782,
+            },
+        });
+        if steps > 0 {
+            app.update(Msg::Train {
+                run,
+                event: TrainEvent::Progress(Progress {
+                    epoch: 0,
+                    step: steps,
+                    steps_per_epoch: 782,
+                    loss: 1.9,
+                    images_per_sec: 1500.0 + steps as f64,
+                    elapsed: steps as f64 / 20.0,
+                }),
+            });
+        }
+    }
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("3 runs training +5 queued"), "{s}");
+    for needle in ["#21  baseline", "#22  norm_inputs", "#23  lr_schedule"] {
+        assert!(s.contains(needle), "{needle}: {s}");
+    }
+    insta::assert_snapshot!("several_runs_80x24", s);
+    // Without colour the rows read the same: the table carries no meaning in colour.
+    let plain = plain_screen(&app, 80, 24);
+    assert_eq!(plain, s);
+    insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
+}
