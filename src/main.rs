@@ -25,6 +25,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::new(&cli)?;
     let _log = setup::logging(&ctx.log_file);
+    cifar_engine::backend::keep_gpu_caches_in(&ctx.cache_dir.join("gpu"));
     // Before anything touches rayon, so its workers flush denormals.
     cifar_engine::install_pool();
     match &cli.command {

@@ -193,6 +193,33 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, Option<String>), GpuError
     }
 }
 
+/// Keeps the GPU's kernel choices (autotune) and compiled kernels under `dir`, so that only a
+/// machine's first run pays for them, wherever cifar-tui is started from. (cubecl's default is
+/// the `target/` folder of the nearest Cargo.toml above the working directory, else a user
+/// folder: the same binary tuned anew in each project folder.) Call before anything touches the
+/// GPU; a `cubecl.toml` the person wrote wins, and `CUBECL_*` variables still apply.
+pub fn keep_gpu_caches_in(dir: &std::path::Path) {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+    let written_by_hand = std::env::current_dir().ok().is_some_and(|cwd| {
+        cwd.ancestors().any(|d| {
+            ["cubecl.toml", "CubeCL.toml"]
+                .iter()
+                .any(|f| d.join(f).exists())
+        })
+    });
+    if written_by_hand {
+        return;
+    }
+    let mut config = CubeClRuntimeConfig::default();
+    config.autotune.cache = CacheConfig::File(dir.join("autotune"));
+    config.compilation.cache = Some(CacheConfig::File(dir.join("kernels")));
+    // `set` panics once the configuration has been read or set: then it is too late anyway.
+    if CubeClRuntimeConfig::storage().lock().is_none() {
+        CubeClRuntimeConfig::set(config.override_from_env());
+    }
+}
+
 /// The environment variable that turns a process into a GPU probe (see [`serve_probe`]).
 const PROBE_VAR: &str = "CIFAR_ENGINE_PROBE_GPU";
 /// Set once a program has offered to serve probes: only then are probes run in a child.
@@ -298,16 +325,21 @@ fn probe_here(index: usize) -> Result<(), GpuError> {
             said.push(message.to_string());
         }
     }));
+    // An element-wise op, not a reduction: a reduction would be autotuned on a fresh machine,
+    // seconds before the probe could answer.
     let result = std::panic::catch_unwind(|| {
         let device = GpuDevice::new(index);
-        let x = Tensor::<Gpu, 1>::ones([4], &device).sum();
-        x.into_scalar()
+        let x = Tensor::<Gpu, 1>::ones([4], &device);
+        let y: Vec<f32> = (x.clone() + x).into_data().to_vec().unwrap_or_default();
+        y.iter().sum::<f32>()
     });
     std::panic::set_hook(hook);
     let said = said.lock().map(|s| s.clone()).unwrap_or_default();
     match result {
-        Ok(4.0) => Ok(()),
-        Ok(v) => Err(GpuError::Other(format!("a test sum gave {v}, expected 4"))),
+        Ok(8.0) => Ok(()),
+        Ok(v) => Err(GpuError::Other(format!(
+            "1 + 1 on the GPU summed to {v}, expected 8"
+        ))),
         Err(_) => Err(match GpuError::classify(&said) {
             GpuError::NoSuchDevice { count, .. } => GpuError::NoSuchDevice { index, count },
             e => e,
@@ -438,6 +470,30 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("crashed")
+        );
+    }
+
+    #[test]
+    fn gpu_caches_go_under_the_given_folder() {
+        use burn::cubecl::config::cache::CacheConfig;
+        use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+        let dir = std::path::Path::new("/tmp/cifar-tui-test-cache/gpu");
+        keep_gpu_caches_in(dir);
+        let config = CubeClRuntimeConfig::get();
+        assert!(
+            matches!(&config.autotune.cache, CacheConfig::File(p) if p == &dir.join("autotune")),
+            "{:?}",
+            config.autotune.cache
+        );
+        assert!(
+            matches!(&config.compilation.cache, Some(CacheConfig::File(p)) if p == &dir.join("kernels")),
+            "{:?}",
+            config.compilation.cache
+        );
+        // A second call (the configuration is in use by now) changes nothing and does not panic.
+        keep_gpu_caches_in(std::path::Path::new("/elsewhere"));
+        assert!(
+            matches!(&CubeClRuntimeConfig::get().autotune.cache, CacheConfig::File(p) if p == &dir.join("autotune"))
         );
     }
 }
