@@ -118,6 +118,7 @@ pub enum Msg {
 pub enum RunEnd {
     Cancelled,
     Failed(String),
+    Diverged(String),
 }
 
 /// What the update step asks the outside world to do.
@@ -330,11 +331,13 @@ impl App {
                         Ok(outcome) => RunStatus::Finished(outcome),
                         Err(RunEnd::Cancelled) => RunStatus::Cancelled,
                         Err(RunEnd::Failed(why)) => RunStatus::Failed(why),
+                        Err(RunEnd::Diverged(why)) => RunStatus::Diverged(why),
                     };
                 }
                 if let (Some(r), false) = (self.run_mut(run), finished) {
-                    if let RunStatus::Failed(why) = &r.status {
-                        self.notice = Some(format!("run #{run} failed: {why}"));
+                    if let RunStatus::Failed(why) | RunStatus::Diverged(why) = &r.status {
+                        let label = r.status.label();
+                        self.notice = Some(format!("run #{run} {label}: {why}"));
                     }
                 } else if finished {
                     self.compare_selected.insert(run);

@@ -115,6 +115,7 @@ fn train_one(
             }
             None => bail!("{name}: interrupted"),
         },
+        Err(e @ RunError::Train(TrainError::Diverged { .. })) => bail!("{name}: {e}"),
         Err(e) => Err(e).with_context(|| format!("{name}: training failed")),
     }
 }

@@ -78,6 +78,9 @@ fn spawn_run(
             let result = match result {
                 Ok(Ok(outcome)) => Ok(Box::new(outcome)),
                 Ok(Err(RunError::Train(TrainError::Cancelled))) => Err(RunEnd::Cancelled),
+                Ok(Err(e @ RunError::Train(TrainError::Diverged { .. }))) => {
+                    Err(RunEnd::Diverged(e.to_string()))
+                }
                 Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
                 Err(_) => Err(RunEnd::Failed(
                     "the training thread panicked (see the log)".into(),
@@ -237,8 +240,7 @@ pub async fn run(
                         pending.extend(app.update(Msg::Notice(format!("delete failed: {e}"))));
                     }
                     for id in &ids {
-                        let _ =
-                            std::fs::remove_dir_all(ledger.places.checkpoints.join(id.to_string()));
+                        ledger.places.remove_checkpoints(*id);
                     }
                     pending.extend(app.update(ledger.rows()));
                 }
