@@ -52,6 +52,11 @@ impl Env {
 
     /// The binary with this environment's data and history, and nothing from the user's.
     fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_on(&self.history(), args)
+    }
+
+    /// The same with another history file.
+    fn cmd_on(&self, history: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cifar-tui"));
         c.current_dir(self.tmp.path())
             .env("XDG_CACHE_HOME", self.tmp.path().join("cache"))
@@ -60,7 +65,7 @@ impl Env {
             .arg("--data")
             .arg(&self.data)
             .arg("--history")
-            .arg(self.history())
+            .arg(history)
             .arg("--device")
             .arg("cpu")
             .args(args);
@@ -94,7 +99,14 @@ fn stderr(o: &Output) -> String {
 type Figures = (Vec<Vec<f64>>, serde_json::Value, serde_json::Value, String);
 
 fn figures(env: &Env, id: i64) -> Figures {
-    let out = env.run(&["show", &id.to_string()]);
+    figures_on(env, &env.history(), id)
+}
+
+fn figures_on(env: &Env, history: &Path, id: i64) -> Figures {
+    let out = env
+        .cmd_on(history, &["show", &id.to_string()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let epochs = v["epochs"]
@@ -395,4 +407,109 @@ fn gpu_errors_name_the_cause_and_auto_falls_back_with_it() {
         "{text}"
     );
     assert!(!text.contains("panicked"), "{text}");
+}
+
+/// `TRAIN` with `seed`, aborted by the test hook right after epoch `k`'s checkpoint is written
+/// and before the history records the epoch.
+fn train_aborted_at(env: &Env, history: &Path, k: usize, seed: &str) {
+    let mut args = TRAIN.to_vec();
+    *args.last_mut().unwrap() = seed;
+    let out = env
+        .cmd_on(history, &args)
+        .env("CIFAR_TUI_TEST_ABORT_AT", format!("epoch-{k}-saved"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the hook did not abort:\n{}",
+        stderr(&out)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(printed, k - 1, "epochs committed before the abort");
+}
+
+#[test]
+fn a_run_killed_between_its_checkpoint_and_its_commit_resumes() {
+    let env = Env::new();
+    let whole = env.run(TRAIN);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    train_aborted_at(&env, &env.history(), 2, "5");
+
+    let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start().starts_with('2') && l.contains("interrupted")),
+        "{listing}"
+    );
+    let resumed = env.run(&["resume", "2", "--headless"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let printed = String::from_utf8_lossy(&resumed.stdout).lines().count();
+    assert_eq!(
+        printed, 2,
+        "epochs 2 and 3 trained again from epoch 1's checkpoint"
+    );
+    let (a, conf_a, _, _) = figures(&env, 1);
+    let (b, conf_b, _, status) = figures(&env, 2);
+    assert_eq!(status, "finished");
+    assert_eq!((a, conf_a), (b, conf_b));
+}
+
+#[test]
+fn two_histories_in_one_folder_keep_their_own_checkpoints() {
+    let env = Env::new();
+    let state = env.tmp.path().join("state");
+    let (whole, a, b) = (
+        state.join("whole.db"),
+        state.join("a.db"),
+        state.join("b.db"),
+    );
+    let out = env.cmd_on(&whole, TRAIN).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Run 1 of a.db, then run 1 of b.db with another seed, both stopped after epoch 1.
+    train_aborted_at(&env, &a, 2, "5");
+    train_aborted_at(&env, &b, 2, "6");
+
+    let resumed = env
+        .cmd_on(&a, &["resume", "1", "--headless"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let printed = String::from_utf8_lossy(&resumed.stdout).lines().count();
+    assert_eq!(printed, 2, "a.db's run 1 continued from its own epoch 1");
+    let (fig_whole, conf_whole, _, _) = figures_on(&env, &whole, 1);
+    let (fig_a, conf_a, _, _) = figures_on(&env, &a, 1);
+    assert_eq!(
+        (fig_a, conf_a),
+        (fig_whole, conf_whole),
+        "a.db's own weights"
+    );
+
+    // Finishing a.db's run left b.db's checkpoint alone.
+    let resumed = env
+        .cmd_on(&b, &["resume", "1", "--headless"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let printed = String::from_utf8_lossy(&resumed.stdout).lines().count();
+    assert_eq!(printed, 2, "b.db's run 1 continued from its own epoch 1");
+}
+
+#[test]
+fn a_diverging_run_exits_non_zero_and_is_kept_as_diverged() {
+    let env = Env::new();
+    std::fs::write(env.tmp.path().join("config.toml"), "[train]\nlr = 9.0\n").unwrap();
+    let err = expect_failure(
+        &env,
+        &["run", "--headless", "--epochs", "2", "--train-limit", "320"],
+        &["diverged", "lower `lr` (now 9)"],
+    );
+    assert!(!err.contains("test accuracy"), "no success summary:\n{err}");
+    let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
+    let row = listing.lines().find(|l| l.trim_start().starts_with('1'));
+    assert!(
+        row.is_some_and(|l| l.contains("diverged") && l.contains("0/2")),
+        "{listing}"
+    );
+    expect_failure(&env, &["resume", "1", "--headless"], &["is diverged"]);
 }

@@ -1,6 +1,5 @@
 //! One training run: data onto the device, the loop, evaluation after every epoch, events out.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -15,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
-use crate::config::TrainConfig;
+use crate::config::{LrPolicy, TrainConfig};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
 use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
 use crate::kernels::{self, ModelOps, TrainBackend};
@@ -31,10 +30,66 @@ pub enum TrainError {
     Cancelled,
     #[error("the training set is empty (train_limit = 0?)")]
     NoData,
-    #[error("training diverged: the loss became {0} in epoch {1}; try a smaller learning rate")]
-    Diverged(f64, usize),
+    #[error(
+        "training diverged in epoch {epoch}, step {step}: the training loss reached {loss:.3e} \
+         (an untrained net scores {chance:.2}). Fix: {fix}"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f64,
+        chance: f64,
+        fix: String,
+    },
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+}
+
+/// How far above chance a report window's mean loss may go before the run counts as
+/// diverged. A net that learns starts near chance (ln 10 = 2.30 for CIFAR-10) and goes down;
+/// a window averaging ten times that means its predictions are confidently wrong, which only
+/// runaway weights produce. Adam keeps such a loss finite, so a NaN check alone misses it.
+const DIVERGED_AT: f64 = 10.0;
+
+/// Tells a diverging run from a learning one, one report window at a time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
+    /// The cross-entropy of a uniform guess: `ln(classes)`.
+    pub chance: f64,
+}
+
+impl Divergence {
+    pub fn new(classes: usize) -> Self {
+        Self {
+            chance: (classes as f64).ln(),
+        }
+    }
+
+    /// Whether a report window's mean training loss says the run diverged: not finite, or far
+    /// above chance.
+    pub fn diverged(&self, window_loss: f64) -> bool {
+        !window_loss.is_finite() || window_loss > DIVERGED_AT * self.chance
+    }
+}
+
+/// The settings to change when `cfg` diverges, in the words of config.toml's `[train]`.
+pub fn divergence_fix(cfg: &TrainConfig) -> String {
+    let lr = match cfg.lr {
+        LrPolicy::Constant { lr } => format!("`lr` (now {lr})"),
+        LrPolicy::Exponential { initial, .. } => format!("`schedule_lr` (now {initial})"),
+    };
+    let mut also = Vec::new();
+    if let Some(wd) = cfg.weight_decay.filter(|&wd| wd >= 0.1) {
+        also.push(format!("lower `weight_decay` (now {wd})"));
+    }
+    if let Some(l1) = cfg.l1.filter(|&l1| l1 >= 0.01) {
+        also.push(format!("lower `l1` (now {l1})"));
+    }
+    if cfg.batch_size < 8 {
+        also.push(format!("raise `batch_size` (now {})", cfg.batch_size));
+    }
+    let also: String = also.iter().map(|a| format!(", or {a}")).collect();
+    format!("lower {lr} in [train] of config.toml{also}, and start the run again")
 }
 
 /// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
@@ -177,8 +232,9 @@ pub struct Job<'a> {
     pub config: &'a TrainConfig,
     /// Checked between steps; set it to stop the run.
     pub cancel: &'a AtomicBool,
-    /// Model and optimizer are saved here after every epoch, and resumed from here.
-    pub checkpoints: Option<&'a Path>,
+    /// Model and optimizer are saved here after every epoch, and resumed from here. Older
+    /// checkpoints are left for the caller to prune once it has recorded the epoch.
+    pub checkpoints: Option<checkpoint::Slot<'a>>,
     /// Epochs an earlier process finished (their checkpoint is in `checkpoints`): training
     /// continues after them.
     pub done: Vec<EpochStats>,
@@ -254,9 +310,10 @@ pub fn train<B: TrainBackend>(
     });
     let mut optim: Adam<B> = optimizer(cfg).init();
     let mut epochs = job.done;
-    if let (Some(dir), true) = (job.checkpoints, !epochs.is_empty()) {
-        (model, optim) = checkpoint::load(dir, epochs.len(), model, optim, device)?;
+    if let (Some(slot), true) = (job.checkpoints, !epochs.is_empty()) {
+        (model, optim) = checkpoint::load(slot, cfg, epochs.len(), model, optim, device)?;
     }
+    let watch = Divergence::new(CLASSES.len());
     let ce = CrossEntropyLoss::new(None, device);
 
     let n = train.len();
@@ -299,8 +356,14 @@ pub fn train<B: TrainBackend>(
             let steps = i + 1;
             if steps % REPORT_EVERY == 0 || steps == steps_per_epoch {
                 let mean = window.into_scalar().elem::<f64>() / window_images as f64;
-                if !mean.is_finite() {
-                    return Err(TrainError::Diverged(mean, epoch + 1));
+                if watch.diverged(mean) {
+                    return Err(TrainError::Diverged {
+                        epoch: epoch + 1,
+                        step: steps,
+                        loss: mean,
+                        chance: watch.chance,
+                        fix: divergence_fix(cfg),
+                    });
                 }
                 let secs = epoch_start.elapsed().as_secs_f64();
                 emit(TrainEvent::Progress(Progress {
@@ -317,9 +380,9 @@ pub fn train<B: TrainBackend>(
         }
         let train_secs = epoch_start.elapsed().as_secs_f64();
         let eval = evaluate(&model.valid(), &test, input);
-        if let Some(dir) = job.checkpoints {
+        if let Some(slot) = job.checkpoints {
             // Losing the checkpoint only costs resumability: the run goes on.
-            if let Err(e) = checkpoint::save(dir, epoch + 1, &model, &optim) {
+            if let Err(e) = checkpoint::save(slot, cfg, epoch + 1, &model, &optim) {
                 emit(TrainEvent::Warning(e.to_string()));
             }
         }
@@ -363,6 +426,7 @@ pub(crate) mod tests {
     use crate::config::{Hyper, Init, LrPolicy};
     use crate::tricks::{self, Trick, TrickSet};
     use rand::Rng;
+    use std::path::Path;
 
     /// A learnable toy set: each class has its own colour (its base-3 digits pick one of three
     /// levels per channel), plus noise.
@@ -419,11 +483,16 @@ pub(crate) mod tests {
         let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let cancel = AtomicBool::new(false);
         let data = tiny();
+        let owner = checkpoint::Owner {
+            history: "test.db".into(),
+            run: 1,
+            created: "now".into(),
+        };
         let job = Job {
             data: &data,
             config: cfg,
             cancel: &cancel,
-            checkpoints,
+            checkpoints: checkpoints.map(|dir| checkpoint::Slot { dir, owner: &owner }),
             done,
         };
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
@@ -464,17 +533,56 @@ pub(crate) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let stopped = run_tiny(&cfg, Some(tmp.path()), Vec::new(), Some(1));
         assert!(matches!(stopped, Err(TrainError::Cancelled)));
-        assert_eq!(checkpoint::latest(tmp.path()), Some(1));
+        assert_eq!(checkpoint::complete(tmp.path()), [1]);
         let first = whole.epochs[..1].to_vec();
         let resumed = run_tiny(&cfg, Some(tmp.path()), first, None).unwrap();
         assert_eq!(figures(&resumed), figures(&whole));
         assert_eq!(resumed.confusion, whole.confusion);
         assert_eq!(
-            checkpoint::latest(tmp.path()),
-            Some(3),
-            "older checkpoints are removed"
+            checkpoint::complete(tmp.path()),
+            [1, 2, 3],
+            "the engine removes no checkpoint: its caller prunes after recording the epoch"
         );
-        assert!(!checkpoint::epoch_dir(tmp.path(), 1).exists());
+    }
+
+    #[test]
+    fn the_divergence_watch_tells_blown_up_losses_from_noisy_ones() {
+        let watch = Divergence::new(10);
+        let first = |losses: &[f64]| losses.iter().position(|&l| watch.diverged(l));
+        // Learning, with a bumpy start and a spike well above the start.
+        assert_eq!(first(&[2.31, 2.9, 2.05, 6.5, 1.7, 1.2, 0.4]), None);
+        // Overfitting or a too-high lr that stays near chance is not divergence.
+        assert_eq!(first(&[2.3, 2.30, 2.31, 2.302, 2.9]), None);
+        // Adam keeps a blown-up loss finite: 1.75e12 after lr = 9.
+        assert_eq!(first(&[2.3, 1.75e12]), Some(1));
+        assert_eq!(first(&[2.3, 4.1, 11.0, 40.0, 9.0]), Some(3));
+        assert_eq!(first(&[2.3, f64::NAN]), Some(1));
+        assert_eq!(first(&[f64::INFINITY]), Some(0));
+        assert_eq!(first(&[1e5]), Some(0), "blown up before the first report");
+    }
+
+    #[test]
+    fn a_diverging_run_stops_and_names_the_setting_to_lower() {
+        let mut cfg = config(&[]);
+        cfg.lr = LrPolicy::Constant { lr: 9.0 };
+        let err = run_tiny(&cfg, None, Vec::new(), None).unwrap_err();
+        let TrainError::Diverged { epoch, loss, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*epoch, 1);
+        assert!(!loss.is_finite() || *loss > 23.0, "{loss}");
+        let msg = err.to_string();
+        assert!(msg.contains("lower `lr` (now 9)"), "{msg}");
+
+        cfg.weight_decay = Some(0.99);
+        cfg.batch_size = 1;
+        let fix = divergence_fix(&cfg);
+        assert!(fix.contains("`weight_decay` (now 0.99)"), "{fix}");
+        assert!(fix.contains("raise `batch_size` (now 1)"), "{fix}");
+        assert!(
+            !divergence_fix(&config(&[])).contains(", or "),
+            "defaults are not blamed"
+        );
     }
 
     #[test]
@@ -484,6 +592,7 @@ pub(crate) mod tests {
         let done = train_tiny(&cfg).epochs[..1].to_vec();
         let err = run_tiny(&cfg, Some(tmp.path()), done, None).unwrap_err();
         assert!(err.to_string().contains("after epoch 1"), "{err}");
+        assert!(err.to_string().contains("stays resumable"), "{err}");
     }
 
     #[test]

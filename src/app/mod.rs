@@ -124,6 +124,7 @@ pub enum Msg {
 pub enum RunEnd {
     Cancelled,
     Failed(String),
+    Diverged(String),
 }
 
 /// What the update step asks the outside world to do.
@@ -425,6 +426,11 @@ impl App {
                 self.notice = Some(format!("run #{run} failed: {why}"));
                 r.status = RunStatus::Failed(why.clone());
                 Some((Status::Failed, Some(why)))
+            }
+            Err(RunEnd::Diverged(why)) => {
+                self.notice = Some(format!("run #{run} diverged: {why}"));
+                r.status = RunStatus::Diverged(why.clone());
+                Some((Status::Diverged, Some(why)))
             }
         };
         match end {

@@ -22,6 +22,8 @@ pub enum RunStatus {
     Finished(Box<Outcome>),
     Cancelled,
     Failed(String),
+    /// Stopped because its loss blew up; the reason names the setting to lower.
+    Diverged(String),
 }
 
 impl RunStatus {
@@ -33,6 +35,7 @@ impl RunStatus {
             RunStatus::Finished(_) => "finished",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Failed(_) => "failed",
+            RunStatus::Diverged(_) => "diverged",
         }
     }
 

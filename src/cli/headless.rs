@@ -116,6 +116,9 @@ fn train_one(
             None => bail!("{name}: interrupted"),
         },
         Err(JobError::Claim(e)) => bail!("{name}: {e}"),
+        Err(JobError::Run(e @ RunError::Train(TrainError::Diverged { .. }))) => {
+            bail!("{name}: {e}")
+        }
         Err(e) => Err(e).with_context(|| format!("{name}: training failed")),
     }
 }

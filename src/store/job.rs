@@ -22,11 +22,37 @@ use cifar_engine::{self, RunError};
 pub struct Places {
     /// The history database.
     pub history: PathBuf,
-    /// Checkpoints go in `checkpoints/<run id>/`.
+    /// Checkpoints go in `checkpoints/<history file name>/<run id>/` (see [`Places::run_dir`]).
     pub checkpoints: PathBuf,
 }
 
 impl Places {
+    /// The history's file name: its checkpoints' folder is named after it, so two histories in
+    /// one folder never share a run's checkpoints, and moving the folder keeps them.
+    fn history_name(&self) -> String {
+        self.history
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history".into())
+    }
+
+    /// Where run `id` of this history keeps its checkpoints.
+    pub fn run_dir(&self, id: i64) -> PathBuf {
+        self.checkpoints
+            .join(self.history_name())
+            .join(id.to_string())
+    }
+
+    /// Removes run `id`'s checkpoints, and this history's folder once it is empty.
+    pub fn remove_checkpoints(&self, id: i64) {
+        let dir = self.run_dir(id);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(parent) = dir.parent() {
+            // Fails while other runs keep checkpoints there, as it should.
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+
     /// The history, with the runs of dead processes marked interrupted: what every reader
     /// of the history should see first.
     pub fn open_history(&self) -> Result<Store, StoreError> {
@@ -80,23 +106,29 @@ impl Stop {
 
 /// Writes one run to the history. Each write waits for a lock that another process holds (up
 /// to a minute, see `Store`); one that still finds it locked is kept and tried again, in order,
-/// before the next. Any other failure is reported once, and the run goes on in memory.
+/// before the next. Any other failure is reported once and that write is dropped; later writes
+/// are still tried (a full disk may have been freed), so the history ends with what could be
+/// recorded.
 struct Keeper<'a> {
     store: Option<Store>,
     id: i64,
     pending: VecDeque<Write>,
     told_locked: bool,
     notice: &'a mut dyn FnMut(String),
+    /// Some write failed: the history may miss epochs.
+    lost: bool,
 }
 
 type Write = Box<dyn Fn(&mut Store) -> Result<(), StoreError>>;
 
 impl Keeper<'_> {
-    fn keep(&mut self, write: impl Fn(&mut Store) -> Result<(), StoreError> + 'static) {
+    /// Whether this write, and every one before it, reached the history.
+    fn keep(&mut self, write: impl Fn(&mut Store) -> Result<(), StoreError> + 'static) -> bool {
         let Some(store) = self.store.as_mut() else {
-            return;
+            return false;
         };
         self.pending.push_back(Box::new(write));
+        let mut all_landed = true;
         while let Some(next) = self.pending.front() {
             match next(store) {
                 Ok(()) => drop(self.pending.pop_front()),
@@ -108,19 +140,22 @@ impl Keeper<'_> {
                             self.id
                         ));
                     }
-                    return;
+                    return false;
                 }
                 Err(e) => {
-                    (self.notice)(format!(
-                        "cannot save run #{} to the history ({e}); it goes on in memory",
-                        self.id
-                    ));
-                    self.store = None;
-                    self.pending.clear();
-                    return;
+                    if !self.lost {
+                        (self.notice)(format!(
+                            "cannot save run #{} to the history ({e}); it goes on in memory",
+                            self.id
+                        ));
+                    }
+                    self.lost = true;
+                    all_landed = false;
+                    self.pending.pop_front();
                 }
             }
         }
+        all_landed
     }
 
     /// Says what the history never got, when a lock outlived the run.
@@ -132,6 +167,15 @@ impl Keeper<'_> {
                 self.pending.len()
             ));
         }
+    }
+}
+
+/// Aborts the process at a named point when `CIFAR_TUI_TEST_ABORT_AT` names it: tests kill a
+/// run at an exact moment (e.g. between its checkpoint and its history commit) that no sleep
+/// could hit.
+fn abort_point(point: &str) {
+    if std::env::var_os("CIFAR_TUI_TEST_ABORT_AT").is_some_and(|p| p == point) {
+        std::process::abort();
     }
 }
 
@@ -193,9 +237,19 @@ pub fn execute(
             }
         }
     }
-    let checkpoints = id.map(|id| places.checkpoints.join(id.to_string()));
-    let resumed = match (&store, &checkpoints) {
-        (Some(s), Some(dir)) => resume_point(s, id_or_0, dir),
+    // Checkpoints only for a run the history holds: without it there is nothing to resume.
+    let stored = store.as_ref().and_then(|s| s.get(id_or_0).ok());
+    let owner = stored.as_ref().map(|r| checkpoint::Owner {
+        history: places.history_name(),
+        run: r.id,
+        created: r.created_at.clone(),
+    });
+    let dir = places.run_dir(id_or_0);
+    let slot = owner
+        .as_ref()
+        .map(|owner| checkpoint::Slot { dir: &dir, owner });
+    let resumed = match (stored, slot) {
+        (Some(run), Some(slot)) => resume_point(run, slot, config),
         _ => None,
     };
     let mut keeper = Keeper {
@@ -204,6 +258,7 @@ pub fn execute(
         pending: VecDeque::new(),
         told_locked: false,
         notice,
+        lost: false,
     };
 
     // A mirror of the run gives the downsampled loss curve that is stored with each epoch; a
@@ -218,15 +273,22 @@ pub fn execute(
         data,
         config,
         cancel: &stop.flag,
-        checkpoints: checkpoints.as_deref(),
+        checkpoints: slot,
         done,
     };
     let result = cifar_engine::run_on(device, job, |event| {
         mirror.apply(event.clone());
         match &event {
             TrainEvent::Epoch(e) => {
+                abort_point(&format!("epoch-{}-saved", e.epoch));
+                // Write, commit, then prune: the older checkpoint goes only once the history
+                // vouches for the new one.
                 let (e, losses, every) = (*e, mirror.losses.clone(), mirror.steps_per_point);
-                keeper.keep(move |s| s.record_epoch(id_or_0, &e, &losses, every));
+                if keeper.keep(move |s| s.record_epoch(id_or_0, &e, &losses, every))
+                    && slot.is_some()
+                {
+                    checkpoint::prune(&dir, e.epoch);
+                }
                 beat = Instant::now();
             }
             TrainEvent::Progress(_) if beat.elapsed() > Duration::from_secs(60) => {
@@ -239,40 +301,57 @@ pub fn execute(
     });
     match &result {
         Ok(outcome) => {
+            if keeper.lost {
+                // Epochs whose write failed earlier, now that the history may take them.
+                for e in outcome.epochs.clone() {
+                    let (losses, every) = (mirror.losses.clone(), mirror.steps_per_point);
+                    keeper.keep(move |s| s.record_epoch(id_or_0, &e, &losses, every));
+                }
+            }
             let outcome = outcome.clone();
-            keeper.keep(move |s| s.finish(id_or_0, &outcome));
             // The checkpoints go only once the record says finished: a finish still waiting
             // for a lock may never land, and the run must stay resumable then.
-            if let Some(dir) = checkpoints.as_ref().filter(|_| keeper.pending.is_empty()) {
-                let _ = std::fs::remove_dir_all(dir);
+            if keeper.keep(move |s| s.finish(id_or_0, &outcome)) && slot.is_some() {
+                places.remove_checkpoints(id_or_0);
             }
         }
-        Err(RunError::Train(TrainError::Cancelled)) => {
-            let status = stop.status();
-            keeper.keep(move |s| s.set_status(id_or_0, status, None));
-        }
         Err(e) => {
-            let msg = e.to_string();
-            keeper.keep(move |s| s.set_status(id_or_0, Status::Failed, Some(&msg)));
+            let (status, msg) = end_status(e, stop);
+            keeper.keep(move |s| s.set_status(id_or_0, status, msg.as_deref()));
         }
     }
     keeper.close();
     Ok(result?)
 }
 
-/// The stored run trimmed to the epochs that a checkpoint backs, `None` when there are none.
-/// Epochs stored after the last checkpoint (a kill between the two writes) are dropped and
-/// trained again.
-fn resume_point(store: &Store, id: i64, dir: &std::path::Path) -> Option<StoredRun> {
-    let mut run = store.get(id).ok()?;
-    let backed = checkpoint::latest(dir).unwrap_or(0);
+/// How a run that did not finish is recorded. A checkpoint that cannot be read leaves the run
+/// resumable (interrupted): the files may come back (disk, permissions), and a run marked
+/// failed could never be resumed.
+fn end_status(e: &RunError, stop: &Stop) -> (Status, Option<String>) {
+    let msg = Some(e.to_string());
+    match e {
+        RunError::Train(TrainError::Cancelled) => (stop.status(), None),
+        RunError::Train(TrainError::Diverged { .. }) => (Status::Diverged, msg),
+        RunError::Train(TrainError::Checkpoint(_)) => (Status::Interrupted, msg),
+        _ => (Status::Failed, msg),
+    }
+}
+
+/// The stored run trimmed to the epochs that its newest own checkpoint backs, `None` when
+/// there is none. Epochs stored after that checkpoint are dropped and trained again.
+fn resume_point(
+    mut run: StoredRun,
+    slot: checkpoint::Slot,
+    config: &TrainConfig,
+) -> Option<StoredRun> {
     // Only an unbroken 1..=k prefix can be continued.
-    let k = run
+    let vouched = run
         .epochs
         .iter()
         .enumerate()
-        .take_while(|(i, e)| e.epoch == i + 1 && e.epoch <= backed)
+        .take_while(|(i, e)| e.epoch == i + 1)
         .count();
+    let k = checkpoint::newest(slot, config, vouched)?;
     run.epochs.truncate(k);
     (k > 0).then_some(run)
 }
@@ -307,6 +386,7 @@ mod tests {
             pending: VecDeque::new(),
             told_locked: false,
             notice: &mut notice,
+            lost: false,
         };
         let [first, second] = [0, 1].map(|i| outcome(0.5, 2).epochs[i]);
         keeper.keep(move |s| s.record_epoch(id, &first, &[2.0], 20));

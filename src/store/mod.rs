@@ -164,6 +164,9 @@ pub enum Status {
     Failed,
     /// Its process died (kill, power loss, hang-up) before it ended: resumable.
     Interrupted,
+    /// Stopped because its loss blew up. Not resumable: it would blow up again; it is started
+    /// anew with a lower learning rate.
+    Diverged,
 }
 
 impl Status {
@@ -175,6 +178,7 @@ impl Status {
             Status::Cancelled => "cancelled",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
+            Status::Diverged => "diverged",
         }
     }
 
@@ -185,6 +189,7 @@ impl Status {
             "finished" => Status::Finished,
             "cancelled" => Status::Cancelled,
             "failed" => Status::Failed,
+            "diverged" => Status::Diverged,
             _ => Status::Interrupted,
         }
     }

@@ -268,6 +268,9 @@ impl Effects {
                     Ok(Err(job::JobError::Run(RunError::Train(TrainError::Cancelled)))) => {
                         Err(RunEnd::Cancelled)
                     }
+                    Ok(Err(job::JobError::Run(
+                        e @ RunError::Train(TrainError::Diverged { .. }),
+                    ))) => Err(RunEnd::Diverged(e.to_string())),
                     Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
                     Err(_) => Err(RunEnd::Failed(
                         "the training thread panicked (see the log)".into(),
@@ -429,13 +432,8 @@ impl Ledger {
         let store = self.store.as_ref().ok_or("the history is not available")?;
         store.mark_interrupted().map_err(|e| e.to_string())?;
         let deleted = store.delete_idle(ids).map_err(|e| e.to_string())?;
-        for id in &deleted {
-            let dir = self.places.checkpoints.join(id.to_string());
-            if let Err(e) = std::fs::remove_dir_all(&dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!("{}: {e}", dir.display());
-            }
+        for &id in &deleted {
+            self.places.remove_checkpoints(id);
         }
         let kept: Vec<String> = ids
             .iter()
@@ -650,7 +648,7 @@ mod tests {
             .unwrap()
             .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
             .unwrap();
-        let ckpt = |id: i64| tmp.path().join("checkpoints").join(id.to_string());
+        let ckpt = |id: i64| places(tmp.path()).run_dir(id);
         for id in [idle, live, dead] {
             std::fs::create_dir_all(ckpt(id)).unwrap();
         }

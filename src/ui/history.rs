@@ -39,7 +39,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 "[ ]"
             };
             let status = match r.status {
-                Status::Interrupted => Span::styled("interrupted", theme.bad()),
+                s @ (Status::Interrupted | Status::Diverged) => {
+                    Span::styled(s.as_str(), theme.bad())
+                }
                 s => Span::raw(s.as_str()),
             };
             Row::new(vec![

@@ -63,7 +63,9 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             o.report.accuracy,
             o.images_per_sec
         ),
-        RunStatus::Failed(why) => format!("failed: {why}"),
+        RunStatus::Failed(why) | RunStatus::Diverged(why) => {
+            format!("{}: {why}", run.status.label())
+        }
         other => other.label().to_string(),
     };
     let ratio = run.progress();
