@@ -22,7 +22,11 @@ fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
-    let t = render(app, w, h, COLOR);
+    screen_in(app, w, h, COLOR)
+}
+
+fn screen_in(app: &App, w: u16, h: u16, theme: Theme) -> String {
+    let t = render(app, w, h, theme);
     let buf = t.backend().buffer();
     (0..h)
         .map(|y| {
@@ -285,20 +289,6 @@ fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
     );
 }
 
-fn plain_screen(app: &App, w: u16, h: u16) -> String {
-    let t = render(app, w, h, Theme { color: false });
-    let buf = t.backend().buffer();
-    (0..h)
-        .map(|y| {
-            (0..w)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// Three runs at once (`a` with parallel 3): one row each with epoch, progress, speed and ETA.
 #[test]
@@ -343,7 +333,7 @@ fn several_runs_training_show_a_row_each() {
     }
     insta::assert_snapshot!("several_runs_80x24", s);
     // Without colour the rows read the same: the table carries no meaning in colour.
-    let plain = plain_screen(&app, 80, 24);
+    let plain = screen_in(&app, 80, 24, Theme { color: false });
     assert_eq!(plain, s);
     insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
 }
