@@ -1,7 +1,9 @@
 //! Entry point: parse the command line, set up, hand over to the TUI or the headless runner.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use anyhow::bail;
 use clap::Parser;
 
 use cifar_tui::cli::setup::{self, Context};
@@ -16,14 +18,19 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cifar-tui: {}", cifar_tui::cli::error_line(&e));
+            // Not eprintln!: a closed stderr must not turn an error into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "cifar-tui: {}",
+                cifar_tui::cli::error_line(&e)
+            );
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = Context::new(&cli)?;
+    let mut ctx = Context::new(&cli)?;
     let _log = setup::logging(&ctx.log_file);
     cifar_engine::backend::keep_gpu_caches_in(&ctx.cache_dir.join("gpu"));
     // Before anything touches rayon, so its workers flush denormals.
@@ -31,10 +38,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
         Some(Command::Study(args)) if args.headless => headless::study(&ctx, args),
-        Some(Command::Run(args)) => tui::main(ctx, tui::Start::Run(args)),
+        Some(Command::Run(args)) => {
+            ctx.check_memory(&headless::run_config(&ctx, args)?.1)?;
+            tui::main(ctx, tui::Start::Run(args))
+        }
         Some(Command::Study(args)) => tui::main(ctx, tui::Start::Study(args)),
         Some(Command::Resume(args)) if args.headless => headless::resume(&ctx, args),
-        Some(Command::Resume(args)) => tui::main(ctx, tui::Start::Resume(args.id)),
+        Some(Command::Resume(args)) => {
+            if !std::io::stdout().is_terminal() {
+                bail!(
+                    "the interface needs a terminal; from scripts use `cifar-tui resume {} --headless`",
+                    args.id
+                );
+            }
+            // The interface loads one data set for all its runs: the one this run began on.
+            let stored = ctx.places.open_history()?.files(args.id)?.0;
+            ctx.data_dir = headless::resume_data_dir(&ctx, stored);
+            tui::main(ctx, tui::Start::Resume(args.id))
+        }
         Some(Command::Runs) => headless::list(&ctx),
         Some(Command::Show { id }) => headless::show(&ctx, *id),
         Some(Command::Export(args)) => headless::export(&ctx, args),

@@ -513,3 +513,231 @@ fn a_diverging_run_exits_non_zero_and_is_kept_as_diverged() {
     );
     expect_failure(&env, &["resume", "1", "--headless"], &["is diverged"]);
 }
+
+/// Starts the binary with its stdout a pipe whose reading end is already closed, as in
+/// `cifar-tui ... | true`; returns its exit and stderr.
+fn with_stdout_closed(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+fn show(env: &Env, id: i64) -> serde_json::Value {
+    let out = env.run(&["show", &id.to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_after_the_run_is_saved() {
+    let env = Env::new();
+    let out = with_stdout_closed(&mut env.cmd(TRAIN));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = show(&env, 1);
+    assert_eq!(run["status"], "finished", "{run}");
+    assert_eq!(run["epochs"].as_array().unwrap().len(), 3);
+    assert!(run["report"]["accuracy"].is_f64(), "{run}");
+
+    for args in [
+        &["runs"][..],
+        &["show", "1"],
+        &["export", "1", "--format", "csv"],
+    ] {
+        let out = with_stdout_closed(&mut env.cmd(args));
+        assert!(
+            out.status.success() && !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn out_is_checked_before_training_and_a_late_failure_keeps_the_result() {
+    let env = Env::new();
+    let short = ["run", "--headless", "--epochs", "1", "--train-limit", "64"];
+    let missing = env.tmp.path().join("nowhere/x.json");
+    let err = expect_failure(
+        &env,
+        &[&short[..], &["--out", missing.to_str().unwrap()]].concat(),
+        &["nowhere", "does not exist", "Fix"],
+    );
+    assert!(!err.contains("loading CIFAR-10"), "checked first: {err}");
+    let folder = env.tmp.path().to_str().unwrap();
+    expect_failure(
+        &env,
+        &[&short[..], &["--out", folder]].concat(),
+        &["is a folder", "Fix"],
+    );
+    let listing = env.run(&["runs"]);
+    assert!(stderr(&listing).contains("no runs yet"), "nothing trained");
+
+    // The disk fills up during training: the result is printed on stderr instead.
+    if Path::new("/dev/full").exists() {
+        let err = expect_failure(
+            &env,
+            &[&short[..], &["--out", "/dev/full"]].concat(),
+            &["cannot write /dev/full", "printed above on stderr"],
+        );
+        let json = &err[err.find("{\n").unwrap()..err.find("\n}").unwrap() + 2];
+        let record: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert!(record["report"]["accuracy"].is_f64(), "{record}");
+        assert_eq!(show(&env, 1)["status"], "finished");
+    }
+}
+
+#[test]
+fn a_signal_after_the_last_step_finishes_the_run_and_says_so() {
+    let env = Env::new();
+    let out = env
+        .cmd(TRAIN)
+        .env("CIFAR_TUI_TEST_SIGNAL_AT", "last_step")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("signal received after the last training step")
+            && err.contains("the run finished and is saved as run #1"),
+        "{err}"
+    );
+    assert!(!err.contains("can be resumed"), "{err}");
+    assert_eq!(show(&env, 1)["status"], "finished");
+}
+
+#[test]
+fn a_batch_too_big_for_memory_is_refused_before_the_data_loads() {
+    let env = Env::new();
+    let out = env
+        .cmd(&["run", "--headless", "--batch-size", "4096"])
+        .env("CIFAR_TUI_TEST_MEMORY", "1000000000")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("batch_size 4096 needs about 1.7 GB")
+            && err.contains("but 1.0 GB is available")
+            && err.contains("Fix: use --batch-size 1024"),
+        "{err}"
+    );
+    assert!(!err.contains("loading CIFAR-10"), "{err}");
+    expect_failure(
+        &env,
+        &["run", "--headless", "--batch-size", "50000"],
+        &["batch_size", "out of range: 1 to 4096"],
+    );
+}
+
+#[test]
+fn bad_inputs_are_refused_early_with_the_right_fix() {
+    let env = Env::new();
+    let short = ["run", "--headless", "--epochs", "1", "--train-limit", "64"];
+    let err = expect_failure(
+        &env,
+        &["run", "--headless", "--train-limit", "0"],
+        &["--train-limit 0", "Fix"],
+    );
+    assert!(!err.contains("loading CIFAR-10"), "{err}");
+    assert!(stderr(&env.run(&["runs"])).contains("no runs yet"));
+
+    // A folder given with --data is the person's: never "delete it so cifar-tui downloads".
+    let batch = env.data.join("data_batch_2.bin");
+    std::fs::remove_file(&batch).unwrap();
+    std::fs::create_dir(&batch).unwrap();
+    let err = expect_failure(&env, &short, &["data_batch_2.bin is a folder", "--data"]);
+    assert!(!err.contains("downloads it again"), "{err}");
+    std::fs::remove_dir(&batch).unwrap();
+    std::os::unix::fs::symlink(env.tmp.path().join("gone.bin"), &batch).unwrap();
+    expect_failure(
+        &env,
+        &short,
+        &["symbolic link", "gone.bin", "does not exist"],
+    );
+
+    expect_failure(
+        &env,
+        &["--config", "/etc", "runs"],
+        &["/etc is a folder", "Fix"],
+    );
+    let binary = env.tmp.path().join("binary.toml");
+    std::fs::write(&binary, [0x89, b'P', b'N', b'G', 0xff, 0x00]).unwrap();
+    expect_failure(
+        &env,
+        &["--config", binary.to_str().unwrap(), "runs"],
+        &["binary.toml", "not a text file", "Fix"],
+    );
+
+    let out = env
+        .cmd(&["resume", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`cifar-tui resume 1 --headless`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn another_projects_config_toml_is_not_read() {
+    let env = Env::new();
+    std::fs::write(
+        env.tmp.path().join("config.toml"),
+        "[package]\nname = \"someone-else\"\n[database]\nurl = \"x\"\n",
+    )
+    .unwrap();
+    let out = env.run(&["run", "--headless", "--epochs", "1", "--train-limit", "64"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_resumed_run_finds_its_data_folder_and_writes_its_result_file() {
+    let env = Env::new();
+    let result = env.tmp.path().join("result.json");
+    let args = [TRAIN, &["--out", result.to_str().unwrap()]].concat();
+    let mut child = env
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!result.exists());
+
+    // Resumed from another folder, without --data: an empty cache would mean a download.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let resumed = Command::new(env!("CARGO_BIN_EXE_cifar-tui"))
+        .current_dir(elsewhere.path())
+        .env("XDG_CACHE_HOME", elsewhere.path().join("cache"))
+        .env("XDG_CONFIG_HOME", elsewhere.path().join("config"))
+        .env("XDG_DATA_HOME", elsewhere.path().join("share"))
+        .args(["--device", "cpu", "--history"])
+        .arg(env.history())
+        .args(["resume", "1", "--headless"])
+        .output()
+        .unwrap();
+    let err = stderr(&resumed);
+    assert!(resumed.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("loading CIFAR-10 from {}", env.data.display())),
+        "{err}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
+    assert_eq!(record["epochs"].as_array().unwrap().len(), 3, "{record}");
+    assert_eq!(show(&env, 1)["status"], "finished");
+}

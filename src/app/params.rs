@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use cifar_engine::config::Hyper;
+use cifar_engine::config::{Hyper, MAX_BATCH};
 use cifar_engine::events::DeviceChoice;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Param {
                 } else {
                     h.batch_size / 2
                 }
-                .clamp(1, 4096)
+                .clamp(1, MAX_BATCH)
             }
             Param::Lr => h.lr = ladder(h.lr, up).clamp(1e-6, 1.0),
             Param::ScheduleLr => h.schedule_lr = ladder(h.schedule_lr, up).clamp(1e-6, 1.0),
@@ -316,6 +316,23 @@ mod tests {
         assert_eq!(e.hyper.lr, 3e-4, "a refused value changes nothing");
         Param::Device.set(&mut e, "CPU").unwrap();
         assert_eq!(e.device, DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn the_batch_limit_is_the_configs() {
+        let mut e = editable();
+        for _ in 0..20 {
+            Param::BatchSize.step(&mut e, true);
+        }
+        assert_eq!(e.hyper.batch_size, MAX_BATCH);
+        assert_eq!(e.hyper.validate(), Ok(()));
+        Param::BatchSize
+            .set(&mut e, &MAX_BATCH.to_string())
+            .unwrap();
+        let err = Param::BatchSize
+            .set(&mut e, &(MAX_BATCH + 1).to_string())
+            .unwrap_err();
+        assert!(err.contains("1 to 4096"), "{err}");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! progress on stderr, a result file per run.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
@@ -21,6 +22,53 @@ use cifar_engine::events::{Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
 use cifar_engine::tricks::{self, PRESETS, TrickSet};
 
+/// A line on stderr. A closed stderr (`2>&1 | head -1`) must not panic the run (as `eprintln!`
+/// would) before its record is saved, so write errors are dropped.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// As [`note!`], without the newline (progress lines that `\r` rewrites).
+macro_rules! note_part {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head -1`, `| true`) ends the output
+/// quietly: what it wanted is printed, and nothing else is lost.
+fn print_out(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => done.context("cannot write to stdout"),
+    }
+}
+
+/// The epoch lines of a run on stdout. Once stdout fails (closed pipe, full disk) the run
+/// goes on to its end, its record saved, and only the lines stop.
+#[derive(Default)]
+struct Lines {
+    closed: bool,
+}
+
+impl Lines {
+    fn line(&mut self, text: &str) {
+        if self.closed {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+            self.closed = true;
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                note!("\ncannot write to stdout ({e}); the run goes on and is saved");
+            }
+        }
+    }
+}
+
 /// Loads (or downloads) the data, reporting on stderr.
 pub fn load_data(ctx: &Context) -> Result<Cifar10> {
     let tty = std::io::stderr().is_terminal();
@@ -31,26 +79,56 @@ pub fn load_data(ctx: &Context) -> Result<Cifar10> {
             if mb != last_mb && (tty || mb % 10 == 0) {
                 last_mb = mb;
                 let end = if tty { "\r" } else { "\n" };
-                eprint!("downloading CIFAR-10: {mb}/{} MB{end}", total / 1_000_000);
+                note_part!("downloading CIFAR-10: {mb}/{} MB{end}", total / 1_000_000);
             }
         }
-        DataProgress::Extracting => eprintln!("\nunpacking…"),
-        DataProgress::Loading { dir } => eprintln!("loading CIFAR-10 from {}", dir.display()),
+        DataProgress::Extracting => note!("\nunpacking…"),
+        DataProgress::Loading { dir } => note!("loading CIFAR-10 from {}", dir.display()),
     })?;
     Ok(data)
 }
 
-/// A stop that Ctrl-C, SIGTERM or SIGHUP trigger: the run is interrupted between two steps,
-/// its last epoch's checkpoint kept, and it can be resumed.
-fn stop_on_signal(rt: &tokio::runtime::Runtime) -> Arc<Stop> {
-    let stop = Arc::new(Stop::default());
-    let s = stop.clone();
-    rt.spawn(async move {
-        crate::term::signals::any().await;
-        eprintln!("\nstopping: the run is kept and can be resumed");
-        s.interrupt();
-    });
-    stop
+/// How Ctrl-C, SIGTERM or SIGHUP stop a run: between two training steps it is interrupted, its
+/// last epoch's checkpoint kept, and it can be resumed. After the last step there is nothing
+/// left to stop: the final evaluation completes and the run is saved as finished, and both the
+/// notice and the exit status say so.
+#[derive(Default)]
+struct Signal {
+    stop: Stop,
+    /// A signal came.
+    seen: AtomicBool,
+    /// The current run's last training step is done.
+    past_last_step: AtomicBool,
+}
+
+impl Signal {
+    fn listen(rt: &tokio::runtime::Runtime) -> Arc<Signal> {
+        let signal = Arc::new(Signal::default());
+        let s = signal.clone();
+        rt.spawn(async move {
+            crate::term::signals::any().await;
+            s.raise();
+        });
+        signal
+    }
+
+    fn raise(&self) {
+        self.seen.store(true, Ordering::SeqCst);
+        if self.past_last_step.load(Ordering::SeqCst) {
+            note!("\nsignal received after the last training step: finishing the evaluation");
+        } else {
+            note!("\nstopping: the run is kept and can be resumed");
+        }
+        self.stop.interrupt();
+    }
+
+    /// A test's stand-in for a signal at a named point: `CIFAR_TUI_TEST_SIGNAL_AT=last_step`
+    /// raises it right after the last training step, during the final evaluation.
+    fn test_hook(&self, point: &str) {
+        if std::env::var("CIFAR_TUI_TEST_SIGNAL_AT").is_ok_and(|p| p == point) {
+            self.raise();
+        }
+    }
 }
 
 /// Trains one configuration as history run `id`, printing a JSON line per epoch.
@@ -59,43 +137,51 @@ fn train_one(
     data: &Cifar10,
     id: Option<i64>,
     cfg: &TrainConfig,
-    stop: &Stop,
+    signal: &Signal,
     name: &str,
 ) -> Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
-    let mut notice = |n: String| eprintln!("\n{n}");
+    let mut lines = Lines::default();
+    signal.past_last_step.store(false, Ordering::SeqCst);
+    let mut notice = |n: String| note!("\n{n}");
     let mut emit = |event: TrainEvent| match event {
         TrainEvent::Started {
             device,
             train_images,
             test_images,
             ..
-        } => eprintln!(
+        } => note!(
             "{name}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
             cfg.epochs
         ),
-        TrainEvent::Progress(p) if tty => eprint!(
-            "\r{name}: epoch {}/{} step {}/{} loss {:.4} {:.0} img/s   ",
-            p.epoch + 1,
-            cfg.epochs,
-            p.step,
-            p.steps_per_epoch,
-            p.loss,
-            p.images_per_sec
-        ),
-        TrainEvent::Progress(_) => {}
-        TrainEvent::Warning(w) => eprintln!("\n{name}: warning: {w}"),
+        TrainEvent::Progress(p) => {
+            if tty {
+                note_part!(
+                    "\r{name}: epoch {}/{} step {}/{} loss {:.4} {:.0} img/s   ",
+                    p.epoch + 1,
+                    cfg.epochs,
+                    p.step,
+                    p.steps_per_epoch,
+                    p.loss,
+                    p.images_per_sec
+                );
+            }
+            if p.epoch + 1 == cfg.epochs && p.step == p.steps_per_epoch {
+                signal.past_last_step.store(true, Ordering::SeqCst);
+                signal.test_hook("last_step");
+            }
+        }
+        TrainEvent::Warning(w) => note!("\n{name}: warning: {w}"),
         TrainEvent::Epoch(e) => {
             if tty {
-                eprint!("\r");
+                note_part!("\r");
             }
             let mut line = serde_json::to_value(e).unwrap_or_default();
             line["run"] = json!(name);
             if let Some(id) = id {
                 line["id"] = json!(id);
             }
-            println!("{line}");
-            let _ = std::io::stdout().flush();
+            lines.line(&line.to_string());
         }
     };
     let task = job::Task {
@@ -104,11 +190,20 @@ fn train_one(
         data,
         config: cfg,
         device: ctx.device,
-        stop,
+        stop: &signal.stop,
     };
     let result = job::execute(task, &mut notice, &mut emit);
     match result {
-        Ok(o) => Ok(o),
+        Ok(o) => {
+            if signal.seen.load(Ordering::SeqCst) {
+                let saved = id.map(|id| format!(" as run #{id}")).unwrap_or_default();
+                note!(
+                    "{name}: the signal came after the last training step, so the run finished \
+                     and is saved{saved}"
+                );
+            }
+            Ok(o)
+        }
         Err(JobError::Run(RunError::Train(TrainError::Cancelled))) => match id {
             Some(id) => {
                 bail!("{name}: interrupted; continue it with `cifar-tui resume {id} --headless`")
@@ -123,17 +218,76 @@ fn train_one(
     }
 }
 
-/// Adds the run to the history, or says why it is kept in memory only.
-fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig) -> Option<i64> {
-    match Store::open(&ctx.places.history).and_then(|s| s.insert(name, cfg)) {
+/// Adds the run to the history with the files `resume` needs (its data folder, its result
+/// file), or says why it is kept in memory only.
+fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig, out: Option<&Path>) -> Option<i64> {
+    let saved = Store::open(&ctx.places.history).and_then(|s| {
+        let id = s.insert(name, cfg)?;
+        let data_dir = ctx.data_dir.as_deref().map(absolute);
+        s.set_files(id, data_dir.as_deref(), out)?;
+        Ok(id)
+    });
+    match saved {
         Ok(id) => Some(id),
         Err(e) => {
-            eprintln!("history: cannot save this run ({e}); it is kept in memory only");
+            note!("history: cannot save this run ({e}); it is kept in memory only");
             None
         }
     }
 }
 
+/// A path as given, made absolute so a resume from another folder finds the same file.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Checks, before any training, that `--out` can be written: an hour of work must not end in
+/// "no such folder". The file is opened as it will be (an existing one is left as it is).
+pub fn check_out_file(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        bail!("--out {shown} is a folder. Fix: name a file, such as {shown}/result.json");
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "--out {shown}: the folder {} does not exist. Fix: create it, or choose another path",
+            parent.display()
+        );
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| {
+            format!("--out {shown} cannot be written. Fix: choose a path you can write to")
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Checks that files can be made in a `--out` folder, creating it.
+fn check_out_dir(dir: &Path) -> Result<()> {
+    let fix = || {
+        format!(
+            "--out {} cannot be written. Fix: choose a folder you can write to",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).with_context(fix)?;
+    tempfile::NamedTempFile::new_in(dir).with_context(fix)?;
+    Ok(())
+}
+
+/// Writes the result file. If that fails this late, the result goes to stderr instead, so
+/// that the run's figures survive even when the history could not keep them either.
 fn write_record(
     path: &Path,
     name: &str,
@@ -148,7 +302,18 @@ fn write_record(
         outcome,
     };
     let text = serde_json::to_string_pretty(&record)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    let written = std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
+    if let Err(e) = written {
+        note!("{text}");
+        bail!(
+            "cannot write {} ({e}); the result is printed above on stderr. Fix: copy it from \
+             there, or free the disk and pass a writable --out next time",
+            path.display()
+        );
+    }
+    note!("result written to {}", path.display());
+    Ok(())
 }
 
 fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
@@ -156,7 +321,7 @@ fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
         Some(n) => format!(" (trained on the first {n} images, {} epochs)", cfg.epochs),
         None => String::new(),
     };
-    eprintln!(
+    note!(
         "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}{subset}, {:.1} min, {:.0} img/s on {}",
         o.report.accuracy,
         o.report.macro_f1,
@@ -166,45 +331,80 @@ fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
     );
 }
 
-pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
+/// The configuration `run` trains, resolved from the settings and the command line.
+pub fn run_config(ctx: &Context, args: &RunArgs) -> Result<(TrickSet, TrainConfig)> {
     let tricks = ctx.tricks(args.preset.as_deref(), args.tricks.as_deref())?;
     let mut cfg = tricks::resolve(&tricks, &ctx.hyper(&args.overrides)?);
     cfg.train_limit = args.overrides.train_limit;
+    Ok((tricks, cfg))
+}
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
+    let (tricks, cfg) = run_config(ctx, args)?;
     let name = tricks::preset_name(&tricks).unwrap_or("custom");
-    eprintln!("{name}: {}", serde_json::to_string(&cfg)?);
+    let out = args.out.as_deref().map(absolute);
+    if let Some(out) = &out {
+        check_out_file(out)?;
+    }
+    ctx.check_memory(&cfg)?;
+    note!("{name}: {}", serde_json::to_string(&cfg)?);
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let stop = stop_on_signal(&rt);
-    let id = enqueue(ctx, name, &cfg);
+    let signal = Signal::listen(&rt);
+    let id = enqueue(ctx, name, &cfg, out.as_deref());
     if let Some(id) = id {
-        eprintln!("{name}: history run #{id}");
+        note!("{name}: history run #{id}");
     }
-    let outcome = train_one(ctx, &data, id, &cfg, &stop, name)?;
+    let outcome = train_one(ctx, &data, id, &cfg, &signal, name)?;
     summary(name, &cfg, &outcome);
-    if let Some(out) = &args.out {
+    if let Some(out) = &out {
         write_record(out, name, &tricks, &cfg, &outcome)?;
-        eprintln!("result written to {}", out.display());
     }
     Ok(())
+}
+
+/// The data folder a resumed run trains on: `--data` if given, else the folder its first part
+/// used, else the settings' (or the download cache).
+pub fn resume_data_dir(ctx: &Context, stored: Option<PathBuf>) -> Option<PathBuf> {
+    ctx.data_flag
+        .clone()
+        .or(stored)
+        .or_else(|| ctx.data_dir.clone())
 }
 
 pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     let history = ctx.places.open_history()?;
     let run = history.get(args.id)?;
     run.check_resumable().map_err(anyhow::Error::msg)?;
+    let (stored_data, stored_out) = history.files(run.id)?;
+    let out = args.out.as_deref().map(absolute).or(stored_out);
+    let ctx = Context {
+        data_dir: resume_data_dir(ctx, stored_data),
+        ..ctx.clone()
+    };
+    if let Some(out) = &out {
+        check_out_file(out)?;
+    }
+    ctx.check_memory(&run.config)?;
+    let data_dir = ctx.data_dir.as_deref().map(absolute);
+    history.set_files(run.id, data_dir.as_deref(), out.as_deref())?;
     drop(history);
-    eprintln!(
+    note!(
         "resuming run #{} {} after epoch {} of {}",
         run.id,
         run.name,
         run.epochs.len(),
         run.config.epochs
     );
-    let data = load_data(ctx)?;
+    let data = load_data(&ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let stop = stop_on_signal(&rt);
-    let outcome = train_one(ctx, &data, Some(run.id), &run.config, &stop, &run.name)?;
+    let signal = Signal::listen(&rt);
+    let outcome = train_one(&ctx, &data, Some(run.id), &run.config, &signal, &run.name)?;
     summary(&run.name, &run.config, &outcome);
+    if let Some(out) = &out {
+        let tricks = run.config.tricks.iter().copied().collect();
+        write_record(out, &run.name, &tricks, &run.config, &outcome)?;
+    }
     Ok(())
 }
 
@@ -231,37 +431,42 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
         bail!("unknown study `{}`; valid: seed", args.preset);
     }
     let hyper = ctx.hyper(&args.overrides)?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let out = args.out.as_deref().map(absolute);
+    if let Some(dir) = &out {
+        check_out_dir(dir)?;
+    }
+    let configs: Vec<_> = PRESETS
+        .iter()
+        .map(|preset| {
+            let tricks = preset.trick_set();
+            let mut cfg = tricks::resolve(&tricks, &hyper);
+            cfg.train_limit = args.overrides.train_limit;
+            (preset.name, tricks, cfg)
+        })
+        .collect();
+    for (_, _, cfg) in &configs {
+        ctx.check_memory(cfg)?;
     }
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
-    let stop = stop_on_signal(&rt);
+    let signal = Signal::listen(&rt);
     let mut rows = Vec::new();
-    for preset in &PRESETS {
-        let tricks = preset.trick_set();
-        let mut cfg = tricks::resolve(&tricks, &hyper);
-        cfg.train_limit = args.overrides.train_limit;
-        let id = enqueue(ctx, preset.name, &cfg);
-        let outcome = train_one(ctx, &data, id, &cfg, &stop, preset.name)?;
-        summary(preset.name, &cfg, &outcome);
-        if let Some(dir) = &args.out {
-            write_record(
-                &dir.join(format!("{}.json", preset.name)),
-                preset.name,
-                &tricks,
-                &cfg,
-                &outcome,
-            )?;
+    for (name, tricks, cfg) in configs {
+        let file = out.as_ref().map(|dir| dir.join(format!("{name}.json")));
+        let id = enqueue(ctx, name, &cfg, file.as_deref());
+        let outcome = train_one(ctx, &data, id, &cfg, &signal, name)?;
+        summary(name, &cfg, &outcome);
+        if let Some(file) = &file {
+            write_record(file, name, &tricks, &cfg, &outcome)?;
         }
-        rows.push((preset.name, tricks, outcome));
+        rows.push((name, tricks, outcome));
     }
     let table = study_table(&rows);
-    print!("{table}");
-    if let Some(dir) = &args.out {
-        std::fs::write(dir.join("study.md"), &table)?;
+    if let Some(dir) = &out {
+        let md = dir.join("study.md");
+        std::fs::write(&md, &table).with_context(|| format!("cannot write {}", md.display()))?;
     }
-    Ok(())
+    print_out(&table)
 }
 
 /// `cifar-tui runs`: one line per stored run, newest first.
@@ -269,16 +474,16 @@ pub fn list(ctx: &Context) -> Result<()> {
     let store = ctx.places.read_history()?;
     let runs = store.list()?;
     if runs.is_empty() {
-        eprintln!("no runs yet in {}", store.path().display());
+        note!("no runs yet in {}", store.path().display());
         return Ok(());
     }
-    println!(
-        "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  tricks",
+    let mut text = format!(
+        "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  tricks\n",
         "id", "created", "name", "status", "epochs", "accuracy", "minutes"
     );
     for r in &runs {
-        println!(
-            "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}",
+        text += &format!(
+            "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}\n",
             r.id,
             r.created_at,
             r.name,
@@ -291,12 +496,13 @@ pub fn list(ctx: &Context) -> Result<()> {
             r.tricks
         );
     }
+    print_out(&text)?;
     let interrupted = runs
         .iter()
         .filter(|r| r.status == Status::Interrupted)
         .count();
     if interrupted > 0 {
-        eprintln!("{interrupted} interrupted: continue one with `cifar-tui resume ID`");
+        note!("{interrupted} interrupted: continue one with `cifar-tui resume ID`");
     }
     Ok(())
 }
@@ -304,8 +510,7 @@ pub fn list(ctx: &Context) -> Result<()> {
 /// `cifar-tui show ID`: the run as JSON.
 pub fn show(ctx: &Context, id: i64) -> Result<()> {
     let run = ctx.places.read_history()?.get(id)?;
-    println!("{}", serde_json::to_string_pretty(&run)?);
-    Ok(())
+    print_out(&format!("{}\n", serde_json::to_string_pretty(&run)?))
 }
 
 /// `cifar-tui export IDS --format F`: to stdout.
@@ -316,6 +521,5 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
         .iter()
         .map(|&id| store.get(id))
         .collect::<Result<Vec<_>, _>>()?;
-    print!("{}", export::render(&runs, args.format)?);
-    Ok(())
+    print_out(&export::render(&runs, args.format)?)
 }

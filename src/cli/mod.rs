@@ -18,7 +18,8 @@ use cifar_engine::events::DeviceChoice;
     about = "Watch LeCun's backprop tricks train a CIFAR-10 CNN, live in your terminal"
 )]
 pub struct Cli {
-    /// Settings file [default: ./config.toml, then the user's config folder]
+    /// Settings file [default: ./config.toml when it is cifar-tui's (has a [train] or [app]
+    /// table), then the user's config folder]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Folder holding cifar-10-batches-bin/ (or that folder) [default: download into the cache]
@@ -84,6 +85,9 @@ pub struct ResumeArgs {
     /// No interface: JSON lines on stdout, progress on stderr
     #[arg(long)]
     pub headless: bool,
+    /// Write the full result as JSON [default: the file the run's first part was given]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

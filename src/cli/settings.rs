@@ -51,6 +51,22 @@ pub enum SettingsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} does not exist. Fix: pass the path of a config.toml, or leave --config out")]
+    Missing { path: PathBuf },
+    #[error(
+        "{path} is a symbolic link to {target}, which does not exist. Fix: restore {target}, or \
+         pass another file"
+    )]
+    DanglingLink { path: PathBuf, target: PathBuf },
+    #[error(
+        "{path} is a folder, not a settings file. Fix: pass a file, such as {path}/config.toml"
+    )]
+    Folder { path: PathBuf },
+    #[error(
+        "{path} is not a text file (not UTF-8), so not a cifar-tui config.toml. Fix: pass the \
+         right file, or save it as UTF-8"
+    )]
+    NotText { path: PathBuf },
     #[error("{path}: {message}. Fix that line, or delete it to use the default")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: [train] {source}. Fix the value or delete the line to use the default")]
@@ -106,21 +122,54 @@ impl Settings {
     }
 
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-            path: path.to_path_buf(),
-            source,
+        let path_buf = path.to_path_buf();
+        if path.is_dir() {
+            return Err(SettingsError::Folder { path: path_buf });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => match std::fs::read_link(path) {
+                Ok(target) => SettingsError::DanglingLink {
+                    path: path_buf.clone(),
+                    target,
+                },
+                Err(_) => SettingsError::Missing {
+                    path: path_buf.clone(),
+                },
+            },
+            std::io::ErrorKind::InvalidData => SettingsError::NotText {
+                path: path_buf.clone(),
+            },
+            _ => SettingsError::Read {
+                path: path_buf.clone(),
+                source,
+            },
         })?;
         Self::parse(&text, path)
     }
 
-    /// The file to read: `explicit` (must exist), else `./config.toml`, else the user's config
-    /// folder's, else none (defaults).
+    /// Whether a file's text is meant for cifar-tui: it has a `[train]` or `[app]` table or a
+    /// `tricks` list. Text that is not valid TOML is judged by its lines, so a typo in our own
+    /// file is still reported rather than skipped.
+    fn is_ours(text: &str) -> bool {
+        const KEYS: [&str; 3] = ["train", "app", "tricks"];
+        match toml::from_str::<toml::Table>(text) {
+            Ok(table) => KEYS.iter().any(|k| table.contains_key(*k)),
+            Err(_) => text.lines().map(str::trim).any(|l| {
+                l.starts_with("[train]") || l.starts_with("[app]") || l.starts_with("tricks")
+            }),
+        }
+    }
+
+    /// The file to read: `explicit` (must exist), else `./config.toml` when it is a cifar-tui
+    /// config (another project's config.toml in the same folder is not ours to refuse), else
+    /// the user's config folder's, else none (defaults).
     pub fn locate(explicit: Option<&Path>, user_dir: Option<&Path>) -> Option<PathBuf> {
         if let Some(p) = explicit {
             return Some(p.to_path_buf());
         }
         let local = PathBuf::from("config.toml");
-        if local.is_file() {
+        if local.is_file() && std::fs::read_to_string(&local).is_ok_and(|text| Self::is_ours(&text))
+        {
             return Some(local);
         }
         user_dir
@@ -180,6 +229,52 @@ mod tests {
         );
         let msg = parse("[app]\ndevice = \"tpu\"\n").unwrap_err().to_string();
         assert!(msg.contains("tpu"), "{msg}");
+    }
+
+    #[test]
+    fn only_a_cifar_tui_config_is_ours() {
+        assert!(Settings::is_ours(include_str!("../../config.toml")));
+        assert!(Settings::is_ours("[train]\nepochs = 3\n"));
+        assert!(Settings::is_ours("tricks = [\"norm_inputs\"]\n"));
+        assert!(
+            Settings::is_ours("[train]\nlr = = 2\n"),
+            "a typo is still ours"
+        );
+        assert!(!Settings::is_ours("[package]\nname = \"other\"\n"));
+        assert!(!Settings::is_ours(
+            "[server]\nport = 80\n[database]\nurl = \"x\"\n"
+        ));
+        assert!(!Settings::is_ours(""));
+    }
+
+    #[test]
+    fn unreadable_files_are_named_with_the_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let msg = Settings::load(tmp.path()).unwrap_err().to_string();
+        assert!(msg.contains("is a folder") && msg.contains("Fix"), "{msg}");
+        let binary = tmp.path().join("c.toml");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        let msg = Settings::load(&binary).unwrap_err().to_string();
+        assert!(
+            msg.contains("not a text file") && msg.contains("Fix"),
+            "{msg}"
+        );
+        let missing = tmp.path().join("none.toml");
+        let msg = Settings::load(&missing).unwrap_err().to_string();
+        assert!(
+            msg.contains("does not exist") && msg.contains("Fix"),
+            "{msg}"
+        );
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("link.toml");
+            std::os::unix::fs::symlink(&missing, &link).unwrap();
+            let msg = Settings::load(&link).unwrap_err().to_string();
+            assert!(
+                msg.contains("symbolic link") && msg.contains("none.toml"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

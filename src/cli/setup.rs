@@ -2,20 +2,23 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
 use crate::store::job::Places;
-use cifar_engine::config::Hyper;
+use cifar_engine::config::{Hyper, TRAIN_IMAGES, TrainConfig};
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::{self, TrickSet};
 
 /// Resolved settings and folders.
+#[derive(Clone)]
 pub struct Context {
     pub settings: Settings,
     /// An explicit data folder (flag, then config), or `None` for the cache.
     pub data_dir: Option<PathBuf>,
+    /// `--data` itself: on `resume` it wins over the folder stored with the run.
+    pub data_flag: Option<PathBuf>,
     /// Where CIFAR-10 is downloaded when no folder is given.
     pub cache_dir: PathBuf,
     pub device: DeviceChoice,
@@ -58,6 +61,7 @@ impl Context {
         Ok(Self {
             places,
             data_dir: cli.data.clone().or_else(|| settings.app.data_dir.clone()),
+            data_flag: cli.data.clone(),
             device: cli.device.unwrap_or(settings.app.device),
             log_file: cache_dir.join("cifar-tui.log"),
             cache_dir,
@@ -73,7 +77,26 @@ impl Context {
         h.batch_size = o.batch_size.unwrap_or(h.batch_size);
         h.seed = o.seed.unwrap_or(h.seed);
         h.validate().context("bad command-line value")?;
+        // Checked here, before the data loads, not by the engine after.
+        if o.train_limit == Some(0) {
+            bail!(
+                "--train-limit 0 is out of range: at least 1 image. Fix: give a positive number, \
+                 or leave it out to train on all {TRAIN_IMAGES}"
+            );
+        }
         Ok(h)
+    }
+
+    /// Refuses a configuration that would not fit in memory, before any work. GPU memory is
+    /// the CUDA runtime's to report, so an explicit `--device cuda` is not checked.
+    pub fn check_memory(&self, cfg: &TrainConfig) -> Result<()> {
+        if self.device == DeviceChoice::Cuda {
+            return Ok(());
+        }
+        match available_memory() {
+            Some(available) => memory_verdict(cfg, available).map_err(anyhow::Error::msg),
+            None => Ok(()),
+        }
     }
 
     /// Tricks from `--preset` or `--tricks`, else those ticked in the settings.
@@ -84,6 +107,82 @@ impl Context {
             (None, None) => self.settings.tricks.iter().copied().collect(),
         })
     }
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    } else {
+        format!("{} MB", bytes / 1_000_000)
+    }
+}
+
+/// Whether `cfg` fits in `available` bytes; if not, the figures and the batch that fits.
+pub fn memory_verdict(cfg: &TrainConfig, available: u64) -> Result<(), String> {
+    let need = cfg.memory_estimate();
+    if need.total() <= available {
+        return Ok(());
+    }
+    let fits = cfg.largest_batch_within(available);
+    let mut smaller = cfg.clone();
+    smaller.batch_size = fits;
+    let fix = if smaller.memory_estimate().total() <= available {
+        format!("use --batch-size {fits} or smaller (or batch_size in config.toml)")
+    } else {
+        "free some memory first; even batch_size 1 does not fit".to_string()
+    };
+    Err(format!(
+        "batch_size {} needs about {} of memory ({} activations, {} data), but {} is available. \
+         Fix: {fix}",
+        cfg.batch_size,
+        size(need.total()),
+        size(need.activations),
+        size(need.data),
+        size(available)
+    ))
+}
+
+/// The first number of the line of `text` that starts with `key`.
+fn field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Memory this process may still take, in bytes: the least of the kernel's `MemAvailable`, the
+/// cgroup's `memory.max` less its usage, and the address-space limit (`ulimit -v`, which makes
+/// an allocation abort) less this process's size. Read from /proc and /sys (no crate needed);
+/// `None` where none of them can be read. `CIFAR_TUI_TEST_MEMORY` (bytes) stands in for all
+/// three in tests.
+pub fn available_memory() -> Option<u64> {
+    if let Some(bytes) = std::env::var("CIFAR_TUI_TEST_MEMORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Some(bytes);
+    }
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let kb = 1024;
+    let mem = read("/proc/meminfo").and_then(|t| field(&t, "MemAvailable:"));
+    let cgroup = read("/sys/fs/cgroup/memory.max")
+        .and_then(|max| max.trim().parse::<u64>().ok())
+        .map(|max| {
+            let used = read("/sys/fs/cgroup/memory.current")
+                .and_then(|c| c.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            max.saturating_sub(used)
+        });
+    let address_space = read("/proc/self/limits")
+        .and_then(|t| field(&t, "Max address space"))
+        .map(|limit| {
+            let size = read("/proc/self/status")
+                .and_then(|t| field(&t, "VmSize:"))
+                .unwrap_or(0);
+            limit.saturating_sub(size * kb)
+        });
+    [mem.map(|m| m * kb), cgroup, address_space]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// Sends tracing to a log file (never to the screen the UI owns). Returns the guard that
@@ -102,4 +201,41 @@ pub fn logging(file: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
         .try_init()
         .ok()?;
     Some(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_little_memory_is_refused_with_the_figures_and_a_batch_that_fits() {
+        let mut cfg = TrainConfig::baseline(&Hyper::default());
+        cfg.batch_size = 4096;
+        // 4096 × 328,616 B of activations + 369.18 MB of data + 1.96 MB of parameters.
+        let need = 1_346_011_136 + 369_180_000 + 1_961_120;
+        assert_eq!(cfg.memory_estimate().total(), need);
+        assert_eq!(memory_verdict(&cfg, need), Ok(()));
+        let msg = memory_verdict(&cfg, 1_000_000_000).unwrap_err();
+        assert_eq!(
+            msg,
+            "batch_size 4096 needs about 1.7 GB of memory (1.3 GB activations, 369 MB data), \
+             but 1.0 GB is available. Fix: use --batch-size 1024 or smaller (or batch_size in \
+             config.toml)"
+        );
+        let msg = memory_verdict(&cfg, 100_000_000).unwrap_err();
+        assert!(msg.contains("even batch_size 1 does not fit"), "{msg}");
+    }
+
+    #[test]
+    fn proc_fields_are_read_by_their_key() {
+        let meminfo = "MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n";
+        assert_eq!(field(meminfo, "MemAvailable:"), Some(8_000_000));
+        let limits = "Max stack size            8388608              unlimited            bytes\n\
+                      Max address space         8000000000           unlimited            bytes\n";
+        assert_eq!(field(limits, "Max address space"), Some(8_000_000_000));
+        let unlimited =
+            "Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(field(unlimited, "Max address space"), None);
+        assert!(available_memory().is_some_and(|b| b > 0));
+    }
 }

@@ -18,7 +18,8 @@ use cifar_engine::events::{EpochStats, Outcome};
 use cifar_engine::metrics::{Confusion, Report};
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version i to i + 1.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         created_at TEXT NOT NULL,
@@ -54,7 +55,12 @@ const MIGRATIONS: &[&str] = &["
         train_images_per_sec REAL NOT NULL,
         PRIMARY KEY (run_id, epoch)
     );
-"];
+",
+    "
+    ALTER TABLE runs ADD COLUMN data_dir TEXT;
+    ALTER TABLE runs ADD COLUMN out_path TEXT;
+",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -633,7 +639,40 @@ impl Store {
         })
     }
 
-    /// Marks a run as running in this process, whoever had it: for tests that set up runs.
+    /// Records where a run's files are, so that `resume` finds them: the data folder it was
+    /// given (`None`: the download cache) and the result file it writes (`--out`).
+    pub fn set_files(
+        &self,
+        id: i64,
+        data_dir: Option<&Path>,
+        out: Option<&Path>,
+    ) -> Result<(), StoreError> {
+        let text = |p: Option<&Path>| p.map(|p| p.to_string_lossy().into_owned());
+        let (data_dir, out) = (text(data_dir), text(out));
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET data_dir = ?2, out_path = ?3 WHERE id = ?1",
+                params![id, data_dir, out],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A run's data folder and result file, as [`Store::set_files`] recorded them.
+    pub fn files(&self, id: i64) -> Result<(Option<PathBuf>, Option<PathBuf>), StoreError> {
+        let (data, out): (Option<String>, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT data_dir, out_path FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::NoRun(id))?;
+        Ok((data.map(PathBuf::from), out.map(PathBuf::from)))
+    }
+
+    /// Marks a run as running in this process (also when resuming one).
     pub fn start(&self, id: i64, device: &str) -> Result<(), StoreError> {
         self.patiently(|conn| {
             conn.execute(
@@ -964,6 +1003,26 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_first_version_history_gains_the_files_of_its_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        drop(old);
+        let s = Store::open(&path).unwrap();
+        let id = s.insert("a", &cfg()).unwrap();
+        assert_eq!(s.files(id).unwrap(), (None, None));
+        s.set_files(id, Some(Path::new("/d")), Some(Path::new("/o.json")))
+            .unwrap();
+        assert_eq!(
+            s.files(id).unwrap(),
+            (Some(PathBuf::from("/d")), Some(PathBuf::from("/o.json")))
+        );
+        assert!(matches!(s.files(id + 1), Err(StoreError::NoRun(_))));
     }
 
     #[test]

@@ -289,7 +289,6 @@ fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
     );
 }
 
-
 /// Three runs at once (`a` with parallel 3): one row each with epoch, progress, speed and ETA.
 #[test]
 fn several_runs_training_show_a_row_each() {

@@ -33,6 +33,8 @@ pub const TRAIN_FILES: [&str; 5] = [
 ];
 pub const TEST_FILE: &str = "test_batch.bin";
 
+/// What is wrong with the data. The fix for a damaged file depends on whose folder it is (see
+/// [`super::DataError`]), so those messages stop at the diagnosis.
 #[derive(Debug, thiserror::Error)]
 pub enum CifarError {
     #[error(
@@ -41,15 +43,15 @@ pub enum CifarError {
          or leave it unset to download into the cache"
     )]
     NotFound { dir: PathBuf },
-    #[error(
-        "missing {path}: expected the CIFAR-10 binary batch {name}. \
-         Fix: restore the file or delete the folder so cifar-tui downloads it again"
-    )]
+    #[error("missing {path}: expected the CIFAR-10 binary batch {name}")]
     Missing { path: PathBuf, name: &'static str },
+    #[error("{path} is a symbolic link to {target}, which does not exist")]
+    DanglingLink { path: PathBuf, target: PathBuf },
+    #[error("{path} is a folder, not the CIFAR-10 binary batch {name}")]
+    NotAFile { path: PathBuf, name: &'static str },
     #[error(
         "{path} is {actual} bytes, expected {expected} ({RECORDS_PER_FILE} records of 1 label \
-         byte + {IMAGE_BYTES} pixel bytes): the file is {what}. \
-         Fix: delete the folder so cifar-tui downloads it again, or re-create it"
+         byte + {IMAGE_BYTES} pixel bytes): the file is {what}"
     )]
     WrongSize {
         path: PathBuf,
@@ -71,6 +73,16 @@ pub enum CifarError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl CifarError {
+    /// Whether the message still needs the fix for a damaged copy (the others carry their own).
+    pub fn needs_fix(&self) -> bool {
+        !matches!(
+            self,
+            CifarError::NotFound { .. } | CifarError::BadLabel { .. }
+        )
+    }
 }
 
 /// Images and labels of one split, as stored on disk: `images` holds `len() * IMAGE_BYTES` bytes.
@@ -178,10 +190,19 @@ pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<Split, CifarError> {
 
 fn read_batch(dir: &Path, name: &'static str) -> Result<Split, CifarError> {
     let path = dir.join(name);
+    if path.is_dir() {
+        return Err(CifarError::NotAFile { path, name });
+    }
     let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CifarError::Missing {
-            path: path.clone(),
-            name,
+        std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
+            Ok(target) => CifarError::DanglingLink {
+                path: path.clone(),
+                target,
+            },
+            Err(_) => CifarError::Missing {
+                path: path.clone(),
+                name,
+            },
         },
         _ => CifarError::Io {
             path: path.clone(),
@@ -332,6 +353,27 @@ pub(crate) mod tests {
             load(empty.path()),
             Err(CifarError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn a_folder_or_a_dangling_link_in_place_of_a_batch_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inner = write_dataset(tmp.path());
+        let batch = inner.join("data_batch_2.bin");
+        std::fs::remove_file(&batch).unwrap();
+        std::fs::create_dir(&batch).unwrap();
+        let msg = load(tmp.path()).unwrap_err().to_string();
+        assert!(msg.contains("data_batch_2.bin is a folder"), "{msg}");
+        std::fs::remove_dir(&batch).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/gone/data_batch_2.bin", &batch).unwrap();
+            let msg = load(tmp.path()).unwrap_err().to_string();
+            assert!(
+                msg.contains("symbolic link to /gone/data_batch_2.bin, which does not exist"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

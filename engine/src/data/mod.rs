@@ -17,10 +17,43 @@ pub enum DataProgress {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error(transparent)]
-    Cifar(#[from] cifar::CifarError),
+    #[error("{}", with_fix(source, fix))]
+    Cifar { source: cifar::CifarError, fix: Fix },
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
+}
+
+/// How a damaged copy is mended: a folder the person gave is theirs to repair, the cache is
+/// cifar-tui's to fill again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fix {
+    Given,
+    Cache(PathBuf),
+}
+
+impl std::fmt::Display for Fix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fix::Given => write!(
+                f,
+                "Fix: restore the file from cifar-10-binary.tar.gz, or point --data (or data_dir \
+                 in config.toml) at a complete copy"
+            ),
+            Fix::Cache(dir) => write!(
+                f,
+                "Fix: delete {} so cifar-tui downloads it again",
+                dir.join(cifar::BATCHES_DIR).display()
+            ),
+        }
+    }
+}
+
+fn with_fix(source: &cifar::CifarError, fix: &Fix) -> String {
+    if source.needs_fix() {
+        format!("{source}. {fix}")
+    } else {
+        source.to_string()
+    }
 }
 
 /// Finds the data (downloading it into `cache` when `dir` is not given and the cache is empty)
@@ -42,17 +75,17 @@ fn obtain_from(
     cache: &Path,
     mut progress: impl FnMut(DataProgress),
 ) -> Result<Cifar10, DataError> {
-    let dir = match dir {
-        Some(dir) => dir.to_path_buf(),
+    let (dir, fix) = match dir {
+        Some(dir) => (dir.to_path_buf(), Fix::Given),
         None => {
             if cifar::batches_dir(cache).is_err() {
                 fetch_into(url, expected, cache, &mut progress)?;
             }
-            cache.to_path_buf()
+            (cache.to_path_buf(), Fix::Cache(cache.to_path_buf()))
         }
     };
     progress(DataProgress::Loading { dir: dir.clone() });
-    Ok(cifar::load(&dir)?)
+    cifar::load(&dir).map_err(|source| DataError::Cifar { source, fix })
 }
 
 /// Downloads, verifies and unpacks the official archive into `cache`, then deletes the archive.
@@ -174,6 +207,29 @@ mod tests {
         let err = obtain_from(&url, fetch::OFFICIAL, None, &cache, |_| {}).unwrap_err();
         assert!(err.to_string().contains("expected 170052171"), "{err}");
         assert!(!cache.join("cifar-10-binary.tar.gz").exists());
+    }
+
+    #[test]
+    fn the_fix_for_a_damaged_copy_depends_on_whose_folder_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inner = cifar::tests::write_dataset(tmp.path());
+        std::fs::write(inner.join("test_batch.bin"), b"short").unwrap();
+        let given = obtain(Some(tmp.path()), &tmp.path().join("c"), |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            given.contains("truncated") && given.contains("point --data"),
+            "{given}"
+        );
+        assert!(!given.contains("downloads it again"), "{given}");
+        let cached = obtain(None, tmp.path(), |_| {}).unwrap_err().to_string();
+        assert!(
+            cached.contains(&format!(
+                "delete {} so cifar-tui downloads it again",
+                inner.display()
+            )),
+            "{cached}"
+        );
     }
 
     #[test]
