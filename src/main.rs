@@ -52,8 +52,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             // The interface loads one data set for all its runs: the one this run began on.
-            let stored = ctx.places.open_history()?.files(args.id)?.0;
-            ctx.data_dir = headless::resume_data_dir(&ctx, stored);
+            let history = ctx.places.open_history()?;
+            ctx.check_memory(&history.get(args.id)?.config)?;
+            ctx.data_dir = headless::resume_data_dir(&ctx, history.files(args.id)?.0);
+            drop(history);
             tui::main(ctx, tui::Start::Resume(args.id))
         }
         Some(Command::Runs) => headless::list(&ctx),
