@@ -741,3 +741,56 @@ fn a_resumed_run_finds_its_data_folder_and_writes_its_result_file() {
     assert_eq!(record["epochs"].as_array().unwrap().len(), 3, "{record}");
     assert_eq!(show(&env, 1)["status"], "finished");
 }
+
+/// The study at `--parallel 3` trains the eight scenarios three at a time and gives each the
+/// figures it gets one after another.
+#[test]
+fn a_parallel_study_gives_every_run_its_sequential_figures() {
+    let env = Env::new();
+    let study = |parallel: &str, out: &str| {
+        let o = env.run(&[
+            "study",
+            "--headless",
+            "--parallel",
+            parallel,
+            "--epochs",
+            "1",
+            "--train-limit",
+            "64",
+            "--out",
+            out,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let par = study("3", "par");
+    assert!(
+        stderr(&par).contains("training 8 runs, 3 at a time"),
+        "{}",
+        stderr(&par)
+    );
+    study("1", "seq");
+    let figures = |dir: &str, name: &str| {
+        let path = env.tmp.path().join(dir).join(format!("{name}.json"));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let e = &v["epochs"][0];
+        (
+            [&e["train_loss"], &e["val_loss"], &e["val_accuracy"]].map(|x| x.as_f64().unwrap()),
+            v["confusion"].clone(),
+        )
+    };
+    for name in [
+        "baseline",
+        "norm_inputs",
+        "lr_schedule",
+        "weight_decay",
+        "init_weights",
+        "dropout_dense",
+        "dropout_conv",
+        "dropout_both",
+    ] {
+        assert_eq!(figures("par", name), figures("seq", name), "{name}");
+    }
+    let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
+    assert_eq!(listing.matches("finished").count(), 16, "{listing}");
+}

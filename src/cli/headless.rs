@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
@@ -97,8 +97,8 @@ struct Signal {
     stop: Stop,
     /// A signal came.
     seen: AtomicBool,
-    /// The current run's last training step is done.
-    past_last_step: AtomicBool,
+    /// Runs training now that have not taken their last training step yet.
+    before_last_step: AtomicUsize,
 }
 
 impl Signal {
@@ -114,7 +114,7 @@ impl Signal {
 
     fn raise(&self) {
         self.seen.store(true, Ordering::SeqCst);
-        if self.past_last_step.load(Ordering::SeqCst) {
+        if self.before_last_step.load(Ordering::SeqCst) == 0 {
             note!("\nsignal received after the last training step: finishing the evaluation");
         } else {
             note!("\nstopping: the run is kept and can be resumed");
@@ -142,7 +142,13 @@ fn train_one(
 ) -> Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
     let mut lines = Lines::default();
-    signal.past_last_step.store(false, Ordering::SeqCst);
+    signal.before_last_step.fetch_add(1, Ordering::SeqCst);
+    let past_last_step = AtomicBool::new(false);
+    let passed = || {
+        if !past_last_step.swap(true, Ordering::SeqCst) {
+            signal.before_last_step.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
     let mut notice = |n: String| note!("\n{n}");
     let mut emit = |event: TrainEvent| match event {
         TrainEvent::Started {
@@ -167,7 +173,7 @@ fn train_one(
                 );
             }
             if p.epoch + 1 == cfg.epochs && p.step == p.steps_per_epoch {
-                signal.past_last_step.store(true, Ordering::SeqCst);
+                passed();
                 signal.test_hook("last_step");
             }
         }
@@ -193,6 +199,7 @@ fn train_one(
         stop: &signal.stop,
     };
     let result = job::execute(task, &mut notice, &mut emit);
+    passed();
     match result {
         Ok(o) => {
             if signal.seen.load(Ordering::SeqCst) {
@@ -447,19 +454,54 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     for (_, _, cfg) in &configs {
         ctx.check_memory(cfg)?;
     }
+    let (device, _) = cifar_engine::backend::select(ctx.device)?;
+    let parallel = ctx.parallel_on(device).min(configs.len()).max(1);
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
-    let mut rows = Vec::new();
-    for (name, tricks, cfg) in configs {
-        let file = out.as_ref().map(|dir| dir.join(format!("{name}.json")));
-        let id = enqueue(ctx, name, &cfg, file.as_deref());
-        let outcome = train_one(ctx, &data, id, &cfg, &signal, name)?;
-        summary(name, &cfg, &outcome);
-        if let Some(file) = &file {
-            write_record(file, name, &tricks, &cfg, &outcome)?;
+    // The whole study is in the history from the start: queued until a worker takes it.
+    let runs: Vec<_> = configs
+        .into_iter()
+        .map(|(name, tricks, cfg)| {
+            let file = out.as_ref().map(|dir| dir.join(format!("{name}.json")));
+            let id = enqueue(ctx, name, &cfg, file.as_deref());
+            (name, tricks, cfg, file, id)
+        })
+        .collect();
+    if parallel > 1 {
+        note!("training {} runs, {parallel} at a time", runs.len());
+    }
+    // `parallel` workers take the runs in order; each run trains on its worker's thread.
+    let next = AtomicUsize::new(0);
+    let ended: Vec<std::sync::Mutex<Option<Result<Outcome>>>> =
+        runs.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for _ in 0..parallel {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((name, tricks, cfg, file, id)) = runs.get(k) else {
+                        break;
+                    };
+                    let result = train_one(ctx, &data, *id, cfg, &signal, name).and_then(|o| {
+                        summary(name, cfg, &o);
+                        if let Some(file) = file {
+                            write_record(file, name, tricks, cfg, &o)?;
+                        }
+                        Ok(o)
+                    });
+                    if let Ok(mut slot) = ended[k].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
         }
-        rows.push((name, tricks, outcome));
+    });
+    let mut rows = Vec::new();
+    for ((name, tricks, ..), result) in runs.iter().zip(ended) {
+        let result = result.into_inner().ok().flatten();
+        let outcome = result.unwrap_or_else(|| bail!("{name}: did not run"))?;
+        rows.push((*name, tricks.clone(), outcome));
     }
     let table = study_table(&rows);
     if let Some(dir) = &out {

@@ -31,6 +31,10 @@ pub struct Cli {
     /// The run history database [default: history.db in the user's data folder]
     #[arg(long, global = true, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Most runs training at once [default: `parallel` in config.toml, else 8 on a GPU and 1
+    /// on the CPU]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

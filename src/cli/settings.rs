@@ -20,6 +20,9 @@ pub struct AppSettings {
     pub device: DeviceChoice,
     /// Most frames drawn per second.
     pub fps: u32,
+    /// Most runs training at once. Unset: 8 on a GPU (one run leaves most of it idle), 1 on
+    /// the CPU (one run already keeps every core busy).
+    pub parallel: Option<usize>,
 }
 
 impl Default for AppSettings {
@@ -29,6 +32,7 @@ impl Default for AppSettings {
             history: None,
             device: DeviceChoice::Auto,
             fps: 30,
+            parallel: None,
         }
     }
 }
@@ -76,6 +80,11 @@ pub enum SettingsError {
     },
     #[error("{path}: [app] fps = {fps} is out of range: 1 to 120")]
     Fps { path: PathBuf, fps: u32 },
+    #[error(
+        "{path}: [app] parallel = {parallel} is out of range: 1 to 64. Fix the value, or delete \
+         the line for the default (8 on a GPU, 1 on the CPU)"
+    )]
+    Parallel { path: PathBuf, parallel: usize },
 }
 
 /// toml's own message spans four lines (position, the line, a caret, the reason); a terminal
@@ -116,6 +125,12 @@ impl Settings {
             return Err(SettingsError::Fps {
                 path: path.to_path_buf(),
                 fps: settings.app.fps,
+            });
+        }
+        if let Some(parallel) = settings.app.parallel.filter(|n| !(1..=64).contains(n)) {
+            return Err(SettingsError::Parallel {
+                path: path.to_path_buf(),
+                parallel,
             });
         }
         Ok(settings)
@@ -289,5 +304,10 @@ mod tests {
             assert!(msg.contains(field) && msg.contains("out of range"), "{msg}");
         }
         assert!(parse("[app]\nfps = 0\n").is_err());
+        assert!(parse("[app]\nparallel = 0\n").is_err());
+        assert_eq!(
+            parse("[app]\nparallel = 4\n").unwrap().app.parallel,
+            Some(4)
+        );
     }
 }

@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::app::GPU_PARALLEL;
 use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
 use crate::store::job::Places;
 use cifar_engine::config::{Hyper, TRAIN_IMAGES, TrainConfig};
-use cifar_engine::events::DeviceChoice;
+use cifar_engine::events::{Device, DeviceChoice};
 use cifar_engine::tricks::{self, TrickSet};
 
 /// Resolved settings and folders.
@@ -22,6 +23,8 @@ pub struct Context {
     /// Where CIFAR-10 is downloaded when no folder is given.
     pub cache_dir: PathBuf,
     pub device: DeviceChoice,
+    /// Most runs training at once, when asked (flag, then config); see [`Context::parallel_on`].
+    pub parallel: Option<usize>,
     pub log_file: PathBuf,
     /// Where runs are kept.
     pub places: Places,
@@ -63,9 +66,19 @@ impl Context {
             data_dir: cli.data.clone().or_else(|| settings.app.data_dir.clone()),
             data_flag: cli.data.clone(),
             device: cli.device.unwrap_or(settings.app.device),
+            parallel: cli.parallel.map(usize::from).or(settings.app.parallel),
             log_file: cache_dir.join("cifar-tui.log"),
             cache_dir,
             settings,
+        })
+    }
+
+    /// Most runs training at once on `device`: as asked, else 8 on a GPU (one run leaves most
+    /// of it idle) and 1 on the CPU (one run keeps every core busy already).
+    pub fn parallel_on(&self, device: Device) -> usize {
+        self.parallel.unwrap_or(match device {
+            Device::Cuda => GPU_PARALLEL,
+            Device::Cpu => 1,
         })
     }
 

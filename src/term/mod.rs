@@ -54,6 +54,8 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
     app.values.train_limit = overrides.train_limit;
+    app.parallel = ctx.parallel.unwrap_or(1);
+    app.parallel_auto = ctx.parallel.is_none();
     let first = match start {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
         Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),
