@@ -2,7 +2,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::tricks::Trick;
+/// One trick from "Efficient BackProp" / the NYU Deep Learning lecture on training tricks: its
+/// name, as stored with every run. What it does is its row in [`crate::tricks::TRICKS`] (the
+/// configuration names its tricks; the table depends on the configuration, not back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trick {
+    NormInputs,
+    LrSchedule,
+    WeightDecay,
+    L1,
+    InitWeights,
+    DropoutDense,
+    DropoutConv,
+    ScaledTanh,
+    LecunInit,
+}
 
 /// The values a person edits: the baseline's and each trick's strength. Which tricks are on is
 /// kept apart (a [`crate::tricks::TrickSet`]); [`crate::tricks::resolve`] combines the two.

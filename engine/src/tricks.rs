@@ -8,24 +8,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::config::Trick;
 use crate::config::{Activation, Hyper, Init, LrPolicy, TrainConfig};
-
-/// One trick from "Efficient BackProp" / the NYU Deep Learning lecture on training tricks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trick {
-    NormInputs,
-    LrSchedule,
-    WeightDecay,
-    L1,
-    InitWeights,
-    DropoutDense,
-    DropoutConv,
-    ScaledTanh,
-    LecunInit,
-}
 
 /// A row of the trick table.
 pub struct TrickInfo {

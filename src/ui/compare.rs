@@ -153,7 +153,7 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
         .max()
         .unwrap_or(1)
         .max(2);
-    let lo = super::metrics::floor_tenth(series.iter().flatten().map(|p| p.1));
+    let lo = super::live::floor_tenth(series.iter().flatten().map(|p| p.1));
     let datasets = runs
         .iter()
         .zip(&series)

@@ -4,8 +4,8 @@ mod compare;
 mod confusion;
 mod help;
 mod history;
+mod live;
 mod lr;
-mod metrics;
 pub mod theme;
 mod tricks;
 
@@ -50,9 +50,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             let [gauge, charts] =
                 Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(right);
             if training > 1 {
-                metrics::runs(frame, gauge, app, theme);
+                live::runs(frame, gauge, app, theme);
             } else {
-                metrics::gauge(frame, gauge, app, theme);
+                live::gauge(frame, gauge, app, theme);
             }
             if let DataState::Failed(why) = &app.data {
                 data_failed(frame, charts, why, theme);
@@ -65,8 +65,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 Constraint::Percentage(26),
             ])
             .areas(charts);
-            metrics::loss(frame, loss, live, theme);
-            metrics::accuracy(frame, acc, live, theme);
+            live::loss(frame, loss, live, theme);
+            live::accuracy(frame, acc, live, theme);
             lr::draw(frame, lr_area, live, app, theme);
         }
         Screen::Results => confusion::draw(frame, body, app.results(), theme),
