@@ -524,8 +524,13 @@ impl App {
         match action {
             Action::Quit if self.active_run().is_some() || self.queued() > 0 => {
                 self.mode = Mode::ConfirmQuit;
-                self.notice =
-                    Some("a run is in progress: press q again to quit and cancel it".into());
+                // Say what really happens: nothing is lost, the runs wait to be resumed.
+                let training = self.runs.iter().filter(|r| r.status.is_active()).count();
+                self.notice = Some(format!(
+                    "{training} training, {} queued: press q again to quit; they are kept as \
+                     interrupted, R in History resumes them",
+                    self.queued()
+                ));
             }
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.mode = Mode::Help,
@@ -1228,6 +1233,11 @@ pub(crate) mod tests {
         assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
         assert!(act(&mut app, Action::Quit).is_empty());
         assert_eq!(app.mode, Mode::ConfirmQuit);
+        let notice = app.notice.clone().unwrap_or_default();
+        assert!(
+            notice.contains("kept as interrupted") && !notice.contains("cancel"),
+            "{notice}"
+        );
         assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
     }
 
