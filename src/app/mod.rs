@@ -527,8 +527,8 @@ impl App {
                 // Say what really happens: nothing is lost, the runs wait to be resumed.
                 let training = self.runs.iter().filter(|r| r.status.is_active()).count();
                 self.notice = Some(format!(
-                    "{training} training, {} queued: press q again to quit; they are kept as \
-                     interrupted, R in History resumes them",
+                    "{training} training, {} queued: q again quits; they stay resumable \
+                     (History, R)",
                     self.queued()
                 ));
             }
@@ -1235,7 +1235,7 @@ pub(crate) mod tests {
         assert_eq!(app.mode, Mode::ConfirmQuit);
         let notice = app.notice.clone().unwrap_or_default();
         assert!(
-            notice.contains("kept as interrupted") && !notice.contains("cancel"),
+            notice.contains("stay resumable") && !notice.contains("cancel"),
             "{notice}"
         );
         assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
