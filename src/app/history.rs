@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::store::StoredRun;
+use crate::run::Run;
 use cifar_engine::tricks::{TRICKS, Trick};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Sort {
 #[derive(Clone, Debug)]
 pub struct History {
     /// Every stored run, newest first, as last read.
-    pub rows: Vec<StoredRun>,
+    pub rows: Vec<Run>,
     pub cursor: usize,
     pub sort: Sort,
     /// Only runs with this trick.
@@ -58,14 +58,14 @@ impl Default for History {
     }
 }
 
-fn has_trick(run: &StoredRun, t: Trick) -> bool {
+fn has_trick(run: &Run, t: Trick) -> bool {
     run.config.tricks.contains(&t)
 }
 
 impl History {
     /// The rows shown, in display order.
-    pub fn visible(&self) -> Vec<&StoredRun> {
-        let mut rows: Vec<&StoredRun> = self
+    pub fn visible(&self) -> Vec<&Run> {
+        let mut rows: Vec<&Run> = self
             .rows
             .iter()
             .filter(|r| self.filter.is_none_or(|t| has_trick(r, t)))
@@ -73,9 +73,9 @@ impl History {
         match self.sort {
             Sort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.id)),
             Sort::Accuracy => rows.sort_by(|a, b| {
-                b.accuracy
+                b.accuracy()
                     .unwrap_or(-1.0)
-                    .total_cmp(&a.accuracy.unwrap_or(-1.0))
+                    .total_cmp(&a.accuracy().unwrap_or(-1.0))
             }),
             Sort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name).then(b.id.cmp(&a.id))),
         }
@@ -83,13 +83,13 @@ impl History {
     }
 
     /// The row under the cursor.
-    pub fn current(&self) -> Option<&StoredRun> {
+    pub fn current(&self) -> Option<&Run> {
         let rows = self.visible();
         rows.get(self.cursor.min(rows.len().saturating_sub(1)))
             .copied()
     }
 
-    pub fn set_rows(&mut self, rows: Vec<StoredRun>) {
+    pub fn set_rows(&mut self, rows: Vec<Run>) {
         let ids: BTreeSet<i64> = rows.iter().map(|r| r.id).collect();
         self.selected.retain(|id| ids.contains(id));
         self.rows = rows;
@@ -99,7 +99,7 @@ impl History {
 
     /// Puts one run's fresh row in place (`None`: it left the history), leaving the others as
     /// they were read.
-    pub fn set_row(&mut self, id: i64, row: Option<StoredRun>) {
+    pub fn set_row(&mut self, id: i64, row: Option<Run>) {
         let at = self.rows.iter().position(|r| r.id == id);
         match (at, row) {
             (Some(i), Some(row)) => self.rows[i] = row,
@@ -175,7 +175,7 @@ pub(crate) mod tests {
     use cifar_engine::tricks::{self, PRESETS};
 
     /// Stored runs of the first `n` presets, accuracy rising with the preset.
-    pub(crate) fn stored(n: usize) -> Vec<StoredRun> {
+    pub(crate) fn stored(n: usize) -> Vec<Run> {
         let mut s = Store::in_memory();
         for (i, p) in PRESETS.iter().take(n).enumerate() {
             let cfg = tricks::resolve(&p.trick_set(), &Hyper::default());

@@ -3,14 +3,12 @@
 
 pub mod history;
 pub mod params;
-pub mod runs;
 
 use std::collections::BTreeSet;
 
 use crate::app::history::History;
 use crate::app::params::{Editable, PARAMS, Param};
-use crate::app::runs::{Run, RunId, RunStatus};
-use crate::store::{Status, StoredRun};
+use crate::run::{Run, RunId, Status};
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{Device, DeviceChoice};
@@ -111,11 +109,11 @@ pub enum Msg {
         id: Option<i64>,
     },
     /// The history, freshly read (or why it cannot be).
-    History(Result<Vec<StoredRun>, String>),
+    History(Result<Vec<Run>, String>),
     /// One run of the history read again; `None` when it is no longer there.
     HistoryRow {
         id: i64,
-        row: Option<Box<StoredRun>>,
+        row: Option<Box<Run>>,
     },
 }
 
@@ -151,7 +149,6 @@ pub enum Command {
         run: RunId,
         stored: Option<i64>,
         status: Status,
-        why: Option<String>,
     },
     /// Read every run of the history again.
     RefreshHistory,
@@ -266,7 +263,7 @@ impl App {
             self.runs
                 .iter()
                 .rev()
-                .find(|r| !matches!(r.status, RunStatus::Queued))
+                .find(|r| !matches!(r.status, Status::Queued))
         })
     }
 
@@ -277,7 +274,7 @@ impl App {
     pub fn queued(&self) -> usize {
         self.runs
             .iter()
-            .filter(|r| r.status == RunStatus::Queued)
+            .filter(|r| r.status == Status::Queued)
             .count()
     }
 
@@ -288,7 +285,7 @@ impl App {
     /// The run the Results screen shows.
     pub fn results(&self) -> Option<&Run> {
         match self.results_run {
-            Some(id) => self.finished_runs().find(|r| r.id == id),
+            Some(key) => self.finished_runs().find(|r| r.key == key),
             None => self.finished_runs().last(),
         }
     }
@@ -298,22 +295,21 @@ impl App {
         tricks::preset_name(&self.tricks)
     }
 
-    fn run_mut(&mut self, id: RunId) -> Option<&mut Run> {
-        self.runs.iter_mut().find(|r| r.id == id)
+    fn run_mut(&mut self, key: RunId) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|r| r.key == key)
     }
 
     fn enqueue(&mut self, tricks: TrickSet, out: &mut Vec<Command>) {
         let mut config = tricks::resolve(&tricks, &self.values.hyper);
         config.train_limit = self.values.train_limit;
-        let run = Run::new(self.next_id, tricks, config);
+        let run = Run::new(self.next_key(), tricks, config);
         out.push(Command::Enqueue {
-            run: run.id,
+            run: run.key,
             name: run.name.clone(),
             config: run.config.clone(),
         });
-        self.recording.insert(run.id);
+        self.recording.insert(run.key);
         self.runs.push(run);
-        self.next_id += 1;
     }
 
     /// Asks for one run's history row again when the History screen shows it, so the screen
@@ -329,32 +325,33 @@ impl App {
         &self,
         (run, stored): (RunId, Option<i64>),
         status: Status,
-        why: Option<String>,
         out: &mut Vec<Command>,
     ) {
         out.push(Command::EndQueued {
             run,
             stored,
             status,
-            why,
         });
         self.refresh_row(stored, out);
     }
 
-    /// Adds a stored run to the session (for Results and Compare), unless it is there already.
-    fn adopt(&mut self, stored: &StoredRun) -> RunId {
-        if let Some(r) = self.runs.iter().find(|r| r.stored == Some(stored.id)) {
-            return r.id;
+    /// Adds a history run to the session (for Results and Compare), unless it is there
+    /// already; its key.
+    fn adopt(&mut self, stored: &Run) -> RunId {
+        if let Some(r) = self.runs.iter().find(|r| r.id == stored.id) {
+            return r.key;
         }
-        let mut run = Run::from_stored(self.next_id, stored);
-        run.status = match stored.outcome() {
-            Some(o) => RunStatus::Finished(Box::new(o)),
-            None => RunStatus::Cancelled,
-        };
+        let key = self.next_key();
+        self.runs.push(Run {
+            key,
+            ..stored.clone()
+        });
+        key
+    }
+
+    fn next_key(&mut self) -> RunId {
         self.next_id += 1;
-        let id = run.id;
-        self.runs.push(run);
-        id
+        self.next_id - 1
     }
 
     /// Takes one message; returns what must happen outside.
@@ -368,7 +365,7 @@ impl App {
             Msg::Stored { run, id } => {
                 self.recording.remove(&run);
                 if let Some(r) = self.run_mut(run) {
-                    r.stored = id;
+                    r.id = id.unwrap_or_default();
                 }
                 self.refresh_row(id, &mut out);
             }
@@ -378,7 +375,10 @@ impl App {
             Msg::Train {
                 run,
                 event: TrainEvent::Warning(w),
-            } => self.notice = Some(format!("run #{run}: {w}")),
+            } => {
+                let number = self.run_mut(run).map(|r| r.number()).unwrap_or_default();
+                self.notice = Some(format!("run {number}: {w}"));
+            }
             Msg::Train { run, event } => {
                 // The row changes with these two: running, then one more epoch.
                 let row_changed =
@@ -393,7 +393,7 @@ impl App {
                 }
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
-                    let stored = r.stored;
+                    let stored = r.stored();
                     if row_changed {
                         self.refresh_row(stored, &mut out);
                     }
@@ -403,12 +403,11 @@ impl App {
         }
         if self.quit {
             // Queued runs stay resumable: marked interrupted, not left queued for a dead pid.
-            for r in self.runs.iter().filter(|r| r.status == RunStatus::Queued) {
+            for r in self.runs.iter().filter(|r| r.status == Status::Queued) {
                 out.push(Command::EndQueued {
-                    run: r.id,
-                    stored: r.stored,
-                    status: Status::Interrupted,
-                    why: Some("cifar-tui quit before it started".into()),
+                    run: r.key,
+                    stored: r.stored(),
+                    status: Status::Interrupted(Some("cifar-tui quit before it started".into())),
                 });
             }
             out.push(Command::Quit);
@@ -423,34 +422,32 @@ impl App {
     /// A run's end. One that ends without an outcome may never have reached the engine (no
     /// data, no thread, no device): its row is still queued, and is ended here with it.
     fn done(&mut self, run: RunId, result: Result<Box<Outcome>, RunEnd>, out: &mut Vec<Command>) {
-        let Some(r) = self.runs.iter_mut().find(|r| r.id == run) else {
+        let Some(r) = self.runs.iter_mut().find(|r| r.key == run) else {
             return;
         };
-        let stored = r.stored;
-        let end = match result {
+        let stored = r.stored();
+        let number = r.number();
+        r.status = match result {
             Ok(outcome) => {
-                r.status = RunStatus::Finished(outcome);
                 self.compare_selected.insert(run);
-                None
+                Status::Finished(outcome)
             }
-            Err(RunEnd::Cancelled) => {
-                r.status = RunStatus::Cancelled;
-                Some((Status::Cancelled, None))
-            }
+            Err(RunEnd::Cancelled) => Status::Cancelled,
             Err(RunEnd::Failed(why)) => {
-                self.notice = Some(format!("run #{run} failed: {why}"));
-                r.status = RunStatus::Failed(why.clone());
-                Some((Status::Failed, Some(why)))
+                self.notice = Some(format!("run {number} failed: {why}"));
+                Status::Failed(why)
             }
             Err(RunEnd::Diverged(why)) => {
-                self.notice = Some(format!("run #{run} diverged: {why}"));
-                r.status = RunStatus::Diverged(why.clone());
-                Some((Status::Diverged, Some(why)))
+                self.notice = Some(format!("run {number} diverged: {why}"));
+                Status::Diverged(why)
             }
         };
-        match end {
-            Some((status, why)) => self.end_queued((run, stored), status, why, out),
-            None => self.refresh_row(stored, out),
+        match &r.status {
+            Status::Finished(_) => self.refresh_row(stored, out),
+            status => {
+                let status = status.clone();
+                self.end_queued((run, stored), status, out)
+            }
         }
     }
 
@@ -462,17 +459,14 @@ impl App {
             return None;
         }
         let device = self.values.device;
-        let run = self
-            .runs
-            .iter_mut()
-            .find(|r| r.status == RunStatus::Queued)?;
-        if self.recording.contains(&run.id) {
+        let run = self.runs.iter_mut().find(|r| r.status == Status::Queued)?;
+        if self.recording.contains(&run.key) {
             return None;
         }
-        run.status = RunStatus::Starting;
+        run.status = Status::Starting;
         Some(Command::Start {
-            run: run.id,
-            stored: run.stored,
+            run: run.key,
+            stored: run.stored(),
             config: run.config.clone(),
             device,
         })
@@ -563,17 +557,17 @@ impl App {
             }
             Action::Cancel => {
                 if let Some(run) = self.active_run() {
-                    out.push(Command::Cancel(run.id));
+                    out.push(Command::Cancel(run.key));
                 } else if let Some(run) = self
                     .runs
                     .iter_mut()
                     .rev()
-                    .find(|r| r.status == RunStatus::Queued)
+                    .find(|r| r.status == Status::Queued)
                 {
-                    run.status = RunStatus::Cancelled;
-                    let key = (run.id, run.stored);
-                    self.notice = Some(format!("cancelled queued run #{}", key.0));
-                    self.end_queued(key, Status::Cancelled, None, out);
+                    run.status = Status::Cancelled;
+                    let key = (run.key, run.stored());
+                    self.notice = Some(format!("cancelled queued run {}", run.number()));
+                    self.end_queued(key, Status::Cancelled, out);
                 }
             }
             Action::Preset(i) => {
@@ -611,8 +605,8 @@ impl App {
     }
 
     fn act_results(&mut self, action: Action) {
-        let ids: Vec<RunId> = self.finished_runs().map(|r| r.id).collect();
-        let Some(current) = self.results().map(|r| r.id) else {
+        let ids: Vec<RunId> = self.finished_runs().map(|r| r.key).collect();
+        let Some(current) = self.results().map(|r| r.key) else {
             return;
         };
         let i = ids.iter().position(|&id| id == current).unwrap_or(0);
@@ -634,13 +628,13 @@ impl App {
             Action::Up => self.compare_cursor = self.compare_cursor.saturating_sub(1),
             Action::Down => self.compare_cursor = (self.compare_cursor + 1).min(n - 1),
             Action::Toggle => {
-                let id = self.runs[self.compare_cursor.min(n - 1)].id;
+                let id = self.runs[self.compare_cursor.min(n - 1)].key;
                 toggle(&mut self.compare_selected, id);
             }
             Action::Edit => {
                 let run = &self.runs[self.compare_cursor.min(n - 1)];
                 if run.outcome().is_some() {
-                    self.results_run = Some(run.id);
+                    self.results_run = Some(run.key);
                     self.screen = Screen::Results;
                 }
             }
@@ -714,7 +708,7 @@ impl App {
     fn busy(&self, ids: &[i64]) -> Option<String> {
         ids.iter().find_map(|&id| {
             let here = self.runs.iter().find(|r| {
-                r.stored == Some(id) && (r.status.is_active() || r.status == RunStatus::Queued)
+                r.stored() == Some(id) && (r.status.is_active() || r.status == Status::Queued)
             });
             if let Some(r) = here {
                 return Some(format!(
@@ -723,33 +717,36 @@ impl App {
                 ));
             }
             let row = self.history.rows.iter().find(|r| r.id == id)?;
-            matches!(row.status, Status::Running | Status::Queued).then(|| {
+            matches!(row.status, Status::Running(_) | Status::Queued).then(|| {
                 format!(
                     "run #{id} is {} in another cifar-tui: cancel it there first with x, then \
                      delete it",
-                    row.status.as_str()
+                    row.status.label()
                 )
             })
         })
     }
 
     /// Queues a stored run to continue after its last stored epoch.
-    pub fn resume(&mut self, stored: &StoredRun) -> Result<(), String> {
+    pub fn resume(&mut self, stored: &Run) -> Result<(), String> {
         let busy = self.runs.iter().any(|r| {
-            r.stored == Some(stored.id)
+            r.id == stored.id
                 && matches!(
                     r.status,
-                    RunStatus::Queued | RunStatus::Starting | RunStatus::Running(_)
+                    Status::Queued | Status::Starting | Status::Running(_)
                 )
         });
         if busy {
             return Err(format!("run #{} is already queued", stored.id));
         }
         stored.check_resumable()?;
-        let run = Run::from_stored(self.next_id, stored);
-        self.next_id += 1;
+        let run = Run {
+            key: self.next_key(),
+            status: Status::Queued,
+            ..stored.clone()
+        };
         self.notice = Some(format!(
-            "resuming history run #{} after epoch {}",
+            "resuming run #{} after epoch {}",
             stored.id,
             stored.epochs.len()
         ));
@@ -760,7 +757,7 @@ impl App {
     /// Runs drawn in the compare charts: selected and finished, in run order.
     pub fn compared(&self) -> Vec<&Run> {
         self.finished_runs()
-            .filter(|r| self.compare_selected.contains(&r.id))
+            .filter(|r| self.compare_selected.contains(&r.key))
             .collect()
     }
 
@@ -804,7 +801,7 @@ pub(crate) mod tests {
     /// number. The commands that answer brings.
     fn queue(app: &mut App, stored: Option<i64>) -> Vec<Command> {
         act(app, Action::Start);
-        let run = app.runs.last().unwrap().id;
+        let run = app.runs.last().unwrap().key;
         app.update(Msg::Stored { run, id: stored })
     }
 
@@ -863,12 +860,8 @@ pub(crate) mod tests {
             result: Err(RunEnd::Cancelled),
         });
         assert_eq!(started(&cmds), [4]);
-        assert_eq!(app.runs[0].status, RunStatus::Cancelled);
-        assert!(
-            app.runs[1..4]
-                .iter()
-                .all(|r| r.status == RunStatus::Starting)
-        );
+        assert_eq!(app.runs[0].status, Status::Cancelled);
+        assert!(app.runs[1..4].iter().all(|r| r.status == Status::Starting));
         let cmds = app.update(Msg::Done {
             run: 3,
             result: Ok(Box::new(outcome(0.6, 2))),
@@ -882,7 +875,7 @@ pub(crate) mod tests {
         let mut app = app();
         // It waits for its history number, so that it trains under it.
         assert!(act(&mut app, Action::Start).is_empty());
-        assert_eq!(app.runs[0].status, RunStatus::Queued);
+        assert_eq!(app.runs[0].status, Status::Queued);
         let cmds = app.update(Msg::Stored {
             run: 1,
             id: Some(7),
@@ -895,7 +888,7 @@ pub(crate) mod tests {
                 ..
             }]
         ));
-        assert_eq!(app.runs[0].status, RunStatus::Starting);
+        assert_eq!(app.runs[0].status, Status::Starting);
         // A second run waits for the first.
         assert!(queue(&mut app, None).is_empty());
         assert_eq!(app.queued(), 1);
@@ -1045,19 +1038,18 @@ pub(crate) mod tests {
             let mut app = app();
             queue(&mut app, Some(4));
             queue(&mut app, Some(5));
-            assert_eq!(app.runs[0].status, RunStatus::Starting);
+            assert_eq!(app.runs[0].status, Status::Starting);
             let cmds = app.update(Msg::Done {
                 run: 1,
                 result: Err(RunEnd::Failed(why.into())),
             });
-            assert_eq!(app.runs[0].status, RunStatus::Failed(why.into()));
+            assert_eq!(app.runs[0].status, Status::Failed(why.into()));
             assert_eq!(
                 cmds[0],
                 Command::EndQueued {
                     run: 1,
                     stored: Some(4),
-                    status: Status::Failed,
-                    why: Some(why.into()),
+                    status: Status::Failed(why.into()),
                 }
             );
             assert!(matches!(cmds[1], Command::Start { run: 2, .. }), "{cmds:?}");
@@ -1088,10 +1080,9 @@ pub(crate) mod tests {
                 run: 3,
                 stored: None,
                 status: Status::Cancelled,
-                why: None,
             }]
         );
-        assert_eq!(app.runs[2].status, RunStatus::Cancelled);
+        assert_eq!(app.runs[2].status, Status::Cancelled);
         // Once numbered, a cancelled run does not start.
         assert!(
             app.update(Msg::Stored {
@@ -1116,8 +1107,7 @@ pub(crate) mod tests {
                 Command::EndQueued {
                     run,
                     stored,
-                    status: Status::Interrupted,
-                    ..
+                    status: Status::Interrupted(_),
                 } => Some((*run, *stored)),
                 _ => None,
             })
@@ -1132,7 +1122,7 @@ pub(crate) mod tests {
         let mut rows = crate::app::history::tests::stored(3);
         // Run 3 trains in this session; run 2 in another process (its row reads running
         // after the dead-process check); run 1 is finished.
-        rows[1].status = Status::Running;
+        rows[1].status = Status::Running(None);
         app.update(Msg::History(Ok(rows.clone())));
         act(&mut app, Action::Goto(Screen::History));
         act(&mut app, Action::Start);
@@ -1199,7 +1189,7 @@ pub(crate) mod tests {
         act(&mut app, Action::Goto(Screen::History));
         act(&mut app, Action::Toggle);
         assert_eq!(app.compared().len(), 1, "a selected stored run is compared");
-        assert_eq!(app.compared()[0].stored, Some(3));
+        assert_eq!(app.compared()[0].stored(), Some(3));
         act(&mut app, Action::Delete);
         assert!(matches!(app.mode, Mode::ConfirmDelete(ref ids) if ids == &[3]));
         assert!(
@@ -1210,7 +1200,7 @@ pub(crate) mod tests {
         assert_eq!(act(&mut app, Action::Yes), [Command::Delete(vec![3])]);
         act(&mut app, Action::Edit);
         assert_eq!(app.screen, Screen::Results);
-        assert_eq!(app.results().unwrap().stored, Some(3));
+        assert_eq!(app.results().unwrap().stored(), Some(3));
     }
 
     #[test]
@@ -1218,11 +1208,11 @@ pub(crate) mod tests {
         let mut app = app();
         let mut rows = crate::app::history::tests::stored(2);
         assert!(app.resume(&rows[0]).unwrap_err().contains("finished"));
-        rows[0].status = crate::store::Status::Interrupted;
+        rows[0].status = Status::Interrupted(None);
         rows[0].epochs.truncate(1);
         app.resume(&rows[0]).unwrap();
         let run = app.runs.last().unwrap();
-        assert_eq!((run.stored, run.epochs.len()), (Some(rows[0].id), 1));
+        assert_eq!((run.stored(), run.epochs.len()), (Some(rows[0].id), 1));
         assert!(app.resume(&rows[0]).unwrap_err().contains("already queued"));
     }
 
@@ -1257,7 +1247,7 @@ pub(crate) mod tests {
             }),
         });
         let run = app.live_run().unwrap();
-        assert!(matches!(run.status, RunStatus::Running(_)));
+        assert!(matches!(run.status, Status::Running(_)));
         assert_eq!(run.losses, [2.1]);
     }
 
@@ -1266,18 +1256,18 @@ pub(crate) mod tests {
         let mut app = app();
         for acc in [0.5, 0.6, 0.7] {
             queue(&mut app, None);
-            let id = app.active_run().unwrap().id;
+            let id = app.active_run().unwrap().key;
             app.update(Msg::Done {
                 run: id,
                 result: Ok(Box::new(outcome(acc, 1))),
             });
         }
         app.screen = Screen::Results;
-        assert_eq!(app.results().unwrap().id, 3);
+        assert_eq!(app.results().unwrap().key, 3);
         act(&mut app, Action::Left);
-        assert_eq!(app.results().unwrap().id, 2);
+        assert_eq!(app.results().unwrap().key, 2);
         act(&mut app, Action::Left);
         act(&mut app, Action::Left);
-        assert_eq!(app.results().unwrap().id, 1);
+        assert_eq!(app.results().unwrap().key, 1);
     }
 }

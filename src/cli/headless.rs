@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
-use crate::app::runs::RunRecord;
 use crate::cli::setup::Context;
 use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
+use crate::run::RunRecord;
+use crate::run::Status;
+use crate::store::Store;
 use crate::store::export;
 use crate::store::job::{self, JobError, Stop};
-use crate::store::{Status, Store};
 use cifar_engine::RunError;
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10, DataProgress};
@@ -527,21 +528,21 @@ pub fn list(ctx: &Context) -> Result<()> {
         text += &format!(
             "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}\n",
             r.id,
-            r.created_at,
+            r.created_at.as_deref().unwrap_or_default(),
             r.name,
-            r.status.as_str(),
+            r.status.label(),
             format!("{}/{}", r.epochs.len(), r.config.epochs),
-            r.accuracy.map(|a| format!("{a:.4}")).unwrap_or_default(),
-            r.seconds
-                .map(|s| format!("{:.1}", s / 60.0))
+            r.accuracy().map(|a| format!("{a:.4}")).unwrap_or_default(),
+            r.outcome()
+                .map(|o| format!("{:.1}", o.seconds / 60.0))
                 .unwrap_or_default(),
-            r.tricks
+            r.tricks_label()
         );
     }
     print_out(&text)?;
     let interrupted = runs
         .iter()
-        .filter(|r| r.status == Status::Interrupted)
+        .filter(|r| matches!(r.status, Status::Interrupted(_)))
         .count();
     if interrupted > 0 {
         note!("{interrupted} interrupted: continue one with `cifar-tui resume ID`");
@@ -552,7 +553,8 @@ pub fn list(ctx: &Context) -> Result<()> {
 /// `cifar-tui show ID`: the run as JSON.
 pub fn show(ctx: &Context, id: i64) -> Result<()> {
     let run = ctx.places.read_history()?.get(id)?;
-    print_out(&format!("{}\n", serde_json::to_string_pretty(&run)?))
+    let record = crate::store::export::record(&run);
+    print_out(&format!("{}\n", serde_json::to_string_pretty(&record)?))
 }
 
 /// `cifar-tui export IDS --format F`: to stdout.

@@ -3,16 +3,65 @@
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::store::StoredRun;
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::EpochStats;
+use cifar_engine::metrics::{Confusion, Report};
+
+use crate::run::Run;
+
+/// A run whole, as `show` prints it and the JSON export writes it.
+#[derive(Serialize)]
+pub struct Record<'a> {
+    id: i64,
+    created_at: Option<&'a str>,
+    name: &'a str,
+    tricks: String,
+    config: &'a TrainConfig,
+    status: &'static str,
+    device: Option<String>,
+    error: Option<&'a str>,
+    seconds: Option<f64>,
+    images_per_sec: Option<f64>,
+    accuracy: Option<f64>,
+    macro_f1: Option<f64>,
+    epochs: &'a [EpochStats],
+    confusion: Option<&'a Confusion>,
+    report: Option<&'a Report>,
+    losses: &'a [f64],
+    steps_per_point: usize,
+}
+
+pub fn record(r: &Run) -> Record<'_> {
+    let o = r.outcome();
+    Record {
+        id: r.id,
+        created_at: r.created_at.as_deref(),
+        name: &r.name,
+        tricks: r.tricks_label(),
+        config: &r.config,
+        status: r.status.label(),
+        device: r.device.map(|d| d.to_string()),
+        error: r.status.reason(),
+        seconds: o.map(|o| o.seconds),
+        images_per_sec: o.map(|o| o.images_per_sec),
+        accuracy: o.map(|o| o.report.accuracy),
+        macro_f1: o.map(|o| o.report.macro_f1),
+        epochs: &r.epochs,
+        confusion: o.map(|o| &o.confusion),
+        report: o.map(|o| &o.report),
+        losses: &r.losses,
+        steps_per_point: r.steps_per_point,
+    }
+}
 
 /// One exported line: what a comparison needs.
 #[derive(Serialize)]
 struct Line<'a> {
     id: i64,
     name: &'a str,
-    tricks: &'a str,
+    tricks: String,
     status: &'static str,
-    device: &'a str,
+    device: String,
     epochs: usize,
     seed: u64,
     test_accuracy: Option<f64>,
@@ -23,27 +72,29 @@ struct Line<'a> {
     created_at: &'a str,
 }
 
-fn line(r: &StoredRun) -> Line<'_> {
+fn line(r: &Run) -> Line<'_> {
     Line {
         id: r.id,
         name: &r.name,
-        tricks: &r.tricks,
-        status: r.status.as_str(),
-        device: r.device.as_deref().unwrap_or(""),
+        tricks: r.tricks_label(),
+        status: r.status.label(),
+        device: r.device.map(|d| d.to_string()).unwrap_or_default(),
         epochs: r.epochs.len(),
         seed: r.config.seed,
-        test_accuracy: r.accuracy,
-        micro_f1: r.accuracy,
-        macro_f1: r.macro_f1,
-        minutes: r.seconds.map(|s| s / 60.0),
-        images_per_sec: r.images_per_sec,
-        created_at: &r.created_at,
+        test_accuracy: r.accuracy(),
+        micro_f1: r.outcome().map(|o| o.report.micro_f1),
+        macro_f1: r.outcome().map(|o| o.report.macro_f1),
+        minutes: r.outcome().map(|o| o.seconds / 60.0),
+        images_per_sec: r.outcome().map(|o| o.images_per_sec),
+        created_at: r.created_at.as_deref().unwrap_or(""),
     }
 }
 
-pub fn render(runs: &[StoredRun], format: Format) -> anyhow::Result<String> {
+pub fn render(runs: &[Run], format: Format) -> anyhow::Result<String> {
     Ok(match format {
-        Format::Json => serde_json::to_string_pretty(runs)? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&runs.iter().map(record).collect::<Vec<_>>())? + "\n"
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             for r in runs {
@@ -87,7 +138,7 @@ mod tests {
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks::{self, Trick, TrickSet};
 
-    fn runs() -> Vec<StoredRun> {
+    fn runs() -> Vec<Run> {
         let mut s = Store::in_memory();
         let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
         let a = s.insert("baseline", &cfg).unwrap();

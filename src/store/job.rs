@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::app::runs::Run;
-use crate::store::{Status, Store, StoreError, StoredRun};
+use crate::run::{Run, Status};
+use crate::store::{Store, StoreError};
 use cifar_engine::checkpoint;
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::Cifar10;
 use cifar_engine::events::DeviceChoice;
-use cifar_engine::events::{Outcome, TrainEvent};
+use cifar_engine::events::{EpochStats, Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
 use cifar_engine::tricks::TrickSet;
 use cifar_engine::{self, RunError};
@@ -97,7 +97,7 @@ impl Stop {
     }
     fn status(&self) -> Status {
         if self.interrupted.load(Ordering::Relaxed) {
-            Status::Interrupted
+            Status::Interrupted(None)
         } else {
             Status::Cancelled
         }
@@ -156,6 +156,19 @@ impl Keeper<'_> {
             }
         }
         all_landed
+    }
+
+    /// Records every epoch again when an earlier write failed (a disk full then, freed since),
+    /// so the history ends whole wherever it can. The loss curve stored is the run's last.
+    fn catch_up(&mut self, epochs: &[EpochStats], losses: &[f64], every: usize) {
+        if !self.lost {
+            return;
+        }
+        let id = self.id;
+        for &e in epochs {
+            let losses = losses.to_vec();
+            self.keep(move |s| s.record_epoch(id, &e, &losses, every));
+        }
     }
 
     /// Says what the history never got, when a lock outlived the run.
@@ -242,7 +255,7 @@ pub fn execute(
     let owner = stored.as_ref().map(|r| checkpoint::Owner {
         history: places.history_name(),
         run: r.id,
-        created: r.created_at.clone(),
+        created: r.created_at.clone().unwrap_or_default(),
     });
     let dir = places.run_dir(id_or_0);
     let slot = owner
@@ -264,7 +277,7 @@ pub fn execute(
     // A mirror of the run gives the downsampled loss curve that is stored with each epoch; a
     // resumed run's curve goes on from the stored one.
     let mut mirror = match &resumed {
-        Some(stored) => Run::from_stored(0, stored),
+        Some(stored) => stored.clone(),
         None => Run::new(0, TrickSet::new(), config.clone()),
     };
     let done = resumed.map(|r| r.epochs).unwrap_or_default();
@@ -301,13 +314,7 @@ pub fn execute(
     });
     match &result {
         Ok(outcome) => {
-            if keeper.lost {
-                // Epochs whose write failed earlier, now that the history may take them.
-                for e in outcome.epochs.clone() {
-                    let (losses, every) = (mirror.losses.clone(), mirror.steps_per_point);
-                    keeper.keep(move |s| s.record_epoch(id_or_0, &e, &losses, every));
-                }
-            }
+            keeper.catch_up(&outcome.epochs, &mirror.losses, mirror.steps_per_point);
             let outcome = outcome.clone();
             // The checkpoints go only once the record says finished: a finish still waiting
             // for a lock may never land, and the run must stay resumable then.
@@ -316,8 +323,8 @@ pub fn execute(
             }
         }
         Err(e) => {
-            let (status, msg) = end_status(e, stop);
-            keeper.keep(move |s| s.set_status(id_or_0, status, msg.as_deref()));
+            let status = end_status(e, stop);
+            keeper.keep(move |s| s.set_status(id_or_0, &status));
         }
     }
     keeper.close();
@@ -327,23 +334,19 @@ pub fn execute(
 /// How a run that did not finish is recorded. A checkpoint that cannot be read leaves the run
 /// resumable (interrupted): the files may come back (disk, permissions), and a run marked
 /// failed could never be resumed.
-fn end_status(e: &RunError, stop: &Stop) -> (Status, Option<String>) {
-    let msg = Some(e.to_string());
+fn end_status(e: &RunError, stop: &Stop) -> Status {
+    let msg = e.to_string();
     match e {
-        RunError::Train(TrainError::Cancelled) => (stop.status(), None),
-        RunError::Train(TrainError::Diverged { .. }) => (Status::Diverged, msg),
-        RunError::Train(TrainError::Checkpoint(_)) => (Status::Interrupted, msg),
-        _ => (Status::Failed, msg),
+        RunError::Train(TrainError::Cancelled) => stop.status(),
+        RunError::Train(TrainError::Diverged { .. }) => Status::Diverged(msg),
+        RunError::Train(TrainError::Checkpoint(_)) => Status::Interrupted(Some(msg)),
+        _ => Status::Failed(msg),
     }
 }
 
 /// The stored run trimmed to the epochs that its newest own checkpoint backs, `None` when
 /// there is none. Epochs stored after that checkpoint are dropped and trained again.
-fn resume_point(
-    mut run: StoredRun,
-    slot: checkpoint::Slot,
-    config: &TrainConfig,
-) -> Option<StoredRun> {
+fn resume_point(mut run: Run, slot: checkpoint::Slot, config: &TrainConfig) -> Option<Run> {
     // Only an unbroken 1..=k prefix can be continued.
     let vouched = run
         .epochs
@@ -403,6 +406,48 @@ mod tests {
         );
     }
 
+    /// Item 13: a write that fails for good (a full disk) is reported once and dropped; the
+    /// writes after it are still tried, and the epochs it lost are recorded again at the end.
+    #[test]
+    fn after_a_failed_write_later_writes_land_and_lost_epochs_are_recorded_again() {
+        let store = Store::in_memory();
+        let id = store.insert("x", &cfg()).unwrap();
+        let mut notices = Vec::new();
+        let mut notice = |n: String| notices.push(n);
+        let mut keeper = Keeper {
+            store: Some(store),
+            id,
+            pending: VecDeque::new(),
+            told_locked: false,
+            notice: &mut notice,
+            lost: false,
+        };
+        let epochs = outcome(0.5, 3).epochs;
+        let full = || {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full".into()),
+            ))
+        };
+        assert!(!keeper.keep(move |_| Err(full())), "epoch 1 is lost");
+        assert!(!keeper.keep(move |_| Err(full())), "so is epoch 2");
+        let third = epochs[2];
+        assert!(keeper.keep(move |s| s.record_epoch(id, &third, &[1.0], 20)));
+        assert_eq!(
+            keeper.store.as_ref().unwrap().get(id).unwrap().epochs.len(),
+            1
+        );
+        keeper.catch_up(&epochs, &[2.0, 1.5, 1.0], 20);
+        let run = keeper.store.take().unwrap().get(id).unwrap();
+        assert_eq!(
+            run.epochs, epochs,
+            "every epoch is in the history at the end"
+        );
+        assert_eq!(run.losses, [2.0, 1.5, 1.0]);
+        assert_eq!(notices.len(), 1, "said once: {notices:?}");
+        assert!(notices[0].contains("full"), "{notices:?}");
+    }
+
     #[test]
     fn reading_commands_write_nothing_and_wait_for_no_lock() {
         let tmp = tempfile::tempdir().unwrap();
@@ -423,7 +468,7 @@ mod tests {
         holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let reader = places.read_history().unwrap();
         let run = reader.get(dead).unwrap();
-        assert_eq!(run.status, Status::Interrupted, "read as it stands");
+        assert_eq!(run.status.label(), "interrupted", "read as it stands");
         assert_eq!(reader.list().unwrap().len(), 1);
         holder.execute_batch("COMMIT").unwrap();
         let stored: String = holder

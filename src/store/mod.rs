@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::{Device, EpochStats, Outcome};
+use cifar_engine::metrics::{Confusion, Report};
 use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use serde::{Deserialize, Serialize};
 
-use cifar_engine::config::TrainConfig;
-use cifar_engine::events::{EpochStats, Outcome};
-use cifar_engine::metrics::{Confusion, Report};
+use crate::run::{Run, Status};
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version i to i + 1.
 const MIGRATIONS: &[&str] = &[
@@ -159,102 +159,16 @@ fn busy(e: &StoreError) -> bool {
     ))
 }
 
-/// A run's state as stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Queued,
-    Running,
-    Finished,
-    Cancelled,
-    Failed,
-    /// Its process died (kill, power loss, hang-up) before it ended: resumable.
-    Interrupted,
-    /// Stopped because its loss blew up. Not resumable: it would blow up again; it is started
-    /// anew with a lower learning rate.
-    Diverged,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Finished => "finished",
-            Status::Cancelled => "cancelled",
-            Status::Failed => "failed",
-            Status::Interrupted => "interrupted",
-            Status::Diverged => "diverged",
-        }
-    }
-
-    fn parse(s: &str) -> Status {
-        match s {
-            "queued" => Status::Queued,
-            "running" => Status::Running,
-            "finished" => Status::Finished,
-            "cancelled" => Status::Cancelled,
-            "failed" => Status::Failed,
-            "diverged" => Status::Diverged,
-            _ => Status::Interrupted,
-        }
-    }
-
-    /// Whether `resume` can continue it.
-    pub fn resumable(self) -> bool {
-        matches!(self, Status::Interrupted | Status::Cancelled)
-    }
-}
-
-/// One stored run, whole.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StoredRun {
-    pub id: i64,
-    pub created_at: String,
-    pub name: String,
-    pub tricks: String,
-    pub config: TrainConfig,
-    pub status: Status,
-    pub device: Option<String>,
-    pub error: Option<String>,
-    pub seconds: Option<f64>,
-    pub images_per_sec: Option<f64>,
-    pub accuracy: Option<f64>,
-    pub macro_f1: Option<f64>,
-    pub epochs: Vec<EpochStats>,
-    pub confusion: Option<Confusion>,
-    pub report: Option<Report>,
-    pub losses: Vec<f64>,
-    pub steps_per_point: usize,
-}
-
-impl StoredRun {
-    /// Why it cannot be resumed, if it cannot.
-    pub fn check_resumable(&self) -> Result<(), String> {
-        if self.status.resumable() {
-            return Ok(());
-        }
-        Err(format!(
-            "run #{} is {}: only interrupted or cancelled runs can be resumed",
-            self.id,
-            self.status.as_str()
-        ))
-    }
-
-    /// The outcome, for a finished run.
-    pub fn outcome(&self) -> Option<Outcome> {
-        let device = match self.device.as_deref() {
-            Some("cuda") => cifar_engine::events::Device::Cuda,
-            _ => cifar_engine::events::Device::Cpu,
-        };
-        Some(Outcome {
-            device,
-            epochs: self.epochs.clone(),
-            confusion: self.confusion.clone()?,
-            report: self.report.clone()?,
-            seconds: self.seconds?,
-            images_per_sec: self.images_per_sec?,
-        })
+/// A status as the history's `status` column stores it; a word it does not know reads as
+/// interrupted (resumable, never lost).
+fn status_of(word: &str, reason: Option<String>) -> Status {
+    match word {
+        "queued" => Status::Queued,
+        "running" => Status::Running(None),
+        "cancelled" => Status::Cancelled,
+        "failed" => Status::Failed(reason.unwrap_or_default()),
+        "diverged" => Status::Diverged(reason.unwrap_or_default()),
+        _ => Status::Interrupted(reason),
     }
 }
 
@@ -610,17 +524,25 @@ impl Store {
                 host: run_host.clone().unwrap_or_else(|| "?".into()),
             };
             let dead = gone(pid, run_host.as_deref(), beat.as_deref());
-            match Status::parse(&status) {
-                Status::Queued if pid == Some(me) && run_host.as_deref() == Some(host()) => {}
-                Status::Queued | Status::Running if dead => {}
-                Status::Queued => return Err(taken("queued to train")),
-                Status::Running => return Err(taken("being resumed")),
-                s if s.resumable() => {}
-                s => {
+            match status.as_str() {
+                "queued" if pid == Some(me) && run_host.as_deref() == Some(host()) => {}
+                "queued" | "running" if dead => {}
+                "queued" => return Err(taken("queued to train")),
+                "running" => return Err(taken("being resumed")),
+                "finished" => {
                     return Err(StoreError::NotResumable {
                         id,
-                        status: s.as_str(),
+                        status: "finished",
                     });
+                }
+                word => {
+                    let s = status_of(word, None);
+                    if !s.resumable() {
+                        return Err(StoreError::NotResumable {
+                            id,
+                            status: s.label(),
+                        });
+                    }
                 }
             }
             // Only the row as it was read is taken: the immediate transaction already keeps
@@ -685,16 +607,12 @@ impl Store {
         })
     }
 
-    pub fn set_status(
-        &self,
-        id: i64,
-        status: Status,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// Records how a run stands now (not its outcome: see [`Store::finish`]).
+    pub fn set_status(&self, id: i64, status: &Status) -> Result<(), StoreError> {
         self.patiently(|conn| {
             conn.execute(
                 "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4 WHERE id = ?1",
-                params![id, status.as_str(), error, now()],
+                params![id, status.label(), status.reason(), now()],
             )?;
             Ok(())
         })
@@ -811,7 +729,7 @@ impl Store {
         Ok(n)
     }
 
-    pub fn get(&self, id: i64) -> Result<StoredRun, StoreError> {
+    pub fn get(&self, id: i64) -> Result<Run, StoreError> {
         let run = self
             .once(|conn| {
                 Ok(conn
@@ -825,8 +743,8 @@ impl Store {
     }
 
     /// Every run, newest first.
-    pub fn list(&self) -> Result<Vec<StoredRun>, StoreError> {
-        let rows: Vec<Result<StoredRun, StoreError>> = self.once(|conn| {
+    pub fn list(&self) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<Result<Run, StoreError>> = self.once(|conn| {
             let mut stmt = conn.prepare("SELECT * FROM runs ORDER BY id DESC")?;
             let rows = stmt
                 .query_map([], |r| Ok(Row::read(r, &self.path)))?
@@ -838,7 +756,8 @@ impl Store {
             .collect()
     }
 
-    fn with_epochs(&self, mut run: StoredRun) -> Result<StoredRun, StoreError> {
+    fn with_epochs(&self, mut run: Run) -> Result<Run, StoreError> {
+        let id = run.id;
         run.epochs = self.once(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT epoch, lr, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
@@ -846,7 +765,7 @@ impl Store {
                  FROM epochs WHERE run_id = ?1 ORDER BY epoch",
             )?;
             let epochs = stmt
-                .query_map([run.id], |r| {
+                .query_map([id], |r| {
                     Ok(EpochStats {
                         epoch: r.get::<_, i64>(0)? as usize,
                         lr: r.get(1)?,
@@ -861,21 +780,19 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             Ok(epochs)
         })?;
+        if let Status::Finished(o) = &mut run.status {
+            o.epochs = run.epochs.clone();
+        }
         Ok(run)
     }
 
     /// Ends a run that never started (cancelled while queued, failed to start, its process
     /// quitting first). A run that started meanwhile is left to its owner. Whether it ended.
-    pub fn end_queued(
-        &self,
-        id: i64,
-        status: Status,
-        error: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    pub fn end_queued(&self, id: i64, status: &Status) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4
              WHERE id = ?1 AND status = 'queued'",
-            params![id, status.as_str(), error, now()],
+            params![id, status.label(), status.reason(), now()],
         )?;
         Ok(n > 0)
     }
@@ -903,7 +820,7 @@ struct Row;
 impl Row {
     /// The row as its run stands: a queued or running run whose process is gone reads as
     /// interrupted, also where the history is only read and so never marked.
-    fn read(r: &rusqlite::Row, path: &Path) -> Result<StoredRun, StoreError> {
+    fn read(r: &rusqlite::Row, path: &Path) -> Result<Run, StoreError> {
         let id: i64 = r.get("id")?;
         // Stored JSON that does not parse names the file, the run and the column.
         let bad = |column: &'static str, e: serde_json::Error| StoreError::BadRow {
@@ -915,41 +832,68 @@ impl Row {
         let json =
             |column: &'static str| -> Result<Option<String>, rusqlite::Error> { r.get(column) };
         let config: String = r.get("config")?;
-        let config = serde_json::from_str(&config).map_err(|e| bad("config", e))?;
-        let mut status = Status::parse(&r.get::<_, String>("status")?);
-        let mut error: Option<String> = r.get("error")?;
-        if matches!(status, Status::Queued | Status::Running)
+        let config: TrainConfig = serde_json::from_str(&config).map_err(|e| bad("config", e))?;
+        let word: String = r.get("status")?;
+        let reason: Option<String> = r.get("error")?;
+        let lost = matches!(word.as_str(), "queued" | "running")
             && gone(
                 r.get("pid")?,
                 r.get::<_, Option<String>>("host")?.as_deref(),
                 r.get::<_, Option<String>>("heartbeat")?.as_deref(),
-            )
-        {
-            status = Status::Interrupted;
-            error = Some(GONE.into());
-        }
-        Ok(StoredRun {
+            );
+        let device = r.get::<_, Option<String>>("device")?.map(|d| {
+            if d == "cuda" {
+                Device::Cuda
+            } else {
+                Device::Cpu
+            }
+        });
+        let status = match word.as_str() {
+            _ if lost => Status::Interrupted(Some(GONE.into())),
+            "finished" => {
+                let confusion: Option<Confusion> = json("confusion")?
+                    .map(|s| serde_json::from_str(&s))
+                    .transpose()
+                    .map_err(|e| bad("confusion", e))?;
+                let report: Option<Report> = json("report")?
+                    .map(|s| serde_json::from_str(&s))
+                    .transpose()
+                    .map_err(|e| bad("report", e))?;
+                let figures = (
+                    confusion,
+                    report,
+                    r.get::<_, Option<f64>>("seconds")?,
+                    r.get::<_, Option<f64>>("images_per_sec")?,
+                );
+                match figures {
+                    (Some(confusion), Some(report), Some(seconds), Some(images_per_sec)) => {
+                        Status::Finished(Box::new(Outcome {
+                            device: device.unwrap_or(Device::Cpu),
+                            // Filled in with the run's epochs (see `with_epochs`).
+                            epochs: Vec::new(),
+                            confusion,
+                            report,
+                            seconds,
+                            images_per_sec,
+                        }))
+                    }
+                    _ => Status::Failed("finished, but its figures are missing".into()),
+                }
+            }
+            word => status_of(word, reason),
+        };
+        let tricks = config.tricks.iter().copied().collect();
+        Ok(Run {
+            key: 0,
             id,
             created_at: r.get("created_at")?,
             name: r.get("name")?,
-            tricks: r.get("tricks")?,
+            tricks,
             config,
             status,
-            device: r.get("device")?,
-            error,
-            seconds: r.get("seconds")?,
-            images_per_sec: r.get("images_per_sec")?,
-            accuracy: r.get("accuracy")?,
-            macro_f1: r.get("macro_f1")?,
+            device,
+            steps_per_epoch: 0,
             epochs: Vec::new(),
-            confusion: json("confusion")?
-                .map(|s| serde_json::from_str(&s))
-                .transpose()
-                .map_err(|e| bad("confusion", e))?,
-            report: json("report")?
-                .map(|s| serde_json::from_str(&s))
-                .transpose()
-                .map_err(|e| bad("report", e))?,
             losses: json("losses")?
                 .map(|s| serde_json::from_str(&s))
                 .transpose()
@@ -980,7 +924,7 @@ mod tests {
         let path = tmp.path().join("deep/history.db");
         let mut s = Store::open(&path).unwrap();
         let id = s.insert("baseline", &cfg()).unwrap();
-        assert_eq!(s.get(id).unwrap().status, Status::Queued);
+        assert_eq!(s.get(id).unwrap().status.label(), "queued");
         s.start(id, "cpu").unwrap();
         let o = outcome(0.7, 2);
         for e in &o.epochs {
@@ -991,18 +935,51 @@ mod tests {
 
         let s = Store::open(&path).unwrap();
         let run = s.get(id).unwrap();
-        assert_eq!(run.status, Status::Finished);
+        assert_eq!(run.status.label(), "finished");
         assert_eq!(run.config, cfg());
         assert_eq!(run.epochs, o.epochs);
         assert_eq!(run.losses, [2.3, 2.0, 1.7]);
         assert_eq!(run.outcome().unwrap().confusion, o.confusion);
-        assert_eq!(run.accuracy, Some(0.7));
+        assert_eq!(run.accuracy(), Some(0.7));
         assert_eq!(s.list().unwrap().len(), 1);
         let mode: String = s
             .conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// The history stores the one run model and reads it back as it was: every status with
+    /// its reason, a finished run with its whole outcome.
+    #[test]
+    fn every_status_reads_back_as_it_was_written() {
+        let mut s = Store::in_memory();
+        let statuses = [
+            Status::Cancelled,
+            Status::Failed("no data".into()),
+            Status::Diverged("lower lr".into()),
+            Status::Interrupted(None),
+            Status::Interrupted(Some("disk full".into())),
+        ];
+        for status in &statuses {
+            let id = s.insert("baseline", &cfg()).unwrap();
+            s.start(id, "cpu").unwrap();
+            s.set_status(id, status).unwrap();
+            assert_eq!(&s.get(id).unwrap().status, status);
+        }
+        let id = s.insert("baseline", &cfg()).unwrap();
+        s.start(id, "cuda").unwrap();
+        let mut o = outcome(0.7, 2);
+        o.device = Device::Cuda;
+        for e in &o.epochs {
+            s.record_epoch(id, e, &[2.0], 20).unwrap();
+        }
+        s.finish(id, &o).unwrap();
+        let run = s.get(id).unwrap();
+        assert_eq!(run.status, Status::Finished(Box::new(o)));
+        assert_eq!((run.id, run.device), (id, Some(Device::Cuda)));
+        assert_eq!(run.tricks, TrickSet::new());
+        assert!(run.created_at.is_some());
     }
 
     #[test]
@@ -1055,10 +1032,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(s.mark_interrupted().unwrap(), 2);
-        assert_eq!(s.get(dead).unwrap().status, Status::Interrupted);
-        assert_eq!(s.get(away).unwrap().status, Status::Interrupted);
-        assert_eq!(s.get(mine).unwrap().status, Status::Running);
-        assert_eq!(s.get(waiting).unwrap().status, Status::Queued);
+        assert_eq!(s.get(dead).unwrap().status.label(), "interrupted");
+        assert_eq!(s.get(away).unwrap().status.label(), "interrupted");
+        assert_eq!(s.get(mine).unwrap().status.label(), "running");
+        assert_eq!(s.get(waiting).unwrap().status.label(), "queued");
     }
 
     #[test]
@@ -1159,7 +1136,7 @@ mod tests {
         let first = Store::open(&path).unwrap();
         for round in 0..20 {
             let id = first.insert("x", &cfg()).unwrap();
-            first.set_status(id, Status::Interrupted, None).unwrap();
+            first.set_status(id, &Status::Interrupted(None)).unwrap();
             let start = std::sync::Arc::new(std::sync::Barrier::new(2));
             let racers: Vec<_> = (0..2)
                 .map(|_| {
@@ -1184,7 +1161,7 @@ mod tests {
                 host()
             );
             assert!(lost.to_string().contains(&who), "{lost}");
-            assert_eq!(first.get(id).unwrap().status, Status::Running);
+            assert_eq!(first.get(id).unwrap().status.label(), "running");
         }
     }
 
@@ -1198,7 +1175,9 @@ mod tests {
             Err(StoreError::Taken { .. })
         ));
         let done = s.insert("b", &cfg()).unwrap();
-        s.set_status(done, Status::Finished, None).unwrap();
+        s.conn
+            .execute("UPDATE runs SET status = 'finished' WHERE id = ?1", [done])
+            .unwrap();
         let err = s.claim(done, "cpu").unwrap_err();
         assert!(err.to_string().contains("is finished"), "{err}");
         // A queued run of another live process on this host (pid 1 is always there).

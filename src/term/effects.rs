@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::app::runs::RunId;
 use crate::app::{Command, DataState, Msg, RunEnd};
 use crate::cli::Format;
 use crate::cli::setup::Context;
+use crate::run::RunId;
+use crate::run::Status;
 use crate::store::job::{self, Places, Stop};
-use crate::store::{Status, Store, StoreError};
+use crate::store::{Store, StoreError};
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10};
 use cifar_engine::events::DeviceChoice;
@@ -38,7 +39,6 @@ enum Job {
         run: RunId,
         stored: Option<i64>,
         status: Status,
-        why: Option<String>,
     },
     Refresh,
     RefreshRun(i64),
@@ -168,12 +168,10 @@ impl Effects {
                 run,
                 stored,
                 status,
-                why,
             } => self.ledger(Job::EndQueued {
                 run,
                 stored,
                 status,
-                why,
             }),
             Command::RefreshHistory => self.ledger(Job::Refresh),
             Command::RefreshRun(id) => self.ledger(Job::RefreshRun(id)),
@@ -196,7 +194,7 @@ impl Effects {
         let notice = match job {
             Job::Insert { run, .. } => {
                 let _ = self.tx.send(Msg::Stored { run, id: None });
-                format!("run #{run} is kept in memory only: the history is not available")
+                format!("run #s{run} is kept in memory only: the history is not available")
             }
             Job::Refresh | Job::RefreshRun(_) | Job::EndQueued { .. } => return,
             Job::Delete(_) => "nothing deleted: the history is not available".into(),
@@ -362,7 +360,7 @@ impl Ledger {
                     }
                     Some(Err(e)) => {
                         self.send(Msg::Notice(format!(
-                            "cannot save run #{run} to the history ({e}); it is kept in memory"
+                            "cannot save run #s{run} to the history ({e}); it is kept in memory"
                         )));
                         None
                     }
@@ -374,15 +372,14 @@ impl Ledger {
                 run,
                 stored,
                 status,
-                why,
             } => {
                 let id = stored.or_else(|| self.numbers.get(&run).copied());
                 if let (Some(store), Some(id)) = (&self.store, id)
-                    && let Err(e) = store.end_queued(id, status, why.as_deref())
+                    && let Err(e) = store.end_queued(id, &status)
                 {
                     self.send(Msg::Notice(format!(
-                        "cannot record run #{run} as {} in the history ({e})",
-                        status.as_str()
+                        "cannot record run #{id} as {} in the history ({e})",
+                        status.label()
                     )));
                 }
             }
@@ -622,13 +619,12 @@ mod tests {
                 run,
                 stored: None,
                 status: Status::Cancelled,
-                why: None,
             });
         }
-        assert_eq!(store.get(queued).unwrap().status, Status::Cancelled);
+        assert_eq!(store.get(queued).unwrap().status.label(), "cancelled");
         assert_eq!(
-            store.get(started).unwrap().status,
-            Status::Running,
+            store.get(started).unwrap().status.label(),
+            "running",
             "a run that started is its owner's to end"
         );
     }
@@ -638,7 +634,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut l, mut rx, store) = ledger(tmp.path());
         let idle = insert(&mut l, &mut rx, 1);
-        store.set_status(idle, Status::Cancelled, None).unwrap();
+        store.set_status(idle, &Status::Cancelled).unwrap();
         let live = insert(&mut l, &mut rx, 2);
         store.start(live, "cpu").unwrap();
         let dead = insert(&mut l, &mut rx, 3);
@@ -660,7 +656,7 @@ mod tests {
             notice.contains("deleted 2 run(s)") && notice.contains(&format!("kept #{live}")),
             "{notice}"
         );
-        assert_eq!(store.get(live).unwrap().status, Status::Running);
+        assert_eq!(store.get(live).unwrap().status.label(), "running");
         assert!(ckpt(live).is_dir(), "the live run keeps its checkpoints");
         assert!(!ckpt(idle).exists() && !ckpt(dead).exists());
         assert!(matches!(store.get(idle), Err(StoreError::NoRun(_))));
@@ -699,11 +695,10 @@ mod tests {
         effects.perform(Command::EndQueued {
             run: 1,
             stored: None,
-            status: Status::Interrupted,
-            why: Some("cifar-tui quit before it started".into()),
+            status: Status::Interrupted(Some("cifar-tui quit before it started".into())),
         });
         effects.shut_down().await;
         let store = Store::open(&tmp.path().join("history.db")).unwrap();
-        assert_eq!(store.get(1).unwrap().status, Status::Interrupted);
+        assert_eq!(store.get(1).unwrap().status.label(), "interrupted");
     }
 }

@@ -11,7 +11,7 @@ use ratatui::widgets::{
 use super::clock;
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::runs::{Run, RunStatus};
+use crate::run::{Run, Status};
 use cifar_engine::tricks;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -50,7 +50,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ])
     .style(theme.dim());
     let rows = app.runs.iter().map(|r| {
-        let sel = if app.compare_selected.contains(&r.id) {
+        let sel = if app.compare_selected.contains(&r.key) {
             "[x]"
         } else {
             "[ ]"
@@ -62,7 +62,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 clock(o.seconds),
                 format!("{:.0}", o.images_per_sec),
             ),
-            (None, RunStatus::Running(p)) => (
+            (None, Status::Running(Some(p))) => (
                 format!("{:.0}%", r.progress() * 100.0),
                 String::new(),
                 clock(p.elapsed),
@@ -77,7 +77,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         Row::new([
             sel.to_string(),
-            r.id.to_string(),
+            r.number().trim_start_matches('#').to_string(),
             r.name.clone(),
             format!("{}{}", tricks::describe_short(&r.tricks), r.subset_note()),
             acc,
@@ -121,7 +121,7 @@ fn f1_bars(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
                 Bar::default()
                     .value((f1 * 1000.0).round() as u64)
                     .text_value(format!("{:.0}", f1 * 100.0))
-                    .label(Line::from(format!("#{}", r.id)))
+                    .label(Line::from(r.number()))
                     .style(theme.series(i).0),
             )
         })
@@ -161,7 +161,7 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
         .map(|(i, (r, points))| {
             let (style, marker) = theme.series(i);
             Dataset::default()
-                .name(format!("#{} {}", r.id, r.name))
+                .name(format!("{} {}", r.number(), r.name))
                 .marker(marker)
                 .graph_type(GraphType::Line)
                 .style(style)

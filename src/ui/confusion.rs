@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
-use crate::app::runs::Run;
+use crate::run::Run;
 use cifar_engine::data::CLASSES;
 use cifar_engine::events::EpochStats;
 use cifar_engine::tricks;
@@ -39,7 +39,10 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
 
     let summary_lines = vec![
         Line::from(vec![
-            Span::styled(format!(" Run #{} {} ", run.id, run.name), theme.title()),
+            Span::styled(
+                format!(" Run {} {} ", run.number(), run.name),
+                theme.title(),
+            ),
             Span::raw(format!(
                 "{} · {} · {} epochs{} · {} · {:.0} img/s",
                 tricks::describe_short(&run.tricks),

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use super::clock;
 use super::theme::Theme;
 use crate::app::App;
-use crate::store::Status;
+use crate::run::Status;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let h = &app.history;
@@ -38,26 +38,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 "[ ]"
             };
-            let status = match r.status {
-                s @ (Status::Interrupted | Status::Diverged) => {
-                    Span::styled(s.as_str(), theme.bad())
+            let status = match &r.status {
+                s @ (Status::Interrupted(_) | Status::Diverged(_) | Status::Failed(_)) => {
+                    Span::styled(s.label(), theme.bad())
                 }
-                s => Span::raw(s.as_str()),
+                s => Span::raw(s.label()),
             };
             Row::new(vec![
                 Line::raw(sel),
                 Line::raw(r.id.to_string()),
                 Line::raw(
                     r.created_at
-                        .get(..16)
-                        .unwrap_or(&r.created_at)
-                        .replace('T', " "),
+                        .as_deref()
+                        .map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
+                        .unwrap_or_default(),
                 ),
                 Line::raw(r.name.clone()),
                 Line::from(status),
                 Line::raw(format!("{}/{}", r.epochs.len(), r.config.epochs)),
-                Line::raw(r.accuracy.map(|a| format!("{a:.4}")).unwrap_or_default()),
-                Line::raw(r.seconds.map(clock).unwrap_or_default()),
+                Line::raw(r.accuracy().map(|a| format!("{a:.4}")).unwrap_or_default()),
+                Line::raw(r.outcome().map(|o| clock(o.seconds)).unwrap_or_default()),
             ])
         })
         .collect();
@@ -106,12 +106,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
     let text = match h.current() {
         Some(r) => {
-            let extra = match (&r.error, r.status) {
+            let extra = match (r.status.reason(), &r.status) {
                 (Some(e), _) => format!(" · {e}"),
-                (None, Status::Interrupted | Status::Cancelled) => " · R resumes it".into(),
+                (None, Status::Interrupted(_) | Status::Cancelled) => " · R resumes it".into(),
                 _ => String::new(),
             };
-            format!(" #{} {} · seed {}{extra}", r.id, r.tricks, r.config.seed)
+            format!(
+                " #{} {} · seed {}{extra}",
+                r.id,
+                r.tricks_label(),
+                r.config.seed
+            )
         }
         None if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
         None => " No run matches the filter (f changes it).".into(),

@@ -7,8 +7,8 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph,
 
 use super::clock;
 use super::theme::Theme;
-use crate::app::runs::{Run, RunStatus};
 use crate::app::{App, DataState};
+use crate::run::{Run, Status};
 
 pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let queued = match app.queued() {
@@ -33,15 +33,15 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let title = format!(
-        " Run #{} {}{}{} ",
-        run.id,
+        " Run {} {}{}{} ",
+        run.number(),
         run.name,
         run.subset_note(),
         queued
     );
     let width = area.width.saturating_sub(2) as usize;
     let label = match &run.status {
-        RunStatus::Running(p) => {
+        Status::Running(Some(p)) => {
             let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
             let (epoch, epochs) = (p.epoch + 1, run.config.epochs);
             let long = format!(
@@ -57,13 +57,13 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )
             }
         }
-        RunStatus::Finished(o) => format!(
+        Status::Finished(o) => format!(
             "done in {} · test acc {:.4} · {:.0} img/s",
             clock(o.seconds),
             o.report.accuracy,
             o.images_per_sec
         ),
-        RunStatus::Failed(why) | RunStatus::Diverged(why) => {
+        Status::Failed(why) | Status::Diverged(why) => {
             format!("{}: {why}", run.status.label())
         }
         other => other.label().to_string(),
@@ -110,7 +110,7 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             let name: String = run.name.chars().take(12).collect();
             let (epoch, speed) = match &run.status {
-                RunStatus::Running(p) => (
+                Status::Running(Some(p)) => (
                     format!("{}/{}", p.epoch + 1, run.config.epochs),
                     speed(p.images_per_sec),
                 ),
@@ -118,8 +118,8 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
             let text = format!(
-                "#{:<3} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
-                run.stored.unwrap_or(run.id as i64),
+                "{:<4} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
+                run.number(),
                 done * 100.0
             );
             Line::raw(text.chars().take(width).collect::<String>())

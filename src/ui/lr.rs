@@ -8,7 +8,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::params::fmt_float;
-use crate::app::runs::Run;
+use crate::run::Run;
 use cifar_engine::tricks;
 
 pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, app: &App, theme: &Theme) {

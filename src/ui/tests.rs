@@ -7,9 +7,9 @@ use ratatui::style::Color;
 
 use super::theme::Theme;
 use super::*;
-use crate::app::runs::RunId;
 use crate::app::tests::{app, outcome};
 use crate::app::{Action, Msg};
+use crate::run::RunId;
 use cifar_engine::events::Device;
 use cifar_engine::events::{EpochStats, Progress, TrainEvent};
 
@@ -47,8 +47,12 @@ fn act(app: &mut App, a: Action) {
 /// Feeds a run through start, two epochs of progress, and (optionally) its end.
 fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
     act(app, Action::Start);
-    let run = app.runs.last().unwrap().id;
-    app.update(Msg::Stored { run, id: None });
+    let run = app.runs.last().unwrap().key;
+    // Numbered by the history as the session's key, as in a fresh history.
+    app.update(Msg::Stored {
+        run,
+        id: Some(run as i64),
+    });
     let send = |app: &mut App, event| {
         app.update(Msg::Train { run, event });
     };
@@ -242,9 +246,9 @@ fn failed_data_is_shown() {
 fn history_screen_lists_stored_runs() {
     let mut app = app();
     let mut rows = crate::app::history::tests::stored(4);
-    rows[0].status = crate::store::Status::Interrupted;
+    rows[0].status = crate::run::Status::Interrupted(None);
     for r in &mut rows {
-        r.created_at = "2026-11-27T15:00:00Z".into();
+        r.created_at = Some("2026-11-27T15:00:00Z".into());
     }
     app.update(Msg::History(Ok(rows)));
     act(&mut app, Action::Goto(Screen::History));

@@ -1,4 +1,5 @@
-//! A run as the app sees it: its configuration, status and bounded metric histories. Pure data.
+//! A run: one training of one configuration. The one model every room shares: the app folds
+//! engine events into it, the history stores it and reads it back as it, every view draws it.
 
 use serde::Serialize;
 
@@ -7,6 +8,7 @@ use cifar_engine::events::Device;
 use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent};
 use cifar_engine::tricks::{self, TrickSet};
 
+/// The session's key for a run: engine events and commands name a run by it.
 pub type RunId = u64;
 
 /// Most loss points a run keeps; older points are merged pairwise beyond that, so a long run
@@ -14,44 +16,72 @@ pub type RunId = u64;
 pub const MAX_LOSS_POINTS: usize = 1024;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum RunStatus {
+pub enum Status {
     Queued,
     /// Data going onto the device, model being built.
     Starting,
-    Running(Progress),
+    /// Training; the latest report when this process trains it (`None`: another process does,
+    /// as read from the history).
+    Running(Option<Progress>),
     Finished(Box<Outcome>),
     Cancelled,
     Failed(String),
-    /// Stopped because its loss blew up; the reason names the setting to lower.
+    /// Stopped because its loss blew up; the reason names the setting to lower. Not resumable:
+    /// it would blow up again; it is started anew with a lower learning rate.
     Diverged(String),
+    /// Its process stopped before it ended (kill, power loss, hang-up, quit, a checkpoint that
+    /// could not be written): resumable. Why, when known.
+    Interrupted(Option<String>),
 }
 
-impl RunStatus {
+impl Status {
+    /// The word for it, as lists show it and the history stores it.
     pub fn label(&self) -> &'static str {
         match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Starting => "starting",
-            RunStatus::Running(_) => "running",
-            RunStatus::Finished(_) => "finished",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Failed(_) => "failed",
-            RunStatus::Diverged(_) => "diverged",
+            Status::Queued => "queued",
+            Status::Starting => "starting",
+            Status::Running(_) => "running",
+            Status::Finished(_) => "finished",
+            Status::Cancelled => "cancelled",
+            Status::Failed(_) => "failed",
+            Status::Diverged(_) => "diverged",
+            Status::Interrupted(_) => "interrupted",
+        }
+    }
+
+    /// Why it ended as it did, when it did not finish.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Failed(why) | Status::Diverged(why) => Some(why),
+            Status::Interrupted(why) => why.as_deref(),
+            _ => None,
         }
     }
 
     pub fn is_active(&self) -> bool {
-        matches!(self, RunStatus::Starting | RunStatus::Running(_))
+        matches!(self, Status::Starting | Status::Running(_))
+    }
+
+    /// Whether `resume` can continue it.
+    pub fn resumable(&self) -> bool {
+        matches!(self, Status::Interrupted(_) | Status::Cancelled)
     }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
-    pub id: RunId,
+    /// Its key in this session; 0 for a run read from the history and not opened.
+    pub key: RunId,
+    /// Its number in the history: the number users see. 0 (never a history number) while
+    /// the history numbers it, or for good when the history is unavailable; see [`Run::stored`].
+    pub id: i64,
+    /// When it was queued (RFC 3339, UTC), once the history has it.
+    pub created_at: Option<String>,
     /// The preset's name, or "custom".
     pub name: String,
     pub tricks: TrickSet,
     pub config: TrainConfig,
-    pub status: RunStatus,
+    pub status: Status,
     pub device: Option<Device>,
     /// Mean training loss of each report window, oldest first (see [`MAX_LOSS_POINTS`]).
     pub losses: Vec<f64>,
@@ -59,37 +89,24 @@ pub struct Run {
     pub steps_per_point: usize,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
-    /// Its number in the history, once recorded there.
-    pub stored: Option<i64>,
 }
 
 impl Run {
-    pub fn new(id: RunId, tricks: TrickSet, config: TrainConfig) -> Self {
+    pub fn new(key: RunId, tricks: TrickSet, config: TrainConfig) -> Self {
         Self {
-            id,
+            key,
+            id: 0,
+            created_at: None,
             name: tricks::preset_name(&tricks).unwrap_or("custom").to_string(),
             tricks,
             config,
-            status: RunStatus::Queued,
+            status: Status::Queued,
             device: None,
             losses: Vec::new(),
             steps_per_point: cifar_engine::events::REPORT_EVERY,
             epochs: Vec::new(),
             steps_per_epoch: 0,
-            stored: None,
         }
-    }
-
-    /// A run of the history, queued, with the epochs it already has.
-    pub fn from_stored(id: RunId, stored: &crate::store::StoredRun) -> Self {
-        let tricks: TrickSet = stored.config.tricks.iter().copied().collect();
-        let mut run = Run::new(id, tricks, stored.config.clone());
-        run.name = stored.name.clone();
-        run.stored = Some(stored.id);
-        run.epochs = stored.epochs.clone();
-        run.losses = stored.losses.clone();
-        run.steps_per_point = stored.steps_per_point;
-        run
     }
 
     /// Folds one engine event into the run.
@@ -105,7 +122,7 @@ impl Run {
             }
             TrainEvent::Progress(p) => {
                 self.push_loss(p.loss);
-                self.status = RunStatus::Running(p);
+                self.status = Status::Running(Some(p));
             }
             TrainEvent::Epoch(e) => self.epochs.push(e),
             TrainEvent::Warning(_) => {}
@@ -124,19 +141,55 @@ impl Run {
         }
     }
 
+    /// Its number in the history, once it has one.
+    pub fn stored(&self) -> Option<i64> {
+        (self.id > 0).then_some(self.id)
+    }
+
+    /// Its number as users see it: the history's ("#13"), or, where the history does not hold
+    /// it, the session's ("#s2").
+    pub fn number(&self) -> String {
+        match self.stored() {
+            Some(id) => format!("#{id}"),
+            None => format!("#s{}", self.key),
+        }
+    }
+
     pub fn outcome(&self) -> Option<&Outcome> {
         match &self.status {
-            RunStatus::Finished(o) => Some(o),
+            Status::Finished(o) => Some(o),
             _ => None,
         }
+    }
+
+    /// Test accuracy (= micro-F1) of a finished run.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.outcome().map(|o| o.report.accuracy)
+    }
+
+    /// The tricks, described for lists ("+norm_inputs +lr_schedule", "(baseline)").
+    pub fn tricks_label(&self) -> String {
+        tricks::describe(&self.tricks)
+    }
+
+    /// Why it cannot be resumed, if it cannot.
+    pub fn check_resumable(&self) -> Result<(), String> {
+        if self.status.resumable() {
+            return Ok(());
+        }
+        Err(format!(
+            "run #{} is {}: only interrupted or cancelled runs can be resumed",
+            self.id,
+            self.status.label()
+        ))
     }
 
     /// Fraction of the run done, in [0, 1].
     pub fn progress(&self) -> f64 {
         let total = self.config.epochs * self.steps_per_epoch.max(1);
         let done = match &self.status {
-            RunStatus::Running(p) => p.epoch * p.steps_per_epoch + p.step,
-            RunStatus::Finished(_) => total,
+            Status::Running(Some(p)) => p.epoch * p.steps_per_epoch + p.step,
+            Status::Finished(_) => total,
             _ => self.epochs.len() * self.steps_per_epoch,
         };
         (done as f64 / total.max(1) as f64).clamp(0.0, 1.0)
@@ -144,7 +197,7 @@ impl Run {
 
     /// Seconds left, from the pace so far (evaluation included); `None` before a first report.
     pub fn eta(&self) -> Option<f64> {
-        let RunStatus::Running(p) = &self.status else {
+        let Status::Running(Some(p)) = &self.status else {
             return None;
         };
         let done = self.progress();
