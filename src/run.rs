@@ -89,6 +89,8 @@ pub struct Run {
     pub steps_per_point: usize,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
+    /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
+    pub evaluating: bool,
 }
 
 impl Run {
@@ -106,6 +108,7 @@ impl Run {
             steps_per_point: cifar_engine::events::REPORT_EVERY,
             epochs: Vec::new(),
             steps_per_epoch: 0,
+            evaluating: false,
         }
     }
 
@@ -124,7 +127,11 @@ impl Run {
                 self.push_loss(p.loss);
                 self.status = Status::Running(Some(p));
             }
-            TrainEvent::Epoch(e) => self.epochs.push(e),
+            TrainEvent::Evaluating { .. } => self.evaluating = true,
+            TrainEvent::Epoch(e) => {
+                self.evaluating = false;
+                self.epochs.push(e);
+            }
             TrainEvent::Warning(_) => {}
         }
     }

@@ -76,6 +76,8 @@ pub enum TrainEvent {
     },
     /// Every [`REPORT_EVERY`] steps.
     Progress(Progress),
+    /// The epoch's steps are done; the test set is being scored (seconds on a CPU).
+    Evaluating { epoch: usize },
     /// After the epoch's checkpoint (if any) is on disk.
     Epoch(EpochStats),
     /// Something went wrong that does not stop training (e.g. a checkpoint not written).

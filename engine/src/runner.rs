@@ -379,6 +379,7 @@ pub fn train<B: TrainBackend>(
             }
         }
         let train_secs = epoch_start.elapsed().as_secs_f64();
+        emit(TrainEvent::Evaluating { epoch });
         let eval = evaluate(&model.valid(), &test, input);
         if let Some(slot) = job.checkpoints {
             // Losing the checkpoint only costs resumability: the run goes on.
@@ -543,6 +544,33 @@ pub(crate) mod tests {
             [1, 2, 3],
             "the engine removes no checkpoint: its caller prunes after recording the epoch"
         );
+    }
+
+    /// The app shows "scoring the test set" instead of a frozen gauge: each epoch says when
+    /// its steps are done, before its figures.
+    #[test]
+    fn each_epoch_says_when_its_test_set_is_scored() {
+        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let cfg = config(&[]);
+        let (data, cancel) = (tiny(), AtomicBool::new(false));
+        let job = Job {
+            data: &data,
+            config: &cfg,
+            cancel: &cancel,
+            checkpoints: None,
+            done: Vec::new(),
+        };
+        let mut said = Vec::new();
+        train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
+            TrainEvent::Evaluating { epoch } => said.push(format!("scoring {epoch}")),
+            TrainEvent::Epoch(e) => said.push(format!("epoch {}", e.epoch)),
+            _ => {}
+        })
+        .unwrap();
+        let expected: Vec<String> = (0..cfg.epochs)
+            .flat_map(|k| [format!("scoring {k}"), format!("epoch {}", k + 1)])
+            .collect();
+        assert_eq!(said, expected);
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub enum DataState {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
     Action(Action),
+    /// A second has passed: notices age.
+    Tick,
     Data(DataState),
     DataProgress(DataProgress),
     Train {
@@ -159,6 +161,9 @@ pub enum Command {
     Quit,
 }
 
+/// How long a notice stays in the footer.
+pub const NOTICE_SECONDS: u32 = 8;
+
 /// Runs trained at once on a GPU unless asked otherwise: one run of this small network keeps
 /// about a tenth of an H200 busy (measured: 9% utilization), so eight share it.
 pub const GPU_PARALLEL: usize = 8;
@@ -206,9 +211,16 @@ pub struct App {
     pub runs: Vec<Run>,
     next_id: RunId,
     pub data: DataState,
+    /// The footer's message; it goes after [`NOTICE_SECONDS`] unless it asks a question.
     pub notice: Option<String>,
-    /// The run the Results screen shows; `None` follows the newest finished run.
+    /// Seconds the notice has been shown.
+    notice_age: u32,
+    /// The run the Results screen shows; `None` follows the run that finished last.
     pub results_run: Option<RunId>,
+    /// The run of this session that finished last.
+    last_finished: Option<RunId>,
+    /// Runs read from the history to be looked at (Results, Compare), not trained here.
+    opened: BTreeSet<RunId>,
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
     pub compare_cursor: usize,
     pub compare_selected: BTreeSet<RunId>,
@@ -239,7 +251,10 @@ impl App {
             next_id: 1,
             data: DataState::Loading(None),
             notice: None,
+            notice_age: 0,
             results_run: None,
+            last_finished: None,
+            opened: BTreeSet::new(),
             compare_cursor: 0,
             compare_selected: BTreeSet::new(),
             history: History::default(),
@@ -257,12 +272,13 @@ impl App {
     }
 
     /// The run whose live figures the Train screen shows: the active one, else the newest
-    /// that has any figures.
+    /// of this session's that has any figures. Never one only opened from the history.
     pub fn live_run(&self) -> Option<&Run> {
         self.runs.iter().find(|r| r.status.is_active()).or_else(|| {
             self.runs
                 .iter()
                 .rev()
+                .filter(|r| !self.opened.contains(&r.key))
                 .find(|r| !matches!(r.status, Status::Queued))
         })
     }
@@ -282,10 +298,11 @@ impl App {
         self.runs.iter().filter(|r| r.outcome().is_some())
     }
 
-    /// The run the Results screen shows.
+    /// The run the Results screen shows: the one picked, else the one that finished last.
     pub fn results(&self) -> Option<&Run> {
-        match self.results_run {
-            Some(key) => self.finished_runs().find(|r| r.key == key),
+        let pick = |key| self.finished_runs().find(|r| r.key == key);
+        match self.results_run.or(self.last_finished) {
+            Some(key) => pick(key),
             None => self.finished_runs().last(),
         }
     }
@@ -346,6 +363,7 @@ impl App {
             key,
             ..stored.clone()
         });
+        self.opened.insert(key);
         key
     }
 
@@ -357,8 +375,10 @@ impl App {
     /// Takes one message; returns what must happen outside.
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
         let mut out = Vec::new();
+        let said = self.notice.clone();
         match msg {
             Msg::Action(a) => self.act(a, &mut out),
+            Msg::Tick => self.age_notice(),
             Msg::Data(state) => self.data = state,
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
@@ -401,6 +421,9 @@ impl App {
             }
             Msg::Done { run, result } => self.done(run, result, &mut out),
         }
+        if self.notice != said {
+            self.notice_age = 0;
+        }
         if self.quit {
             // Queued runs stay resumable: marked interrupted, not left queued for a dead pid.
             for r in self.runs.iter().filter(|r| r.status == Status::Queued) {
@@ -419,6 +442,16 @@ impl App {
         out
     }
 
+    /// A notice goes once read, so the footer's help comes back; a question stays until
+    /// answered.
+    fn age_notice(&mut self) {
+        self.notice_age += 1;
+        let asking = matches!(self.mode, Mode::ConfirmQuit | Mode::ConfirmDelete(_));
+        if self.notice_age >= NOTICE_SECONDS && !asking {
+            self.notice = None;
+        }
+    }
+
     /// A run's end. One that ends without an outcome may never have reached the engine (no
     /// data, no thread, no device): its row is still queued, and is ended here with it.
     fn done(&mut self, run: RunId, result: Result<Box<Outcome>, RunEnd>, out: &mut Vec<Command>) {
@@ -430,6 +463,16 @@ impl App {
         r.status = match result {
             Ok(outcome) => {
                 self.compare_selected.insert(run);
+                self.last_finished = Some(run);
+                // `e` shows the run that just finished, unless Results is open on another.
+                if self.screen != Screen::Results {
+                    self.results_run = None;
+                }
+                self.notice = Some(format!(
+                    "run {number} finished: test accuracy {:.4}{} · e shows its results",
+                    outcome.report.accuracy,
+                    r.subset_note()
+                ));
                 Status::Finished(outcome)
             }
             Err(RunEnd::Cancelled) => Status::Cancelled,
@@ -557,7 +600,15 @@ impl App {
             }
             Action::Cancel => {
                 if let Some(run) = self.active_run() {
+                    // Scoring the test set is not cut short: the run stops right after it.
+                    let when = if run.evaluating {
+                        ": it stops once the test set is scored"
+                    } else {
+                        "…"
+                    };
+                    let notice = format!("cancelling run {}{when}", run.number());
                     out.push(Command::Cancel(run.key));
+                    self.notice = Some(notice);
                 } else if let Some(run) = self
                     .runs
                     .iter_mut()
@@ -568,6 +619,8 @@ impl App {
                     let key = (run.key, run.stored());
                     self.notice = Some(format!("cancelled queued run {}", run.number()));
                     self.end_queued(key, Status::Cancelled, out);
+                } else {
+                    self.notice = Some("nothing to cancel: no run is training or queued".into());
                 }
             }
             Action::Preset(i) => {
@@ -1249,6 +1302,75 @@ pub(crate) mod tests {
         let run = app.live_run().unwrap();
         assert!(matches!(run.status, Status::Running(_)));
         assert_eq!(run.losses, [2.1]);
+    }
+
+    /// Issue 9: `e` shows the run that finished last, even after an old one was opened.
+    #[test]
+    fn results_follow_the_run_that_finished_last() {
+        let mut app = app();
+        app.update(Msg::History(Ok(crate::app::history::tests::stored(3))));
+        act(&mut app, Action::Goto(Screen::History));
+        act(&mut app, Action::Down);
+        act(&mut app, Action::Edit);
+        assert_eq!(
+            (app.screen, app.results().unwrap().id),
+            (Screen::Results, 2)
+        );
+        act(&mut app, Action::Goto(Screen::Train));
+        queue(&mut app, Some(4));
+        let key = app.active_run().unwrap().key;
+        app.update(Msg::Done {
+            run: key,
+            result: Ok(Box::new(outcome(0.8, 1))),
+        });
+        assert_eq!(
+            app.results().unwrap().id,
+            4,
+            "the new run, not the opened one"
+        );
+        assert!(app.notice.as_deref().unwrap().contains("run #4 finished"));
+    }
+
+    /// Issue 9: runs picked from the history for Compare are not shown as live on Train.
+    #[test]
+    fn runs_opened_from_the_history_are_never_the_live_run() {
+        let mut app = app();
+        app.update(Msg::History(Ok(crate::app::history::tests::stored(3))));
+        act(&mut app, Action::Goto(Screen::History));
+        act(&mut app, Action::Toggle);
+        act(&mut app, Action::Down);
+        act(&mut app, Action::Toggle);
+        assert_eq!(app.compared().len(), 2);
+        assert!(app.live_run().is_none(), "{:?}", app.live_run());
+        queue(&mut app, Some(4));
+        assert_eq!(app.live_run().unwrap().id, 4);
+    }
+
+    #[test]
+    fn notices_go_after_a_while_but_questions_stay() {
+        let mut app = app();
+        act(&mut app, Action::Cancel);
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("nothing to cancel: no run is training or queued")
+        );
+        for _ in 1..NOTICE_SECONDS {
+            app.update(Msg::Tick);
+        }
+        assert!(app.notice.is_some(), "not yet");
+        app.update(Msg::Tick);
+        assert_eq!(app.notice, None);
+        queue(&mut app, Some(1));
+        act(&mut app, Action::Quit);
+        for _ in 0..3 * NOTICE_SECONDS {
+            app.update(Msg::Tick);
+        }
+        assert!(app.notice.as_deref().unwrap().contains("q again quits"));
+        // A new notice starts its own time.
+        act(&mut app, Action::Abort);
+        act(&mut app, Action::Preset(1));
+        app.update(Msg::Tick);
+        assert!(app.notice.as_deref().unwrap().starts_with("preset"));
     }
 
     #[test]

@@ -179,6 +179,15 @@ fn train_one(
             }
         }
         TrainEvent::Warning(w) => note!("\n{name}: warning: {w}"),
+        TrainEvent::Evaluating { epoch } => {
+            if tty {
+                note_part!(
+                    "\r{name}: epoch {}/{} scoring the test set…                    ",
+                    epoch + 1,
+                    cfg.epochs
+                );
+            }
+        }
         TrainEvent::Epoch(e) => {
             if tty {
                 note_part!("\r");

@@ -893,6 +893,7 @@ impl Row {
             status,
             device,
             steps_per_epoch: 0,
+            evaluating: false,
             epochs: Vec::new(),
             losses: json("losses")?
                 .map(|s| serde_json::from_str(&s))

@@ -46,6 +46,8 @@ pub async fn run(
     let fps = ctx.settings.app.fps.max(1);
     let mut frame = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let signal = crate::term::signals::any();
     tokio::pin!(signal);
     let mut dirty = true;
@@ -63,6 +65,7 @@ pub async fn run(
                 tracing::info!("signal received: keeping the runs and quitting");
                 Some(Msg::Action(Action::ForceQuit))
             }
+            _ = second.tick() => Some(Msg::Tick),
             _ = frame.tick() => {
                 if dirty {
                     terminal.draw(|f| ui::draw(f, &app, &theme))?;
@@ -76,6 +79,9 @@ pub async fn run(
             quit = carry_out(&mut effects, app.update(msg));
         }
     }
+    // Training threads stop at their next step and save: say so while they do.
+    app.notice = Some("stopping: the runs save their state…".into());
+    terminal.draw(|f| ui::draw(f, &app, &theme))?;
     effects.shut_down().await;
     Ok(())
 }

@@ -40,29 +40,53 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         queued
     );
     let width = area.width.saturating_sub(2) as usize;
+    // The first that fits the gauge.
+    let fit = |forms: Vec<String>| {
+        let last = forms.last().cloned().unwrap_or_default();
+        forms
+            .into_iter()
+            .find(|f| f.chars().count() <= width)
+            .unwrap_or(last)
+    };
     let label = match &run.status {
+        Status::Running(Some(p)) if run.evaluating => format!(
+            "epoch {}/{} · scoring the test set…",
+            p.epoch + 1,
+            run.config.epochs
+        ),
         Status::Running(Some(p)) => {
             let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
             let (epoch, epochs) = (p.epoch + 1, run.config.epochs);
-            let long = format!(
-                "epoch {epoch}/{epochs} · step {}/{} · {:.0} img/s · ETA {eta}",
-                p.step, p.steps_per_epoch, p.images_per_sec
-            );
-            if long.chars().count() <= width {
-                long
-            } else {
+            // Training speed: the steps alone, not the test set's scoring.
+            fit(vec![
+                format!(
+                    "epoch {epoch}/{epochs} · step {}/{} · {:.0} img/s training · ETA {eta}",
+                    p.step, p.steps_per_epoch, p.images_per_sec
+                ),
+                format!(
+                    "epoch {epoch}/{epochs} · {:.0} img/s training · ETA {eta}",
+                    p.images_per_sec
+                ),
                 format!(
                     "epoch {epoch}/{epochs} · {:.0} img/s · ETA {eta}",
                     p.images_per_sec
-                )
-            }
+                ),
+            ])
         }
-        Status::Finished(o) => format!(
-            "done in {} · test acc {:.4} · {:.0} img/s",
-            clock(o.seconds),
-            o.report.accuracy,
-            o.images_per_sec
-        ),
+        // The run's speed over every epoch, the test set's scoring included.
+        Status::Finished(o) => fit(vec![
+            format!(
+                "done in {} · test acc {:.4} · {:.0} img/s overall",
+                clock(o.seconds),
+                o.report.accuracy,
+                o.images_per_sec
+            ),
+            format!(
+                "done in {} · test acc {:.4}",
+                clock(o.seconds),
+                o.report.accuracy
+            ),
+        ]),
         Status::Failed(why) | Status::Diverged(why) => {
             format!("{}: {why}", run.status.label())
         }

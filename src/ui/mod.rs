@@ -24,7 +24,7 @@ pub const MIN_SIZE: (u16, u16) = (80, 24);
 pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        too_small(frame, area, theme);
+        too_small(frame, area, app, theme);
         return;
     }
     let [header, body, footer] = Layout::vertical([
@@ -96,8 +96,9 @@ fn data_failed(frame: &mut Frame, area: Rect, why: &str, theme: &Theme) {
     );
 }
 
-fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let text = vec![
+/// Says what size is needed; a notice (a question above all: "q again quits") still shows.
+fn too_small(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut text = vec![
         Line::styled("cifar-tui needs a larger terminal", theme.bad()),
         Line::raw(format!(
             "now {}x{}, needs at least {}x{}",
@@ -105,8 +106,13 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
         )),
         Line::raw("enlarge the window, or press q to quit"),
     ];
-    let y = area.height.saturating_sub(3) / 2;
-    let rect = Rect::new(area.x, area.y + y, area.width, 3.min(area.height));
+    if let Some(n) = &app.notice {
+        text.push(Line::raw(""));
+        text.push(Line::styled(n.clone(), theme.key()));
+    }
+    let height = (text.len() as u16 + 2).min(area.height);
+    let y = area.height.saturating_sub(height) / 2;
+    let rect = Rect::new(area.x, area.y + y, area.width, height);
     frame.render_widget(
         Paragraph::new(text)
             .alignment(Alignment::Center)

@@ -194,6 +194,41 @@ fn too_small_terminal_gets_a_message_not_a_broken_layout() {
 }
 
 #[test]
+fn a_too_small_terminal_still_shows_the_quit_question() {
+    let mut app = app();
+    train_run(&mut app, 0.0, false);
+    act(&mut app, Action::Quit);
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("needs a larger terminal"), "{s}");
+    assert!(s.contains("q again quits"), "{s}");
+}
+
+#[test]
+fn the_gauge_says_when_the_test_set_is_scored_and_which_speed_it_shows() {
+    let mut app = app();
+    let run = train_run(&mut app, 0.0, false);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("img/s training"), "{s}");
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Evaluating { epoch: 1 },
+    });
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("epoch 2/10 · scoring the test set…"), "{s}");
+    assert!(!s.contains("ETA"), "no stale ETA while scoring: {s}");
+    app.update(Msg::Done {
+        run,
+        result: Ok(Box::new(outcome(0.7, 10))),
+    });
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("img/s overall"), "{s}");
+    assert!(
+        s.contains("run #1 finished: test accuracy 0.7000 · e shows its results"),
+        "{s}"
+    );
+}
+
+#[test]
 fn editing_shows_the_typed_text() {
     let mut app = app();
     app.cursor = cifar_engine::tricks::TRICKS.len() + 2;
