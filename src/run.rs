@@ -211,6 +211,16 @@ impl Run {
         (done > 0.0).then(|| p.elapsed / done * (1.0 - done))
     }
 
+    /// The name, led by the subset's size when it trained on one ("[3k] baseline"): the size
+    /// comes first so that a narrow column cuts the name, never the label.
+    pub fn short_name(&self) -> String {
+        match self.config.train_limit {
+            Some(n) if n >= 1000 && n % 1000 == 0 => format!("[{}k] {}", n / 1000, self.name),
+            Some(n) => format!("[{n}] {}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// " on 20000 imgs" when trained on a subset (quick demos), so figures are read as such.
     pub fn subset_note(&self) -> String {
         match self.config.train_limit {

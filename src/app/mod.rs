@@ -161,6 +161,9 @@ pub enum Command {
     Quit,
 }
 
+/// Longest typed value.
+pub const MAX_INPUT: usize = 24;
+
 /// How long a notice stays in the footer.
 pub const NOTICE_SECONDS: u32 = 8;
 
@@ -198,6 +201,8 @@ pub enum Mode {
     ConfirmQuit,
     /// `d` on the History screen: `y` deletes these runs.
     ConfirmDelete(Vec<i64>),
+    /// `a`: eight runs are a lot to queue by a stray key; `y` or `a` again queues them.
+    ConfirmStudy,
 }
 
 #[derive(Clone, Debug)]
@@ -446,7 +451,10 @@ impl App {
     /// answered.
     fn age_notice(&mut self) {
         self.notice_age += 1;
-        let asking = matches!(self.mode, Mode::ConfirmQuit | Mode::ConfirmDelete(_));
+        let asking = matches!(
+            self.mode,
+            Mode::ConfirmQuit | Mode::ConfirmDelete(_) | Mode::ConfirmStudy
+        );
         if self.notice_age >= NOTICE_SECONDS && !asking {
             self.notice = None;
         }
@@ -522,9 +530,20 @@ impl App {
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
             (Mode::ConfirmDelete(ids), Action::Yes) => {
                 let ids = std::mem::take(ids);
-                self.notice = Some(format!("deleting {} run(s) from the history…", ids.len()));
+                self.notice = Some(format!("deleting {} from the history…", numbers(&ids)));
                 out.push(Command::Delete(ids));
                 self.mode = Mode::Normal;
+            }
+            (Mode::ConfirmStudy, Action::Yes) => {
+                self.mode = Mode::Normal;
+                for p in &PRESETS {
+                    self.enqueue(p.trick_set(), out);
+                }
+                self.notice = Some("queued the seed study's eight presets".into());
+            }
+            (Mode::ConfirmStudy, _) => {
+                self.mode = Mode::Normal;
+                self.notice = Some("the study is not queued".into());
             }
             (Mode::ConfirmDelete(_), _) => {
                 self.mode = Mode::Normal;
@@ -534,11 +553,19 @@ impl App {
                 self.mode = Mode::Normal;
                 self.notice = None;
             }
-            (Mode::Editing { text, .. }, Action::Input(c)) => text.push(c),
+            // Longer than any value: the rest would only hide the label.
+            (Mode::Editing { text, .. }, Action::Input(c)) if text.len() < MAX_INPUT => {
+                text.push(c)
+            }
+            (Mode::Editing { .. }, Action::Input(_)) => {}
             (Mode::Editing { text, .. }, Action::Backspace) => {
                 text.pop();
             }
             (Mode::Editing { .. }, Action::Abort) => self.mode = Mode::Normal,
+            // Enter on an empty field keeps the value.
+            (Mode::Editing { text, .. }, Action::Commit) if text.trim().is_empty() => {
+                self.mode = Mode::Normal
+            }
             (Mode::Editing { param, text }, Action::Commit) => {
                 let (param, text) = (*param, text.clone());
                 self.mode = Mode::Normal;
@@ -593,10 +620,13 @@ impl App {
                 self.notice = None;
             }
             Action::QueueStudy => {
-                for p in &PRESETS {
-                    self.enqueue(p.trick_set(), out);
-                }
-                self.notice = Some("queued the seed study's eight presets".into());
+                self.mode = Mode::ConfirmStudy;
+                self.notice = Some(format!(
+                    "queue the seed study: {} runs of {} epochs? y or a queues them, any other \
+                     key does not",
+                    PRESETS.len(),
+                    self.values.hyper.epochs
+                ));
             }
             Action::Cancel => {
                 if let Some(run) = self.active_run() {
@@ -647,10 +677,11 @@ impl App {
             }
             (Action::Left, Item::Param(p)) => p.step(&mut self.values, false),
             (Action::Right | Action::Toggle, Item::Param(p)) => p.step(&mut self.values, true),
+            // The field opens with the value, to be changed rather than retyped.
             (Action::Edit, Item::Param(param)) => {
                 self.mode = Mode::Editing {
                     param,
-                    text: String::new(),
+                    text: param.value(&self.values),
                 }
             }
             _ => {}
@@ -727,12 +758,18 @@ impl App {
             }
             Action::Delete => {
                 let ids = h.targets();
+                let picked = !h.selected.is_empty();
                 if let Some(why) = self.busy(&ids) {
                     self.notice = Some(why);
                 } else if !ids.is_empty() {
+                    let which = if !picked {
+                        "the run under the cursor"
+                    } else {
+                        "the selected runs"
+                    };
                     self.notice = Some(format!(
-                        "delete {} run(s) from the history? y to confirm, any other key keeps them",
-                        ids.len()
+                        "delete {} ({which}) from the history? y deletes, any other key keeps them",
+                        numbers(&ids)
                     ));
                     self.mode = Mode::ConfirmDelete(ids);
                 }
@@ -817,6 +854,20 @@ impl App {
     /// The device a started run reported, for the header.
     pub fn device_in_use(&self) -> Option<Device> {
         self.live_run().and_then(|r| r.device)
+    }
+}
+
+/// "run #3", "runs #3, #5, #7", "12 runs (#1 … #12)": the runs a question is about.
+fn numbers(ids: &[i64]) -> String {
+    match ids {
+        [one] => format!("run #{one}"),
+        [first, .., last] if ids.len() > 5 => {
+            format!("{} runs (#{first} … #{last})", ids.len())
+        }
+        _ => {
+            let list: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
+            format!("runs {}", list.join(", "))
+        }
     }
 }
 
@@ -993,9 +1044,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn study_key_queues_the_eight_presets_in_order() {
+    fn study_key_asks_then_queues_the_eight_presets_in_order() {
         let mut app = app();
         act(&mut app, Action::QueueStudy);
+        assert!(app.runs.is_empty(), "a stray a queues nothing");
+        assert!(
+            app.notice
+                .as_deref()
+                .unwrap()
+                .contains("8 runs of 10 epochs")
+        );
+        act(&mut app, Action::Down);
+        assert_eq!((app.mode.clone(), app.runs.len()), (Mode::Normal, 0));
+        act(&mut app, Action::QueueStudy);
+        act(&mut app, Action::Yes);
         let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, PRESETS.map(|p| p.name));
         assert!(app.runs[7].config.dropout_conv.is_some());
@@ -1017,11 +1079,30 @@ pub(crate) mod tests {
         let mut app = app();
         app.cursor = TRICKS.len() + 2; // LR (fixed)
         act(&mut app, Action::Edit);
+        assert!(
+            matches!(&app.mode, Mode::Editing { text, .. } if text == "1e-3"),
+            "opens with the value"
+        );
+        for _ in 0..4 {
+            act(&mut app, Action::Backspace);
+        }
+        act(&mut app, Action::Commit);
+        assert_eq!(app.values.hyper.lr, 1e-3, "an empty field keeps the value");
+        act(&mut app, Action::Edit);
+        for _ in 0..4 {
+            act(&mut app, Action::Backspace);
+        }
         for c in "5e-4".chars() {
             act(&mut app, Action::Input(c));
         }
         act(&mut app, Action::Commit);
         assert_eq!(app.values.hyper.lr, 5e-4);
+        act(&mut app, Action::Edit);
+        for _ in 0..2 * MAX_INPUT {
+            act(&mut app, Action::Input('9'));
+        }
+        assert!(matches!(&app.mode, Mode::Editing { text, .. } if text.len() == MAX_INPUT));
+        act(&mut app, Action::Abort);
         act(&mut app, Action::Edit);
         act(&mut app, Action::Input('x'));
         act(&mut app, Action::Commit);
@@ -1246,6 +1327,14 @@ pub(crate) mod tests {
         act(&mut app, Action::Delete);
         assert!(matches!(app.mode, Mode::ConfirmDelete(ref ids) if ids == &[3]));
         assert!(
+            app.notice
+                .as_deref()
+                .unwrap()
+                .starts_with("delete run #3 (the selected runs) from the history? y deletes"),
+            "{:?}",
+            app.notice
+        );
+        assert!(
             act(&mut app, Action::Abort).is_empty(),
             "any other key keeps them"
         );
@@ -1371,6 +1460,13 @@ pub(crate) mod tests {
         act(&mut app, Action::Preset(1));
         app.update(Msg::Tick);
         assert!(app.notice.as_deref().unwrap().starts_with("preset"));
+    }
+
+    #[test]
+    fn a_question_names_the_runs_it_is_about() {
+        assert_eq!(numbers(&[3]), "run #3");
+        assert_eq!(numbers(&[3, 5, 7]), "runs #3, #5, #7");
+        assert_eq!(numbers(&(1..=12).collect::<Vec<_>>()), "12 runs (#1 … #12)");
     }
 
     #[test]

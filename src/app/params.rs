@@ -82,6 +82,19 @@ fn ladder(x: f64, up: bool) -> f64 {
     (v * scale).round() / scale
 }
 
+/// A penalty's next value: off (0) below `least`, the 1-2-5 ladder above it, at most 0.5. Down
+/// from 0 stays 0: `←` never turns a penalty on.
+fn penalty_step(x: f64, up: bool, least: f64) -> f64 {
+    match (up, x) {
+        (true, x) if x < least => least,
+        (false, x) if x <= least => 0.0,
+        (up, x) => ladder(x, up).clamp(least, 0.5),
+    }
+}
+
+/// The training set's size: no subset is larger.
+pub const TRAIN_SET: usize = 50_000;
+
 /// A short float: `0.001` → `1e-3`, `0.8` → `0.8`.
 pub fn fmt_float(x: f64) -> String {
     if x == 0.0 {
@@ -171,10 +184,8 @@ impl Param {
                 h.schedule_gamma = ((h.schedule_gamma + sign * 0.05) * 100.0).round() / 100.0;
                 h.schedule_gamma = h.schedule_gamma.clamp(0.05, 1.0);
             }
-            Param::WeightDecay => {
-                h.weight_decay = ladder(h.weight_decay.max(1e-7), up).clamp(1e-6, 0.5)
-            }
-            Param::L1 => h.l1 = ladder(h.l1.max(1e-8), up).clamp(1e-7, 0.5),
+            Param::WeightDecay => h.weight_decay = penalty_step(h.weight_decay, up, 1e-6),
+            Param::L1 => h.l1 = penalty_step(h.l1, up, 1e-7),
             Param::Dropout => {
                 h.dropout = ((h.dropout + sign * 0.05) * 100.0).round() / 100.0;
                 h.dropout = h.dropout.clamp(0.0, 0.95);
@@ -228,9 +239,10 @@ impl Param {
             Param::TrainImages => {
                 next.train_limit = match text {
                     "all" | "" => None,
-                    _ => match int()? {
+                    _ => match int()? as usize {
                         0 => return Err(bad("a positive number or `all`")),
-                        n => Some(n as usize),
+                        n if n >= TRAIN_SET => None,
+                        n => Some(n),
                     },
                 }
             }
@@ -238,7 +250,10 @@ impl Param {
                 next.device = DeviceChoice::from_str(text).map_err(|_| bad("auto, cuda or cpu"))?
             }
         }
-        next.hyper.validate().map_err(|e| e.to_string())?;
+        // The settings' checks name config keys; the person typed into this label.
+        next.hyper
+            .validate()
+            .map_err(|e| format!("{}: {e}", self.label()))?;
         *e = next;
         Ok(())
     }
@@ -270,6 +285,34 @@ mod tests {
         assert!(Param::TrainImages.set(&mut e, "0").is_err());
         Param::TrainImages.set(&mut e, "all").unwrap();
         assert_eq!(e.train_limit, None);
+        // More than the training set holds is the whole set, not a title that lies.
+        Param::TrainImages.set(&mut e, "99999999").unwrap();
+        assert_eq!(Param::TrainImages.value(&e), "all");
+    }
+
+    #[test]
+    fn left_never_turns_a_penalty_on_and_right_does() {
+        let mut e = editable();
+        e.hyper.weight_decay = 0.0;
+        e.hyper.l1 = 0.0;
+        Param::WeightDecay.step(&mut e, false);
+        Param::L1.step(&mut e, false);
+        assert_eq!((e.hyper.weight_decay, e.hyper.l1), (0.0, 0.0));
+        Param::WeightDecay.step(&mut e, true);
+        assert_eq!(e.hyper.weight_decay, 1e-6);
+        Param::WeightDecay.step(&mut e, false);
+        assert_eq!(e.hyper.weight_decay, 0.0, "below the least value is off");
+        e.hyper.l1 = 2e-5;
+        Param::L1.step(&mut e, false);
+        assert_eq!(e.hyper.l1, 1e-5);
+    }
+
+    #[test]
+    fn a_refused_value_names_the_label_on_screen() {
+        let mut e = editable();
+        let err = Param::Dropout.set(&mut e, "1.5").unwrap_err();
+        assert!(err.starts_with("Dropout p: "), "{err}");
+        assert_eq!(e, editable(), "nothing changed");
     }
 
     #[test]

@@ -538,7 +538,7 @@ pub fn list(ctx: &Context) -> Result<()> {
             "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}\n",
             r.id,
             r.created_at.as_deref().unwrap_or_default(),
-            r.name,
+            format!("{}{}", r.name, r.subset_note()),
             r.status.label(),
             format!("{}/{}", r.epochs.len(), r.config.epochs),
             r.accuracy().map(|a| format!("{a:.4}")).unwrap_or_default(),

@@ -64,6 +64,8 @@ struct Line<'a> {
     device: String,
     epochs: usize,
     seed: u64,
+    /// "all", or how many training images a quick run used.
+    train_images: String,
     test_accuracy: Option<f64>,
     micro_f1: Option<f64>,
     macro_f1: Option<f64>,
@@ -81,6 +83,7 @@ fn line(r: &Run) -> Line<'_> {
         device: r.device.map(|d| d.to_string()).unwrap_or_default(),
         epochs: r.epochs.len(),
         seed: r.config.seed,
+        train_images: r.config.train_limit.map_or("all".into(), |n| n.to_string()),
         test_accuracy: r.accuracy(),
         micro_f1: r.outcome().map(|o| o.report.micro_f1),
         macro_f1: r.outcome().map(|o| o.report.macro_f1),
@@ -111,11 +114,12 @@ pub fn render(runs: &[Run], format: Format) -> anyhow::Result<String> {
                 "| # | run | tricks | epochs | test accuracy | macro-F1 | minutes | img/s | device |\n\
                  |---:|---|---|---:|---:|---:|---:|---:|---|\n",
             );
-            for r in runs.iter().map(line) {
+            for (run, r) in runs.iter().map(|run| (run, line(run))) {
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
                     r.id,
                     r.name,
+                    run.subset_note(),
                     r.tricks,
                     r.epochs,
                     opt(r.test_accuracy, 4),
@@ -147,7 +151,8 @@ mod tests {
         s.record_epoch(a, &o.epochs[0], &[], 20).unwrap();
         s.finish(a, &o).unwrap();
         let custom: TrickSet = [Trick::NormInputs, Trick::L1].into_iter().collect();
-        let cfg = tricks::resolve(&custom, &Hyper::default());
+        let mut cfg = tricks::resolve(&custom, &Hyper::default());
+        cfg.train_limit = Some(3000);
         let b = s.insert("custom", &cfg).unwrap();
         vec![s.get(a).unwrap(), s.get(b).unwrap()]
     }
@@ -165,6 +170,10 @@ mod tests {
             lines[3].contains("+norm_inputs +l1") && lines[3].contains("| – |"),
             "{md}"
         );
+        assert!(
+            lines[3].starts_with("| 2 | custom on 3000 imgs |"),
+            "a subset run is labelled: {md}"
+        );
     }
 
     #[test]
@@ -176,6 +185,8 @@ mod tests {
         let rows: Vec<_> = r.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(&rows[1][2], "+norm_inputs +l1");
+        let images = headers.iter().position(|h| h == "train_images").unwrap();
+        assert_eq!((&rows[0][images], &rows[1][images]), ("all", "3000"));
     }
 
     #[test]

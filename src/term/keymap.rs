@@ -22,7 +22,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "s",
         "start a run with the ticked tricks (queued if busy)",
     ),
-    ("any", "a", "queue all eight seed presets (the whole study)"),
+    ("any", "a", "queue the seed study's eight presets (asks y)"),
     ("any", "x", "cancel the running run (else the last queued)"),
     ("any", "?", "this help; any key closes it"),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
@@ -87,6 +87,12 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     if let Mode::ConfirmDelete(_) = mode {
         return Some(match key.code {
             KeyCode::Char('y') => Action::Yes,
+            _ => Action::Abort,
+        });
+    }
+    if let Mode::ConfirmStudy = mode {
+        return Some(match key.code {
+            KeyCode::Char('y' | 'a') => Action::Yes,
             _ => Action::Abort,
         });
     }

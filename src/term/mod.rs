@@ -58,7 +58,11 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     app.parallel_auto = ctx.parallel.is_none();
     let first = match start {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
-        Start::Study(_) => app.update(Msg::Action(Action::QueueStudy)),
+        // Asked for on the command line: no question.
+        Start::Study(_) => {
+            app.update(Msg::Action(Action::QueueStudy));
+            app.update(Msg::Action(Action::Yes))
+        }
         Start::Resume(id) => {
             let store = ctx.places.open_history()?;
             app.resume(&store.get(id)?).map_err(anyhow::Error::msg)?;

@@ -78,7 +78,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Row::new([
             sel.to_string(),
             r.number().trim_start_matches('#').to_string(),
-            r.name.clone(),
+            r.short_name(),
             format!("{}{}", tricks::describe_short(&r.tricks), r.subset_note()),
             acc,
             mf1,
@@ -161,7 +161,7 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
         .map(|(i, (r, points))| {
             let (style, marker) = theme.series(i);
             Dataset::default()
-                .name(format!("{} {}", r.number(), r.name))
+                .name(format!("{} {}", r.number(), r.short_name()))
                 .marker(marker)
                 .graph_type(GraphType::Line)
                 .style(style)

@@ -53,7 +53,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         .map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
                         .unwrap_or_default(),
                 ),
-                Line::raw(r.name.clone()),
+                // A subset's figures must never read as a real result.
+                Line::raw(r.short_name()),
                 Line::from(status),
                 Line::raw(format!("{}/{}", r.epochs.len(), r.config.epochs)),
                 Line::raw(r.accuracy().map(|a| format!("{a:.4}")).unwrap_or_default()),
@@ -112,10 +113,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 _ => String::new(),
             };
             format!(
-                " #{} {} · seed {}{extra}",
+                " #{} {} · seed {}{}{extra}",
                 r.id,
                 r.tricks_label(),
-                r.config.seed
+                r.config.seed,
+                r.subset_note()
             )
         }
         None if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),

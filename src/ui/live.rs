@@ -132,7 +132,7 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 0 => String::new(),
                 n => format!(" {}{}", "█".repeat(filled), "░".repeat(n - filled)),
             };
-            let name: String = run.name.chars().take(12).collect();
+            let name: String = run.short_name().chars().take(12).collect();
             let (epoch, speed) = match &run.status {
                 Status::Running(Some(p)) => (
                     format!("{}/{}", p.epoch + 1, run.config.epochs),

@@ -233,9 +233,10 @@ fn editing_shows_the_typed_text() {
     let mut app = app();
     app.cursor = cifar_engine::tricks::TRICKS.len() + 2;
     act(&mut app, Action::Edit);
-    act(&mut app, Action::Input('3'));
+    act(&mut app, Action::Backspace);
+    act(&mut app, Action::Input('4'));
     let s = screen(&app, 80, 24);
-    assert!(s.contains("LR (fixed): 3"), "{s}");
+    assert!(s.contains("LR (fixed): 1e-4"), "{s}");
 }
 
 #[test]
@@ -282,6 +283,7 @@ fn history_screen_lists_stored_runs() {
     let mut app = app();
     let mut rows = crate::app::history::tests::stored(4);
     rows[0].status = crate::run::Status::Interrupted(None);
+    rows[1].config.train_limit = Some(3000);
     for r in &mut rows {
         r.created_at = Some("2026-11-27T15:00:00Z".into());
     }
@@ -334,6 +336,7 @@ fn several_runs_training_show_a_row_each() {
     let mut app = app();
     app.parallel = 3;
     act(&mut app, Action::QueueStudy);
+    act(&mut app, Action::Yes);
     for run in 1..=8 {
         app.update(Msg::Stored {
             run,
