@@ -23,6 +23,8 @@ pub struct AppSettings {
     /// Most runs training at once. Unset: 8 on a GPU (one run leaves most of it idle), 1 on
     /// the CPU (one run already keeps every core busy).
     pub parallel: Option<usize>,
+    /// "auto" (braille unless TERM names a console without it), "braille" or "blocks".
+    pub charts: crate::ui::theme::Charts,
 }
 
 impl Default for AppSettings {
@@ -33,6 +35,7 @@ impl Default for AppSettings {
             device: DeviceChoice::Auto,
             fps: 30,
             parallel: None,
+            charts: Default::default(),
         }
     }
 }
@@ -305,6 +308,11 @@ mod tests {
         }
         assert!(parse("[app]\nfps = 0\n").is_err());
         assert!(parse("[app]\nparallel = 0\n").is_err());
+        assert_eq!(
+            parse("[app]\ncharts = \"blocks\"\n").unwrap().app.charts,
+            crate::ui::theme::Charts::Blocks
+        );
+        assert!(parse("[app]\ncharts = \"ascii\"\n").is_err());
         assert_eq!(
             parse("[app]\nparallel = 4\n").unwrap().app.parallel,
             Some(4)

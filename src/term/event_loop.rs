@@ -38,7 +38,7 @@ pub async fn run(
     ctx: Context,
     first: Vec<Command>,
 ) -> Result<()> {
-    let theme = Theme::from_env();
+    let theme = Theme::from_env(ctx.settings.app.charts);
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut effects = Effects::new(ctx.places.clone(), tx);
     effects.load_data(&ctx);

@@ -153,7 +153,7 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
         .max()
         .unwrap_or(1)
         .max(2);
-    let lo = super::live::floor_tenth(series.iter().flatten().map(|p| p.1));
+    let (lo, hi) = super::live::zoom(series.iter().flatten().map(|p| p.1));
     let datasets = runs
         .iter()
         .zip(&series)
@@ -161,7 +161,13 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
         .map(|(i, (r, points))| {
             let (style, marker) = theme.series(i);
             Dataset::default()
-                .name(format!("{} {}", r.number(), r.short_name()))
+                // The marker leads the name: the legend reads without colour.
+                .name(format!(
+                    "{} {} {}",
+                    Theme::glyph(marker),
+                    r.number(),
+                    r.short_name()
+                ))
                 .marker(marker)
                 .graph_type(GraphType::Line)
                 .style(style)
@@ -178,8 +184,8 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
             )
             .y_axis(
                 Axis::default()
-                    .bounds([lo, 1.0])
-                    .labels([format!("{lo:.1}"), "1.0".to_string()]),
+                    .bounds([lo, hi])
+                    .labels([format!("{lo:.2}"), format!("{hi:.2}")]),
             )
             .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1))),
         area,

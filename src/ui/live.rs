@@ -230,18 +230,25 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
     );
 }
 
-/// The y-axis floor for accuracies: the lowest value rounded down to a tenth, 0 with no data.
-pub fn floor_tenth(values: impl Iterator<Item = f64>) -> f64 {
-    let lo = values.fold(f64::INFINITY, f64::min);
-    if lo.is_finite() {
-        ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9)
-    } else {
-        0.0
+/// The y range that shows accuracies: 0.05 steps around them, at least 0.05 wide, in [0, 1];
+/// the whole [0, 1] with no data. Two points at 0.380 and 0.361 then lie rows apart.
+pub fn zoom(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
     }
+    let lo = ((lo * 20.0).floor() / 20.0).clamp(0.0, 0.95);
+    let hi = ((hi * 20.0).ceil() / 20.0).clamp(lo + 0.05, 1.0);
+    (lo.min(hi - 0.05), hi)
 }
 
-pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
-    let epochs = run.map(|r| r.config.epochs).unwrap_or(10).max(1);
+/// Accuracy per epoch, zoomed to the values. `planned` is the epoch count shown before any run.
+pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, theme: &Theme) {
+    let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
     type Points = Vec<(f64, f64)>;
     let (train, val): (Points, Points) = run
         .map(|r| {
@@ -254,59 +261,59 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme)
                 .unzip()
         })
         .unwrap_or_default();
-    let lo = floor_tenth(train.iter().chain(&val).map(|p| p.1));
+    let (lo, hi) = zoom(train.iter().chain(&val).map(|p| p.1));
     let last = |s: &[(f64, f64)]| {
         s.last()
             .map(|p| format!("{:.3}", p.1))
             .unwrap_or("–".into())
     };
+    // The legend names each series' marker, so it reads without colour.
+    let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
     let title = Line::from(vec![
         Span::styled(" Accuracy/epoch ", theme.title()),
-        Span::styled(format!("train {} ", last(&train)), theme.train()),
-        Span::styled(format!("val {} ", last(&val)), theme.val()),
+        Span::styled(
+            format!("{} train {} ", Theme::glyph(train_marker), last(&train)),
+            theme.train(),
+        ),
+        Span::styled(
+            format!("{} val {} ", Theme::glyph(val_marker), last(&val)),
+            theme.val(),
+        ),
     ]);
     let datasets = vec![
         Dataset::default()
             .name("train")
-            .marker(theme.marker(0))
+            .marker(train_marker)
             .graph_type(GraphType::Line)
             .style(theme.train())
             .data(&train),
         Dataset::default()
             .name("val")
-            .marker(theme.marker(1))
+            .marker(val_marker)
             .graph_type(GraphType::Line)
             .style(theme.val())
             .data(&val),
     ];
+    let x_labels = if epochs > 1 {
+        vec!["1".to_string(), epochs.to_string()]
+    } else {
+        vec!["1".to_string()]
+    };
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(title))
         .x_axis(
             Axis::default()
-                .bounds([1.0, epochs as f64])
-                .labels(["1".to_string(), epochs.to_string()]),
+                .bounds([1.0, epochs.max(2) as f64])
+                .labels(x_labels),
         )
-        .y_axis(
-            Axis::default()
-                .bounds([lo, 1.0])
-                .labels([format!("{lo:.1}"), "1.0".to_string()]),
-        )
+        .y_axis(Axis::default().bounds([lo, hi]).labels([
+            format!("{lo:.2}"),
+            format!("{:.3}", (lo + hi) / 2.0),
+            format!("{hi:.2}"),
+        ]))
         .hidden_legend_constraints((
             ratatui::layout::Constraint::Percentage(0),
             ratatui::layout::Constraint::Percentage(0),
         ));
     frame.render_widget(chart, area);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn smoothing_and_fitting() {
-        assert_eq!(smooth(&[1.0, 3.0], 0.5), [1.0, 2.0]);
-        assert_eq!(smooth(&[f64::NAN, 2.0], 0.5), [2.0]);
-        assert_eq!(fit(&[1.0, 3.0, 5.0, 7.0], 2), [2.0, 6.0]);
-        assert_eq!(fit(&[1.0], 5), [1.0]);
-    }
 }

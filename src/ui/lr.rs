@@ -26,31 +26,45 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, app: &App, theme: 
         .unwrap_or_default();
     let hi = plan.iter().map(|p| p.1).fold(0.0f64, f64::max);
     let lo = plan.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    // A constant rate gets a band around it so the line sits mid-panel.
-    let (y0, y1) = if hi - lo < hi * 1e-6 {
-        (0.0, hi * 2.0)
+    // A constant rate sits mid-panel, between 0 and twice itself; a schedule spans the
+    // panel. The labels are the axis' true ends (and middle), never a guess.
+    let fixed = hi - lo < hi * 1e-6;
+    let (y0, y1) = if fixed { (0.0, hi * 2.0) } else { (lo, hi) };
+    let labels = if fixed {
+        vec!["0".to_string(), fmt_float(hi), fmt_float(y1)]
     } else {
-        (lo * 0.9, hi * 1.05)
+        vec![fmt_float(lo), fmt_float(hi)]
     };
+    let range = if fixed {
+        format!("{} (fixed) ", fmt_float(hi))
+    } else {
+        format!(
+            "{} → {} ",
+            fmt_float(plan[0].1),
+            fmt_float(plan[epochs - 1].1)
+        )
+    };
+    let (plan_marker, done_marker) = (theme.marker(0), theme.marker(1));
     let title = Line::from(vec![
         Span::styled(" Learning rate ", theme.title()),
+        Span::styled(range, theme.dim()),
         Span::styled(
             format!(
-                "{} → {} ",
-                fmt_float(plan[0].1),
-                fmt_float(plan[epochs - 1].1)
+                "{} plan {} done ",
+                Theme::glyph(plan_marker),
+                Theme::glyph(done_marker)
             ),
             theme.dim(),
         ),
     ]);
     let datasets = vec![
         Dataset::default()
-            .marker(theme.marker(0))
+            .marker(plan_marker)
             .graph_type(GraphType::Line)
             .style(theme.dim())
             .data(&plan),
         Dataset::default()
-            .marker(theme.marker(1))
+            .marker(done_marker)
             .graph_type(GraphType::Scatter)
             .style(theme.val())
             .data(&done),
@@ -61,11 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, app: &App, theme: 
             // No x labels: the panel is short, and it shares its epoch axis with the
             // accuracy chart above.
             .x_axis(Axis::default().bounds([1.0, epochs.max(2) as f64]))
-            .y_axis(
-                Axis::default()
-                    .bounds([y0, y1])
-                    .labels([fmt_float(lo), fmt_float(hi)]),
-            ),
+            .y_axis(Axis::default().bounds([y0, y1]).labels(labels)),
         area,
     );
 }

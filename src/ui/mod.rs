@@ -66,7 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             ])
             .areas(charts);
             live::loss(frame, loss, live, theme);
-            live::accuracy(frame, acc, live, theme);
+            live::accuracy(frame, acc, live, app.values.hyper.epochs, theme);
             lr::draw(frame, lr_area, live, app, theme);
         }
         Screen::Results => confusion::draw(frame, body, app.results(), theme),

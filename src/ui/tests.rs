@@ -13,7 +13,7 @@ use crate::run::RunId;
 use cifar_engine::events::Device;
 use cifar_engine::events::{EpochStats, Progress, TrainEvent};
 
-const COLOR: Theme = Theme { color: true };
+const COLOR: Theme = Theme::RICH;
 
 fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -228,6 +228,50 @@ fn the_gauge_says_when_the_test_set_is_scored_and_which_speed_it_shows() {
     );
 }
 
+/// Issue 9: the axes say what is true. Before any run the epoch axis follows the Epochs
+/// setting; a fixed learning rate is labelled with the axis' real ends.
+#[test]
+fn axes_follow_the_settings_and_never_lie() {
+    let mut app = app();
+    app.values.hyper.epochs = 3;
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("│     1                                     3│"),
+        "{s}"
+    );
+    assert!(s.contains("Learning rate 1e-3 (fixed)"), "{s}");
+    assert!(s.contains("│2e-3│") && s.contains("│0   │"), "{s}");
+}
+
+#[test]
+fn accuracy_axes_zoom_to_the_values() {
+    use super::live::zoom;
+    assert_eq!(zoom([0.380, 0.361].into_iter()), (0.35, 0.4));
+    assert_eq!(zoom(std::iter::empty()), (0.0, 1.0));
+    let (lo, hi) = zoom([0.999].into_iter());
+    assert!((lo, hi) == (0.95, 1.0), "{lo} {hi}");
+    let (lo, hi) = zoom([0.0].into_iter());
+    assert!((lo, hi) == (0.0, 0.05), "{lo} {hi}");
+}
+
+/// TERM=linux and `charts = "blocks"`: no braille anywhere, and each series still has a
+/// marker the legend names.
+#[test]
+fn charts_without_braille_draw_blocks_and_name_them() {
+    let mut app = app();
+    train_run(&mut app, 0.7, false);
+    let blocks = Theme {
+        braille: false,
+        ..Theme::RICH
+    };
+    let s = screen_in(&app, 80, 24, blocks);
+    assert!(
+        !s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
+        "{s}"
+    );
+    assert!(s.contains("• train 0.550 █ val 0.560"), "{s}");
+}
+
 #[test]
 fn editing_shows_the_typed_text() {
     let mut app = app();
@@ -244,7 +288,7 @@ fn no_color_uses_no_colour() {
     let mut app = app();
     train_run(&mut app, 0.7, true);
     act(&mut app, Action::Goto(Screen::Results));
-    let plain = render(&app, 80, 24, Theme { color: false });
+    let plain = render(&app, 80, 24, Theme::MONO);
     let colored = render(&app, 80, 24, COLOR);
     let uses_color = |t: &Terminal<TestBackend>| {
         t.backend()
@@ -373,8 +417,11 @@ fn several_runs_training_show_a_row_each() {
         assert!(s.contains(needle), "{needle}: {s}");
     }
     insta::assert_snapshot!("several_runs_80x24", s);
-    // Without colour the rows read the same: the table carries no meaning in colour.
-    let plain = screen_in(&app, 80, 24, Theme { color: false });
-    assert_eq!(plain, s);
+    // Without colour the rows read the same: the table carries no meaning in colour. (The
+    // charts' markers differ, and their legends say which is which.)
+    let plain = screen_in(&app, 80, 24, Theme::MONO);
+    let rows = |s: &str| s.lines().take(5).map(String::from).collect::<Vec<_>>();
+    assert_eq!(rows(&plain), rows(&s));
+    assert!(plain.contains("⣿ train – • val –"), "{plain}");
     insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
 }
