@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::run::Run;
+use crate::run::{Run, Status};
 use cifar_engine::tricks::{TRICKS, Trick};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,63 @@ impl Sort {
     }
 }
 
+/// Which runs the History screen lists, by how they stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    All,
+    Finished,
+    /// Interrupted or cancelled: `R` continues them.
+    Resumable,
+    /// Failed or diverged.
+    Failed,
+    /// Queued or training, here or in another cifar-tui.
+    Active,
+}
+
+impl Show {
+    pub fn label(self) -> &'static str {
+        match self {
+            Show::All => "all",
+            Show::Finished => "finished",
+            Show::Resumable => "resumable",
+            Show::Failed => "failed",
+            Show::Active => "active",
+        }
+    }
+
+    fn next(self) -> Show {
+        match self {
+            Show::All => Show::Finished,
+            Show::Finished => Show::Resumable,
+            Show::Resumable => Show::Failed,
+            Show::Failed => Show::Active,
+            Show::Active => Show::All,
+        }
+    }
+
+    fn admits(self, status: &Status) -> bool {
+        match self {
+            Show::All => true,
+            Show::Finished => matches!(status, Status::Finished(_)),
+            Show::Resumable => status.resumable(),
+            Show::Failed => matches!(status, Status::Failed(_) | Status::Diverged(_)),
+            Show::Active => matches!(
+                status,
+                Status::Queued | Status::Starting | Status::Running(_)
+            ),
+        }
+    }
+}
+
+/// Whether a run matches typed text: its number, name or tricks, ignoring case.
+fn matches_text(run: &Run, text: &str) -> bool {
+    let text = text.trim().to_lowercase();
+    text.is_empty()
+        || run.id.to_string() == text.trim_start_matches('#')
+        || run.name.to_lowercase().contains(&text)
+        || run.tricks_label().to_lowercase().contains(&text)
+}
+
 #[derive(Clone, Debug)]
 pub struct History {
     /// Every stored run, newest first, as last read.
@@ -39,6 +96,10 @@ pub struct History {
     pub sort: Sort,
     /// Only runs with this trick.
     pub filter: Option<Trick>,
+    /// Only runs that stand so.
+    pub show: Show,
+    /// Only runs whose number, name or tricks contain this (`/`).
+    pub text: String,
     /// Runs picked for the Compare screen, export or deletion (history ids).
     pub selected: BTreeSet<i64>,
     /// Why there is no history (unwritable folder, corrupt file…), if so.
@@ -52,6 +113,8 @@ impl Default for History {
             cursor: 0,
             sort: Sort::Newest,
             filter: None,
+            show: Show::All,
+            text: String::new(),
             selected: BTreeSet::new(),
             unavailable: None,
         }
@@ -69,6 +132,7 @@ impl History {
             .rows
             .iter()
             .filter(|r| self.filter.is_none_or(|t| has_trick(r, t)))
+            .filter(|r| self.show.admits(&r.status) && matches_text(r, &self.text))
             .collect();
         match self.sort {
             Sort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.id)),
@@ -132,6 +196,26 @@ impl History {
 
     pub fn cycle_sort(&mut self) {
         self.sort = self.sort.next();
+    }
+
+    pub fn cycle_show(&mut self) {
+        self.show = self.show.next();
+        self.clamp();
+    }
+
+    pub fn set_text(&mut self, text: String) {
+        self.text = text;
+        self.clamp();
+    }
+
+    /// Selects every run shown, or none when they all are already.
+    pub fn select_all(&mut self) {
+        let shown: Vec<i64> = self.visible().iter().map(|r| r.id).collect();
+        if shown.iter().all(|id| self.selected.contains(id)) {
+            self.selected.clear();
+        } else {
+            self.selected.extend(shown);
+        }
     }
 
     /// No filter → each trick in table order → no filter.
@@ -212,6 +296,37 @@ pub(crate) mod tests {
         assert_eq!(h.targets(), [1]);
         h.selected.clear();
         assert_eq!(h.targets(), [h.current().unwrap().id]);
+    }
+
+    #[test]
+    fn runs_are_shown_by_status_and_text_and_all_selected_at_once() {
+        let mut h = History::default();
+        let mut rows = stored(5);
+        rows[0].status = Status::Interrupted(None);
+        rows[1].status = Status::Failed("no data".into());
+        rows[2].status = Status::Cancelled;
+        h.set_rows(rows);
+        let ids = |h: &History| h.visible().iter().map(|r| r.id).collect::<Vec<_>>();
+        h.cycle_show();
+        assert_eq!((h.show, ids(&h)), (Show::Finished, vec![2, 1]));
+        h.cycle_show();
+        assert_eq!((h.show, ids(&h)), (Show::Resumable, vec![5, 3]));
+        h.cycle_show();
+        assert_eq!((h.show, ids(&h)), (Show::Failed, vec![4]));
+        h.cycle_show();
+        assert_eq!(ids(&h), Vec::<i64>::new(), "nothing active");
+        h.cycle_show();
+        assert_eq!(h.show, Show::All);
+        h.set_text("NORM".into());
+        assert_eq!(ids(&h), [5, 4, 3, 2], "every run with norm_inputs");
+        h.set_text("#1".into());
+        assert_eq!(ids(&h), [1]);
+        h.set_text(String::new());
+        h.cycle_show();
+        h.select_all();
+        assert_eq!(h.selected, BTreeSet::from([1, 2]), "the shown runs only");
+        h.select_all();
+        assert!(h.selected.is_empty(), "again: none");
     }
 
     #[test]

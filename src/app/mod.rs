@@ -75,6 +75,14 @@ pub enum Action {
     Resume,
     /// `y` when asked to confirm.
     Yes,
+    /// History: cycle which runs show by status.
+    ShowStatus,
+    /// History: select every run shown, or none.
+    SelectAll,
+    /// History: type text to filter by.
+    Search,
+    /// Cancel every queued run.
+    CancelQueued,
 }
 
 /// Where the data stands.
@@ -203,6 +211,8 @@ pub enum Mode {
     ConfirmDelete(Vec<i64>),
     /// `a`: eight runs are a lot to queue by a stray key; `y` or `a` again queues them.
     ConfirmStudy,
+    /// `/` on the History screen: typing the text runs are filtered by, live.
+    Search(String),
 }
 
 #[derive(Clone, Debug)]
@@ -554,6 +564,20 @@ impl App {
                 self.notice = None;
             }
             // Longer than any value: the rest would only hide the label.
+            (Mode::Search(text), Action::Input(c)) if text.len() < MAX_INPUT => {
+                text.push(c);
+                self.history.set_text(text.clone());
+            }
+            (Mode::Search(text), Action::Backspace) => {
+                text.pop();
+                self.history.set_text(text.clone());
+            }
+            (Mode::Search(_), Action::Commit) => self.mode = Mode::Normal,
+            (Mode::Search(_), Action::Abort) => {
+                self.mode = Mode::Normal;
+                self.history.set_text(String::new());
+            }
+            (Mode::Search(_), _) => {}
             (Mode::Editing { text, .. }, Action::Input(c)) if text.len() < MAX_INPUT => {
                 text.push(c)
             }
@@ -653,6 +677,24 @@ impl App {
                     self.notice = Some("nothing to cancel: no run is training or queued".into());
                 }
             }
+            Action::CancelQueued => {
+                let queued: Vec<(RunId, Option<i64>)> = self
+                    .runs
+                    .iter_mut()
+                    .filter(|r| r.status == Status::Queued)
+                    .map(|r| {
+                        r.status = Status::Cancelled;
+                        (r.key, r.stored())
+                    })
+                    .collect();
+                self.notice = Some(match queued.len() {
+                    0 => "no run is queued".into(),
+                    n => format!("cancelled {n} queued run(s); the training ones go on"),
+                });
+                for key in queued {
+                    self.end_queued(key, Status::Cancelled, out);
+                }
+            }
             Action::Preset(i) => {
                 if let Some(p) = PRESETS.get(i) {
                     self.tricks = p.trick_set();
@@ -733,6 +775,26 @@ impl App {
             Action::Down => h.down(),
             Action::Sort => h.cycle_sort(),
             Action::Filter => h.cycle_filter(),
+            Action::ShowStatus => h.cycle_show(),
+            Action::SelectAll => {
+                h.select_all();
+                // Selected history runs go to Compare, as one by one with Space.
+                let picked: Vec<Run> = h
+                    .rows
+                    .iter()
+                    .filter(|r| h.selected.contains(&r.id) && r.outcome().is_some())
+                    .cloned()
+                    .collect();
+                let none = h.selected.is_empty();
+                if none {
+                    self.compare_selected.retain(|k| !self.opened.contains(k));
+                }
+                for r in &picked {
+                    let key = self.adopt(r);
+                    self.compare_selected.insert(key);
+                }
+            }
+            Action::Search => self.mode = Mode::Search(self.history.text.clone()),
             Action::Toggle => {
                 if let Some((id, on)) = h.toggle() {
                     let stored = h.rows.iter().find(|r| r.id == id).cloned();
@@ -1460,6 +1522,70 @@ pub(crate) mod tests {
         act(&mut app, Action::Preset(1));
         app.update(Msg::Tick);
         assert!(app.notice.as_deref().unwrap().starts_with("preset"));
+    }
+
+    #[test]
+    fn capital_x_cancels_every_queued_run_and_leaves_the_training_one() {
+        let mut app = app();
+        for id in 1..=3 {
+            queue(&mut app, Some(id));
+        }
+        let cmds = act(&mut app, Action::CancelQueued);
+        let ended: Vec<_> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::EndQueued {
+                    stored,
+                    status: Status::Cancelled,
+                    ..
+                } => *stored,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, [2, 3]);
+        assert!(app.runs[0].status.is_active(), "the training run goes on");
+        assert!(
+            app.notice
+                .as_deref()
+                .unwrap()
+                .starts_with("cancelled 2 queued")
+        );
+        act(&mut app, Action::CancelQueued);
+        assert_eq!(app.notice.as_deref(), Some("no run is queued"));
+    }
+
+    #[test]
+    fn slash_finds_history_runs_as_they_are_typed() {
+        let mut app = app();
+        app.update(Msg::History(Ok(crate::app::history::tests::stored(4))));
+        act(&mut app, Action::Goto(Screen::History));
+        act(&mut app, Action::Search);
+        for c in "sched".chars() {
+            act(&mut app, Action::Input(c));
+        }
+        let names: Vec<_> = app
+            .history
+            .visible()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(
+            names,
+            ["weight_decay", "lr_schedule"],
+            "the runs with the schedule"
+        );
+        act(&mut app, Action::Commit);
+        assert_eq!(
+            (app.mode.clone(), app.history.text.as_str()),
+            (Mode::Normal, "sched")
+        );
+        act(&mut app, Action::Search);
+        act(&mut app, Action::Abort);
+        assert_eq!(app.history.visible().len(), 4, "Esc clears the text");
+        act(&mut app, Action::SelectAll);
+        assert_eq!(app.compared().len(), 4, "all selected go to Compare");
+        act(&mut app, Action::SelectAll);
+        assert!(app.compared().is_empty());
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "start a run with the ticked tricks (queued if busy)",
     ),
     ("any", "a", "queue the seed study's eight presets (asks y)"),
-    ("any", "x", "cancel the running run (else the last queued)"),
+    (
+        "any",
+        "x  X",
+        "cancel the run (else the last queued) / every queued",
+    ),
     ("any", "?", "this help; any key closes it"),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
@@ -44,14 +48,14 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("Compare", "Enter", "open the run's results"),
     (
         "History",
-        "Up Down / Space",
-        "move / select runs (selected go to Compare)",
+        "Up Down Space A",
+        "move / select runs, A all or none (to Compare)",
     ),
     ("History", "Enter", "open the run's results"),
     (
         "History",
-        "o  f",
-        "sort (newest, accuracy, name) / filter by trick",
+        "o  f  v  /",
+        "sort / show by trick, by status / find by text",
     ),
     (
         "History",
@@ -90,6 +94,15 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => Action::Abort,
         });
     }
+    if let Mode::Search(_) = mode {
+        return match key.code {
+            KeyCode::Enter => Some(Action::Commit),
+            KeyCode::Esc => Some(Action::Abort),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char(c) if !c.is_control() => Some(Action::Input(c)),
+            _ => None,
+        };
+    }
     if let Mode::ConfirmStudy = mode {
         return Some(match key.code {
             KeyCode::Char('y' | 'a') => Action::Yes,
@@ -103,6 +116,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('d') => return Some(Action::Delete),
             KeyCode::Char('w') => return Some(Action::Export),
             KeyCode::Char('R') => return Some(Action::Resume),
+            KeyCode::Char('v') => return Some(Action::ShowStatus),
+            KeyCode::Char('A') => return Some(Action::SelectAll),
+            KeyCode::Char('/') => return Some(Action::Search),
             _ => {}
         }
     }
@@ -119,6 +135,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::Start,
         KeyCode::Char('a') => Action::QueueStudy,
         KeyCode::Char('x') => Action::Cancel,
+        KeyCode::Char('X') => Action::CancelQueued,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Left | KeyCode::Char('h') => Action::Left,

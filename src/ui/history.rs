@@ -63,12 +63,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let count = rows.len();
-    let filter = match h.filter {
+    let mut filter = match h.filter {
         Some(t) => format!(" with {t}"),
         None => String::new(),
     };
+    if h.show != crate::app::history::Show::All {
+        filter += &format!(", {}", h.show.label());
+    }
+    if !h.text.is_empty() {
+        filter += &format!(", \"{}\"", h.text);
+    }
     let title = format!(
-        " History: {count} run(s){filter}, by {}, {} selected ",
+        " History: {count} of {} run(s){filter}, by {}, {} selected ",
+        h.rows.len(),
         h.sort.label(),
         h.selected.len()
     );
@@ -127,7 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Paragraph::new(vec![
             Line::raw(text),
             Line::styled(
-                " Space select · Enter open · o sort · f filter · d delete · w export · R resume",
+                " Space/A sel · Enter open · o sort · f v / filter · d del · w export · R resume",
                 theme.dim(),
             ),
         ])

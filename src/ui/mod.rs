@@ -166,6 +166,16 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("█", theme.dim()),
             Span::styled("   Enter set · Esc cancel", theme.dim()),
         ])
+    } else if let Mode::Search(text) = &app.mode {
+        Line::from(vec![
+            Span::styled(" find: ", theme.key()),
+            Span::raw(text.clone()),
+            Span::styled("█", theme.dim()),
+            Span::styled(
+                "   number, name or trick · Enter keeps · Esc clears",
+                theme.dim(),
+            ),
+        ])
     } else if let Some(n) = &app.notice {
         Line::styled(format!(" {n}"), theme.key())
     } else if app.screen == Screen::Train {
