@@ -98,14 +98,41 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     let mut state = TableState::default()
         .with_selected((!app.runs.is_empty()).then(|| app.compare_cursor.min(app.runs.len() - 1)));
+    // How the run under the cursor differs from the first run: every setting, not only tricks.
+    let cursor = app
+        .runs
+        .get(app.compare_cursor.min(app.runs.len().saturating_sub(1)));
+    let diff = match (cursor, app.runs.first()) {
+        (Some(r), Some(first)) if r.key != first.key => {
+            let d = super::settings::diff(&r.config, &first.config);
+            let d = if d.is_empty() {
+                "same settings".to_string()
+            } else {
+                d.join(" · ")
+            };
+            let text = format!(" {} vs {}: {d} ", r.number(), first.number());
+            let width = area.width.saturating_sub(4) as usize;
+            let mut text: String = text.chars().take(width).collect();
+            if text.chars().count() == width {
+                text.pop();
+                text.push('…');
+            }
+            Line::styled(text, theme.dim())
+        }
+        _ => Line::default(),
+    };
     frame.render_stateful_widget(
         Table::new(rows, widths)
             .header(header)
             .row_highlight_style(theme.cursor())
-            .block(Block::bordered().title(Span::styled(
-                format!(" Runs this session ({}) ", app.runs.len()),
-                theme.title(),
-            ))),
+            .block(
+                Block::bordered()
+                    .title(Span::styled(
+                        format!(" Runs this session ({}) ", app.runs.len()),
+                        theme.title(),
+                    ))
+                    .title_bottom(diff),
+            ),
         area,
         &mut state,
     );

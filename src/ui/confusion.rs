@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
+use crate::app::params::fmt_float;
 use crate::run::Run;
 use cifar_engine::data::CLASSES;
 use cifar_engine::events::EpochStats;
@@ -132,10 +133,31 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
         row("train loss", theme.train(), &|e| {
             format!("{:.3}", e.train_loss)
         }),
+        row("lr", theme.dim(), &|e| fmt_float(e.lr)),
+        row("seconds", theme.dim(), &|e| format!("{:.0}", e.seconds)),
     ];
+    // The whole configuration below the epochs, where the terminal is tall enough.
+    let rows = lines.len() as u16 + 2;
+    let [epochs, config] = if epochs.height >= rows + 4 {
+        Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(epochs)
+    } else {
+        [epochs, Rect::default()]
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .block(Block::bordered().title(Span::styled(" Per epoch ", theme.title()))),
         epochs,
+    );
+    let mut spans = Vec::new();
+    for (i, (key, value)) in super::settings::pairs(&run.config).into_iter().enumerate() {
+        let sep = if i == 0 { " " } else { " · " };
+        spans.push(Span::styled(format!("{sep}{key} "), theme.dim()));
+        spans.push(Span::raw(value));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(Block::bordered().title(Span::styled(" Configuration ", theme.title()))),
+        config,
     );
 }

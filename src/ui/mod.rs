@@ -6,6 +6,7 @@ mod help;
 mod history;
 mod live;
 mod lr;
+mod settings;
 pub mod theme;
 mod tricks;
 

@@ -272,6 +272,30 @@ fn charts_without_braille_draw_blocks_and_name_them() {
     assert!(s.contains("• train 0.550 █ val 0.560"), "{s}");
 }
 
+/// Issue 9: a run's whole configuration on its Results screen, and how a run differs from
+/// the first in Compare.
+#[test]
+fn results_show_every_setting_and_compare_the_differences() {
+    let mut app = app();
+    train_run(&mut app, 0.66, true);
+    act(&mut app, Action::Preset(2));
+    train_run(&mut app, 0.72, true);
+    act(&mut app, Action::Goto(Screen::Results));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains(" Configuration "), "{s}");
+    assert!(s.contains("batch_size 64 · dropout_conv off"), "{s}");
+    assert!(s.contains("exponential gamma 0.8 initial 2e-3"), "{s}");
+    assert!(s.contains("normalize yes"), "{s}");
+    assert!(s.contains(" seconds "), "{s}");
+    act(&mut app, Action::Goto(Screen::Compare));
+    act(&mut app, Action::Down);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("#2 vs #1: lr exponential gamma 0.8 initial 2e-3 (was constant lr 1e-3) · normalize yes (was no)"),
+        "{s}"
+    );
+}
+
 #[test]
 fn editing_shows_the_typed_text() {
     let mut app = app();
