@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::app::history::History;
 use crate::app::params::{Editable, PARAMS, Param};
 use crate::run::{Run, RunId, Status};
+use crate::store::state::UiState;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{Device, DeviceChoice};
@@ -83,6 +84,8 @@ pub enum Action {
     Search,
     /// Cancel every queued run.
     CancelQueued,
+    /// Train screen: tricks and values back to config.toml's.
+    ResetSettings,
 }
 
 /// Where the data stands.
@@ -166,6 +169,8 @@ pub enum Command {
     RefreshRun(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
+    /// Keep the ticked tricks and edited values for the next launch.
+    SaveSettings(UiState),
     Quit,
 }
 
@@ -247,20 +252,27 @@ pub struct App {
     pub parallel: usize,
     /// Not asked for: rises to [`GPU_PARALLEL`] once a run is seen training on a GPU.
     pub parallel_auto: bool,
+    /// What `D` returns to: config.toml's tricks and values.
+    defaults: (TrickSet, Editable),
+    /// The settings as last saved (or restored), so only a change is written.
+    saved: UiState,
     pub quit: bool,
 }
 
 impl App {
     pub fn new(tricks: TrickSet, hyper: Hyper, device: DeviceChoice) -> Self {
+        let values = Editable {
+            hyper,
+            device,
+            train_limit: None,
+        };
         Self {
             screen: Screen::Train,
             mode: Mode::Normal,
+            defaults: (tricks.clone(), values.clone()),
+            saved: ui_state(&tricks, &values),
             tricks,
-            values: Editable {
-                hyper,
-                device,
-                train_limit: None,
-            },
+            values,
             cursor: 0,
             runs: Vec::new(),
             next_id: 1,
@@ -278,6 +290,14 @@ impl App {
             parallel_auto: false,
             quit: false,
         }
+    }
+
+    /// Takes the settings of the last session (config.toml's stay the defaults `D` returns to).
+    pub fn restore(&mut self, state: UiState) {
+        self.tricks = state.tricks.iter().copied().collect();
+        self.values.hyper = state.hyper.clone();
+        self.values.train_limit = state.train_limit;
+        self.saved = state;
     }
 
     pub fn item(&self) -> Item {
@@ -438,6 +458,11 @@ impl App {
         }
         if self.notice != said {
             self.notice_age = 0;
+        }
+        let now = ui_state(&self.tricks, &self.values);
+        if now != self.saved {
+            self.saved = now.clone();
+            out.push(Command::SaveSettings(now));
         }
         if self.quit {
             // Queued runs stay resumable: marked interrupted, not left queued for a dead pid.
@@ -695,6 +720,10 @@ impl App {
                     self.end_queued(key, Status::Cancelled, out);
                 }
             }
+            Action::ResetSettings => {
+                (self.tricks, self.values) = self.defaults.clone();
+                self.notice = Some("tricks and settings back to config.toml's".into());
+            }
             Action::Preset(i) => {
                 if let Some(p) = PRESETS.get(i) {
                     self.tricks = p.trick_set();
@@ -916,6 +945,16 @@ impl App {
     /// The device a started run reported, for the header.
     pub fn device_in_use(&self) -> Option<Device> {
         self.live_run().and_then(|r| r.device)
+    }
+}
+
+/// What is kept between launches: every setting of the left panel but the device, which
+/// belongs to the machine (and `--device`).
+fn ui_state(tricks: &TrickSet, values: &Editable) -> UiState {
+    UiState {
+        tricks: tricks.iter().copied().collect(),
+        hyper: values.hyper.clone(),
+        train_limit: values.train_limit,
     }
 }
 
@@ -1586,6 +1625,46 @@ pub(crate) mod tests {
         assert_eq!(app.compared().len(), 4, "all selected go to Compare");
         act(&mut app, Action::SelectAll);
         assert!(app.compared().is_empty());
+    }
+
+    #[test]
+    fn changed_settings_are_kept_once_and_d_returns_to_the_config() {
+        let mut app = app();
+        let saves = |cmds: Vec<Command>| {
+            cmds.into_iter()
+                .filter_map(|c| match c {
+                    Command::SaveSettings(s) => Some(s),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            saves(act(&mut app, Action::Down)).is_empty(),
+            "moving saves nothing"
+        );
+        let saved = saves(act(&mut app, Action::Preset(2)));
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].tricks, [Trick::NormInputs, Trick::LrSchedule]);
+        assert!(
+            saves(act(&mut app, Action::Preset(2))).is_empty(),
+            "no change, no write"
+        );
+        app.cursor = TRICKS.len(); // Epochs
+        let saved = saves(act(&mut app, Action::Right));
+        assert_eq!(saved[0].hyper.epochs, 11);
+        let saved = saves(act(&mut app, Action::ResetSettings));
+        assert_eq!((saved[0].tricks.len(), saved[0].hyper.epochs), (0, 10));
+        assert!(app.tricks.is_empty());
+        // The next launch starts where this one left off.
+        let mut next = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+        let mut state = saved[0].clone();
+        state.train_limit = Some(2000);
+        next.restore(state);
+        assert_eq!(next.values.train_limit, Some(2000));
+        assert!(
+            saves(next.update(Msg::Tick)).is_empty(),
+            "restoring is not a change"
+        );
     }
 
     #[test]

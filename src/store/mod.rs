@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod job;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -16,6 +16,7 @@ use crate::cli::setup::Context;
 use crate::run::RunId;
 use crate::run::Status;
 use crate::store::job::{self, Places, Stop};
+use crate::store::state::{self, UiState};
 use crate::store::{Store, StoreError};
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10};
@@ -44,6 +45,7 @@ enum Job {
     RefreshRun(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
+    SaveSettings(UiState),
 }
 
 /// A training run handed to its thread.
@@ -177,6 +179,7 @@ impl Effects {
             Command::RefreshRun(id) => self.ledger(Job::RefreshRun(id)),
             Command::Delete(ids) => self.ledger(Job::Delete(ids)),
             Command::Export(ids) => self.ledger(Job::Export(ids)),
+            Command::SaveSettings(state) => self.ledger(Job::SaveSettings(state)),
             Command::Quit => {}
         }
     }
@@ -196,7 +199,10 @@ impl Effects {
                 let _ = self.tx.send(Msg::Stored { run, id: None });
                 format!("run #s{run} is kept in memory only: the history is not available")
             }
-            Job::Refresh | Job::RefreshRun(_) | Job::EndQueued { .. } => return,
+            // Without a history folder there is nowhere to keep settings either.
+            Job::Refresh | Job::RefreshRun(_) | Job::EndQueued { .. } | Job::SaveSettings(_) => {
+                return;
+            }
             Job::Delete(_) => "nothing deleted: the history is not available".into(),
             Job::Export(_) => "nothing exported: the history is not available".into(),
         };
@@ -407,6 +413,15 @@ impl Ledger {
                     .export(&ids)
                     .unwrap_or_else(|e| format!("export failed: {e}"));
                 self.send(Msg::Notice(notice));
+            }
+            Job::SaveSettings(state) => {
+                let path = state::path_beside(&self.places.history);
+                if let Err(e) = state::save(&path, &state) {
+                    self.send(Msg::Notice(format!(
+                        "settings not kept for the next launch: cannot write {} ({e})",
+                        path.display()
+                    )));
+                }
             }
         }
     }

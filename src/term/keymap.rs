@@ -31,7 +31,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("any", "?", "this help; any key closes it"),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
-    ("Train", "Space", "tick a trick / next value"),
+    (
+        "Train",
+        "Space  D",
+        "tick a trick / next value · D: config.toml's",
+    ),
     (
         "Train",
         "Left Right / h l",
@@ -136,6 +140,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('a') => Action::QueueStudy,
         KeyCode::Char('x') => Action::Cancel,
         KeyCode::Char('X') => Action::CancelQueued,
+        KeyCode::Char('D') if screen == Screen::Train => Action::ResetSettings,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Left | KeyCode::Char('h') => Action::Left,

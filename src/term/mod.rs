@@ -54,6 +54,19 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
     app.values.train_limit = overrides.train_limit;
+    // A plain start takes the last session's settings; a command line that names its run
+    // (run, study, resume) is taken as it is.
+    let restored = match start {
+        Start::Idle => {
+            crate::store::state::load(&crate::store::state::path_beside(&ctx.places.history))
+        }
+        _ => Ok(None),
+    };
+    match restored {
+        Ok(Some(state)) => app.restore(state),
+        Ok(None) => {}
+        Err(why) => app.notice = Some(why),
+    }
     app.parallel = ctx.parallel.unwrap_or(1);
     app.parallel_auto = ctx.parallel.is_none();
     let first = match start {
