@@ -87,6 +87,9 @@ pub struct Run {
     pub losses: Vec<f64>,
     /// Training steps each point of `losses` stands for.
     pub steps_per_point: usize,
+    /// Running train accuracy at each report, at its place in epochs (1.5 = half-way through
+    /// the second), while this session trains it: the chart moves within an epoch.
+    pub train_curve: Vec<(f64, f64)>,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
     /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
@@ -106,6 +109,7 @@ impl Run {
             device: None,
             losses: Vec::new(),
             steps_per_point: cifar_engine::events::REPORT_EVERY,
+            train_curve: Vec::new(),
             epochs: Vec::new(),
             steps_per_epoch: 0,
             evaluating: false,
@@ -125,6 +129,12 @@ impl Run {
             }
             TrainEvent::Progress(p) => {
                 self.push_loss(p.loss);
+                let at = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
+                self.train_curve.push((at, p.accuracy));
+                if self.train_curve.len() > MAX_LOSS_POINTS {
+                    // Every other point: the curve keeps its span and shape.
+                    self.train_curve = self.train_curve.iter().copied().step_by(2).collect();
+                }
                 self.status = Status::Running(Some(p));
             }
             TrainEvent::Evaluating { .. } => self.evaluating = true,
@@ -251,6 +261,7 @@ mod tests {
             step,
             steps_per_epoch: 10,
             loss: 1.0,
+            accuracy: 0.4,
             images_per_sec: 100.0,
             elapsed: 30.0,
         }

@@ -93,6 +93,9 @@ pub struct Progress {
     pub steps_per_epoch: usize,
     /// Mean training loss over the steps since the last report.
     pub loss: f64,
+    /// Share of this epoch's training images so far that the model (as it was at each step)
+    /// classified right: the running train accuracy.
+    pub accuracy: f64,
     /// Training images per second in this epoch so far.
     pub images_per_sec: f64,
     /// Seconds of training so far, earlier processes' included.

@@ -366,12 +366,16 @@ pub fn train<B: TrainBackend>(
                     });
                 }
                 let secs = epoch_start.elapsed().as_secs_f64();
+                let seen = (steps * cfg.batch_size).min(n);
+                // One more read per report, beside the loss's: the sum stays on the device.
+                let right = correct.clone().into_scalar().elem::<f64>();
                 emit(TrainEvent::Progress(Progress {
                     epoch,
                     step: steps,
                     steps_per_epoch,
                     loss: mean,
-                    images_per_sec: (steps * cfg.batch_size).min(n) as f64 / secs.max(1e-9),
+                    accuracy: right / seen as f64,
+                    images_per_sec: seen as f64 / secs.max(1e-9),
                     elapsed: earlier + started.elapsed().as_secs_f64(),
                 }));
                 window = Tensor::zeros([1], device);
@@ -547,7 +551,7 @@ pub(crate) mod tests {
     }
 
     /// The app shows "scoring the test set" instead of a frozen gauge: each epoch says when
-    /// its steps are done, before its figures.
+    /// its steps are done, before its figures; its running train accuracy ends at the epoch's.
     #[test]
     fn each_epoch_says_when_its_test_set_is_scored() {
         let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
@@ -561,9 +565,19 @@ pub(crate) mod tests {
             done: Vec::new(),
         };
         let mut said = Vec::new();
+        let mut running = 0.0;
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
             TrainEvent::Evaluating { epoch } => said.push(format!("scoring {epoch}")),
-            TrainEvent::Epoch(e) => said.push(format!("epoch {}", e.epoch)),
+            TrainEvent::Epoch(e) => {
+                said.push(format!("epoch {}", e.epoch));
+                // The last report of an epoch covers all of it: the running train accuracy
+                // is then the epoch's.
+                assert!(
+                    (running - e.train_accuracy).abs() < 1e-12,
+                    "{running} {e:?}"
+                );
+            }
+            TrainEvent::Progress(p) => running = p.accuracy,
             _ => {}
         })
         .unwrap();

@@ -1485,6 +1485,7 @@ pub(crate) mod tests {
                 step: 20,
                 steps_per_epoch: 782,
                 loss: 2.1,
+                accuracy: 0.4,
                 images_per_sec: 900.0,
                 elapsed: 1.4,
             }),

@@ -164,12 +164,13 @@ fn train_one(
         TrainEvent::Progress(p) => {
             if tty {
                 note_part!(
-                    "\r{name}: epoch {}/{} step {}/{} loss {:.4} {:.0} img/s   ",
+                    "\r{name}: epoch {}/{} step {}/{} loss {:.4} acc {:.3} {:.0} img/s   ",
                     p.epoch + 1,
                     cfg.epochs,
                     p.step,
                     p.steps_per_epoch,
                     p.loss,
+                    p.accuracy,
                     p.images_per_sec
                 );
             }

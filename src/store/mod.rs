@@ -895,6 +895,7 @@ impl Row {
             device,
             steps_per_epoch: 0,
             evaluating: false,
+            train_curve: Vec::new(),
             epochs: Vec::new(),
             losses: json("losses")?
                 .map(|s| serde_json::from_str(&s))

@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph, Sparkline};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, Gauge, GraphType, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
@@ -179,55 +179,107 @@ pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
     out
 }
 
-/// Averages `values` into at most `width` buckets, keeping their order.
-pub fn fit(values: &[f64], width: usize) -> Vec<f64> {
-    if values.len() <= width || width == 0 {
-        return values.to_vec();
-    }
-    (0..width)
-        .map(|i| {
-            let a = i * values.len() / width;
-            let b = ((i + 1) * values.len() / width).max(a + 1);
-            values[a..b].iter().sum::<f64>() / (b - a) as f64
-        })
-        .collect()
-}
-
-pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
+/// Training loss (smoothed, at its place in epochs) and validation loss after each epoch, on an
+/// epoch axis.
+pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, theme: &Theme) {
+    let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
     let inner_width = area.width.saturating_sub(2) as usize;
-    let points = run
-        .map(|r| fit(&smooth(&r.losses, 0.3), inner_width))
+    let train: Vec<(f64, f64)> = run
+        .map(|r| {
+            // Each point stands for `steps_per_point` steps; its x is where its window ends.
+            let per_epoch = r.steps_per_epoch.max(1) as f64;
+            let smoothed = smooth(&r.losses, 0.3);
+            let step = r.steps_per_point as f64;
+            let points: Vec<(f64, f64)> = smoothed
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (((i + 1) as f64 * step / per_epoch).min(epochs as f64), l))
+                .collect();
+            thin(&points, inner_width * 2)
+        })
         .unwrap_or_default();
-    let min = points.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = points.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let title = match (points.last(), run) {
-        (Some(last), Some(r)) => {
-            let long = format!(
-                " Train loss {last:.3} (range {min:.2}–{max:.2}, {} steps/pt, smoothed) ",
-                r.steps_per_point
-            );
-            if long.chars().count() + 2 <= area.width as usize {
-                long
-            } else {
-                format!(" Train loss {last:.3} (range {min:.2}–{max:.2}) ")
-            }
-        }
-        _ => " Train loss ".to_string(),
-    };
-    // Map [min, max] to 1..=100 so the lowest point still shows as a sliver.
-    let span = (max - min).max(1e-9);
-    let bars: Vec<u64> = points
+    let val: Vec<(f64, f64)> = run
+        .map(|r| {
+            r.epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.val_loss))
+                .collect()
+        })
+        .unwrap_or_default();
+    let all = train
         .iter()
-        .map(|v| 1 + ((v - min) / span * 99.0).round() as u64)
-        .collect();
-    frame.render_widget(
-        Sparkline::default()
-            .block(Block::bordered().title(Span::styled(title, theme.title())))
+        .chain(&val)
+        .map(|p| p.1)
+        .filter(|v| v.is_finite());
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    // No figures, no numbers on the axis.
+    let (lo, hi, y_labels) = if lo.is_finite() {
+        let hi = hi.max(lo + 1e-3);
+        (lo, hi, vec![format!("{lo:.2}"), format!("{hi:.2}")])
+    } else {
+        (0.0, 1.0, Vec::new())
+    };
+    let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
+    let last = |s: &[(f64, f64)]| s.last().map_or("–".into(), |p| format!("{:.3}", p.1));
+    let title = Line::from(vec![
+        Span::styled(" Loss ", theme.title()),
+        Span::styled(
+            format!("{} train {} ", Theme::glyph(train_marker), last(&train)),
+            theme.train(),
+        ),
+        Span::styled(
+            format!("{} val {} ", Theme::glyph(val_marker), last(&val)),
+            theme.val(),
+        ),
+    ]);
+    let datasets = vec![
+        Dataset::default()
+            .marker(train_marker)
+            .graph_type(GraphType::Line)
             .style(theme.train())
-            .max(100)
-            .data(bars),
+            .data(&train),
+        Dataset::default()
+            .marker(val_marker)
+            .graph_type(GraphType::Line)
+            .style(theme.val())
+            .data(&val),
+    ];
+    // A short panel keeps its rows for the curve: the accuracy chart below has the same
+    // epoch axis.
+    let x_axis = if area.height >= 10 {
+        epoch_axis(epochs)
+    } else {
+        Axis::default().bounds([0.0, epochs as f64])
+    };
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(Block::bordered().title(title))
+            .x_axis(x_axis)
+            .y_axis(Axis::default().bounds([lo, hi]).labels(y_labels)),
         area,
     );
+}
+
+/// Epochs from 0 (the start) to the last, labelled at both ends and in the middle.
+fn epoch_axis(epochs: usize) -> Axis<'static> {
+    let mut labels = vec!["0".to_string()];
+    if epochs >= 4 {
+        labels.push(format!("{}", epochs as f64 / 2.0));
+    }
+    labels.push(format!("{epochs} ep"));
+    Axis::default().bounds([0.0, epochs as f64]).labels(labels)
+}
+
+/// At most `n` points, evenly picked, the last always kept.
+fn thin(points: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
+    if points.len() <= n || n < 2 {
+        return points.to_vec();
+    }
+    let mut out: Vec<(f64, f64)> = (0..n - 1).map(|i| points[i * points.len() / n]).collect();
+    out.extend(points.last());
+    out
 }
 
 /// The y range that shows accuracies: 0.05 steps around them, at least 0.05 wide, in [0, 1];
@@ -246,11 +298,12 @@ pub fn zoom(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo.min(hi - 0.05), hi)
 }
 
-/// Accuracy per epoch, zoomed to the values. `planned` is the epoch count shown before any run.
+/// Accuracy: running train accuracy as it trains, validation after each epoch, zoomed to the
+/// values. `planned` is the epoch count shown before any run.
 pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, theme: &Theme) {
     let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
     type Points = Vec<(f64, f64)>;
-    let (train, val): (Points, Points) = run
+    let (per_epoch, val): (Points, Points) = run
         .map(|r| {
             r.epochs
                 .iter()
@@ -261,6 +314,12 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize
                 .unzip()
         })
         .unwrap_or_default();
+    // Within the epoch while it trains here; per epoch for a run read from the history.
+    let width = area.width.saturating_sub(2) as usize * 2;
+    let train = match run {
+        Some(r) if !r.train_curve.is_empty() => thin(&r.train_curve, width),
+        _ => per_epoch,
+    };
     let (lo, hi) = zoom(train.iter().chain(&val).map(|p| p.1));
     let last = |s: &[(f64, f64)]| {
         s.last()
@@ -270,7 +329,7 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize
     // The legend names each series' marker, so it reads without colour.
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
     let title = Line::from(vec![
-        Span::styled(" Accuracy/epoch ", theme.title()),
+        Span::styled(" Accuracy ", theme.title()),
         Span::styled(
             format!("{} train {} ", Theme::glyph(train_marker), last(&train)),
             theme.train(),
@@ -294,18 +353,9 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize
             .style(theme.val())
             .data(&val),
     ];
-    let x_labels = if epochs > 1 {
-        vec!["1".to_string(), epochs.to_string()]
-    } else {
-        vec!["1".to_string()]
-    };
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(title))
-        .x_axis(
-            Axis::default()
-                .bounds([1.0, epochs.max(2) as f64])
-                .labels(x_labels),
-        )
+        .x_axis(epoch_axis(epochs))
         .y_axis(Axis::default().bounds([lo, hi]).labels([
             format!("{lo:.2}"),
             format!("{:.3}", (lo + hi) / 2.0),

@@ -66,7 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 Constraint::Percentage(26),
             ])
             .areas(charts);
-            live::loss(frame, loss, live, theme);
+            live::loss(frame, loss, live, app.values.hyper.epochs, theme);
             live::accuracy(frame, acc, live, app.values.hyper.epochs, theme);
             lr::draw(frame, lr_area, live, app, theme);
         }

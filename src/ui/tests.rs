@@ -74,6 +74,7 @@ fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
                     step: k * 20,
                     steps_per_epoch: 782,
                     loss: 2.3 / (1.0 + (epoch * 39 + k) as f64 / 20.0) + 0.05 * ((k % 3) as f64),
+                    accuracy: 0.35 + 0.1 * epoch as f64 + k as f64 / 400.0,
                     images_per_sec: 1234.0,
                     elapsed: (epoch * 39 + k) as f64,
                 }),
@@ -235,12 +236,51 @@ fn axes_follow_the_settings_and_never_lie() {
     let mut app = app();
     app.values.hyper.epochs = 3;
     let s = screen(&app, 80, 24);
-    assert!(
-        s.contains("│     1                                     3│"),
-        "{s}"
-    );
+    assert!(s.contains("3 ep│"), "{s}");
     assert!(s.contains("Learning rate 1e-3 (fixed)"), "{s}");
     assert!(s.contains("│2e-3│") && s.contains("│0   │"), "{s}");
+}
+
+/// Issue 9: the accuracy chart moves within an epoch (a 2-epoch demo is not one dot), and
+/// the loss chart shows the validation loss beside the training loss.
+#[test]
+fn charts_move_within_the_epoch() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    let run = app.runs[0].key;
+    app.update(Msg::Stored { run, id: Some(1) });
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Started {
+            device: Device::Cpu,
+            train_images: 50_000,
+            test_images: 10_000,
+            steps_per_epoch: 782,
+        },
+    });
+    for k in 1..=10 {
+        app.update(Msg::Train {
+            run,
+            event: TrainEvent::Progress(Progress {
+                epoch: 0,
+                step: k * 20,
+                steps_per_epoch: 782,
+                loss: 2.3 - 0.05 * k as f64,
+                accuracy: 0.10 + 0.02 * k as f64,
+                images_per_sec: 900.0,
+                elapsed: k as f64,
+            }),
+        });
+    }
+    let r = &app.runs[0];
+    assert_eq!(r.train_curve.len(), 10);
+    assert!(
+        (r.train_curve[9].0 - 200.0 / 782.0).abs() < 1e-12,
+        "x is in epochs"
+    );
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Accuracy ⣿ train 0.300 ⣿ val –"), "{s}");
+    assert!(s.contains("Loss ⣿ train"), "{s}");
 }
 
 #[test]
@@ -269,7 +309,8 @@ fn charts_without_braille_draw_blocks_and_name_them() {
         !s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
         "{s}"
     );
-    assert!(s.contains("• train 0.550 █ val 0.560"), "{s}");
+    assert!(s.contains("Accuracy • train 0.547 █ val 0.560"), "{s}");
+    assert!(s.contains("Loss • train"), "{s}");
 }
 
 /// Issue 9: a run's whole configuration on its Results screen, and how a run differs from
@@ -429,6 +470,7 @@ fn several_runs_training_show_a_row_each() {
                     step: steps,
                     steps_per_epoch: 782,
                     loss: 1.9,
+                    accuracy: 0.4,
                     images_per_sec: 1500.0 + steps as f64,
                     elapsed: steps as f64 / 20.0,
                 }),
@@ -446,6 +488,7 @@ fn several_runs_training_show_a_row_each() {
     let plain = screen_in(&app, 80, 24, Theme::MONO);
     let rows = |s: &str| s.lines().take(5).map(String::from).collect::<Vec<_>>();
     assert_eq!(rows(&plain), rows(&s));
-    assert!(plain.contains("⣿ train – • val –"), "{plain}");
+    assert!(plain.contains("Accuracy ⣿ train"), "{plain}");
+    assert!(plain.contains("• val –"), "{plain}");
     insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
 }
