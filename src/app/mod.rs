@@ -86,6 +86,8 @@ pub enum Action {
     CancelQueued,
     /// Train screen: tricks and values back to config.toml's.
     ResetSettings,
+    /// Train screen: the next chart fills the screen (then none).
+    Zoom,
 }
 
 /// Where the data stands.
@@ -184,6 +186,14 @@ pub const NOTICE_SECONDS: u32 = 8;
 /// about a tenth of an H200 busy (measured: 9% utilization), so eight share it.
 pub const GPU_PARALLEL: usize = 8;
 
+/// A chart of the Train screen, drawn over the whole screen by `z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    Loss,
+    Accuracy,
+    LearningRate,
+}
+
 /// A row of the left panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item {
@@ -250,6 +260,8 @@ pub struct App {
     recording: BTreeSet<RunId>,
     /// Most runs training at once (`[app] parallel`, `--parallel`).
     pub parallel: usize,
+    /// The Train screen's chart shown alone, if any.
+    pub zoomed: Option<Panel>,
     /// Not asked for: rises to [`GPU_PARALLEL`] once a run is seen training on a GPU.
     pub parallel_auto: bool,
     /// What `D` returns to: config.toml's tricks and values.
@@ -287,6 +299,7 @@ impl App {
             history: History::default(),
             recording: BTreeSet::new(),
             parallel: 1,
+            zoomed: None,
             parallel_auto: false,
             quit: false,
         }
@@ -719,6 +732,15 @@ impl App {
                 for key in queued {
                     self.end_queued(key, Status::Cancelled, out);
                 }
+            }
+            Action::Zoom => {
+                self.screen = Screen::Train;
+                self.zoomed = match self.zoomed {
+                    None => Some(Panel::Loss),
+                    Some(Panel::Loss) => Some(Panel::Accuracy),
+                    Some(Panel::Accuracy) => Some(Panel::LearningRate),
+                    Some(Panel::LearningRate) => None,
+                };
             }
             Action::ResetSettings => {
                 (self.tricks, self.values) = self.defaults.clone();

@@ -28,7 +28,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "x  X",
         "cancel the run (else the last queued) / every queued",
     ),
-    ("any", "?", "this help; any key closes it"),
+    (
+        "any",
+        "?  z",
+        "this help (any key closes it) / a chart alone, in turn",
+    ),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
     (
@@ -141,6 +145,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('x') => Action::Cancel,
         KeyCode::Char('X') => Action::CancelQueued,
         KeyCode::Char('D') if screen == Screen::Train => Action::ResetSettings,
+        KeyCode::Char('z') => Action::Zoom,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Left | KeyCode::Char('h') => Action::Left,

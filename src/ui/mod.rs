@@ -15,7 +15,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, DataState, Item, Mode, Screen};
+use crate::app::{App, DataState, Item, Mode, Panel, Screen};
 use cifar_engine::data::DataProgress;
 use theme::Theme;
 
@@ -36,6 +36,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     .areas(area);
     draw_header(frame, header, app, theme);
     match app.screen {
+        Screen::Train if app.zoomed.is_some() => {
+            let live = app.live_run();
+            let epochs = app.values.hyper.epochs;
+            match app.zoomed {
+                Some(Panel::Loss) => live::loss(frame, body, live, epochs, theme),
+                Some(Panel::Accuracy) => live::accuracy(frame, body, live, epochs, theme),
+                _ => lr::draw(frame, body, live, app, theme),
+            }
+        }
         Screen::Train => {
             let [left, right] =
                 Layout::horizontal([Constraint::Length(34), Constraint::Min(0)]).areas(body);
@@ -179,6 +188,11 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ])
     } else if let Some(n) = &app.notice {
         Line::styled(format!(" {n}"), theme.key())
+    } else if app.screen == Screen::Train && app.zoomed.is_some() {
+        Line::styled(
+            " z shows the next chart alone, then the whole Train screen",
+            theme.dim(),
+        )
     } else if app.screen == Screen::Train {
         let help = match app.item() {
             Item::Trick(t) => t.info().why.to_string(),

@@ -284,6 +284,28 @@ fn charts_move_within_the_epoch() {
 }
 
 #[test]
+fn z_shows_each_chart_alone_in_turn() {
+    let mut app = app();
+    train_run(&mut app, 0.7, false);
+    act(&mut app, Action::Zoom);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Loss ⣿ train") && !s.contains("Tricks"), "{s}");
+    assert!(
+        s.contains("10 ep"),
+        "a full-screen chart has its epoch axis: {s}"
+    );
+    act(&mut app, Action::Zoom);
+    assert!(screen(&app, 80, 24).contains("Accuracy ⣿ train"));
+    act(&mut app, Action::Zoom);
+    assert!(screen(&app, 80, 24).contains("Learning rate"));
+    act(&mut app, Action::Zoom);
+    assert!(
+        screen(&app, 80, 24).contains("Tricks"),
+        "back to the whole screen"
+    );
+}
+
+#[test]
 fn accuracy_axes_zoom_to_the_values() {
     use super::live::zoom;
     assert_eq!(zoom([0.380, 0.361].into_iter()), (0.35, 0.4));
