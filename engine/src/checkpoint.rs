@@ -10,13 +10,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::optim::Optimizer;
 use burn::record::{BinBytesRecorder, BinFileRecorder, FullPrecisionSettings, Recorder};
-use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::model::{Adam, Cnn};
+use crate::kernels::TrainBackend;
+use crate::model::Cnn;
+use crate::optim::Optim;
 
 const MANIFEST: &str = "owner.json";
 const TMP_PREFIX: &str = ".tmp-epoch-";
@@ -118,12 +118,12 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Saves the state after `epochs_done` epochs. Older checkpoints stay (see [`prune`]).
-pub fn save<B: AutodiffBackend>(
+pub fn save<B: TrainBackend>(
     slot: Slot,
     config: &TrainConfig,
     epochs_done: usize,
     model: &Cnn<B>,
-    optim: &Adam<B>,
+    optim: &Optim<B>,
 ) -> Result<(), CheckpointError> {
     // Encoded in memory and written here, so a failed write keeps its io::Error.
     let bytes = BinBytesRecorder::<FullPrecisionSettings>::default();
@@ -139,7 +139,7 @@ pub fn save<B: AutodiffBackend>(
         model.clone().into_record(),
         (),
     ))?;
-    let optim = encode(Recorder::<B>::record(&bytes, optim.to_record(), ()))?;
+    let optim = encode(optim.to_bytes())?;
     let manifest = Manifest {
         owner: slot.owner.clone(),
         epochs_done,
@@ -231,14 +231,14 @@ fn check(slot: Slot, config: &TrainConfig, epochs_done: usize) -> Result<(), Che
 
 /// Loads the state after `epochs_done` epochs into a freshly built model and optimizer,
 /// after checking that the checkpoint is the slot owner's and was trained with `config`.
-pub fn load<B: AutodiffBackend>(
+pub fn load<B: TrainBackend>(
     slot: Slot,
     config: &TrainConfig,
     epochs_done: usize,
     model: Cnn<B>,
-    optim: Adam<B>,
+    optim: Optim<B>,
     device: &B::Device,
-) -> Result<(Cnn<B>, Adam<B>), CheckpointError> {
+) -> Result<(Cnn<B>, Optim<B>), CheckpointError> {
     check(slot, config, epochs_done)?;
     let path = epoch_dir(slot.dir, epochs_done);
     let fail = |reason: String| CheckpointError::Read {
@@ -248,12 +248,10 @@ pub fn load<B: AutodiffBackend>(
     };
     let model_record = Recorder::<B>::load(&recorder(), path.join("model"), device)
         .map_err(|e| fail(e.to_string()))?;
-    let optim_record = Recorder::<B>::load(&recorder(), path.join("optim"), device)
+    let optim = optim
+        .load_file(&path.join("optim"), device)
         .map_err(|e| fail(e.to_string()))?;
-    Ok((
-        model.load_record(model_record),
-        optim.load_record(optim_record),
-    ))
+    Ok((model.load_record(model_record), optim))
 }
 
 /// Epoch counts of the complete checkpoints in `dir` (whoever owns them), ascending.

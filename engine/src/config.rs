@@ -17,6 +17,10 @@ pub enum Trick {
     DropoutConv,
     ScaledTanh,
     LecunInit,
+    MseTargets,
+    SgdMomentum,
+    InterleaveClasses,
+    Zca,
 }
 
 /// The values a person edits: the baseline's and each trick's strength. Which tricks are on is
@@ -41,6 +45,22 @@ pub struct Hyper {
     pub seed: u64,
     /// The non-linearity when the `scaled_tanh` trick is off.
     pub activation: Activation,
+    /// What the optimizer minimises when the `mse_targets` trick is off.
+    pub loss: LossKind,
+    /// The targets of the MSE loss.
+    pub targets: Targets,
+    /// The optimizer when the `sgd_momentum` trick is off.
+    pub optimizer: OptimizerKind,
+    /// SGD's fixed learning rate (plain or with momentum); `lr` is Adam's.
+    pub sgd_lr: f64,
+    /// SGD's momentum coefficient (PyTorch's `momentum`, no dampening).
+    pub momentum: f64,
+    /// The order of training images in an epoch when `interleave_classes` is off.
+    pub order: Order,
+    /// `zca`'s regulariser, added to the covariance's eigenvalues (inputs in [0, 1]).
+    pub zca_epsilon: f64,
+    /// L1 and L2 act from this epoch on (0: from the start).
+    pub regularize_after: usize,
 }
 
 impl Default for Hyper {
@@ -56,6 +76,14 @@ impl Default for Hyper {
             dropout: 0.2,
             seed: 42,
             activation: Activation::Relu,
+            loss: LossKind::CrossEntropy,
+            targets: Targets::OneHot,
+            optimizer: OptimizerKind::Adam,
+            sgd_lr: 1e-2,
+            momentum: 0.9,
+            order: Order::Shuffled,
+            zca_epsilon: 1e-2,
+            regularize_after: 0,
         }
     }
 }
@@ -142,6 +170,30 @@ impl Hyper {
             "dropout",
             self.dropout,
             ">= 0 and < 1",
+        )?;
+        check(
+            pos(self.sgd_lr) && self.sgd_lr < 10.0,
+            "sgd_lr",
+            self.sgd_lr,
+            "> 0 and < 10",
+        )?;
+        check(
+            nonneg(self.momentum) && self.momentum < 1.0,
+            "momentum",
+            self.momentum,
+            ">= 0 and < 1",
+        )?;
+        check(
+            pos(self.zca_epsilon) && self.zca_epsilon <= 10.0,
+            "zca_epsilon",
+            self.zca_epsilon,
+            "> 0 and <= 10",
+        )?;
+        check(
+            self.regularize_after < 1000,
+            "regularize_after",
+            self.regularize_after,
+            "0 to 999 (epochs)",
         )
     }
 }
@@ -217,6 +269,120 @@ impl std::str::FromStr for Activation {
     }
 }
 
+/// A setting with a few named values: `ALL`, `key()` (the name in config.toml, the command
+/// line and stored runs) and `FromStr` (unknown names list the valid ones).
+macro_rules! named_values {
+    ($ty:ident, $what:literal, $($variant:ident => $key:literal),+ $(,)?) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn key(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $key),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.key().eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| {
+                        let valid: Vec<_> = Self::ALL.iter().map(|v| v.key()).collect();
+                        format!("unknown {} `{s}`: use {}", $what, valid.join(", "))
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.key())
+            }
+        }
+    };
+}
+
+/// What the optimizer minimises (the `loss` setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Softmax cross-entropy on the logits: the seed study's choice.
+    #[default]
+    CrossEntropy,
+    /// Mean squared error to per-class targets (see [`Targets`]).
+    Mse,
+}
+named_values!(LossKind, "loss", CrossEntropy => "cross_entropy", Mse => "mse");
+
+/// The MSE loss's targets: the value the true class's output should reach, and the others'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targets {
+    /// 1 for the true class, 0 for the others.
+    #[default]
+    OneHot,
+    /// Where the output non-linearity's second derivative peaks, so outputs are never driven
+    /// into saturation: ±1 for LeCun's tanh (Efficient BackProp, sec. 4.5).
+    Lecun,
+}
+named_values!(Targets, "targets", OneHot => "one_hot", Lecun => "lecun");
+
+/// The optimizer (the `optimizer` setting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// PyTorch's Adam (eps 1e-8, coupled L2) at `lr`: the seed study's choice.
+    #[default]
+    Adam,
+    /// Plain stochastic gradient descent at `sgd_lr`.
+    Sgd,
+    /// SGD with momentum `momentum` at `sgd_lr`.
+    SgdMomentum,
+}
+named_values!(OptimizerKind, "optimizer", Adam => "adam", Sgd => "sgd", SgdMomentum => "sgd_momentum");
+
+/// The order of training images within an epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// A fresh seeded permutation every epoch: the seed study's choice.
+    #[default]
+    Shuffled,
+    /// The file's order, every epoch the same (no shuffling).
+    Sequential,
+    /// Shuffled within each class, then one image of each class in turn (Efficient BackProp,
+    /// sec. 4.2: "present examples from different classes in turn").
+    Interleaved,
+}
+named_values!(Order, "order", Shuffled => "shuffled", Sequential => "sequential", Interleaved => "interleaved");
+
+/// The loss a run minimises, resolved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Loss {
+    #[default]
+    CrossEntropy,
+    /// `½‖f(y) − t‖²` per image, averaged over the batch: `y` the logits, `f` the network's
+    /// activation (identity for ReLU), `t` the targets.
+    Mse { targets: Targets },
+}
+
+/// The optimizer a run steps with, resolved. Its learning rate is the run's [`LrPolicy`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Optimizer {
+    #[default]
+    Adam,
+    Sgd,
+    SgdMomentum {
+        momentum: f64,
+    },
+}
+
 /// Weight initialisation of conv and dense layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,6 +420,20 @@ pub struct TrainConfig {
     /// Train on the first N training images only (quick demos, tests).
     #[serde(default)]
     pub train_limit: Option<usize>,
+    // Fields added after the first stored runs: absent in old rows, which then read as the
+    // seed's choices (cross-entropy, Adam, shuffled, no ZCA, regularised from the start).
+    #[serde(default)]
+    pub loss: Loss,
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    #[serde(default)]
+    pub order: Order,
+    /// ZCA whitening fitted on the training set, with this epsilon; wins over `normalize`.
+    #[serde(default)]
+    pub zca: Option<f64>,
+    /// The first (0-based) epoch in which `weight_decay` and `l1` act.
+    #[serde(default)]
+    pub regularize_from: usize,
 }
 
 impl TrainConfig {
@@ -274,7 +454,31 @@ impl TrainConfig {
             dropout_conv: None,
             activation: h.activation,
             train_limit: None,
+            loss: match h.loss {
+                LossKind::CrossEntropy => Loss::CrossEntropy,
+                LossKind::Mse => Loss::Mse { targets: h.targets },
+            },
+            optimizer: match h.optimizer {
+                OptimizerKind::Adam => Optimizer::Adam,
+                OptimizerKind::Sgd => Optimizer::Sgd,
+                OptimizerKind::SgdMomentum => Optimizer::SgdMomentum {
+                    momentum: h.momentum,
+                },
+            },
+            order: h.order,
+            zca: None,
+            regularize_from: h.regularize_after,
         }
+    }
+
+    /// The L2 coefficient in a (0-based) epoch: none before `regularize_from`.
+    pub fn weight_decay_at(&self, epoch: usize) -> Option<f64> {
+        self.weight_decay.filter(|_| epoch >= self.regularize_from)
+    }
+
+    /// The L1 coefficient in a (0-based) epoch: none before `regularize_from`.
+    pub fn l1_at(&self, epoch: usize) -> Option<f64> {
+        self.l1.filter(|_| epoch >= self.regularize_from)
     }
 
     /// Names of the training fields that differ between two configurations.
@@ -297,6 +501,14 @@ impl TrainConfig {
         cmp("dropout_conv", self.dropout_conv == other.dropout_conv);
         cmp("activation", self.activation == other.activation);
         cmp("train_limit", self.train_limit == other.train_limit);
+        cmp("loss", self.loss == other.loss);
+        cmp("optimizer", self.optimizer == other.optimizer);
+        cmp("order", self.order == other.order);
+        cmp("zca", self.zca == other.zca);
+        cmp(
+            "regularize_from",
+            self.regularize_from == other.regularize_from,
+        );
         out
     }
 }
@@ -370,7 +582,9 @@ impl TrainConfig {
             } else {
                 0
             };
-        let on_device = (train_images + TEST_IMAGES as u64) * (INPUT + 8);
+        // ZCA-whitened pixels are kept as f32, the others as u8.
+        let pixel = if self.zca.is_some() { F32 } else { 1 };
+        let on_device = (train_images + TEST_IMAGES as u64) * (INPUT * pixel + 8);
         MemoryEstimate {
             activations: (batch * per_train_image).max(EVAL_BATCH * KEPT * F32),
             parameters: PARAMETERS * F32 * 4,
@@ -452,11 +666,69 @@ mod tests {
         assert_eq!(LrPolicy::Constant { lr: 1e-3 }.at(7), 1e-3);
     }
 
+    /// A run stored before the loss, optimizer, order, ZCA and delayed-regularisation fields
+    /// existed (the history keeps configurations as JSON) still loads, as the seed's choices.
+    #[test]
+    fn a_config_stored_without_the_newer_fields_reads_as_the_seeds_choices() {
+        let old = r#"{"tricks":["norm_inputs"],"epochs":10,"batch_size":64,"seed":42,
+            "lr":{"kind":"constant","lr":0.001},"normalize":true,"weight_decay":null,
+            "l1":null,"init":"default","dropout_dense":null,"dropout_conv":null}"#;
+        let cfg: TrainConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(cfg.loss, Loss::CrossEntropy);
+        assert_eq!(cfg.optimizer, Optimizer::Adam);
+        assert_eq!(cfg.order, Order::Shuffled);
+        assert_eq!((cfg.zca, cfg.regularize_from), (None, 0));
+        assert_eq!(cfg.activation, Activation::Relu);
+        let mut want = TrainConfig::baseline(&Hyper::default());
+        want.tricks = vec![Trick::NormInputs];
+        want.normalize = true;
+        assert_eq!(cfg, want);
+        // And a new one round-trips with every field.
+        let mut new = want.clone();
+        new.loss = Loss::Mse {
+            targets: Targets::Lecun,
+        };
+        new.optimizer = Optimizer::SgdMomentum { momentum: 0.9 };
+        new.order = Order::Interleaved;
+        new.zca = Some(0.01);
+        new.regularize_from = 2;
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(
+            json.contains(r#""loss":{"kind":"mse","targets":"lecun"}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), new);
+    }
+
+    #[test]
+    fn setting_names_parse_and_unknown_ones_list_the_valid() {
+        assert_eq!("SGD_momentum".parse(), Ok(OptimizerKind::SgdMomentum));
+        assert_eq!("mse".parse(), Ok(LossKind::Mse));
+        assert_eq!("interleaved".parse(), Ok(Order::Interleaved));
+        assert_eq!("lecun".parse(), Ok(Targets::Lecun));
+        let err = "rmsprop".parse::<OptimizerKind>().unwrap_err();
+        assert_eq!(
+            err,
+            "unknown optimizer `rmsprop`: use adam, sgd, sgd_momentum"
+        );
+        for o in OptimizerKind::ALL {
+            assert_eq!(o.key().parse(), Ok(*o));
+            assert_eq!(serde_json::to_string(o).unwrap(), format!("\"{o}\""));
+        }
+        for o in Order::ALL {
+            assert_eq!(serde_json::to_string(o).unwrap(), format!("\"{o}\""));
+        }
+    }
+
     #[test]
     fn defaults_are_valid_and_bad_values_are_named() {
         assert_eq!(Hyper::default().validate(), Ok(()));
         type Spoil = fn(&mut Hyper);
-        let cases: [(Spoil, &str); 6] = [
+        let cases: [(Spoil, &str); 10] = [
+            (|h| h.sgd_lr = 0.0, "sgd_lr"),
+            (|h| h.momentum = 1.0, "momentum"),
+            (|h| h.zca_epsilon = -1.0, "zca_epsilon"),
+            (|h| h.regularize_after = 1000, "regularize_after"),
             (|h| h.lr = -1e-3, "lr"),
             (|h| h.dropout = 1.0, "dropout"),
             (|h| h.batch_size = 0, "batch_size"),

@@ -11,10 +11,13 @@ pub mod events;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod objective;
+pub mod optim;
 pub mod runner;
 pub mod speed;
 pub mod stats;
 pub mod tricks;
+pub mod zca;
 
 use backend::{CpuAd, GpuAd, GpuDevice, GpuError};
 use events::{Device, Outcome, TrainEvent};

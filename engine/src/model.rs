@@ -9,9 +9,6 @@ use burn::tensor::backend::Backend;
 use crate::config::{Activation, Init, TrainConfig};
 use crate::kernels::{ModelOps, conv3x3, dropout, pool2x2};
 
-/// The optimizer of every run, as burn types it for this model.
-pub type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, Cnn<B>, B>;
-
 /// Conv(3→32) f Pool → Conv(32→64) f Pool → Conv(64→64) f → Dense(1024→64) f → Dense(64→10):
 /// 122,570 parameters, with f the configured activation (ReLU unless asked).
 
@@ -147,10 +144,18 @@ impl<B: ModelOps> Cnn<B> {
     fn act<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self.activation {
             Activation::Relu => self.relu.forward(x),
-            Activation::Tanh => x.tanh(),
-            Activation::ScaledTanh => (x * (2.0 / 3.0)).tanh() * 1.7159,
-            Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
+            other => activate(other, x),
         }
+    }
+}
+
+/// The non-linearity `a` applied to `x`.
+pub fn activate<B: Backend, const D: usize>(a: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
+    match a {
+        Activation::Relu => burn::tensor::activation::relu(x),
+        Activation::Tanh => x.tanh(),
+        Activation::ScaledTanh => (x * (2.0 / 3.0)).tanh() * 1.7159,
+        Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
     }
 }
 
@@ -173,6 +178,14 @@ impl<B: Backend> Cnn<B> {
             self.dropout_conv.as_ref().map(|d| d.prob),
             self.dropout_dense.as_ref().map(|d| d.prob),
         )
+    }
+}
+
+#[cfg(test)]
+impl<B: Backend> Cnn<B> {
+    /// The last layer's weights, for tests that follow one parameter through an update.
+    pub(crate) fn fc2_weight(&self) -> &Param<Tensor<B, 2>> {
+        &self.fc2.weight
     }
 }
 

@@ -5,8 +5,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -14,12 +13,15 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
-use crate::config::{LrPolicy, TrainConfig};
+use crate::config::{LrPolicy, Order, TrainConfig};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
 use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
 use crate::kernels::{self, ModelOps, TrainBackend};
 use crate::metrics::Confusion;
-use crate::model::{Adam, Cnn, CnnSpec};
+use crate::model::{Cnn, CnnSpec};
+use crate::objective::Objective;
+use crate::optim::Optim;
+use crate::zca::{self, Zca};
 
 /// Images per forward pass when evaluating (no gradients, so larger batches are cheap).
 const EVAL_BATCH: usize = 1000;
@@ -92,21 +94,42 @@ pub fn divergence_fix(cfg: &TrainConfig) -> String {
     format!("lower {lr} in [train] of config.toml{also}, and start the run again")
 }
 
-/// A split resident on the device: pixels as u8 (a quarter of f32's memory), labels as ints.
+/// A split's pixels on the device.
+enum Pixels<B: Backend> {
+    /// As u8 (a quarter of f32's memory), mapped to network input batch by batch.
+    Bytes(Tensor<B, 2, Int>), // [n, 3072]
+    /// Already network input (ZCA-whitened once, at upload), f32.
+    Ready(Tensor<B, 2>), // [n, 3072]
+}
+
+/// A split resident on the device: pixels, labels as ints.
 pub(crate) struct DeviceSplit<B: Backend> {
-    images: Tensor<B, 2, Int>, // [n, 3072], u8
+    pixels: Pixels<B>,
     labels: Tensor<B, 1, Int>, // [n]
     host_labels: Vec<u8>,
 }
 
 impl<B: ModelOps> DeviceSplit<B> {
     pub(crate) fn upload(split: &Split, device: &B::Device) -> Self {
-        let n = split.len();
-        let images = TensorData::new(split.images.clone(), [n, IMAGE_BYTES]);
+        let images = TensorData::new(split.images.clone(), [split.len(), IMAGE_BYTES]);
+        Self::with_pixels(
+            split,
+            Pixels::Bytes(Tensor::from_data(images, (device, DType::U8))),
+            device,
+        )
+    }
+
+    /// The split with its pixels whitened by `zca` (the whitened copy is f32).
+    fn upload_whitened(split: &Split, zca: &Zca<B>, device: &B::Device) -> Self {
+        let white = zca.apply(zca::pixels(split, device));
+        Self::with_pixels(split, Pixels::Ready(white), device)
+    }
+
+    fn with_pixels(split: &Split, pixels: Pixels<B>, device: &B::Device) -> Self {
         let labels: Vec<i64> = split.labels.iter().map(|&l| l as i64).collect();
         Self {
-            images: Tensor::from_data(images, (device, DType::U8)),
-            labels: Tensor::from_data(TensorData::new(labels, [n]), device),
+            pixels,
+            labels: Tensor::from_data(TensorData::new(labels, [split.len()]), device),
             host_labels: split.labels.clone(),
         }
     }
@@ -115,16 +138,25 @@ impl<B: ModelOps> DeviceSplit<B> {
         self.host_labels.len()
     }
 
-    /// The images at `index` as network input [n, 3, 32, 32], and their labels.
+    /// The images at `index` as network input [n, 3, 32, 32], and their labels. `input` maps
+    /// u8 pixels; whitened ones are input already.
     pub(crate) fn batch(
         &self,
         index: &[i64],
         input: InputMap,
     ) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
         let device = self.labels.device();
-        let x = kernels::gather_images(self.images.clone(), index, input.scale, input.shift);
-        let index = Tensor::from_data(TensorData::new(index.to_vec(), [index.len()]), &device);
-        (x, self.labels.clone().select(0, index))
+        let rows = || Tensor::from_data(TensorData::new(index.to_vec(), [index.len()]), &device);
+        let x = match &self.pixels {
+            Pixels::Bytes(images) => {
+                kernels::gather_images(images.clone(), index, input.scale, input.shift)
+            }
+            Pixels::Ready(x) => x
+                .clone()
+                .select(0, rows())
+                .reshape([index.len(), 3, 32, 32]),
+        };
+        (x, self.labels.clone().select(0, rows()))
     }
 
     /// Consecutive images `start..end`.
@@ -161,30 +193,35 @@ impl InputMap {
     }
 }
 
-/// The loss the optimizer minimises: cross-entropy, plus `l1 * sum |w|` when L1 is on.
-fn objective<B: Backend>(ce: Tensor<B, 1>, model: &Cnn<B>, l1: Option<f64>) -> Tensor<B, 1> {
-    match l1 {
-        Some(lambda) => ce + model.l1_norm() * lambda,
-        None => ce,
+/// The order of training images in an epoch: a function of the order setting, the seed, the
+/// epoch and the labels alone, so any epoch can be replayed.
+pub fn epoch_order(order: Order, seed: u64, epoch: usize, labels: &[u8]) -> Vec<i64> {
+    let n = labels.len();
+    let shuffled = || {
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        let mut rng =
+            StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        order.shuffle(&mut rng);
+        order
+    };
+    match order {
+        Order::Shuffled => shuffled(),
+        Order::Sequential => (0..n as i64).collect(),
+        Order::Interleaved => {
+            // The epoch's permutation, split by class (so each class comes in shuffled order),
+            // then dealt one class at a time; classes that run out drop from the turn.
+            let classes = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+            let mut queues = vec![std::collections::VecDeque::new(); classes];
+            for i in shuffled() {
+                queues[labels[i as usize] as usize].push_back(i);
+            }
+            let mut dealt = Vec::with_capacity(n);
+            while dealt.len() < n {
+                dealt.extend(queues.iter_mut().filter_map(|q| q.pop_front()));
+            }
+            dealt
+        }
     }
-}
-
-pub(crate) fn optimizer(cfg: &TrainConfig) -> AdamConfig {
-    // PyTorch's Adam: eps 1e-8 (burn defaults to 1e-5) and coupled L2, which burn's
-    // WeightDecay also is.
-    AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(cfg.weight_decay.map(|wd| WeightDecayConfig::new(wd as f32)))
-}
-
-/// The order of training images in an epoch: a function of the seed and the epoch alone, so
-/// any epoch can be replayed.
-pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<i64> {
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    let mut rng =
-        StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    order.shuffle(&mut rng);
-    order
 }
 
 /// Test-set loss, accuracy and every prediction.
@@ -244,9 +281,8 @@ pub struct Job<'a> {
 /// logits, both detached from the graph.
 pub(crate) fn step<B: TrainBackend>(
     model: Cnn<B>,
-    optim: &mut Adam<B>,
-    ce: &CrossEntropyLoss<B>,
-    l1: Option<f64>,
+    optim: &mut Optim<B>,
+    objective: &Objective<B>,
     lr: f64,
     (x, y): (Tensor<B, 4>, Tensor<B, 1, Int>),
 ) -> (
@@ -255,8 +291,7 @@ pub(crate) fn step<B: TrainBackend>(
     Tensor<B::InnerBackend, 2>,
 ) {
     let logits = model.forward(x);
-    let ce_loss = ce.forward(logits.clone(), y);
-    let loss = objective(ce_loss.clone(), &model, l1);
+    let (loss, ce_loss) = objective.of(logits.clone(), y, &model);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (
         optim.step(lr, model, grads),
@@ -300,21 +335,39 @@ pub fn train<B: TrainBackend>(
     if train_split.is_empty() {
         return Err(TrainError::NoData);
     }
-    let stats = cfg.normalize.then(|| train_split.channel_stats());
-    let train = DeviceSplit::<B>::upload(&train_split, device);
-    let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
-    let input = InputMap::new(stats);
+    let (train, test, input) = match cfg.zca {
+        // Whitened once here, on the inner backend (no gradients), and kept as input.
+        Some(epsilon) => {
+            let x = zca::pixels::<B::InnerBackend>(&train_split, device);
+            let fitted = Zca::fit(x.clone(), epsilon);
+            let white = fitted.apply(x);
+            let train = DeviceSplit::with_pixels(
+                &train_split,
+                Pixels::Ready(Tensor::from_inner(white)),
+                device,
+            );
+            let test = DeviceSplit::upload_whitened(&data.test, &fitted, device);
+            (train, test, InputMap::new(None))
+        }
+        None => {
+            let stats = cfg.normalize.then(|| train_split.channel_stats());
+            (
+                DeviceSplit::<B>::upload(&train_split, device),
+                DeviceSplit::<B::InnerBackend>::upload(&data.test, device),
+                InputMap::new(stats),
+            )
+        }
+    };
     let mut model: Cnn<B> = seeded(|| {
         B::seed(device, cfg.seed);
         CnnSpec::from(cfg).init(device)
     });
-    let mut optim: Adam<B> = optimizer(cfg).init();
     let mut epochs = job.done;
+    let mut optim = Optim::<B>::new(cfg, epochs.len());
     if let (Some(slot), true) = (job.checkpoints, !epochs.is_empty()) {
         (model, optim) = checkpoint::load(slot, cfg, epochs.len(), model, optim, device)?;
     }
     let watch = Divergence::new(CLASSES.len());
-    let ce = CrossEntropyLoss::new(None, device);
 
     let n = train.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
@@ -333,7 +386,9 @@ pub fn train<B: TrainBackend>(
         seeded(|| B::seed(device, epoch_seed(cfg.seed, epoch)));
         kernels::seed_masks(epoch_seed(cfg.seed, epoch));
         let lr = cfg.lr.at(epoch);
-        let order = epoch_order(cfg.seed, epoch, n);
+        let order = epoch_order(cfg.order, cfg.seed, epoch, &train.host_labels);
+        let objective = Objective::new(cfg, epoch, device);
+        optim = optim.for_epoch(cfg, epoch);
         let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
         let mut window = Tensor::<B::InnerBackend, 1>::zeros([1], device);
@@ -344,7 +399,7 @@ pub fn train<B: TrainBackend>(
             }
             let (x, y) = train.batch(chunk, input);
             let labels = y.clone().inner();
-            let (next, batch_loss, logits) = step(model, &mut optim, &ce, cfg.l1, lr, (x, y));
+            let (next, batch_loss, logits) = step(model, &mut optim, &objective, lr, (x, y));
             model = next;
 
             // Sums stay on the device; they are read once per report window.
@@ -428,7 +483,7 @@ pub fn train<B: TrainBackend>(
 pub(crate) mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAd};
-    use crate::config::{Hyper, Init, LrPolicy};
+    use crate::config::{Hyper, Init, LossKind, LrPolicy, OptimizerKind, Order};
     use crate::tricks::{self, Trick, TrickSet};
     use rand::Rng;
     use std::path::Path;
@@ -534,6 +589,31 @@ pub(crate) mod tests {
     #[test]
     fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
         let cfg = config(&[Trick::DropoutConv, Trick::WeightDecay, Trick::LrSchedule]);
+        resumes_exactly(&cfg);
+    }
+
+    /// Every optimizer's state survives a checkpoint: SGD's velocities, and an L2 that starts
+    /// after the resume point (the optimizer is rebuilt there with its state).
+    #[test]
+    fn resume_works_for_every_optimizer() {
+        for optimizer in [OptimizerKind::Sgd, OptimizerKind::SgdMomentum] {
+            let hyper = Hyper {
+                epochs: 3,
+                batch_size: 32,
+                optimizer,
+                regularize_after: 1,
+                loss: LossKind::Mse,
+                order: Order::Interleaved,
+                ..Hyper::default()
+            };
+            let mut cfg = tricks::resolve(&[Trick::WeightDecay, Trick::L1].into(), &hyper);
+            cfg.seed = 7;
+            resumes_exactly(&cfg);
+        }
+    }
+
+    fn resumes_exactly(cfg: &TrainConfig) {
+        let cfg = cfg.clone();
         let whole = train_tiny(&cfg);
         let tmp = tempfile::tempdir().unwrap();
         let stopped = run_tiny(&cfg, Some(tmp.path()), Vec::new(), Some(1));
@@ -663,22 +743,25 @@ pub(crate) mod tests {
         assert_eq!(y.into_scalar().elem::<i64>(), split.labels[5] as i64);
     }
 
-    /// One Adam step on a fixed batch; returns sum |w| over the weights before and after.
-    fn one_step(cfg: &TrainConfig) -> (f32, f32) {
+    /// One step of epoch `epoch` on a fixed batch; returns sum |w| over the weights before and
+    /// after.
+    fn one_step_in(cfg: &TrainConfig, epoch: usize) -> (f32, f32) {
         let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         CpuAd::seed(&dev, 11);
         let model: Cnn<CpuAd> = CnnSpec::from(cfg).init(&dev);
         let split = synthetic(32, 4);
         let data = DeviceSplit::<CpuAd>::upload(&split, &dev);
-        let (x, y) = data.range(0, 32, InputMap::new(None));
+        let xy = data.range(0, 32, InputMap::new(None));
         let before: f32 = model.l1_norm().into_scalar();
-        let ce = CrossEntropyLoss::new(None, &dev).forward(model.forward(x), y);
-        let loss = objective(ce, &model, cfg.l1);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let mut optim = optimizer(cfg).init::<CpuAd, Cnn<CpuAd>>();
-        let model = optim.step(1e-3, model, grads);
+        let mut optim = Optim::new(cfg, epoch);
+        let objective = Objective::new(cfg, epoch, &dev);
+        let (model, _, _) = step(model, &mut optim, &objective, 1e-3, xy);
         (before, model.l1_norm().into_scalar())
+    }
+
+    fn one_step(cfg: &TrainConfig) -> (f32, f32) {
+        one_step_in(cfg, 0)
     }
 
     #[test]
@@ -697,6 +780,32 @@ pub(crate) mod tests {
         assert!(b1 - a1 > 50.0, "L1: {b1} -> {a1}");
         assert!((b0 - a0).abs() < 50.0, "plain step: {b0} -> {a0}");
         assert_ne!(a1, a2, "L1 and L2 are different penalties");
+    }
+
+    #[test]
+    fn delayed_l1_and_l2_are_off_before_their_epoch_and_on_after() {
+        let mut plain = config(&[]);
+        plain.regularize_from = 2;
+        let mut l2 = plain.clone();
+        l2.weight_decay = Some(10.0);
+        let mut l1 = plain.clone();
+        l1.l1 = Some(10.0);
+        let (b0, a0) = one_step_in(&plain, 0);
+        for epoch in [0, 1] {
+            // Before epoch 2 the penalties do not act: the step is the plain one, exactly.
+            assert_eq!(one_step_in(&l2, epoch), (b0, a0), "L2 in epoch {epoch}");
+            assert_eq!(one_step_in(&l1, epoch), (b0, a0), "L1 in epoch {epoch}");
+        }
+        for epoch in [2, 3] {
+            let (b2, a2) = one_step_in(&l2, epoch);
+            let (b1, a1) = one_step_in(&l1, epoch);
+            assert!(b2 - a2 > 50.0, "L2 in epoch {epoch}: {b2} -> {a2}");
+            assert!(b1 - a1 > 50.0, "L1 in epoch {epoch}: {b1} -> {a1}");
+        }
+        assert_eq!(
+            (0..4).map(|e| l1.l1_at(e)).collect::<Vec<_>>(),
+            [None, None, Some(10.0), Some(10.0)]
+        );
     }
 
     #[test]
@@ -739,14 +848,64 @@ pub(crate) mod tests {
 
     #[test]
     fn epoch_order_is_a_seeded_permutation() {
-        let a = epoch_order(1, 0, 1000);
+        let labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
+        let order = |seed, epoch| epoch_order(Order::Shuffled, seed, epoch, &labels);
+        let a = order(1, 0);
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
-        assert_eq!(a, epoch_order(1, 0, 1000));
-        assert_ne!(a, epoch_order(1, 1, 1000));
-        assert_ne!(a, epoch_order(2, 0, 1000));
+        assert_eq!(a, order(1, 0));
+        assert_ne!(a, order(1, 1));
+        assert_ne!(a, order(2, 0));
         let _ = Init::Default;
+    }
+
+    #[test]
+    fn sequential_order_is_the_files_every_epoch() {
+        let labels = [3u8, 1, 4, 1, 5];
+        for epoch in 0..3 {
+            assert_eq!(
+                epoch_order(Order::Sequential, 9, epoch, &labels),
+                [0, 1, 2, 3, 4]
+            );
+        }
+    }
+
+    #[test]
+    fn interleaved_order_deals_the_classes_in_turn() {
+        // 3 classes of unequal size, in the order a shuffled file might hold them.
+        let labels: Vec<u8> = [0u8, 0, 1, 2, 0, 1, 0, 2, 1, 0, 0, 2].into_iter().collect();
+        let count = |c: u8| labels.iter().filter(|&&l| l == c).count();
+        assert_eq!((count(0), count(1), count(2)), (6, 3, 3));
+        let order = epoch_order(Order::Interleaved, 4, 0, &labels);
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..12).collect::<Vec<_>>(), "a permutation");
+        let classes: Vec<u8> = order.iter().map(|&i| labels[i as usize]).collect();
+        // Three full turns, then class 0's leftovers.
+        assert_eq!(classes, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0]);
+        // Within a class, the epoch's shuffle decides who comes first.
+        let of_class = |o: &[i64], c: u8| -> Vec<i64> {
+            o.iter()
+                .copied()
+                .filter(|&i| labels[i as usize] == c)
+                .collect()
+        };
+        let shuffled = epoch_order(Order::Shuffled, 4, 0, &labels);
+        assert_eq!(of_class(&order, 0), of_class(&shuffled, 0));
+        let other = (1..20)
+            .map(|e| epoch_order(Order::Interleaved, 4, e, &labels))
+            .any(|o| of_class(&o, 0) != of_class(&order, 0));
+        assert!(other, "the order within classes changes with the epoch");
+
+        // Balanced CIFAR-like labels: every run of 10 holds each class once.
+        let labels: Vec<u8> = (0..1000).map(|i| ((i * 7) % 10) as u8).collect();
+        let order = epoch_order(Order::Interleaved, 1, 0, &labels);
+        for turn in order.chunks(10) {
+            let mut c: Vec<u8> = turn.iter().map(|&i| labels[i as usize]).collect();
+            c.sort();
+            assert_eq!(c, (0..10).collect::<Vec<u8>>());
+        }
     }
 
     /// Runs trained side by side, each on its own thread as the app trains them, give exactly

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use crate::kernels::TrainBackend;
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLoss;
 
 use crate::config::{Hyper, TrainConfig};
 use crate::data::Cifar10;
 use crate::events::Device;
 use crate::model::{Cnn, CnnSpec};
+use crate::objective::Objective;
+use crate::optim::Optim;
 use crate::runner::{self, DeviceSplit, InputMap, Job, TrainError};
 use crate::tricks::{self, TrickSet};
 
@@ -52,16 +53,15 @@ pub fn measure<B: TrainBackend>(
     let batch = DeviceSplit::<B>::upload(&data.train.head(cfg.batch_size), device);
     let input = InputMap::new(None);
     let mut model: Cnn<B> = CnnSpec::from(&cfg).init(device);
-    let mut optim = runner::optimizer(&cfg).init();
-    let ce = CrossEntropyLoss::new(None, device);
+    let mut optim = Optim::new(&cfg, 0);
+    let objective = Objective::new(&cfg, 0, device);
     let mut timed = |n: usize, model: &mut Option<Cnn<B>>| {
         for _ in 0..n {
             let xy = batch.range(0, cfg.batch_size, input);
             let (next, _, _) = runner::step(
                 model.take().expect("model"),
                 &mut optim,
-                &ce,
-                None,
+                &objective,
                 1e-3,
                 xy,
             );

@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::config::Trick;
-use crate::config::{Activation, Hyper, Init, LrPolicy, TrainConfig};
+use crate::config::{
+    Activation, Hyper, Init, Loss, LrPolicy, Optimizer, Order, Targets, TrainConfig,
+};
 
 /// A row of the trick table.
 pub struct TrickInfo {
@@ -28,7 +30,7 @@ pub struct TrickInfo {
 }
 
 /// Every trick, in the order the seed study stacks them.
-pub const TRICKS: [TrickInfo; 9] = [
+pub const TRICKS: [TrickInfo; 13] = [
     TrickInfo {
         trick: Trick::NormInputs,
         key: "norm_inputs",
@@ -115,6 +117,50 @@ pub const TRICKS: [TrickInfo; 9] = [
         reference: "LeCun et al., Efficient BackProp (1998), sec. 4.6 (wins over Kaiming init)",
         apply: |cfg, _| cfg.init = Init::Lecun,
     },
+    TrickInfo {
+        trick: Trick::MseTargets,
+        key: "mse_targets",
+        label: "MSE, LeCun targets",
+        short: "mse",
+        why: "squared error to targets where the activation bends most (+-1 for LeCun's tanh)",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.5",
+        apply: |cfg, _| {
+            cfg.loss = Loss::Mse {
+                targets: Targets::Lecun,
+            }
+        },
+    },
+    TrickInfo {
+        trick: Trick::SgdMomentum,
+        key: "sgd_momentum",
+        label: "SGD + momentum",
+        short: "sgd-m",
+        why: "SGD at sgd_lr, momentum 0.9: averages noisy steps across a narrow valley",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.7 (momentum)",
+        apply: |cfg, h| {
+            cfg.optimizer = Optimizer::SgdMomentum {
+                momentum: h.momentum,
+            }
+        },
+    },
+    TrickInfo {
+        trick: Trick::InterleaveClasses,
+        key: "interleave_classes",
+        label: "Classes in turn",
+        short: "interleave",
+        why: "one image of each class in turn (shuffled within classes): no run of one class",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.2",
+        apply: |cfg, _| cfg.order = Order::Interleaved,
+    },
+    TrickInfo {
+        trick: Trick::Zca,
+        key: "zca",
+        label: "ZCA whitening",
+        short: "zca",
+        why: "decorrelated, equal-variance inputs fitted on the training set (wins over norm)",
+        reference: "LeCun et al., Efficient BackProp (1998), sec. 4.3",
+        apply: |cfg, h| cfg.zca = Some(h.zca_epsilon),
+    },
 ];
 
 impl Trick {
@@ -174,10 +220,23 @@ pub fn parse_tricks(list: &str) -> Result<TrickSet, UnknownName> {
 
 /// Turns ticked tricks and the editable values into the configuration a run trains with.
 /// Tricks are applied in table order; each touches its own fields only, so order does not matter.
+///
+/// Learning rates are set in Adam's terms (`lr`, `schedule_lr`); a run that ends up on SGD
+/// trains at `sgd_lr` instead, and its schedule starts at the same multiple of it
+/// (`schedule_lr / lr`, 2 by default): SGD wants rates about ten times Adam's.
 pub fn resolve(tricks: &TrickSet, hyper: &Hyper) -> TrainConfig {
     let mut cfg = TrainConfig::baseline(hyper);
     for info in TRICKS.iter().filter(|t| tricks.contains(&t.trick)) {
         (info.apply)(&mut cfg, hyper);
+    }
+    if cfg.optimizer != Optimizer::Adam {
+        cfg.lr = match cfg.lr {
+            LrPolicy::Constant { .. } => LrPolicy::Constant { lr: hyper.sgd_lr },
+            LrPolicy::Exponential { initial, gamma } => LrPolicy::Exponential {
+                initial: initial / hyper.lr * hyper.sgd_lr,
+                gamma,
+            },
+        };
     }
     cfg.tricks = tricks.iter().copied().collect();
     cfg
@@ -274,22 +333,164 @@ pub const PRESETS: [Preset; 8] = [
     },
 ];
 
+/// LeCun's recipe from Efficient BackProp, as far as this CNN allows: decorrelated inputs,
+/// his tanh and init, MSE to his targets, SGD with momentum, classes in turn, a decaying rate.
+pub const LECUN_RECIPE: [Trick; 7] = [
+    Zca,
+    ScaledTanh,
+    LecunInit,
+    MseTargets,
+    SgdMomentum,
+    InterleaveClasses,
+    LrSchedule,
+];
+
+/// The `lecun` study: the whole recipe, then the recipe without each of its tricks in turn
+/// (leave-one-out), in the recipe's order.
+pub const LECUN_PRESETS: [Preset; 8] = [
+    Preset {
+        name: "lecun",
+        tricks: &LECUN_RECIPE,
+        about: "LeCun's recipe: ZCA, scaled tanh, LeCun init, MSE targets, SGD+momentum, \
+                classes in turn, lr schedule",
+    },
+    Preset {
+        name: "lecun_no_zca",
+        tricks: &[
+            ScaledTanh,
+            LecunInit,
+            MseTargets,
+            SgdMomentum,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe on raw [0,1] inputs",
+    },
+    Preset {
+        name: "lecun_no_scaled_tanh",
+        tricks: &[
+            Zca,
+            LecunInit,
+            MseTargets,
+            SgdMomentum,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe with the configured activation (ReLU)",
+    },
+    Preset {
+        name: "lecun_no_lecun_init",
+        tricks: &[
+            Zca,
+            ScaledTanh,
+            MseTargets,
+            SgdMomentum,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe with PyTorch's default init",
+    },
+    Preset {
+        name: "lecun_no_mse_targets",
+        tricks: &[
+            Zca,
+            ScaledTanh,
+            LecunInit,
+            SgdMomentum,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe with cross-entropy",
+    },
+    Preset {
+        name: "lecun_no_sgd_momentum",
+        tricks: &[
+            Zca,
+            ScaledTanh,
+            LecunInit,
+            MseTargets,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe with the configured optimizer (Adam)",
+    },
+    Preset {
+        name: "lecun_no_interleave_classes",
+        tricks: &[
+            Zca,
+            ScaledTanh,
+            LecunInit,
+            MseTargets,
+            SgdMomentum,
+            LrSchedule,
+        ],
+        about: "the recipe with shuffled batches",
+    },
+    Preset {
+        name: "lecun_no_lr_schedule",
+        tricks: &[
+            Zca,
+            ScaledTanh,
+            LecunInit,
+            MseTargets,
+            SgdMomentum,
+            InterleaveClasses,
+        ],
+        about: "the recipe at a fixed sgd_lr",
+    },
+];
+
+/// A named list of presets trained together and compared (`study --preset NAME`).
+pub struct Study {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub presets: &'static [Preset],
+}
+
+pub const STUDIES: [Study; 2] = [
+    Study {
+        name: "seed",
+        about: "the seed study's eight cumulative scenarios",
+        presets: &PRESETS,
+    },
+    Study {
+        name: "lecun",
+        about: "LeCun's recipe and each of its tricks left out in turn",
+        presets: &LECUN_PRESETS,
+    },
+];
+
+/// Looks a study up by name.
+pub fn study(name: &str) -> Result<&'static Study, UnknownName> {
+    STUDIES
+        .iter()
+        .find(|s| s.name == name.trim())
+        .ok_or_else(|| UnknownName {
+            kind: "study",
+            name: name.to_string(),
+            valid: STUDIES.map(|s| s.name).join(", "),
+        })
+}
+
+/// Every named preset: the seed study's, then the `lecun` study's.
+fn all_presets() -> impl Iterator<Item = &'static Preset> {
+    STUDIES.iter().flat_map(|s| s.presets)
+}
+
 /// Looks a preset up by name.
 pub fn preset(name: &str) -> Result<&'static Preset, UnknownName> {
-    PRESETS
-        .iter()
+    all_presets()
         .find(|p| p.name == name.trim())
         .ok_or_else(|| UnknownName {
             kind: "preset",
             name: name.to_string(),
-            valid: PRESETS.map(|p| p.name).join(", "),
+            valid: all_presets().map(|p| p.name).collect::<Vec<_>>().join(", "),
         })
 }
 
 /// The preset whose tricks are exactly these, if any: a run's name in tables.
 pub fn preset_name(tricks: &TrickSet) -> Option<&'static str> {
-    PRESETS
-        .iter()
+    all_presets()
         .find(|p| p.trick_set() == *tricks)
         .map(|p| p.name)
 }
@@ -380,8 +581,64 @@ mod tests {
             undone.tricks.clear();
             assert_ne!(undone, base, "{} changes nothing", info.key);
             let changed: Vec<&str> = base.diff(&cfg);
-            assert_eq!(changed.len(), 1, "{} changes {:?}", info.key, changed);
+            // SGD trains at its own rate (see `resolve`).
+            let own = if info.trick == Trick::SgdMomentum {
+                vec!["lr", "optimizer"]
+            } else {
+                vec![changed[0]]
+            };
+            assert_eq!(changed, own, "{} changes {:?}", info.key, changed);
         }
+    }
+
+    #[test]
+    fn sgd_trains_at_sgd_lr_and_its_schedule_keeps_the_ratio() {
+        let h = Hyper::default();
+        let sgd = resolve(&[Trick::SgdMomentum].into(), &h);
+        assert_eq!(sgd.optimizer, Optimizer::SgdMomentum { momentum: 0.9 });
+        assert_eq!(sgd.lr, LrPolicy::Constant { lr: 1e-2 });
+        let sched = resolve(&[Trick::SgdMomentum, Trick::LrSchedule].into(), &h);
+        let LrPolicy::Exponential { initial, gamma } = sched.lr else {
+            panic!("{:?}", sched.lr);
+        };
+        assert!((initial - 2e-2).abs() < 1e-15, "{initial}");
+        assert_eq!(gamma, 0.8);
+        let plain = Hyper {
+            optimizer: crate::config::OptimizerKind::Sgd,
+            sgd_lr: 0.05,
+            ..Hyper::default()
+        };
+        let cfg = resolve(&TrickSet::new(), &plain);
+        assert_eq!(
+            (cfg.optimizer, cfg.lr),
+            (Optimizer::Sgd, LrPolicy::Constant { lr: 0.05 })
+        );
+        assert_eq!(
+            resolve(&TrickSet::new(), &h).lr,
+            LrPolicy::Constant { lr: 1e-3 }
+        );
+    }
+
+    #[test]
+    fn the_lecun_study_is_the_recipe_then_each_trick_left_out() {
+        let s = study("lecun").unwrap();
+        let recipe = s.presets[0].trick_set();
+        assert_eq!(recipe, LECUN_RECIPE.into_iter().collect());
+        assert_eq!(s.presets.len(), LECUN_RECIPE.len() + 1);
+        for (p, left_out) in s.presets[1..].iter().zip(LECUN_RECIPE) {
+            let mut want = recipe.clone();
+            want.remove(&left_out);
+            assert_eq!(p.trick_set(), want, "{}", p.name);
+            assert_eq!(p.name, format!("lecun_no_{}", left_out.key()));
+            assert_eq!(preset(p.name).unwrap().name, p.name);
+            assert_eq!(preset_name(&want), Some(p.name));
+        }
+        assert_eq!(study("seed").unwrap().presets.len(), 8);
+        let Err(err) = study("bogus") else {
+            panic!("a study named bogus")
+        };
+        let err = err.to_string();
+        assert!(err.contains("seed, lecun"), "{err}");
     }
 
     #[test]

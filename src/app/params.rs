@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use cifar_engine::config::{Hyper, MAX_BATCH};
+use cifar_engine::config::{Activation, Hyper, LossKind, MAX_BATCH, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,10 +18,19 @@ pub enum Param {
     Seed,
     TrainImages,
     Device,
+    Activation,
+    Loss,
+    Targets,
+    Optimizer,
+    SgdLr,
+    Momentum,
+    Order,
+    ZcaEpsilon,
+    RegularizeAfter,
 }
 
 /// In display order.
-pub const PARAMS: [Param; 11] = [
+pub const PARAMS: [Param; 20] = [
     Param::Epochs,
     Param::BatchSize,
     Param::Lr,
@@ -33,7 +42,23 @@ pub const PARAMS: [Param; 11] = [
     Param::Seed,
     Param::TrainImages,
     Param::Device,
+    Param::Activation,
+    Param::Loss,
+    Param::Targets,
+    Param::Optimizer,
+    Param::SgdLr,
+    Param::Momentum,
+    Param::Order,
+    Param::ZcaEpsilon,
+    Param::RegularizeAfter,
 ];
+
+/// The value after (or before) `now` in `all`, wrapping around.
+fn cycle<T: Copy + PartialEq>(all: &[T], now: T, up: bool) -> T {
+    let i = all.iter().position(|v| *v == now).unwrap_or(0);
+    let n = all.len();
+    all[(i + if up { 1 } else { n - 1 }) % n]
+}
 
 /// Training-set sizes the arrows step through; `None` is the whole set.
 const SUBSETS: [Option<usize>; 7] = [
@@ -125,6 +150,15 @@ impl Param {
             Param::Seed => "Seed",
             Param::TrainImages => "Train images",
             Param::Device => "Device",
+            Param::Activation => "Activation",
+            Param::Loss => "Loss",
+            Param::Targets => "MSE targets",
+            Param::Optimizer => "Optimizer",
+            Param::SgdLr => "SGD LR",
+            Param::Momentum => "SGD momentum",
+            Param::Order => "Batch order",
+            Param::ZcaEpsilon => "ZCA epsilon",
+            Param::RegularizeAfter => "L1/L2 from epoch",
         }
     }
 
@@ -144,6 +178,15 @@ impl Param {
                 "train on the first N images (quick demos); the test set stays whole"
             }
             Param::Device => "auto uses CUDA when a GPU answers, else the CPU",
+            Param::Activation => "the non-linearity when LeCun's tanh is off",
+            Param::Loss => "what is minimised when MSE targets is off (runs report cross-entropy)",
+            Param::Targets => "MSE targets: one_hot (1/0) or lecun (+-1 for LeCun's tanh)",
+            Param::Optimizer => "the optimizer when SGD + momentum is off",
+            Param::SgdLr => "SGD's learning rate (the LR settings above are Adam's)",
+            Param::Momentum => "SGD's momentum coefficient (no dampening)",
+            Param::Order => "shuffled, sequential (no shuffling) or interleaved classes",
+            Param::ZcaEpsilon => "ZCA whitening: added to the covariance's eigenvalues",
+            Param::RegularizeAfter => "L1 and L2 act from this epoch on (0: from the start)",
         }
     }
 
@@ -161,6 +204,15 @@ impl Param {
             Param::Seed => h.seed.to_string(),
             Param::TrainImages => e.train_limit.map_or("all".into(), |n| n.to_string()),
             Param::Device => e.device.to_string(),
+            Param::Activation => h.activation.key().to_string(),
+            Param::Loss => h.loss.key().to_string(),
+            Param::Targets => h.targets.key().to_string(),
+            Param::Optimizer => h.optimizer.key().to_string(),
+            Param::SgdLr => fmt_float(h.sgd_lr),
+            Param::Momentum => fmt_float(h.momentum),
+            Param::Order => h.order.key().to_string(),
+            Param::ZcaEpsilon => fmt_float(h.zca_epsilon),
+            Param::RegularizeAfter => h.regularize_after.to_string(),
         }
     }
 
@@ -215,6 +267,25 @@ impl Param {
                 let i = all.iter().position(|d| *d == e.device).unwrap_or(0);
                 e.device = all[(i + if up { 1 } else { 2 }) % 3];
             }
+            Param::Activation => h.activation = cycle(&Activation::ALL, h.activation, up),
+            Param::Loss => h.loss = cycle(LossKind::ALL, h.loss, up),
+            Param::Targets => h.targets = cycle(Targets::ALL, h.targets, up),
+            Param::Optimizer => h.optimizer = cycle(OptimizerKind::ALL, h.optimizer, up),
+            Param::SgdLr => h.sgd_lr = ladder(h.sgd_lr, up).clamp(1e-5, 5.0),
+            Param::Momentum => {
+                h.momentum = ((h.momentum + sign * 0.05) * 100.0).round() / 100.0;
+                h.momentum = h.momentum.clamp(0.0, 0.99);
+            }
+            Param::Order => h.order = cycle(Order::ALL, h.order, up),
+            Param::ZcaEpsilon => h.zca_epsilon = ladder(h.zca_epsilon, up).clamp(1e-6, 10.0),
+            Param::RegularizeAfter => {
+                h.regularize_after = if up {
+                    h.regularize_after + 1
+                } else {
+                    h.regularize_after.saturating_sub(1)
+                }
+                .min(999)
+            }
         }
     }
 
@@ -249,6 +320,15 @@ impl Param {
             Param::Device => {
                 next.device = DeviceChoice::from_str(text).map_err(|_| bad("auto, cuda or cpu"))?
             }
+            Param::Activation => h.activation = text.parse()?,
+            Param::Loss => h.loss = text.parse()?,
+            Param::Targets => h.targets = text.parse()?,
+            Param::Optimizer => h.optimizer = text.parse()?,
+            Param::SgdLr => h.sgd_lr = float()?,
+            Param::Momentum => h.momentum = float()?,
+            Param::Order => h.order = text.parse()?,
+            Param::ZcaEpsilon => h.zca_epsilon = float()?,
+            Param::RegularizeAfter => h.regularize_after = int()? as usize,
         }
         // The settings' checks name config keys; the person typed into this label.
         next.hyper
@@ -376,6 +456,36 @@ mod tests {
             .set(&mut e, &(MAX_BATCH + 1).to_string())
             .unwrap_err();
         assert!(err.contains("1 to 4096"), "{err}");
+    }
+
+    #[test]
+    fn lecuns_settings_cycle_and_parse() {
+        let mut e = editable();
+        Param::Optimizer.step(&mut e, true);
+        assert_eq!(e.hyper.optimizer, OptimizerKind::Sgd);
+        Param::Optimizer.step(&mut e, false);
+        Param::Optimizer.step(&mut e, false);
+        assert_eq!(Param::Optimizer.value(&e), "sgd_momentum", "wraps around");
+        Param::Order.set(&mut e, "interleaved").unwrap();
+        assert_eq!(e.hyper.order, Order::Interleaved);
+        let err = Param::Loss.set(&mut e, "hinge").unwrap_err();
+        assert!(err.contains("cross_entropy, mse"), "{err}");
+        Param::Activation.step(&mut e, false);
+        assert_eq!(e.hyper.activation, Activation::Sigmoid);
+        for _ in 0..50 {
+            Param::Momentum.step(&mut e, true);
+            Param::RegularizeAfter.step(&mut e, false);
+        }
+        assert_eq!((e.hyper.momentum, e.hyper.regularize_after), (0.99, 0));
+        Param::SgdLr.step(&mut e, true);
+        assert_eq!(e.hyper.sgd_lr, 2e-2);
+        assert!(Param::Momentum.set(&mut e, "1").is_err());
+        assert_eq!(e.hyper.validate(), Ok(()));
+        Param::Targets.step(&mut e, true);
+        assert_eq!(e.hyper.targets, Targets::Lecun);
+        assert_eq!(Param::Targets.value(&e), "lecun");
+        Param::Loss.step(&mut e, true);
+        assert_eq!(e.hyper.loss, LossKind::Mse);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10, DataProgress};
 use cifar_engine::events::{Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
-use cifar_engine::tricks::{self, PRESETS, TrickSet};
+use cifar_engine::tricks::{self, TrickSet};
 
 /// A line on stderr. A closed stderr (`2>&1 | head -1`) must not panic the run (as `eprintln!`
 /// would) before its record is saved, so write errors are dropped.
@@ -445,15 +445,13 @@ pub fn study_table(rows: &[(&str, TrickSet, Outcome)]) -> String {
 }
 
 pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
-    if args.preset != "seed" {
-        bail!("unknown study `{}`; valid: seed", args.preset);
-    }
+    let presets = tricks::study(&args.preset)?.presets;
     let hyper = ctx.hyper(&args.overrides)?;
     let out = args.out.as_deref().map(absolute);
     if let Some(dir) = &out {
         check_out_dir(dir)?;
     }
-    let configs: Vec<_> = PRESETS
+    let configs: Vec<_> = presets
         .iter()
         .map(|preset| {
             let tricks = preset.trick_set();

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use cifar_engine::config::{LossKind, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 
 #[derive(Parser, Debug)]
@@ -43,7 +44,7 @@ pub struct Cli {
 pub enum Command {
     /// Train one configuration (in the TUI, or with --headless from scripts)
     Run(RunArgs),
-    /// Train the seed study's eight presets and compare them
+    /// Train a study's presets (the seed study's eight, or lecun's) and compare them
     Study(StudyArgs),
     /// Continue an interrupted run from its last finished epoch
     Resume(ResumeArgs),
@@ -129,6 +130,22 @@ pub struct Overrides {
     /// (--epochs still wins)
     #[arg(long)]
     pub quick: bool,
+    /// The optimizer when sgd_momentum is not ticked: adam, sgd or sgd_momentum
+    #[arg(long, value_name = "NAME")]
+    pub optimizer: Option<OptimizerKind>,
+    /// The loss when mse_targets is not ticked: cross_entropy or mse
+    #[arg(long, value_name = "NAME")]
+    pub loss: Option<LossKind>,
+    /// The MSE loss's targets: one_hot or lecun
+    #[arg(long, value_name = "NAME")]
+    pub targets: Option<Targets>,
+    /// Order of the training images when interleave_classes is not ticked: shuffled,
+    /// sequential or interleaved
+    #[arg(long, value_name = "NAME")]
+    pub order: Option<Order>,
+    /// weight_decay and l1 act from this epoch on (0: from the start)
+    #[arg(long, value_name = "K")]
+    pub regularize_after: Option<usize>,
 }
 
 /// The quick demo's epochs: on the full training set even the baseline passes 0.5 test accuracy
@@ -140,8 +157,9 @@ pub struct RunArgs {
     /// No interface: one JSON line per epoch on stdout, progress on stderr
     #[arg(long)]
     pub headless: bool,
-    /// A seed preset: baseline, norm_inputs, lr_schedule, weight_decay, init_weights,
-    /// dropout_dense, dropout_conv, dropout_both
+    /// A preset: the seed study's (baseline, norm_inputs, lr_schedule, weight_decay,
+    /// init_weights, dropout_dense, dropout_conv, dropout_both) or the lecun study's (lecun,
+    /// lecun_no_TRICK)
     #[arg(long, conflicts_with = "tricks")]
     pub preset: Option<String>,
     /// Tricks to tick, comma-separated (e.g. norm_inputs,lr_schedule)
@@ -159,7 +177,8 @@ pub struct StudyArgs {
     /// No interface: progress on stderr, the comparison table on stdout
     #[arg(long)]
     pub headless: bool,
-    /// The study to run; `seed` is the eight cumulative scenarios
+    /// The study to run: `seed` (the eight cumulative scenarios) or `lecun` (LeCun's recipe,
+    /// then each of its tricks left out in turn)
     #[arg(long, default_value = "seed")]
     pub preset: String,
     #[command(flatten)]

@@ -296,6 +296,40 @@ mod tests {
     }
 
     #[test]
+    fn lecuns_settings_parse_and_bad_ones_are_named() {
+        use cifar_engine::config::{LossKind, OptimizerKind, Order, Targets};
+        let s = parse(
+            "[train]\nloss = \"mse\"\ntargets = \"lecun\"\noptimizer = \"sgd_momentum\"\n\
+             sgd_lr = 0.05\nmomentum = 0.5\norder = \"interleaved\"\nzca_epsilon = 0.1\n\
+             regularize_after = 2\n",
+        )
+        .unwrap();
+        let t = &s.train;
+        assert_eq!((t.loss, t.targets), (LossKind::Mse, Targets::Lecun));
+        assert_eq!(t.optimizer, OptimizerKind::SgdMomentum);
+        assert_eq!((t.sgd_lr, t.momentum), (0.05, 0.5));
+        assert_eq!(
+            (t.order, t.zca_epsilon, t.regularize_after),
+            (Order::Interleaved, 0.1, 2)
+        );
+        let msg = parse("[train]\noptimizer = \"rmsprop\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("rmsprop") && msg.contains("sgd_momentum") && msg.contains("line 2"),
+            "{msg}"
+        );
+        for (text, field) in [
+            ("[train]\nmomentum = 1.0\n", "momentum"),
+            ("[train]\nsgd_lr = 0.0\n", "sgd_lr"),
+            ("[train]\nzca_epsilon = 0.0\n", "zca_epsilon"),
+        ] {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains(field) && msg.contains("out of range"), "{msg}");
+        }
+    }
+
+    #[test]
     fn out_of_range_values_are_refused() {
         for (text, field) in [
             ("[train]\nlr = -0.001\n", "lr"),

@@ -89,6 +89,11 @@ impl Context {
         h.epochs = o.epochs.or(quick).unwrap_or(h.epochs);
         h.batch_size = o.batch_size.unwrap_or(h.batch_size);
         h.seed = o.seed.unwrap_or(h.seed);
+        h.optimizer = o.optimizer.unwrap_or(h.optimizer);
+        h.loss = o.loss.unwrap_or(h.loss);
+        h.targets = o.targets.unwrap_or(h.targets);
+        h.order = o.order.unwrap_or(h.order);
+        h.regularize_after = o.regularize_after.unwrap_or(h.regularize_after);
         h.validate().context("bad command-line value")?;
         // Checked here, before the data loads, not by the engine after.
         if o.train_limit == Some(0) {

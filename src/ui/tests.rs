@@ -447,16 +447,19 @@ fn history_unavailable_says_why() {
 fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
     let mut app = app();
     let s = screen(&app, 80, 24);
-    assert!(!s.contains("Device") && s.contains("↓ 2 more"), "{s}");
-    app.cursor = crate::app::ITEM_COUNT - 1; // Device, the last setting
+    assert!(!s.contains("Device") && s.contains("↓ 15 more"), "{s}");
+    app.cursor = crate::app::ITEM_COUNT - 1; // the last setting
     let s = screen(&app, 80, 24);
-    assert!(s.contains("Device") && s.contains("↑ 2 more"), "{s}");
+    assert!(
+        s.contains("L1/L2 from epoch") && s.contains("↑ 15 more"),
+        "{s}"
+    );
     assert!(!s.contains(" Epochs "), "{s}");
     insta::assert_snapshot!(s);
     // A tall terminal shows them all, with no scroll marks.
     let s = screen(&app, 120, 40);
     assert!(
-        s.contains(" Epochs ") && s.contains("Device") && !s.contains("more "),
+        s.contains(" Epochs ") && s.contains("L1/L2 from epoch") && !s.contains("more "),
         "{s}"
     );
 }

@@ -1,0 +1,198 @@
+//! ZCA whitening (Efficient BackProp, sec. 4.3: inputs decorrelated, with equal variances):
+//! `x ↦ (x − μ) W`, `W = (C + εI)^{-1/2}`, fitted on the training set's pixels in [0, 1].
+//!
+//! `W` is symmetric, so whitened images still look like images (unlike PCA whitening). It is
+//! computed with the coupled Newton–Schulz iteration, three matrix products a step, so fitting
+//! needs only the backend's matmul (and runs on the GPU where training does).
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::data::{Split, cifar::IMAGE_BYTES};
+
+/// Newton–Schulz steps at most; convergence is checked after each.
+const MAX_STEPS: usize = 60;
+/// Done when every entry of `ZY − I` is below this (f32 rounding over 3072-term dot products
+/// keeps it from going much lower), or when a step no longer halves it.
+const TOLERANCE: f32 = 1e-4;
+
+/// A fitted whitening: the training set's mean and the matrix.
+pub struct Zca<B: Backend> {
+    mean: Tensor<B, 2>,  // [1, d]
+    white: Tensor<B, 2>, // [d, d], symmetric
+    /// Newton–Schulz steps the fit took.
+    pub steps: usize,
+}
+
+/// A split's pixels as f32 rows in [0, 1]: [n, 3072].
+pub fn pixels<B: Backend>(split: &Split, device: &B::Device) -> Tensor<B, 2> {
+    let x: Vec<f32> = split.images.iter().map(|&p| p as f32 / 255.0).collect();
+    Tensor::from_data(TensorData::new(x, [split.len(), IMAGE_BYTES]), device)
+}
+
+impl<B: Backend> Zca<B> {
+    /// Fits on the rows of `x` [n, d]: the covariance divided by n, plus `epsilon` on its
+    /// diagonal (which keeps near-empty directions, pixel noise, from being blown up).
+    pub fn fit(x: Tensor<B, 2>, epsilon: f64) -> Self {
+        let [n, d] = x.dims();
+        let device = x.device();
+        let mean = x.clone().mean_dim(0); // [1, d]
+        let centred = x - mean.clone();
+        let cov = centred.clone().transpose().matmul(centred) / n as f64
+            + Tensor::eye(d, &device) * epsilon;
+        let (white, steps) = inverse_sqrt(cov);
+        tracing::debug!("ZCA: {steps} Newton-Schulz steps");
+        Self { mean, white, steps }
+    }
+
+    /// Whitens the rows of `x` [n, d].
+    pub fn apply(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        (x - self.mean.clone()).matmul(self.white.clone())
+    }
+}
+
+/// `A^{-1/2}` of a symmetric positive definite `a`, by the coupled Newton–Schulz iteration
+/// (Higham, Functions of Matrices, 2008, eq. 6.35): with `Y₀ = A/c`, `Z₀ = I`,
+/// `T = (3I − ZY)/2`, `Y ← YT`, `Z ← TZ`, `Z` tends to `(A/c)^{-1/2}`. Scaling by the trace
+/// `c` puts every eigenvalue in (0, 1], where it converges.
+fn inverse_sqrt<B: Backend>(a: Tensor<B, 2>) -> (Tensor<B, 2>, usize) {
+    let d = a.dims()[0];
+    let device = a.device();
+    let eye = Tensor::<B, 2>::eye(d, &device);
+    let trace: f32 = (a.clone() * eye.clone()).sum().into_scalar().elem();
+    let mut y = a / trace as f64;
+    let mut z = eye.clone();
+    let mut steps = 0;
+    let mut last = f32::INFINITY;
+    while steps < MAX_STEPS {
+        let zy = z.clone().matmul(y.clone());
+        let residual = zy.clone() - eye.clone();
+        let off: f32 = residual.clone().abs().max().into_scalar().elem();
+        // The Frobenius norm bounds every eigenvalue's residual: once it is below 1/2 the
+        // iteration is quadratic and more than halves it each step, until rounding stops it.
+        let fro: f32 = residual.powi_scalar(2).sum().sqrt().into_scalar().elem();
+        if off < TOLERANCE || (fro < 0.5 && fro > last / 2.0) {
+            break;
+        }
+        last = fro;
+        let t = (eye.clone() * 3.0 - zy) * 0.5;
+        y = y.matmul(t.clone());
+        z = t.matmul(z);
+        steps += 1;
+    }
+    (z / (trace as f64).sqrt(), steps)
+}
+
+use burn::tensor::ElementConversion;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Cpu;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Covariance of the rows of `x` [n, d], divided by n, as f64 rows.
+    fn covariance(x: Tensor<Cpu, 2>) -> Vec<Vec<f64>> {
+        let [n, d] = x.dims();
+        let v: Vec<f32> = x.into_data().to_vec().unwrap();
+        let mean: Vec<f64> = (0..d)
+            .map(|j| (0..n).map(|i| v[i * d + j] as f64).sum::<f64>() / n as f64)
+            .collect();
+        (0..d)
+            .map(|a| {
+                (0..d)
+                    .map(|b| {
+                        (0..n)
+                            .map(|i| {
+                                (v[i * d + a] as f64 - mean[a]) * (v[i * d + b] as f64 - mean[b])
+                            })
+                            .sum::<f64>()
+                            / n as f64
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whitened_data_has_identity_covariance() {
+        // 2000 samples of 12 strongly correlated, unequally scaled variables: x = s M, s
+        // uniform, M a random mixing with scales from 0.05 to 3.
+        let (n, d) = (2000, 12);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mix: Vec<f32> = (0..d * d)
+            .map(|k| rng.random_range(-1.0..1.0) * (0.05 + 3.0 * (k % d) as f32 / d as f32))
+            .collect();
+        let s: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let dev = Default::default();
+        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(s, [n, d]), &dev)
+            .matmul(Tensor::from_data(TensorData::new(mix, [d, d]), &dev))
+            + 0.3;
+        let before = covariance(x.clone());
+        let most = (0..d)
+            .flat_map(|a| (0..d).filter(move |&b| b != a).map(move |b| (a, b)))
+            .map(|(a, b)| before[a][b].abs())
+            .fold(0.0, f64::max);
+        assert!(most > 0.1, "the test data is correlated: {most}");
+        let zca = Zca::fit(x.clone(), 1e-9);
+        let cov = covariance(zca.apply(x));
+        for (a, row) in cov.iter().enumerate() {
+            for (b, &c) in row.iter().enumerate() {
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!((c - want).abs() < 1e-3, "cov[{a}][{b}] = {c}");
+            }
+        }
+        // ZCA, not any whitening: W is symmetric.
+        let w: Vec<f32> = zca.white.clone().into_data().to_vec().unwrap();
+        for a in 0..d {
+            for b in 0..d {
+                assert!((w[a * d + b] - w[b * d + a]).abs() < 1e-3 * w[a * d + a].abs());
+            }
+        }
+    }
+
+    #[test]
+    fn epsilon_shrinks_the_weak_directions() {
+        // Variances 4 and 0.01, uncorrelated: ε = 0.01 whitens the first to 4/4.01 and the
+        // second only to 0.01/0.02 = 0.5.
+        let dev = Default::default();
+        let rows: Vec<f32> = (0..4000)
+            .flat_map(|i| {
+                let a = if i % 2 == 0 { 2.0 } else { -2.0 };
+                let b = if (i / 2) % 2 == 0 { 0.1 } else { -0.1 };
+                [a, b]
+            })
+            .collect();
+        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(rows, [4000, 2]), &dev);
+        let cov = covariance(Zca::fit(x.clone(), 0.01).apply(x));
+        assert!((cov[0][0] - 4.0 / 4.01).abs() < 1e-3, "{cov:?}");
+        assert!((cov[1][1] - 0.5).abs() < 1e-3, "{cov:?}");
+    }
+
+    /// Fitting on the real training set: `CIFAR_DIR=/work/data cargo test -p cifar-engine
+    /// --release zca_fit_on_cifar -- --ignored --nocapture` prints the time.
+    #[test]
+    #[ignore = "needs CIFAR-10 in $CIFAR_DIR"]
+    fn zca_fit_on_cifar_times() {
+        let dir = std::env::var("CIFAR_DIR").expect("CIFAR_DIR");
+        let data = crate::data::cifar::load(std::path::Path::new(&dir)).unwrap();
+        let dev = Default::default();
+        let t = std::time::Instant::now();
+        let x = pixels::<Cpu>(&data.train, &dev);
+        let zca = Zca::fit(x.clone(), 1e-2);
+        let fitted = t.elapsed().as_secs_f64();
+        let white = zca.apply(x);
+        let _ = white.clone().slice([0..1, 0..1]).into_data();
+        let applied = t.elapsed().as_secs_f64() - fitted;
+        let test = zca.apply(pixels::<Cpu>(&data.test, &dev));
+        let _ = test.slice([0..1, 0..1]).into_data();
+        eprintln!(
+            "ZCA on {} images: fit {fitted:.1} s ({} Newton-Schulz steps), whitening the \
+             training set {applied:.1} s, total with the test set {:.1} s",
+            data.train.len(),
+            zca.steps,
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
