@@ -281,6 +281,16 @@ fn seeded<R>(draw: impl FnOnce() -> R) -> R {
     draw()
 }
 
+/// The network before its first step: drawn from the run's seed alone, so every variant with
+/// the same architecture and init starts from the same weights on the same seed (a paired
+/// comparison).
+pub fn initial_model<B: Backend>(cfg: &TrainConfig, device: &B::Device) -> Cnn<B> {
+    seeded(|| {
+        B::seed(device, cfg.seed);
+        CnnSpec::from(cfg).init(device)
+    })
+}
+
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
 pub fn train<B: TrainBackend>(
     device: &B::Device,
@@ -304,10 +314,7 @@ pub fn train<B: TrainBackend>(
     let train = DeviceSplit::<B>::upload(&train_split, device);
     let test = DeviceSplit::<B::InnerBackend>::upload(&data.test, device);
     let input = InputMap::new(stats);
-    let mut model: Cnn<B> = seeded(|| {
-        B::seed(device, cfg.seed);
-        CnnSpec::from(cfg).init(device)
-    });
+    let mut model: Cnn<B> = initial_model(cfg, device);
     let mut optim: Adam<B> = optimizer(cfg).init();
     let mut epochs = job.done;
     if let (Some(slot), true) = (job.checkpoints, !epochs.is_empty()) {
