@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::variants::Seeds;
 use cifar_engine::config::Hyper;
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::Trick;
@@ -23,6 +24,9 @@ pub struct AppSettings {
     /// Most runs training at once. Unset: 8 on a GPU (one run leaves most of it idle), 1 on
     /// the CPU (one run already keeps every core busy).
     pub parallel: Option<usize>,
+    /// Seeds each run and each study scenario is trained on. Unset: a run once, a study on 3
+    /// seeds (CPU) or 5 (GPU).
+    pub seeds: Option<Seeds>,
 }
 
 impl Default for AppSettings {
@@ -33,6 +37,7 @@ impl Default for AppSettings {
             device: DeviceChoice::Auto,
             fps: 30,
             parallel: None,
+            seeds: None,
         }
     }
 }
@@ -85,6 +90,11 @@ pub enum SettingsError {
          the line for the default (8 on a GPU, 1 on the CPU)"
     )]
     Parallel { path: PathBuf, parallel: usize },
+    #[error(
+        "{path}: [app] seeds: {why}. Fix the value (a count such as 3, or a list such as [1, 2, 3]), \
+         or delete the line for the default"
+    )]
+    Seeds { path: PathBuf, why: String },
 }
 
 /// toml's own message spans four lines (position, the line, a caret, the reason); a terminal
@@ -131,6 +141,12 @@ impl Settings {
             return Err(SettingsError::Parallel {
                 path: path.to_path_buf(),
                 parallel,
+            });
+        }
+        if let Some(Err(why)) = settings.app.seeds.as_ref().map(Seeds::check) {
+            return Err(SettingsError::Seeds {
+                path: path.to_path_buf(),
+                why,
             });
         }
         Ok(settings)
@@ -309,5 +325,17 @@ mod tests {
             parse("[app]\nparallel = 4\n").unwrap().app.parallel,
             Some(4)
         );
+        assert_eq!(
+            parse("[app]\nseeds = 3\n").unwrap().app.seeds,
+            Some(Seeds::Count(3))
+        );
+        assert_eq!(
+            parse("[app]\nseeds = [1, 2, 3]\n").unwrap().app.seeds,
+            Some(Seeds::List(vec![1, 2, 3]))
+        );
+        for bad in ["seeds = 0", "seeds = []", "seeds = [1, 1]"] {
+            let msg = parse(&format!("[app]\n{bad}\n")).unwrap_err().to_string();
+            assert!(msg.contains("seeds") && msg.contains("Fix"), "{bad}: {msg}");
+        }
     }
 }

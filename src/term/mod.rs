@@ -54,6 +54,10 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
     app.values.train_limit = overrides.train_limit;
+    app.values.seeds = overrides
+        .seeds
+        .clone()
+        .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
     app.parallel_auto = ctx.parallel.is_none();
     let first = match start {
