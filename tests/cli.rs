@@ -863,7 +863,10 @@ fn seeds_repeat_runs_and_the_report_is_rebuilt_from_the_history() {
     // The epochs' JSON lines, then the report.
     let out = String::from_utf8(o.stdout).unwrap();
     let table = &out[out.find("seeds: 7, 8;").expect(&out)..];
-    assert!(table.contains("| baseline | (baseline) | 2 |"), "{table}");
+    assert!(
+        table.contains("| baseline (first 64 images) | (baseline) | 2 | "),
+        "{table}"
+    );
     assert!(
         table.contains("| normalizing inputs helps | norm_inputs − baseline |"),
         "{table}"
