@@ -37,7 +37,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     cifar_engine::install_pool();
     match &cli.command {
         Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
-        Some(Command::Study(args)) if args.headless => headless::study(&ctx, args),
+        Some(Command::Study(args)) if args.headless || args.report => headless::study(&ctx, args),
         Some(Command::Run(args)) => {
             ctx.check_memory(&headless::run_config(&ctx, args)?.1)?;
             tui::main(ctx, tui::Start::Run(args))

@@ -753,6 +753,8 @@ fn a_parallel_study_gives_every_run_its_sequential_figures() {
             "--headless",
             "--parallel",
             parallel,
+            "--seeds",
+            "1",
             "--epochs",
             "1",
             "--train-limit",
@@ -793,4 +795,104 @@ fn a_parallel_study_gives_every_run_its_sequential_figures() {
     }
     let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
     assert_eq!(listing.matches("finished").count(), 16, "{listing}");
+}
+
+/// `--seeds 2`: a run repeated on seeds 42 and 43, one record per seed and the variant's
+/// figures; a study of 8 scenarios x 2 seeds whose report `study --report` rebuilds from the
+/// history alone.
+#[test]
+fn seeds_repeat_runs_and_the_report_is_rebuilt_from_the_history() {
+    let env = Env::new();
+    let o = env.run(&[
+        "run",
+        "--headless",
+        "--preset",
+        "norm_inputs",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--out",
+        "r.json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(env.tmp.path().join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(read("r.seed42.json")["config"]["seed"], 42);
+    assert_eq!(read("r.seed43.json")["config"]["seed"], 43);
+    let v = read("r.json");
+    assert_eq!(v["n"], 2);
+    assert_eq!(v["variant"]["seeds"], serde_json::json!([42, 43]));
+    assert_eq!(
+        v["variant"]["accuracy"]["values"].as_array().unwrap().len(),
+        2
+    );
+    let lines = String::from_utf8(o.stdout).unwrap();
+    assert!(lines.contains("\"seed\":43"), "{lines}");
+
+    let history = env.tmp.path().join("study.db");
+    let o = env
+        .cmd_on(
+            &history,
+            &[
+                "study",
+                "--headless",
+                "--seeds",
+                "7,8",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "64",
+                "--parallel",
+                "2",
+                "--out",
+                "st",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("8 scenarios x 2 seeds (7, 8)"),
+        "{}",
+        stderr(&o)
+    );
+    // The epochs' JSON lines, then the report.
+    let out = String::from_utf8(o.stdout).unwrap();
+    let table = &out[out.find("seeds: 7, 8;").expect(&out)..];
+    assert!(
+        table.contains("| baseline (first 64 images) | (baseline) | 2 | "),
+        "{table}"
+    );
+    assert!(
+        table.contains("| normalizing inputs helps | norm_inputs − baseline |"),
+        "{table}"
+    );
+    assert!(env.tmp.path().join("st/dropout_both.seed8.json").is_file());
+    let json = read("st/study.json");
+    assert_eq!(json["variants"].as_array().unwrap().len(), 8);
+    assert_eq!(json["variants"][0]["n"], 2);
+    assert_eq!(json["claims"].as_array().unwrap().len(), 7);
+
+    let o = env
+        .cmd_on(&history, &["study", "--report"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        report.starts_with("## 1 epochs, batch 64, the first 64 images: 16 finished runs"),
+        "{report}"
+    );
+    assert!(
+        report.contains(table),
+        "the study's own table:\n{table}\nreport:\n{report}"
+    );
+    // Nothing to report is an error naming the file.
+    let empty = env.tmp.path().join("empty.db");
+    let o = env.cmd_on(&empty, &["study", "--report"]).output().unwrap();
+    assert!(!o.status.success());
 }

@@ -316,6 +316,16 @@ fn seeded<R>(draw: impl FnOnce() -> R) -> R {
     draw()
 }
 
+/// The network before its first step: drawn from the run's seed alone, so every variant with
+/// the same architecture and init starts from the same weights on the same seed (a paired
+/// comparison).
+pub fn initial_model<B: Backend>(cfg: &TrainConfig, device: &B::Device) -> Cnn<B> {
+    seeded(|| {
+        B::seed(device, cfg.seed);
+        CnnSpec::from(cfg).init(device)
+    })
+}
+
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
 pub fn train<B: TrainBackend>(
     device: &B::Device,
@@ -358,10 +368,7 @@ pub fn train<B: TrainBackend>(
             )
         }
     };
-    let mut model: Cnn<B> = seeded(|| {
-        B::seed(device, cfg.seed);
-        CnnSpec::from(cfg).init(device)
-    });
+    let mut model: Cnn<B> = initial_model(cfg, device);
     let mut epochs = job.done;
     let mut optim = Optim::<B>::new(cfg, epochs.len());
     if let (Some(slot), true) = (job.checkpoints, !epochs.is_empty()) {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::app::variants::{self, Trial, Variant};
 use crate::run::{Run, Status};
 use cifar_engine::tricks::{TRICKS, Trick};
 
@@ -104,6 +105,9 @@ pub struct History {
     pub selected: BTreeSet<i64>,
     /// Why there is no history (unwritable folder, corrupt file…), if so.
     pub unavailable: Option<String>,
+    /// One row per variant (finished runs of one configuration over its seeds) instead of
+    /// one per run; the cursor then moves over variants.
+    pub grouped: bool,
 }
 
 impl Default for History {
@@ -117,6 +121,7 @@ impl Default for History {
             text: String::new(),
             selected: BTreeSet::new(),
             unavailable: None,
+            grouped: false,
         }
     }
 }
@@ -146,11 +151,45 @@ impl History {
         rows
     }
 
-    /// The row under the cursor.
+    /// The visible finished runs by variant, in the screen's order (newest: by latest run;
+    /// accuracy: by mean; name).
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut finished: Vec<Trial> = self
+            .visible()
+            .into_iter()
+            .filter_map(Trial::from_run)
+            .collect();
+        finished.sort_by_key(|t| t.id);
+        let mut v = variants::group(finished);
+        match self.sort {
+            Sort::Newest => v.sort_by_key(|v| std::cmp::Reverse(v.runs.iter().max().copied())),
+            Sort::Accuracy => v.sort_by(|a, b| b.accuracy.mean.total_cmp(&a.accuracy.mean)),
+            Sort::Name => v.sort_by(|a, b| a.name.cmp(&b.name)),
+        }
+        v
+    }
+
+    /// The variant under the cursor, in the grouped view.
+    pub fn current_variant(&self) -> Option<Variant> {
+        let v = self.variants();
+        let i = self.cursor.min(v.len().saturating_sub(1));
+        v.into_iter().nth(i)
+    }
+
+    /// The row under the cursor; in the grouped view, the newest run of its variant.
     pub fn current(&self) -> Option<&Run> {
+        if self.grouped {
+            let newest = self.current_variant()?.runs.into_iter().max()?;
+            return self.rows.iter().find(|r| r.id == newest);
+        }
         let rows = self.visible();
         rows.get(self.cursor.min(rows.len().saturating_sub(1)))
             .copied()
+    }
+
+    pub fn toggle_grouped(&mut self) {
+        self.grouped = !self.grouped;
+        self.cursor = 0;
     }
 
     pub fn set_rows(&mut self, rows: Vec<Run>) {
@@ -182,7 +221,12 @@ impl History {
     }
 
     fn clamp(&mut self) {
-        self.cursor = self.cursor.min(self.visible().len().saturating_sub(1));
+        let n = if self.grouped {
+            self.variants().len()
+        } else {
+            self.visible().len()
+        };
+        self.cursor = self.cursor.min(n.saturating_sub(1));
     }
 
     pub fn up(&mut self) {
@@ -230,20 +274,34 @@ impl History {
         self.clamp();
     }
 
-    /// Toggles the row under the cursor; returns its id and whether it is now selected.
-    pub fn toggle(&mut self) -> Option<(i64, bool)> {
-        let id = self.current()?.id;
-        let on = !self.selected.remove(&id);
-        if on {
-            self.selected.insert(id);
+    /// Toggles the row under the cursor (in the grouped view, every run of its variant
+    /// together); returns the ids and whether they are now selected.
+    pub fn toggle(&mut self) -> Option<(Vec<i64>, bool)> {
+        let ids = self.under_cursor();
+        let on = !ids.iter().all(|id| self.selected.contains(id));
+        for id in &ids {
+            if on {
+                self.selected.insert(*id);
+            } else {
+                self.selected.remove(id);
+            }
         }
-        Some((id, on))
+        (!ids.is_empty()).then_some((ids, on))
+    }
+
+    /// The runs of the row under the cursor: one, or its variant's.
+    fn under_cursor(&self) -> Vec<i64> {
+        if self.grouped {
+            self.current_variant().map(|v| v.runs).unwrap_or_default()
+        } else {
+            self.current().map(|r| vec![r.id]).unwrap_or_default()
+        }
     }
 
     /// The selection, or the row under the cursor when nothing is selected.
     pub fn targets(&self) -> Vec<i64> {
         if self.selected.is_empty() {
-            self.current().map(|r| vec![r.id]).unwrap_or_default()
+            self.under_cursor()
         } else {
             self.selected.iter().copied().collect()
         }
@@ -291,11 +349,57 @@ pub(crate) mod tests {
             h.cycle_filter();
         }
         assert_eq!(h.filter, None);
-        assert_eq!(h.toggle(), Some((1, true)));
+        assert_eq!(h.toggle(), Some((vec![1], true)));
         h.down();
         assert_eq!(h.targets(), [1]);
         h.selected.clear();
         assert_eq!(h.targets(), [h.current().unwrap().id]);
+    }
+
+    /// The first `presets` presets on each of `seeds` (seed-major), accuracy rising with the
+    /// preset and a little with the seed; run ids from 1 in training order.
+    pub(crate) fn stored_seeds(presets: usize, seeds: &[u64]) -> Vec<Run> {
+        let mut s = Store::in_memory();
+        for (k, &seed) in seeds.iter().enumerate() {
+            for (i, p) in PRESETS.iter().take(presets).enumerate() {
+                let mut cfg = tricks::resolve(&p.trick_set(), &Hyper::default());
+                cfg.seed = seed;
+                let id = s.insert(p.name, &cfg).unwrap();
+                s.start(id, "cpu").unwrap();
+                let o = outcome(0.6 + 0.01 * i as f64 + 0.002 * k as f64, 3);
+                for e in &o.epochs {
+                    s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
+                }
+                s.finish(id, &o).unwrap();
+            }
+        }
+        s.list().unwrap()
+    }
+
+    #[test]
+    fn the_grouped_view_has_a_row_per_variant_and_selects_all_its_seeds() {
+        let mut h = History::default();
+        h.set_rows(stored_seeds(3, &[1, 2, 3]));
+        h.toggle_grouped();
+        let v = h.variants();
+        let rows: Vec<(&str, usize)> = v.iter().map(|v| (v.name.as_str(), v.n())).collect();
+        assert_eq!(
+            rows,
+            [("lr_schedule", 3), ("norm_inputs", 3), ("baseline", 3)],
+            "newest first"
+        );
+        assert_eq!(v[2].runs, [1, 4, 7]);
+        assert_eq!(h.current().unwrap().id, 9, "the variant's newest run");
+        h.down();
+        h.down();
+        h.down();
+        assert_eq!(h.cursor, 2, "the cursor stays on the variants");
+        assert_eq!(h.toggle(), Some((vec![1, 4, 7], true)));
+        assert_eq!(h.targets(), [1, 4, 7]);
+        assert_eq!(h.toggle(), Some((vec![1, 4, 7], false)));
+        assert!(h.selected.is_empty());
+        h.cycle_sort();
+        assert_eq!(h.variants()[0].name, "lr_schedule", "best mean first");
     }
 
     #[test]

@@ -3,11 +3,13 @@
 
 pub mod history;
 pub mod params;
+pub mod variants;
 
 use std::collections::BTreeSet;
 
 use crate::app::history::History;
 use crate::app::params::{Editable, PARAMS, Param};
+use crate::app::variants::{Seeds, Trial, Variant};
 use crate::run::{Run, RunId, Status};
 use crate::store::state::UiState;
 use cifar_engine::config::{Hyper, TrainConfig};
@@ -74,6 +76,10 @@ pub enum Action {
     Delete,
     Export,
     Resume,
+    /// History: show runs one by one or grouped by variant.
+    Group,
+    /// Compare: differences are measured against the variant under the cursor.
+    Reference,
     /// `y` when asked to confirm.
     Yes,
     /// History: cycle which runs show by status.
@@ -254,6 +260,9 @@ pub struct App {
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
     pub compare_cursor: usize,
     pub compare_selected: BTreeSet<RunId>,
+    /// The variant (its [`variants::variant_key`]) Compare measures differences against;
+    /// `None`: the compared baseline, if any.
+    pub compare_reference: Option<String>,
     pub history: History,
     /// Queued runs whose history number is on the way; they start once it has arrived, so
     /// that they train under it.
@@ -277,6 +286,7 @@ impl App {
             hyper,
             device,
             train_limit: None,
+            seeds: None,
         };
         Self {
             screen: Screen::Train,
@@ -296,6 +306,7 @@ impl App {
             opened: BTreeSet::new(),
             compare_cursor: 0,
             compare_selected: BTreeSet::new(),
+            compare_reference: None,
             history: History::default(),
             recording: BTreeSet::new(),
             parallel: 1,
@@ -364,9 +375,23 @@ impl App {
         self.runs.iter_mut().find(|r| r.key == key)
     }
 
-    fn enqueue(&mut self, tricks: TrickSet, out: &mut Vec<Command>) {
+    /// The seeds a run (`study` false) or each study scenario trains on: as set, else one for
+    /// a run, and for a study 3 on the CPU, 5 on a GPU (asked for, or seen training).
+    pub fn seeds(&self, study: bool) -> Vec<u64> {
+        let gpu = self.values.device == DeviceChoice::Cuda
+            || self.runs.iter().any(|r| r.device == Some(Device::Cuda));
+        let device = if gpu { Device::Cuda } else { Device::Cpu };
+        self.values
+            .seeds
+            .clone()
+            .unwrap_or_else(|| Seeds::default_for(study, device))
+            .list(self.values.hyper.seed)
+    }
+
+    fn enqueue(&mut self, tricks: TrickSet, seed: u64, out: &mut Vec<Command>) {
         let mut config = tricks::resolve(&tricks, &self.values.hyper);
         config.train_limit = self.values.train_limit;
+        config.seed = seed;
         let run = Run::new(self.next_key(), tricks, config);
         out.push(Command::Enqueue {
             run: run.key,
@@ -584,10 +609,18 @@ impl App {
             }
             (Mode::ConfirmStudy, Action::Yes) => {
                 self.mode = Mode::Normal;
-                for p in &PRESETS {
-                    self.enqueue(p.trick_set(), out);
+                let seeds = self.seeds(true);
+                // Seed by seed: a study stopped half-way still has whole, paired seeds.
+                for &seed in &seeds {
+                    for p in &PRESETS {
+                        self.enqueue(p.trick_set(), seed, out);
+                    }
                 }
-                self.notice = Some("queued the seed study's eight presets".into());
+                self.notice = Some(format!(
+                    "queued the seed study: eight presets x {} seed(s) ({})",
+                    seeds.len(),
+                    seed_list(&seeds)
+                ));
             }
             (Mode::ConfirmStudy, _) => {
                 self.mode = Mode::Normal;
@@ -678,15 +711,27 @@ impl App {
                 self.notice = Some("cannot train without the data: see the message above".into());
             }
             Action::Start => {
-                self.enqueue(self.tricks.clone(), out);
-                self.notice = None;
+                let seeds = self.seeds(false);
+                for &seed in &seeds {
+                    self.enqueue(self.tricks.clone(), seed, out);
+                }
+                self.notice = (seeds.len() > 1).then(|| {
+                    format!(
+                        "queued {} runs, one per seed ({})",
+                        seeds.len(),
+                        seed_list(&seeds)
+                    )
+                });
             }
             Action::QueueStudy => {
+                let seeds = self.seeds(true);
                 self.mode = Mode::ConfirmStudy;
                 self.notice = Some(format!(
-                    "queue the seed study: {} runs of {} epochs? y or a queues them, any other \
-                     key does not",
+                    "queue the seed study: {} runs ({} presets x {} seed(s)) of {} epochs? y or \
+                     a queues them, any other key does not",
+                    PRESETS.len() * seeds.len(),
                     PRESETS.len(),
+                    seeds.len(),
                     self.values.hyper.epochs
                 ));
             }
@@ -815,6 +860,14 @@ impl App {
                     self.screen = Screen::Results;
                 }
             }
+            Action::Reference => {
+                let run = &self.runs[self.compare_cursor.min(n - 1)];
+                self.notice = Some(format!(
+                    "differences are now measured against {} (paired by seed)",
+                    run.name
+                ));
+                self.compare_reference = Some(variants::variant_key(&run.name, &run.config));
+            }
             _ => {}
         }
     }
@@ -825,6 +878,7 @@ impl App {
             Action::Up => h.up(),
             Action::Down => h.down(),
             Action::Sort => h.cycle_sort(),
+            Action::Group => h.toggle_grouped(),
             Action::Filter => h.cycle_filter(),
             Action::ShowStatus => h.cycle_show(),
             Action::SelectAll => {
@@ -847,8 +901,11 @@ impl App {
             }
             Action::Search => self.mode = Mode::Search(self.history.text.clone()),
             Action::Toggle => {
-                if let Some((id, on)) = h.toggle() {
-                    let stored = h.rows.iter().find(|r| r.id == id).cloned();
+                let Some((ids, on)) = h.toggle() else {
+                    return;
+                };
+                for id in ids {
+                    let stored = self.history.rows.iter().find(|r| r.id == id).cloned();
                     if let Some(stored) = stored.filter(|r| r.outcome().is_some()) {
                         let run = self.adopt(&stored);
                         if on {
@@ -964,6 +1021,36 @@ impl App {
             .collect()
     }
 
+    /// The compared runs by variant, and the one differences are measured against: the chosen
+    /// one if compared, else the compared baseline.
+    pub fn compared_variants(&self) -> (Vec<Variant>, Option<usize>) {
+        let v = variants::group(self.compared().into_iter().filter_map(Trial::from_run));
+        let reference = match &self.compare_reference {
+            Some(key) => v.iter().position(|v| &v.key == key),
+            None => v.iter().position(|v| v.name == "baseline"),
+        };
+        (v, reference)
+    }
+
+    /// The variant of a finished run over every finished run known (this session's and the
+    /// history's), when it was trained on more than one seed.
+    pub fn variant_of(&self, run: &Run) -> Option<Variant> {
+        let key = variants::variant_key(&run.name, &run.config);
+        let stored: BTreeSet<i64> = self.history.rows.iter().map(|r| r.id).collect();
+        let trials = self
+            .history
+            .rows
+            .iter()
+            .filter_map(Trial::from_run)
+            .chain(
+                self.finished_runs()
+                    .filter(|r| r.stored().is_none_or(|id| !stored.contains(&id)))
+                    .filter_map(Trial::from_run),
+            )
+            .filter(|t| variants::variant_key(&t.name, &t.config) == key);
+        variants::group(trials).pop().filter(|v| v.n() > 1)
+    }
+
     /// The device a started run reported, for the header.
     pub fn device_in_use(&self) -> Option<Device> {
         self.live_run().and_then(|r| r.device)
@@ -992,6 +1079,15 @@ fn numbers(ids: &[i64]) -> String {
             format!("runs {}", list.join(", "))
         }
     }
+}
+
+/// `1, 2, 3`.
+fn seed_list(seeds: &[u64]) -> String {
+    seeds
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Adds `x` if absent, removes it if present.
@@ -1169,13 +1265,14 @@ pub(crate) mod tests {
     #[test]
     fn study_key_asks_then_queues_the_eight_presets_in_order() {
         let mut app = app();
+        app.values.seeds = Some(Seeds::Count(1));
         act(&mut app, Action::QueueStudy);
         assert!(app.runs.is_empty(), "a stray a queues nothing");
         assert!(
             app.notice
                 .as_deref()
                 .unwrap()
-                .contains("8 runs of 10 epochs")
+                .contains("8 runs (8 presets x 1 seed(s)) of 10 epochs")
         );
         act(&mut app, Action::Down);
         assert_eq!((app.mode.clone(), app.runs.len()), (Mode::Normal, 0));
@@ -1184,6 +1281,37 @@ pub(crate) mod tests {
         let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, PRESETS.map(|p| p.name));
         assert!(app.runs[7].config.dropout_conv.is_some());
+    }
+
+    #[test]
+    fn seeds_repeat_a_run_and_the_study_seed_by_seed() {
+        let mut app = app();
+        act(&mut app, Action::Start);
+        assert_eq!(app.runs.len(), 1, "a single run stays one run");
+        assert_eq!(app.runs[0].config.seed, 42);
+        app.values.seeds = Some(Seeds::Count(3));
+        act(&mut app, Action::Start);
+        let seeds: Vec<u64> = app.runs[1..].iter().map(|r| r.config.seed).collect();
+        assert_eq!(seeds, [42, 43, 44]);
+        assert!(app.runs[1..].iter().all(|r| r.name == "baseline"));
+
+        let mut app = self::app();
+        act(&mut app, Action::QueueStudy);
+        act(&mut app, Action::Yes);
+        assert_eq!(app.runs.len(), 24, "8 presets x 3 seeds on the CPU");
+        let order: Vec<(&str, u64)> = app.runs[7..10]
+            .iter()
+            .map(|r| (r.name.as_str(), r.config.seed))
+            .collect();
+        assert_eq!(
+            order,
+            [("dropout_both", 42), ("baseline", 43), ("norm_inputs", 43)]
+        );
+        let mut app = self::app();
+        app.values.device = DeviceChoice::Cuda;
+        act(&mut app, Action::QueueStudy);
+        act(&mut app, Action::Yes);
+        assert_eq!(app.runs.len(), 40, "5 seeds on a GPU");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use crate::app::variants::{MAX_SEEDS, Seeds};
 use cifar_engine::config::{Activation, Hyper, LossKind, MAX_BATCH, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 
@@ -16,6 +17,7 @@ pub enum Param {
     L1,
     Dropout,
     Seed,
+    Seeds,
     TrainImages,
     Device,
     Activation,
@@ -30,7 +32,7 @@ pub enum Param {
 }
 
 /// In display order.
-pub const PARAMS: [Param; 20] = [
+pub const PARAMS: [Param; 21] = [
     Param::Epochs,
     Param::BatchSize,
     Param::Lr,
@@ -40,6 +42,7 @@ pub const PARAMS: [Param; 20] = [
     Param::L1,
     Param::Dropout,
     Param::Seed,
+    Param::Seeds,
     Param::TrainImages,
     Param::Device,
     Param::Activation,
@@ -78,6 +81,9 @@ pub struct Editable {
     pub device: DeviceChoice,
     /// Train on the first N images only (quick demos); `None`: all 50,000.
     pub train_limit: Option<usize>,
+    /// Seeds each run (`s`) and each study scenario (`a`) trains on; `None`: a run once, a
+    /// study on 3 seeds (CPU) or 5 (GPU).
+    pub seeds: Option<Seeds>,
 }
 
 /// Next value on the 1-2-5 ladder (…, 1e-4, 2e-4, 5e-4, 1e-3, …) up or down from `x`.
@@ -148,6 +154,7 @@ impl Param {
             Param::L1 => "L1 lambda",
             Param::Dropout => "Dropout p",
             Param::Seed => "Seed",
+            Param::Seeds => "Seeds",
             Param::TrainImages => "Train images",
             Param::Device => "Device",
             Param::Activation => "Activation",
@@ -174,6 +181,9 @@ impl Param {
             Param::L1 => "L1 penalty strength: lambda * sum|w| added to the loss",
             Param::Dropout => "drop probability of both dropout tricks",
             Param::Seed => "same seed, same device: same result",
+            Param::Seeds => {
+                "repeat over seeds (from Seed on); auto: a run once, a study 3 (CPU) or 5 (GPU)"
+            }
             Param::TrainImages => {
                 "train on the first N images (quick demos); the test set stays whole"
             }
@@ -202,6 +212,7 @@ impl Param {
             Param::L1 => fmt_float(h.l1),
             Param::Dropout => fmt_float(h.dropout),
             Param::Seed => h.seed.to_string(),
+            Param::Seeds => e.seeds.as_ref().map_or("auto".into(), Seeds::to_string),
             Param::TrainImages => e.train_limit.map_or("all".into(), |n| n.to_string()),
             Param::Device => e.device.to_string(),
             Param::Activation => h.activation.key().to_string(),
@@ -248,6 +259,16 @@ impl Param {
                 } else {
                     h.seed.wrapping_sub(1)
                 }
+            }
+            Param::Seeds => {
+                // auto, 1, 2, …: left from 1 goes back to auto.
+                let n = match &e.seeds {
+                    None => 0,
+                    Some(Seeds::Count(n)) => *n,
+                    Some(Seeds::List(l)) => l.len(),
+                };
+                let next = if up { n + 1 } else { n.saturating_sub(1) }.min(MAX_SEEDS);
+                e.seeds = (next > 0).then_some(Seeds::Count(next));
             }
             Param::TrainImages => {
                 // The next size above (or below) the current one; `None` (all) is the largest.
@@ -307,6 +328,12 @@ impl Param {
             Param::L1 => h.l1 = float()?,
             Param::Dropout => h.dropout = float()?,
             Param::Seed => h.seed = int()?,
+            Param::Seeds => {
+                next.seeds = match text {
+                    "auto" | "" => None,
+                    _ => Some(Seeds::parse(text).map_err(|why| format!("Seeds: {why}"))?),
+                }
+            }
             Param::TrainImages => {
                 next.train_limit = match text {
                     "all" | "" => None,
@@ -348,7 +375,33 @@ mod tests {
             hyper: Hyper::default(),
             device: DeviceChoice::Auto,
             train_limit: None,
+            seeds: None,
         }
+    }
+
+    #[test]
+    fn seeds_step_from_auto_and_parse_counts_and_lists() {
+        let mut e = editable();
+        assert_eq!(Param::Seeds.value(&e), "auto");
+        Param::Seeds.step(&mut e, true);
+        Param::Seeds.step(&mut e, true);
+        assert_eq!(e.seeds, Some(Seeds::Count(2)));
+        Param::Seeds.step(&mut e, false);
+        Param::Seeds.step(&mut e, false);
+        assert_eq!(e.seeds, None, "left from 1 is auto");
+        Param::Seeds.set(&mut e, "1,2,3").unwrap();
+        assert_eq!(Param::Seeds.value(&e), "1,2,3");
+        Param::Seeds.step(&mut e, true);
+        assert_eq!(e.seeds, Some(Seeds::Count(4)));
+        let err = Param::Seeds.set(&mut e, "0").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        assert_eq!(
+            e.seeds,
+            Some(Seeds::Count(4)),
+            "a refused value changes nothing"
+        );
+        Param::Seeds.set(&mut e, "auto").unwrap();
+        assert_eq!(e.seeds, None);
     }
 
     #[test]

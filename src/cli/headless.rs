@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
+use crate::app::variants::{self, Seeds, Trial, Variant};
 use crate::cli::setup::Context;
 use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
 use crate::run::RunRecord;
@@ -17,11 +18,11 @@ use crate::store::Store;
 use crate::store::export;
 use crate::store::job::{self, JobError, Stop};
 use cifar_engine::RunError;
-use cifar_engine::config::TrainConfig;
+use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::{self, Cifar10, DataProgress};
 use cifar_engine::events::{Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
-use cifar_engine::tricks::{self, TrickSet};
+use cifar_engine::tricks::{self, PRESETS, TrickSet};
 
 /// A line on stderr. A closed stderr (`2>&1 | head -1`) must not panic the run (as `eprintln!`
 /// would) before its record is saved, so write errors are dropped.
@@ -132,7 +133,8 @@ impl Signal {
     }
 }
 
-/// Trains one configuration as history run `id`, printing a JSON line per epoch.
+/// Trains one configuration as history run `id`, printing a JSON line per epoch. `label`
+/// names it in notes (with its seed when the variant is repeated), `name` in the JSON lines.
 fn train_one(
     ctx: &Context,
     data: &Cifar10,
@@ -140,6 +142,7 @@ fn train_one(
     cfg: &TrainConfig,
     signal: &Signal,
     name: &str,
+    label: &str,
 ) -> Result<Outcome> {
     let tty = std::io::stderr().is_terminal();
     let mut lines = Lines::default();
@@ -158,13 +161,13 @@ fn train_one(
             test_images,
             ..
         } => note!(
-            "{name}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
+            "{label}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
             cfg.epochs
         ),
         TrainEvent::Progress(p) => {
             if tty {
                 note_part!(
-                    "\r{name}: epoch {}/{} step {}/{} loss {:.4} acc {:.3} {:.0} img/s   ",
+                    "\r{label}: epoch {}/{} step {}/{} loss {:.4} acc {:.3} {:.0} img/s   ",
                     p.epoch + 1,
                     cfg.epochs,
                     p.step,
@@ -179,11 +182,11 @@ fn train_one(
                 signal.test_hook("last_step");
             }
         }
-        TrainEvent::Warning(w) => note!("\n{name}: warning: {w}"),
+        TrainEvent::Warning(w) => note!("\n{label}: warning: {w}"),
         TrainEvent::Evaluating { epoch } => {
             if tty {
                 note_part!(
-                    "\r{name}: epoch {}/{} scoring the test set…                    ",
+                    "\r{label}: epoch {}/{} scoring the test set…                    ",
                     epoch + 1,
                     cfg.epochs
                 );
@@ -195,6 +198,7 @@ fn train_one(
             }
             let mut line = serde_json::to_value(e).unwrap_or_default();
             line["run"] = json!(name);
+            line["seed"] = json!(cfg.seed);
             if let Some(id) = id {
                 line["id"] = json!(id);
             }
@@ -216,7 +220,7 @@ fn train_one(
             if signal.seen.load(Ordering::SeqCst) {
                 let saved = id.map(|id| format!(" as run #{id}")).unwrap_or_default();
                 note!(
-                    "{name}: the signal came after the last training step, so the run finished \
+                    "{label}: the signal came after the last training step, so the run finished \
                      and is saved{saved}"
                 );
             }
@@ -224,15 +228,15 @@ fn train_one(
         }
         Err(JobError::Run(RunError::Train(TrainError::Cancelled))) => match id {
             Some(id) => {
-                bail!("{name}: interrupted; continue it with `cifar-tui resume {id} --headless`")
+                bail!("{label}: interrupted; continue it with `cifar-tui resume {id} --headless`")
             }
-            None => bail!("{name}: interrupted"),
+            None => bail!("{label}: interrupted"),
         },
-        Err(JobError::Claim(e)) => bail!("{name}: {e}"),
+        Err(JobError::Claim(e)) => bail!("{label}: {e}"),
         Err(JobError::Run(e @ RunError::Train(TrainError::Diverged { .. }))) => {
-            bail!("{name}: {e}")
+            bail!("{label}: {e}")
         }
-        Err(e) => Err(e).with_context(|| format!("{name}: training failed")),
+        Err(e) => Err(e).with_context(|| format!("{label}: training failed")),
     }
 }
 
@@ -357,28 +361,164 @@ pub fn run_config(ctx: &Context, args: &RunArgs) -> Result<(TrickSet, TrainConfi
     Ok((tricks, cfg))
 }
 
+/// A run to train: its configuration on one seed, the file its record goes to, its history
+/// number.
+struct Planned {
+    name: &'static str,
+    /// The name in notes: with the seed when the variant is repeated.
+    label: String,
+    tricks: TrickSet,
+    cfg: TrainConfig,
+    file: Option<PathBuf>,
+    id: Option<i64>,
+}
+
+/// Trains the runs in order, `parallel` at a time, each on its worker's thread; every run's
+/// end in the runs' order.
+fn train_queue(
+    ctx: &Context,
+    data: &Cifar10,
+    runs: &[Planned],
+    parallel: usize,
+    signal: &Signal,
+) -> Vec<Option<Result<Outcome>>> {
+    if parallel > 1 {
+        note!("training {} runs, {parallel} at a time", runs.len());
+    }
+    let next = AtomicUsize::new(0);
+    let ended: Vec<std::sync::Mutex<Option<Result<Outcome>>>> =
+        runs.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for _ in 0..parallel {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(run) = runs.get(k) else {
+                        break;
+                    };
+                    let result =
+                        train_one(ctx, data, run.id, &run.cfg, signal, run.name, &run.label)
+                            .and_then(|o| {
+                                summary(&run.label, &run.cfg, &o);
+                                if let Some(file) = &run.file {
+                                    write_record(file, run.name, &run.tricks, &run.cfg, &o)?;
+                                }
+                                Ok(o)
+                            });
+                    if let Ok(mut slot) = ended[k].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    ended
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
+/// `FILE` for one seed; `STEM.seedK.EXT` beside it for each of several.
+fn seed_file(path: &Path, seed: u64, repeated: bool) -> PathBuf {
+    if !repeated {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.seed{seed}{ext}"))
+}
+
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     let (tricks, cfg) = run_config(ctx, args)?;
     let name = tricks::preset_name(&tricks).unwrap_or("custom");
+    let seeds = ctx.seeds(&args.overrides, cfg.seed, Seeds::Count(1));
+    let repeated = seeds.len() > 1;
     let out = args.out.as_deref().map(absolute);
     if let Some(out) = &out {
         check_out_file(out)?;
     }
     ctx.check_memory(&cfg)?;
     note!("{name}: {}", serde_json::to_string(&cfg)?);
+    if repeated {
+        let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        note!("{name}: {} seeds ({})", seeds.len(), list.join(", "));
+    }
+    let parallel = if repeated {
+        let (device, _) = cifar_engine::backend::select(ctx.device)?;
+        ctx.parallel_on(device).min(seeds.len()).max(1)
+    } else {
+        1
+    };
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
-    let id = enqueue(ctx, name, &cfg, out.as_deref());
-    if let Some(id) = id {
-        note!("{name}: history run #{id}");
-    }
-    let outcome = train_one(ctx, &data, id, &cfg, &signal, name)?;
-    summary(name, &cfg, &outcome);
-    if let Some(out) = &out {
-        write_record(out, name, &tricks, &cfg, &outcome)?;
+    let runs: Vec<Planned> = seeds
+        .iter()
+        .map(|&seed| {
+            let cfg = TrainConfig {
+                seed,
+                ..cfg.clone()
+            };
+            let file = out.as_deref().map(|o| seed_file(o, seed, repeated));
+            let id = enqueue(ctx, name, &cfg, file.as_deref());
+            if let Some(id) = id {
+                note!("{name}: history run #{id}");
+            }
+            let label = if repeated {
+                format!("{name} seed {seed}")
+            } else {
+                name.to_string()
+            };
+            Planned {
+                name,
+                label,
+                tricks: tricks.clone(),
+                cfg,
+                file,
+                id,
+            }
+        })
+        .collect();
+    let ended = train_queue(ctx, &data, &runs, parallel, &signal);
+    let trials = collect(&runs, ended)?;
+    if repeated {
+        let variants = variants::group(trials);
+        let v = &variants[0];
+        note!(
+            "{name} over {} seeds: test accuracy {} (95% CI), macro-F1 {}",
+            v.n(),
+            variants::mean_ci(&v.accuracy, 4),
+            variants::mean_ci(&v.macro_f1, 4)
+        );
+        if let Some(out) = &out {
+            let text = serde_json::to_string_pretty(&json!({ "variant": v, "n": v.n() }))?;
+            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+            note!("the variant's figures written to {}", out.display());
+        }
     }
     Ok(())
+}
+
+/// The runs' outcomes as trials (the first failure is the error).
+fn collect(runs: &[Planned], ended: Vec<Option<Result<Outcome>>>) -> Result<Vec<Trial>> {
+    let mut trials = Vec::new();
+    for (run, result) in runs.iter().zip(ended) {
+        let o = result.unwrap_or_else(|| bail!("{}: did not run", run.label))?;
+        trials.push(Trial {
+            id: run.id.unwrap_or(0),
+            name: run.name.to_string(),
+            config: run.cfg.clone(),
+            accuracy: o.report.accuracy,
+            macro_f1: o.report.macro_f1,
+            seconds: o.seconds,
+            images_per_sec: o.images_per_sec,
+            val_accuracy: o.epochs.iter().map(|e| e.val_accuracy).collect(),
+        });
+    }
+    Ok(trials)
 }
 
 /// The data folder a resumed run trains on: `--data` if given, else the folder its first part
@@ -417,7 +557,15 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     let data = load_data(&ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
-    let outcome = train_one(&ctx, &data, Some(run.id), &run.config, &signal, &run.name)?;
+    let outcome = train_one(
+        &ctx,
+        &data,
+        Some(run.id),
+        &run.config,
+        &signal,
+        &run.name,
+        &run.name,
+    )?;
     summary(&run.name, &run.config, &outcome);
     if let Some(out) = &out {
         let tricks = run.config.tricks.iter().copied().collect();
@@ -426,98 +574,157 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The comparison table as Markdown.
-pub fn study_table(rows: &[(&str, TrickSet, Outcome)]) -> String {
-    let mut s = String::from(
-        "| scenario | tricks | test accuracy (= micro-F1) | macro-F1 | minutes | img/s |\n|---|---|---|---|---|---|\n",
-    );
-    for (name, tricks, o) in rows {
-        s += &format!(
-            "| {name} | {} | {:.4} | {:.4} | {:.1} | {:.0} |\n",
-            tricks::describe(tricks),
-            o.report.accuracy,
-            o.report.macro_f1,
-            o.seconds / 60.0,
-            o.images_per_sec
-        );
-    }
-    s
-}
-
 pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     let presets = tricks::study(&args.preset)?.presets;
+    if args.report {
+        return study_report(ctx, args);
+    }
     let hyper = ctx.hyper(&args.overrides)?;
     let out = args.out.as_deref().map(absolute);
     if let Some(dir) = &out {
         check_out_dir(dir)?;
     }
-    let configs: Vec<_> = presets
+    let (device, _) = cifar_engine::backend::select(ctx.device)?;
+    let seeds = ctx.seeds(
+        &args.overrides,
+        hyper.seed,
+        Seeds::default_for(true, device),
+    );
+    let repeated = seeds.len() > 1;
+    // Seed by seed: an interrupted study still has whole, paired seeds.
+    let configs: Vec<_> = seeds
         .iter()
-        .map(|preset| {
-            let tricks = preset.trick_set();
-            let mut cfg = tricks::resolve(&tricks, &hyper);
-            cfg.train_limit = args.overrides.train_limit;
-            (preset.name, tricks, cfg)
+        .flat_map(|&seed| {
+            let hyper = Hyper {
+                seed,
+                ..hyper.clone()
+            };
+            presets.iter().map(move |preset| {
+                let tricks = preset.trick_set();
+                let mut cfg = tricks::resolve(&tricks, &hyper);
+                cfg.train_limit = args.overrides.train_limit;
+                (preset.name, tricks, cfg)
+            })
         })
         .collect();
-    for (_, _, cfg) in &configs {
+    for (_, _, cfg) in configs.iter().take(presets.len()) {
         ctx.check_memory(cfg)?;
     }
-    let (device, _) = cifar_engine::backend::select(ctx.device)?;
+    if repeated {
+        let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        note!(
+            "{} scenarios x {} seeds ({})",
+            presets.len(),
+            seeds.len(),
+            list.join(", ")
+        );
+    }
     let parallel = ctx.parallel_on(device).min(configs.len()).max(1);
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
     // The whole study is in the history from the start: queued until a worker takes it.
-    let runs: Vec<_> = configs
+    let runs: Vec<Planned> = configs
         .into_iter()
         .map(|(name, tricks, cfg)| {
-            let file = out.as_ref().map(|dir| dir.join(format!("{name}.json")));
+            let file = out
+                .as_ref()
+                .map(|dir| seed_file(&dir.join(format!("{name}.json")), cfg.seed, repeated));
             let id = enqueue(ctx, name, &cfg, file.as_deref());
-            (name, tricks, cfg, file, id)
+            let label = if repeated {
+                format!("{name} seed {}", cfg.seed)
+            } else {
+                name.to_string()
+            };
+            Planned {
+                name,
+                label,
+                tricks,
+                cfg,
+                file,
+                id,
+            }
         })
         .collect();
-    if parallel > 1 {
-        note!("training {} runs, {parallel} at a time", runs.len());
-    }
-    // `parallel` workers take the runs in order; each run trains on its worker's thread.
-    let next = AtomicUsize::new(0);
-    let ended: Vec<std::sync::Mutex<Option<Result<Outcome>>>> =
-        runs.iter().map(|_| Default::default()).collect();
-    std::thread::scope(|s| {
-        for _ in 0..parallel {
-            s.spawn(|| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((name, tricks, cfg, file, id)) = runs.get(k) else {
-                        break;
-                    };
-                    let result = train_one(ctx, &data, *id, cfg, &signal, name).and_then(|o| {
-                        summary(name, cfg, &o);
-                        if let Some(file) = file {
-                            write_record(file, name, tricks, cfg, &o)?;
-                        }
-                        Ok(o)
-                    });
-                    if let Ok(mut slot) = ended[k].lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    let mut rows = Vec::new();
-    for ((name, tricks, ..), result) in runs.iter().zip(ended) {
-        let result = result.into_inner().ok().flatten();
-        let outcome = result.unwrap_or_else(|| bail!("{name}: did not run"))?;
-        rows.push((*name, tricks.clone(), outcome));
-    }
-    let table = study_table(&rows);
+    let ended = train_queue(ctx, &data, &runs, parallel, &signal);
+    let variants = variants::group(collect(&runs, ended)?);
+    let table = variants::report(&variants, &args.reference);
     if let Some(dir) = &out {
-        let md = dir.join("study.md");
-        std::fs::write(&md, &table).with_context(|| format!("cannot write {}", md.display()))?;
+        write_report(dir, &variants, &args.reference, &table)?;
     }
     print_out(&table)
+}
+
+/// `study.md` and `study.json` in `dir`.
+fn write_report(dir: &Path, variants: &[Variant], reference: &str, table: &str) -> Result<()> {
+    let md = dir.join("study.md");
+    std::fs::write(&md, table).with_context(|| format!("cannot write {}", md.display()))?;
+    let json = dir.join("study.json");
+    let text = serde_json::to_string_pretty(&variants::report_json(variants, reference))?;
+    std::fs::write(&json, text).with_context(|| format!("cannot write {}", json.display()))?;
+    Ok(())
+}
+
+/// What a study's runs share: epochs, batch size, training images.
+type Setting = (usize, usize, Option<usize>);
+
+/// `cifar-tui study --report`: the report of the finished runs in the history, one section
+/// per setting (epochs, batch size, training images), the most runs first. Trains nothing.
+pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
+    let store = ctx.places.read_history()?;
+    let o = &args.overrides;
+    let mut rows = store.list()?;
+    // Oldest first, so the scenarios come in the order they were trained.
+    rows.reverse();
+    let trials: Vec<Trial> = rows
+        .iter()
+        .filter_map(Trial::from_run)
+        .filter(|t| o.epochs.is_none_or(|e| t.config.epochs == e))
+        .filter(|t| o.batch_size.is_none_or(|b| t.config.batch_size == b))
+        .filter(|t| o.train_limit.is_none() || t.config.train_limit == o.train_limit)
+        .collect();
+    if trials.is_empty() {
+        bail!(
+            "no finished runs in {} match. Fix: train some (`cifar-tui study --headless`), or \
+             name the history that holds them with --history FILE",
+            store.path().display()
+        );
+    }
+    let mut sections: Vec<(Setting, Vec<Trial>)> = Vec::new();
+    for t in trials {
+        let key = (t.config.epochs, t.config.batch_size, t.config.train_limit);
+        match sections.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(t),
+            None => sections.push((key, vec![t])),
+        }
+    }
+    sections.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    let mut text = String::new();
+    let mut all = Vec::new();
+    for ((epochs, batch, limit), trials) in sections {
+        let runs = trials.len();
+        let mut variants = variants::group(trials);
+        // The study's scenarios in their order, then anything else.
+        variants.sort_by_key(|v| {
+            PRESETS
+                .iter()
+                .position(|p| p.name == v.name)
+                .unwrap_or(PRESETS.len())
+        });
+        let images = limit.map_or("all training images".to_string(), |n| {
+            format!("the first {n} images")
+        });
+        text += &format!(
+            "## {epochs} epochs, batch {batch}, {images}: {runs} finished runs\n\n{}\n",
+            variants::report(&variants, &args.reference)
+        );
+        all.extend(variants);
+    }
+    if let Some(dir) = args.out.as_deref() {
+        check_out_dir(dir)?;
+        write_report(dir, &all, &args.reference, &text)?;
+    }
+    print_out(&text)
 }
 
 /// `cifar-tui runs`: one line per stored run, newest first.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::variants::Seeds;
 use cifar_engine::config::{LossKind, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 
@@ -120,9 +121,13 @@ pub struct Overrides {
     /// Images per Adam step
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Seed of initialisation, data order and dropout
+    /// Seed of initialisation, data order and dropout (with --seeds N: the first of N)
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Repeat over seeds: a count N (seed, seed + 1, …) or a list such as 1,2,3
+    /// [default: `seeds` in config.toml, else 1 for `run`, 3 for `study` on the CPU, 5 on a GPU]
+    #[arg(long, value_name = "N|LIST", value_parser = Seeds::parse)]
+    pub seeds: Option<Seeds>,
     /// Train on the first N training images only (the test set stays whole)
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
@@ -183,9 +188,17 @@ pub struct StudyArgs {
     pub preset: String,
     #[command(flatten)]
     pub overrides: Overrides,
-    /// Folder for one result JSON per scenario and the table as Markdown
+    /// Folder for one result JSON per run, the report as Markdown (study.md) and JSON
+    /// (study.json)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Train nothing: the report of the finished runs already in the history (--history),
+    /// grouped by scenario and seed
+    #[arg(long)]
+    pub report: bool,
+    /// The scenario differences are measured against
+    #[arg(long, default_value = "baseline", value_name = "NAME")]
+    pub reference: String,
 }
 
 /// An error and its causes on one line, each cause once: our messages often quote their cause

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::variants::Seeds;
 use cifar_engine::config::Hyper;
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::Trick;
@@ -25,6 +26,9 @@ pub struct AppSettings {
     pub parallel: Option<usize>,
     /// "auto" (braille unless TERM names a console without it), "braille" or "blocks".
     pub charts: crate::ui::theme::Charts,
+    /// Seeds each run and each study scenario is trained on. Unset: a run once, a study on 3
+    /// seeds (CPU) or 5 (GPU).
+    pub seeds: Option<Seeds>,
 }
 
 impl Default for AppSettings {
@@ -36,6 +40,7 @@ impl Default for AppSettings {
             fps: 30,
             parallel: None,
             charts: Default::default(),
+            seeds: None,
         }
     }
 }
@@ -88,6 +93,11 @@ pub enum SettingsError {
          the line for the default (8 on a GPU, 1 on the CPU)"
     )]
     Parallel { path: PathBuf, parallel: usize },
+    #[error(
+        "{path}: [app] seeds: {why}. Fix the value (a count such as 3, or a list such as [1, 2, 3]), \
+         or delete the line for the default"
+    )]
+    Seeds { path: PathBuf, why: String },
 }
 
 /// toml's own message spans four lines (position, the line, a caret, the reason); a terminal
@@ -134,6 +144,12 @@ impl Settings {
             return Err(SettingsError::Parallel {
                 path: path.to_path_buf(),
                 parallel,
+            });
+        }
+        if let Some(Err(why)) = settings.app.seeds.as_ref().map(Seeds::check) {
+            return Err(SettingsError::Seeds {
+                path: path.to_path_buf(),
+                why,
             });
         }
         Ok(settings)
@@ -351,5 +367,17 @@ mod tests {
             parse("[app]\nparallel = 4\n").unwrap().app.parallel,
             Some(4)
         );
+        assert_eq!(
+            parse("[app]\nseeds = 3\n").unwrap().app.seeds,
+            Some(Seeds::Count(3))
+        );
+        assert_eq!(
+            parse("[app]\nseeds = [1, 2, 3]\n").unwrap().app.seeds,
+            Some(Seeds::List(vec![1, 2, 3]))
+        );
+        for bad in ["seeds = 0", "seeds = []", "seeds = [1, 1]"] {
+            let msg = parse(&format!("[app]\n{bad}\n")).unwrap_err().to_string();
+            assert!(msg.contains("seeds") && msg.contains("Fix"), "{bad}: {msg}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::app::GPU_PARALLEL;
+use crate::app::variants::Seeds;
 use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
 use crate::store::job::Places;
@@ -80,6 +81,16 @@ impl Context {
             Device::Cuda => GPU_PARALLEL,
             Device::Cpu => 1,
         })
+    }
+
+    /// The seeds to train on: `--seeds`, then `seeds` in config.toml, else `default`; a count
+    /// starts at `first` (the configured seed).
+    pub fn seeds(&self, o: &Overrides, first: u64, default: Seeds) -> Vec<u64> {
+        o.seeds
+            .clone()
+            .or_else(|| self.settings.app.seeds.clone())
+            .unwrap_or(default)
+            .list(first)
     }
 
     /// The configured hyper-parameters with command-line overrides, checked.

@@ -53,7 +53,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("Results", "Left Right", "previous / next finished run"),
     ("Compare", "Up Down", "move in the runs table"),
     ("Compare", "Space", "show / hide the run in the charts"),
-    ("Compare", "Enter", "open the run's results"),
+    (
+        "Compare",
+        "Enter  b",
+        "open the run's results / make it the reference",
+    ),
     (
         "History",
         "Up Down Space A",
@@ -62,8 +66,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("History", "Enter", "open the run's results"),
     (
         "History",
-        "o  f  v  /",
-        "sort / show by trick, by status / find by text",
+        "o  f  g  v  /",
+        "sort / trick / group by variant / status / find text",
     ),
     (
         "History",
@@ -117,9 +121,13 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => Action::Abort,
         });
     }
+    if screen == Screen::Compare && key.code == KeyCode::Char('b') {
+        return Some(Action::Reference);
+    }
     if screen == Screen::History {
         match key.code {
             KeyCode::Char('o') => return Some(Action::Sort),
+            KeyCode::Char('g') => return Some(Action::Group),
             KeyCode::Char('f') => return Some(Action::Filter),
             KeyCode::Char('d') => return Some(Action::Delete),
             KeyCode::Char('w') => return Some(Action::Export),

@@ -67,6 +67,10 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         Ok(None) => {}
         Err(why) => app.notice = Some(why),
     }
+    app.values.seeds = overrides
+        .seeds
+        .clone()
+        .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
     app.parallel_auto = ctx.parallel.is_none();
     let first = match start {

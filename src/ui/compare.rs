@@ -1,29 +1,30 @@
-//! The Compare screen: every run of the session, a micro-F1 bar chart and overlaid curves.
+//! The Compare screen: every run of the session; the compared runs by variant as micro-F1
+//! bars with their 95% whiskers and validation curves with their min/max over seeds; each
+//! variant's paired difference from the reference, or "within noise".
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Axis, Bar, BarChart, BarGroup, Block, Chart, Dataset, GraphType, Paragraph, Row, Table,
-    TableState,
-};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState};
 
-use super::clock;
 use super::theme::Theme;
 use crate::app::App;
-use crate::run::{Run, Status};
+use crate::app::variants::{self, Trial, Variant};
+use crate::run::Status;
+use cifar_engine::stats::{Interval, Verdict};
 use cifar_engine::tricks;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table_height = (app.runs.len() as u16 + 3).clamp(5, area.height / 2);
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
-    table(frame, table_area, app, theme);
-    let compared = app.compared();
-    let bar_width = (compared.len() as u16 * 5 + 4).clamp(24, charts.width / 2);
+    let (variants, reference) = app.compared_variants();
+    table(frame, table_area, app, &variants, reference, theme);
+    let bar_width = (variants.len() as u16 * 5 + 4).clamp(24, charts.width / 2);
     let [bars, curves] =
         Layout::horizontal([Constraint::Length(bar_width), Constraint::Min(0)]).areas(charts);
-    if compared.is_empty() {
+    if variants.is_empty() {
         let msg = Paragraph::new(vec![
             Line::raw(""),
             Line::raw(" No finished run selected. Finished runs are shown here; Space on a row"),
@@ -33,20 +34,53 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(msg, charts);
         return;
     }
-    f1_bars(frame, bars, &compared, theme);
-    val_curves(frame, curves, &compared, theme);
+    f1_bars(frame, bars, &variants, theme);
+    val_curves(frame, curves, &variants, theme);
 }
 
-fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// A variant's difference from the reference, in a cell: the paired 95% interval when it
+/// excludes zero, else what keeps it from a claim.
+fn versus(v: &Variant, reference: Option<&Variant>) -> String {
+    let Some(r) = reference else {
+        return "–".into();
+    };
+    if r.key == v.key {
+        return "reference".into();
+    }
+    match variants::paired(v, r) {
+        None => "no shared seed".into(),
+        Some(d) => match d.verdict() {
+            Verdict::Higher | Verdict::Lower => {
+                format!("{:+.3}±{:.3}", d.mean, d.half_width.unwrap_or(0.0))
+            }
+            Verdict::WithinNoise => "within noise".into(),
+            Verdict::NotShown => "1 seed".into(),
+        },
+    }
+}
+
+fn table(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    variants: &[Variant],
+    reference: Option<usize>,
+    theme: &Theme,
+) {
+    let reference = reference.map(|i| &variants[i]);
+    let vs_head = match reference {
+        Some(r) => format!("vs {}", r.name),
+        None => "vs (b: pick)".into(),
+    };
     let header = Row::new([
-        "",
-        "#",
-        "run",
-        "tricks vs baseline",
-        "acc",
-        "macro-F1",
-        "time",
-        "img/s",
+        "".to_string(),
+        "#".into(),
+        "run".into(),
+        "seed".into(),
+        "tricks".into(),
+        "acc".into(),
+        "macro-F1".into(),
+        vs_head,
     ])
     .style(theme.dim());
     let rows = app.runs.iter().map(|r| {
@@ -55,46 +89,39 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             "[ ]"
         };
-        let (acc, mf1, time, speed) = match (r.outcome(), &r.status) {
+        let (acc, mf1) = match (r.outcome(), &r.status) {
             (Some(o), _) => (
                 format!("{:.4}", o.report.accuracy),
                 format!("{:.4}", o.report.macro_f1),
-                clock(o.seconds),
-                format!("{:.0}", o.images_per_sec),
             ),
-            (None, Status::Running(Some(p))) => (
-                format!("{:.0}%", r.progress() * 100.0),
-                String::new(),
-                clock(p.elapsed),
-                format!("{:.0}", p.images_per_sec),
-            ),
-            (None, status) => (
-                status.label().to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
+            (None, Status::Running(_)) => (format!("{:.0}%", r.progress() * 100.0), String::new()),
+            (None, status) => (status.label().to_string(), String::new()),
         };
+        let vs = variants
+            .iter()
+            .find(|v| v.runs.contains(&Trial::id_of(r)))
+            .map(|v| versus(v, reference))
+            .unwrap_or_default();
         Row::new([
             sel.to_string(),
             r.number().trim_start_matches('#').to_string(),
             r.short_name(),
+            r.config.seed.to_string(),
             format!("{}{}", tricks::describe_short(&r.tricks), r.subset_note()),
             acc,
             mf1,
-            time,
-            speed,
+            vs,
         ])
     });
     let widths = [
         Constraint::Length(3),
         Constraint::Length(2),
         Constraint::Length(13),
-        Constraint::Min(12),
-        Constraint::Length(9),
-        Constraint::Length(8),
+        Constraint::Length(4),
+        Constraint::Min(8),
         Constraint::Length(7),
-        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(14),
     ];
     let mut state = TableState::default()
         .with_selected((!app.runs.is_empty()).then(|| app.compare_cursor.min(app.runs.len() - 1)));
@@ -138,72 +165,148 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 }
 
-fn f1_bars(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
-    let bars: Vec<Bar> = runs
+/// The bars' scale: from 5 points below the lowest whisker to 5 above the highest, on
+/// multiples of 5, at least 10 points tall (so a one-point interval shows as a whisker).
+fn scale(variants: &[Variant]) -> (f64, f64) {
+    let low = variants
         .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let f1 = r.outcome()?.report.micro_f1;
-            Some(
-                Bar::default()
-                    .value((f1 * 1000.0).round() as u64)
-                    .text_value(format!("{:.0}", f1 * 100.0))
-                    .label(Line::from(r.number()))
-                    .style(theme.series(i).0),
-            )
-        })
-        .collect();
-    frame.render_widget(
-        BarChart::default()
-            .block(Block::bordered().title(Span::styled(" micro-F1 % ", theme.title())))
-            .bar_width(4)
-            .bar_gap(1)
-            .max(1000)
-            .data(BarGroup::default().bars(&bars)),
-        area,
-    );
+        .map(|v| v.accuracy.low())
+        .fold(f64::INFINITY, f64::min);
+    let high = variants
+        .iter()
+        .map(|v| v.accuracy.high())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !(low.is_finite() && high.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let lo = ((low * 20.0).floor() / 20.0 - 0.05).max(0.0);
+    let hi = ((high * 20.0).ceil() / 20.0 + 0.05).min(1.0).max(lo + 0.1);
+    (lo, hi)
 }
 
-fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
-    let series: Vec<Vec<(f64, f64)>> = runs
-        .iter()
-        .map(|r| {
-            r.epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.val_accuracy))
-                .collect()
-        })
-        .collect();
-    let max_epochs = runs
-        .iter()
-        .map(|r| r.config.epochs)
-        .max()
-        .unwrap_or(1)
-        .max(2);
-    let (lo, hi) = super::live::zoom(series.iter().flatten().map(|p| p.1));
-    let datasets = runs
-        .iter()
-        .zip(&series)
-        .enumerate()
-        .map(|(i, (r, points))| {
-            let (style, marker) = theme.series(i);
+/// Eighths of a cell, bottom up.
+const FILL: [&str; 9] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
+
+/// One bar per variant: its mean micro-F1 on a zoomed scale, a whisker over its 95% interval
+/// (none for one seed), the mean in % under it and the first run's number.
+fn f1_bars(frame: &mut Frame, area: Rect, variants: &[Variant], theme: &Theme) {
+    let (lo, hi) = scale(variants);
+    let block = Block::bordered().title(Span::styled(
+        format!(" F1% {:.0}–{:.0}, 95% CI ", lo * 100.0, hi * 100.0),
+        theme.title(),
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 4 || inner.width < 3 {
+        return;
+    }
+    let rows = inner.height - 2;
+    let slot = (inner.width / variants.len().max(1) as u16).clamp(2, 5);
+    let bar = slot - 1;
+    let buf = frame.buffer_mut();
+    // The row (0 = bottom) a value falls in.
+    let row_of = |v: f64| {
+        let t = ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+        ((t * rows as f64) as u16).min(rows - 1)
+    };
+    for (i, v) in variants.iter().enumerate() {
+        let x = inner.x + i as u16 * slot;
+        if x + bar > inner.right() {
+            break;
+        }
+        let style = theme.series(i).0;
+        let t = ((v.accuracy.mean - lo) / (hi - lo)).clamp(0.0, 1.0);
+        let eighths = (t * rows as f64 * 8.0).round() as u16;
+        for r in 0..rows {
+            let fill = eighths.saturating_sub(r * 8).min(8) as usize;
+            let y = inner.y + rows - 1 - r;
+            for dx in 0..bar {
+                buf[(x + dx, y)].set_symbol(FILL[fill]).set_style(style);
+            }
+        }
+        if let Some(h) = v.accuracy.half_width {
+            let (top, bottom) = (row_of(v.accuracy.mean + h), row_of(v.accuracy.mean - h));
+            let wx = x + bar / 2;
+            for r in bottom..=top {
+                let symbol = match (r == top, r == bottom) {
+                    (true, true) => "┼",
+                    (true, false) => "┬",
+                    (false, true) => "┴",
+                    (false, false) => "│",
+                };
+                let y = inner.y + rows - 1 - r;
+                buf[(wx, y)].set_symbol(symbol).set_style(theme.title());
+            }
+        }
+        let mean = v.accuracy.mean * 100.0;
+        let value = if bar >= 4 {
+            format!("{mean:.1}")
+        } else {
+            format!("{mean:.0}")
+        };
+        let label = format!("#{}", v.runs.first().copied().unwrap_or(0));
+        buf.set_stringn(x, inner.y + rows, value, bar as usize, style);
+        buf.set_stringn(x, inner.y + rows + 1, label, slot as usize, theme.dim());
+    }
+}
+
+/// Each variant's mean validation curve; for several seeds, its lowest and highest seed as
+/// dotted lines around it.
+fn val_curves(frame: &mut Frame, area: Rect, variants: &[Variant], theme: &Theme) {
+    let line = |v: &Variant, f: fn(&Interval) -> f64| -> Vec<(f64, f64)> {
+        v.val_accuracy
+            .iter()
+            .enumerate()
+            .map(|(e, i)| ((e + 1) as f64, f(i)))
+            .collect()
+    };
+    let means: Vec<Vec<(f64, f64)>> = variants.iter().map(|v| line(v, |i| i.mean)).collect();
+    let lows: Vec<Vec<(f64, f64)>> = variants.iter().map(|v| line(v, min_of)).collect();
+    let highs: Vec<Vec<(f64, f64)>> = variants.iter().map(|v| line(v, max_of)).collect();
+    let max_epochs = variants.iter().map(|v| v.epochs).max().unwrap_or(1).max(2);
+    let (lo, hi) = super::live::zoom(lows.iter().chain(&highs).flatten().map(|p| p.1));
+    let mut datasets = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let (style, marker) = theme.series(i);
+        let seeds = if v.n() > 1 {
+            format!(" x{} seeds", v.n())
+        } else {
+            String::new()
+        };
+        datasets.push(
             Dataset::default()
                 // The marker leads the name: the legend reads without colour.
                 .name(format!(
-                    "{} {} {}",
+                    "{} #{} {}{seeds}",
                     Theme::glyph(marker),
-                    r.number(),
-                    r.short_name()
+                    v.runs.first().copied().unwrap_or(0),
+                    v.name
                 ))
                 .marker(marker)
                 .graph_type(GraphType::Line)
                 .style(style)
-                .data(points)
-        })
-        .collect();
+                .data(&means[i]),
+        );
+        if v.n() > 1 {
+            for band in [&lows[i], &highs[i]] {
+                datasets.push(
+                    Dataset::default()
+                        .marker(Marker::Dot)
+                        .graph_type(GraphType::Scatter)
+                        .style(style)
+                        .data(band),
+                );
+            }
+        }
+    }
+    let title = if variants.iter().any(|v| v.n() > 1) {
+        " Validation accuracy (mean; dots: min/max over seeds) "
+    } else {
+        " Validation accuracy "
+    };
     frame.render_widget(
         Chart::new(datasets)
-            .block(Block::bordered().title(Span::styled(" Validation accuracy ", theme.title())))
+            .block(Block::bordered().title(Span::styled(title, theme.title())))
             .x_axis(
                 Axis::default()
                     .bounds([1.0, max_epochs as f64])
@@ -217,4 +320,12 @@ fn val_curves(frame: &mut Frame, area: Rect, runs: &[&Run], theme: &Theme) {
             .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1))),
         area,
     );
+}
+
+fn min_of(i: &Interval) -> f64 {
+    i.values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max_of(i: &Interval) -> f64 {
+    i.values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }

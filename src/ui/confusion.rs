@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Paragraph};
 use super::clock;
 use super::theme::Theme;
 use crate::app::params::fmt_float;
+use crate::app::variants::{self, Variant};
 use crate::run::Run;
 use cifar_engine::data::CLASSES;
 use cifar_engine::events::EpochStats;
@@ -18,7 +19,13 @@ const SHORT: [&str; 10] = [
     "plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ];
 
-pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    run: Option<&Run>,
+    variant: Option<&Variant>,
+    theme: &Theme,
+) {
     let Some((run, outcome)) = run.and_then(|r| r.outcome().map(|o| (r, o))) else {
         let msg = Paragraph::new(vec![
             Line::raw(""),
@@ -54,12 +61,32 @@ pub fn draw(frame: &mut Frame, area: Rect, run: Option<&Run>, theme: &Theme) {
                 outcome.images_per_sec
             )),
         ]),
-        Line::from(vec![
-            Span::styled(format!(" accuracy {:.4}", report.accuracy), theme.good()),
-            Span::raw(" = micro-F1 (single-label)  "),
-            Span::styled(format!("macro-F1 {:.4}", report.macro_f1), theme.good()),
-            Span::styled("  ←/→ runs", theme.dim()),
-        ]),
+        match variant {
+            // Its variant over every seed trained: the run's own figure, then theirs.
+            Some(v) => Line::from(vec![
+                Span::styled(format!(" accuracy {:.4}", report.accuracy), theme.good()),
+                Span::raw(format!(" seed {} · {} seeds ", run.config.seed, v.n())),
+                Span::styled(variants::mean_ci(&v.accuracy, 4), theme.good()),
+                Span::styled(
+                    format!(
+                        " (95% CI) {}",
+                        v.accuracy
+                            .values
+                            .iter()
+                            .map(|a| format!("{a:.3}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    theme.dim(),
+                ),
+            ]),
+            None => Line::from(vec![
+                Span::styled(format!(" accuracy {:.4}", report.accuracy), theme.good()),
+                Span::raw(" = micro-F1 (single-label)  "),
+                Span::styled(format!("macro-F1 {:.4}", report.macro_f1), theme.good()),
+                Span::styled("  ←/→ runs", theme.dim()),
+            ]),
+        },
     ];
     frame.render_widget(Paragraph::new(summary_lines), summary);
 

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use super::clock;
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::variants;
 use crate::run::Status;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -29,6 +30,116 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let [table_area, detail] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
+    if h.grouped {
+        grouped(frame, table_area, app, theme);
+    } else {
+        runs(frame, table_area, app, theme);
+    }
+    let text = match (h.current(), h.grouped) {
+        (Some(r), true) => match h.current_variant() {
+            Some(v) => format!(
+                " {} {} · seeds {} · each {}",
+                v.name,
+                v.tricks,
+                v.seeds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                v.accuracy
+                    .values
+                    .iter()
+                    .map(|a| format!("{a:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            None => format!(" #{} {}", r.id, r.tricks_label()),
+        },
+        (Some(r), false) => {
+            let extra = match (r.status.reason(), &r.status) {
+                (Some(e), _) => format!(" · {e}"),
+                (None, Status::Interrupted(_) | Status::Cancelled) => " · R resumes it".into(),
+                _ => String::new(),
+            };
+            format!(
+                " #{} {} · seed {}{}{extra}",
+                r.id,
+                r.tricks_label(),
+                r.config.seed,
+                r.subset_note()
+            )
+        }
+        (None, _) if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
+        (None, true) => " No finished run matches the filter (f changes it).".into(),
+        (None, false) => " No run matches the filter (f changes it).".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::raw(text),
+            Line::styled(
+                " Space/A sel · Enter open · o sort · f v / g show · d del · w save · R resume",
+                theme.dim(),
+            ),
+        ])
+        .block(Block::default()),
+        detail,
+    );
+}
+
+/// One row per variant: its finished runs over their seeds, mean ± 95% CI.
+fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let h = &app.history;
+    let variants = h.variants();
+    let runs: usize = variants.iter().map(|v| v.n()).sum();
+    let rows: Vec<Row> = variants
+        .iter()
+        .map(|v| {
+            let all = v.runs.iter().all(|id| h.selected.contains(id));
+            let any = v.runs.iter().any(|id| h.selected.contains(id));
+            let sel = match (all, any) {
+                (true, _) => "[x]",
+                (false, true) => "[-]",
+                _ => "[ ]",
+            };
+            Row::new(vec![
+                Line::raw(sel),
+                Line::raw(v.name.clone()),
+                Line::raw(v.n().to_string()),
+                Line::raw(variants::mean_ci(&v.accuracy, 4)),
+                Line::raw(format!("{}", v.epochs)),
+                Line::raw(clock(v.minutes.mean * 60.0)),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    let title = format!(
+        " History by variant: {count} variant(s) of {runs} finished run(s), by {} ",
+        h.sort.label()
+    );
+    let mut state = TableState::default().with_selected((count > 0).then_some(h.cursor));
+    frame.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(3),
+                Constraint::Min(12),
+                Constraint::Length(5),
+                Constraint::Length(17),
+                Constraint::Length(6),
+                Constraint::Length(7),
+            ],
+        )
+        .header(Row::new(["", "run", "seeds", "acc (95% CI)", "epochs", "time"]).style(theme.dim()))
+        .row_highlight_style(theme.cursor())
+        .block(Block::bordered().title(Span::styled(title, theme.title()))),
+        area,
+        &mut state,
+    );
+}
+
+/// One row per run.
+fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) {
+    let h = &app.history;
     let rows: Vec<Row> = h
         .visible()
         .into_iter()
@@ -111,34 +222,5 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .block(Block::bordered().title(Span::styled(title, theme.title()))),
         table_area,
         &mut state,
-    );
-    let text = match h.current() {
-        Some(r) => {
-            let extra = match (r.status.reason(), &r.status) {
-                (Some(e), _) => format!(" · {e}"),
-                (None, Status::Interrupted(_) | Status::Cancelled) => " · R resumes it".into(),
-                _ => String::new(),
-            };
-            format!(
-                " #{} {} · seed {}{}{extra}",
-                r.id,
-                r.tricks_label(),
-                r.config.seed,
-                r.subset_note()
-            )
-        }
-        None if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
-        None => " No run matches the filter (f changes it).".into(),
-    };
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::raw(text),
-            Line::styled(
-                " Space/A sel · Enter open · o sort · f v / filter · d del · w export · R resume",
-                theme.dim(),
-            ),
-        ])
-        .block(Block::default()),
-        detail,
     );
 }

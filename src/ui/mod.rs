@@ -79,7 +79,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             live::accuracy(frame, acc, live, app.values.hyper.epochs, theme);
             lr::draw(frame, lr_area, live, app, theme);
         }
-        Screen::Results => confusion::draw(frame, body, app.results(), theme),
+        Screen::Results => {
+            let run = app.results();
+            let variant = run.and_then(|r| app.variant_of(r));
+            confusion::draw(frame, body, run, variant.as_ref(), theme)
+        }
         Screen::Compare => compare::draw(frame, body, app, theme),
         Screen::History => history::draw(frame, body, app, theme),
     }

@@ -8,6 +8,7 @@ use ratatui::style::Color;
 use super::theme::Theme;
 use super::*;
 use crate::app::tests::{app, outcome};
+use crate::app::variants::Seeds;
 use crate::app::{Action, Msg};
 use crate::run::RunId;
 use cifar_engine::events::Device;
@@ -447,11 +448,11 @@ fn history_unavailable_says_why() {
 fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
     let mut app = app();
     let s = screen(&app, 80, 24);
-    assert!(!s.contains("Device") && s.contains("↓ 15 more"), "{s}");
+    assert!(!s.contains("Device") && s.contains("↓ 16 more"), "{s}");
     app.cursor = crate::app::ITEM_COUNT - 1; // the last setting
     let s = screen(&app, 80, 24);
     assert!(
-        s.contains("L1/L2 from epoch") && s.contains("↑ 15 more"),
+        s.contains("L1/L2 from epoch") && s.contains("↑ 16 more"),
         "{s}"
     );
     assert!(!s.contains(" Epochs "), "{s}");
@@ -469,6 +470,7 @@ fn settings_below_a_short_terminal_scroll_into_view_with_the_cursor() {
 fn several_runs_training_show_a_row_each() {
     let mut app = app();
     app.parallel = 3;
+    app.values.seeds = Some(Seeds::Count(1));
     act(&mut app, Action::QueueStudy);
     act(&mut app, Action::Yes);
     for run in 1..=8 {
@@ -516,4 +518,113 @@ fn several_runs_training_show_a_row_each() {
     assert!(plain.contains("Accuracy ⣿ train"), "{plain}");
     assert!(plain.contains("• val –"), "{plain}");
     insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
+}
+
+const PLAIN: Theme = Theme::MONO;
+
+/// Trains preset `preset` on seeds 42, 43, 44 (`s` with Seeds 3) to these test accuracies.
+fn train_seeds(app: &mut App, preset: usize, accs: [f64; 3]) {
+    app.values.seeds = Some(Seeds::Count(3));
+    act(app, Action::Preset(preset));
+    act(app, Action::Start);
+    let n = app.runs.len();
+    let ids: Vec<RunId> = app.runs[n - 3..].iter().map(|r| r.key).collect();
+    for (run, acc) in ids.into_iter().zip(accs) {
+        app.update(Msg::Stored {
+            run,
+            id: Some(run as i64),
+        });
+        let o = outcome(acc, 2);
+        for e in &o.epochs {
+            app.update(Msg::Train {
+                run,
+                event: TrainEvent::Epoch(*e),
+            });
+        }
+        app.update(Msg::Done {
+            run,
+            result: Ok(Box::new(o)),
+        });
+    }
+}
+
+/// Baseline, norm_inputs (better on every seed) and weight_decay (±, within noise), three
+/// seeds each.
+fn three_seeded_variants() -> App {
+    let mut app = app();
+    train_seeds(&mut app, 0, [0.660, 0.670, 0.665]);
+    train_seeds(&mut app, 1, [0.712, 0.719, 0.716]);
+    train_seeds(&mut app, 3, [0.668, 0.662, 0.670]);
+    app
+}
+
+#[test]
+fn compare_shows_whiskers_and_says_within_noise() {
+    let mut app = three_seeded_variants();
+    act(&mut app, Action::Goto(Screen::Compare));
+    let s = screen_in(&app, 80, 24, PLAIN);
+    // norm_inputs − baseline: 0.052, 0.049, 0.051 → +0.051 ± 0.004, a real difference.
+    assert!(s.contains("+0.051±0.004"), "{s}");
+    // weight_decay − baseline: 0.008, −0.008, 0.005 → holds zero.
+    assert!(s.contains("within noise"), "{s}");
+    assert!(s.contains("reference"), "{s}");
+    // A whisker over each bar (three seeds each), the means in % under them.
+    assert!(s.contains('┬') && s.contains('┴'), "{s}");
+    assert!(s.contains("66.5") && s.contains("71.6"), "{s}");
+    assert!(s.contains("x3 seeds"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn compare_measures_against_the_chosen_reference() {
+    let mut app = three_seeded_variants();
+    act(&mut app, Action::Goto(Screen::Compare));
+    // Run #4 is norm_inputs on seed 42: b makes its variant the reference.
+    for _ in 0..3 {
+        act(&mut app, Action::Down);
+    }
+    act(&mut app, Action::Reference);
+    let s = screen_in(&app, 80, 24, PLAIN);
+    assert!(s.contains("vs norm_inputs"), "{s}");
+    // baseline − norm_inputs and weight_decay − norm_inputs: both clearly lower.
+    assert!(s.contains("-0.051±0.004"), "{s}");
+    assert!(!s.contains("within noise"), "{s}");
+}
+
+#[test]
+fn results_show_the_variant_over_its_seeds() {
+    let mut app = three_seeded_variants();
+    act(&mut app, Action::Goto(Screen::Results));
+    app.results_run = Some(1);
+    let s = screen_in(&app, 80, 24, PLAIN);
+    // 0.660, 0.670, 0.665: mean 0.665, half-width 4.302653 × 0.005 / √3 = 0.0124.
+    assert!(
+        s.contains("accuracy 0.6600 seed 42 · 3 seeds 0.6650 ± 0.0124 (95% CI) 0.660 0.670 0.665"),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn history_groups_runs_by_variant() {
+    let mut app = app();
+    let mut rows = crate::app::history::tests::stored_seeds(3, &[1, 2, 3]);
+    for r in &mut rows {
+        r.created_at = Some("2026-11-27T15:00:00Z".into());
+    }
+    app.update(Msg::History(Ok(rows)));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Group);
+    act(&mut app, Action::Toggle);
+    let s = screen_in(&app, 80, 24, PLAIN);
+    assert!(s.contains("3 variant(s) of 9 finished run(s)"), "{s}");
+    // lr_schedule: 0.620, 0.622, 0.624 → 0.6220 ± 0.0050.
+    assert!(s.contains("0.6220 ± 0.0050"), "{s}");
+    assert!(s.contains("[x] lr_schedule"), "{s}");
+    insta::assert_snapshot!(s);
+    assert_eq!(
+        app.compared().len(),
+        3,
+        "Space selected the variant's three runs"
+    );
 }
