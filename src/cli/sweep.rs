@@ -506,11 +506,8 @@ pub fn task(ctx: &Context, args: &TaskArgs) -> Result<()> {
         note!("task {i}: finished already; nothing to do");
         return Ok(());
     }
-    let attempt = match folder.state(i) {
-        TaskState::Requeued { attempts, .. } => attempts + 1,
-        TaskState::Running { attempt, .. } => attempt + 1,
-        _ => 1,
-    };
+    let started = |l: &Line| matches!(l, Line::Started { .. });
+    let attempt = folder.lines(i).iter().filter(|l| started(l)).count() as u32 + 1;
     let origin = Origin {
         sweep: plan.sweep.clone(),
         task: i,
@@ -690,4 +687,72 @@ fn result_of(store: &Store, id: i64, spec: &TaskSpec, origin: Origin) -> Result<
         created_at: run.created_at,
         finished_at: store::now(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cifar_engine::config::Hyper;
+    use cifar_engine::events::DeviceChoice;
+
+    #[test]
+    fn the_status_table_says_where_each_task_stands() {
+        let config = tricks::resolve(&TrickSet::new(), &Hyper::default());
+        let plan = Plan {
+            format: FORMAT,
+            sweep: "s".into(),
+            created_at: "t".into(),
+            study: "presets baseline x seeds 42".into(),
+            binary: "/bin/cifar-tui".into(),
+            data_dir: None,
+            device: DeviceChoice::Cpu,
+            tasks: vec![
+                TaskSpec {
+                    name: "baseline".into(),
+                    config
+                };
+                5
+            ],
+        };
+        let states = [
+            TaskState::Finished { accuracy: 0.61234 },
+            TaskState::Running {
+                host: "node7".into(),
+                job: Some("12_1".into()),
+                attempt: 2,
+                epoch: Some((3, 0.5)),
+                epochs: 10,
+            },
+            TaskState::Requeued {
+                epochs_done: 3,
+                attempts: 1,
+            },
+            TaskState::Failed {
+                message: "cannot read data_batch_1.bin".into(),
+            },
+            TaskState::Queued,
+        ];
+        let table = status_table(&plan, &states);
+        let rows: Vec<_> = table.lines().collect();
+        assert_eq!(rows.len(), 7, "{table}");
+        let words = |i: usize| rows[i].split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(words(1), "0 baseline 42 finished 10/10 0.6123");
+        assert_eq!(
+            words(2),
+            "1 baseline 42 running 3/10 0.5000 node7 job 12_1, attempt 2"
+        );
+        assert_eq!(
+            words(3),
+            "2 baseline 42 queued 3/10 interrupted 1x; resumes after epoch 3"
+        );
+        assert_eq!(
+            words(4),
+            "3 baseline 42 failed cannot read data_batch_1.bin"
+        );
+        assert_eq!(words(5), "4 baseline 42 queued");
+        assert_eq!(
+            rows[6],
+            "5 tasks: 1 finished, 1 running, 2 queued, 1 failed"
+        );
+    }
 }

@@ -186,17 +186,22 @@ impl Folder {
             .map_err(|e| file_error(&path, e))
     }
 
-    /// A task's state as its progress file tells it.
-    pub fn state(&self, i: usize) -> TaskState {
+    /// A task's progress lines, oldest first. A line cut short by a kill does not parse and is
+    /// skipped; a missing file has none.
+    pub fn lines(&self, i: usize) -> Vec<Line> {
         let Ok(file) = std::fs::File::open(self.progress(i)) else {
-            return TaskState::Queued;
+            return Vec::new();
         };
-        // A line cut short by a kill does not parse and is skipped.
-        let lines = BufReader::new(file)
+        BufReader::new(file)
             .lines()
             .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str::<Line>(&l).ok());
-        TaskState::from_lines(lines)
+            .filter_map(|l| serde_json::from_str::<Line>(&l).ok())
+            .collect()
+    }
+
+    /// A task's state as its progress file tells it.
+    pub fn state(&self, i: usize) -> TaskState {
+        TaskState::from_lines(self.lines(i))
     }
 }
 

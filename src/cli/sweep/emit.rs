@@ -141,17 +141,21 @@ srun --ntasks=1 ${{SLURM_CPUS_PER_TASK:+--cpus-per-task="$SLURM_CPUS_PER_TASK"}}
     {bin} sweep-task {quoted_dir} --index "$task"
 status=$?
 if [ "$status" -eq {exit} ]; then
+    # The requeue ends this job with a SIGTERM, which may come before scontrol has answered:
+    # ignored here, it cannot cut scontrol short and make a done requeue look failed.
+    trap '' TERM
     # The array task itself, not the whole array (whose id SLURM_JOB_ID may be).
     if scontrol requeue "${{SLURM_ARRAY_JOB_ID}}_$task"; then
         exit 0
     fi
-    echo "cifar-tui sweep: scontrol requeue failed; resume with: sbatch --array=$task {script}" >&2
+    why="interrupted, and scontrol requeue failed: resume it with sbatch --array=$task {script}"
+    echo "cifar-tui sweep: $why" >&2
 fi
 if [ "$status" -ne 0 ] && ! tail -n 1 "$progress" 2>/dev/null | grep -q '"state":"failed"'; then
     mkdir -p "$(dirname "$progress")"
+    why="${{why:-the task ended with exit status $status without saying why; see logs/task-$task.log}}"
     printf '{{"state":"failed","at":"%s","message":"%s"}}\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        "the task ended with exit status $status without saying why; see logs/task-$task.log" \
-        >> "$progress"
+        "$why" >> "$progress"
 fi
 exit "$status"
 "#,
