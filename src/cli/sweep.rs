@@ -262,6 +262,13 @@ pub fn sweep(ctx: &Context, args: &SweepArgs) -> Result<()> {
             data.display()
         );
     }
+    if plan.data_dir.is_none() {
+        note!(
+            "no --data: each task loads CIFAR-10 from its node's download cache, downloading \
+             170 MB where it is missing; pass --data DIR (on a file system every node sees) to \
+             load one shared copy"
+        );
+    }
     if folder.plan().exists() {
         bail!(crate::store::sweep::SweepError::Exists { dir: folder.0 });
     }
