@@ -625,3 +625,81 @@ fn a_task_with_bad_data_shows_failed_with_its_message() {
         "{said}"
     );
 }
+
+#[test]
+fn without_sbatch_a_sweep_says_so_and_writes_nothing_and_k8s_gets_a_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let no_slurm = tmp.path().join("empty-bin");
+    std::fs::create_dir_all(&no_slurm).unwrap();
+    let cifar = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cifar-tui"))
+            .current_dir(tmp.path())
+            .env("PATH", &no_slurm)
+            .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+            .env("XDG_DATA_HOME", tmp.path().join("share"))
+            .args(["--data", &tmp.path().display().to_string()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let dir = tmp.path().join("s");
+    let dir_text = dir.display().to_string();
+    let out = cifar(&[
+        "sweep",
+        &dir_text,
+        "--presets",
+        "baseline",
+        "--seeds",
+        "1,2",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("sbatch not found") && err.contains("Fix:"),
+        "{err}"
+    );
+    assert!(!dir.exists(), "nothing written");
+
+    // The dry run prints the script and writes nothing either.
+    let out = cifar(&["sweep", &dir_text, "--seeds", "1,2", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("#SBATCH --array=0-15\n"));
+    assert!(!dir.exists());
+
+    let out = cifar(&[
+        "sweep",
+        &dir_text,
+        "--presets",
+        "baseline,norm_inputs",
+        "--emit",
+        "k8s",
+        "--image",
+        "registry/cifar-tui:1",
+        "--gres",
+        "gpu:1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("sweep.k8s.json")).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "Job");
+    assert_eq!(manifest["spec"]["completions"], 2);
+    assert!(dir.join("plan.json").is_file());
+    // Nothing has run yet: both tasks are queued, and an import adds nothing.
+    let status = cifar(&["sweep", "--status", &dir_text]);
+    let table = text(&status.stdout);
+    assert!(
+        table.contains("2 tasks: 0 finished, 0 running, 2 queued"),
+        "{table}"
+    );
+    let history = tmp.path().join("h.db").display().to_string();
+    let import = cifar(&["--history", &history, "import", &dir_text]);
+    let said = text(&import.stderr);
+    assert!(
+        said.contains("imported 0 run(s)") && said.contains("task(s) 0,1"),
+        "{said}"
+    );
+    // A second sweep into the same folder is refused.
+    let again = cifar(&["sweep", &dir_text, "--emit", "k8s", "--image", "x"]);
+    assert!(text(&again.stderr).contains("already holds a sweep"));
+}

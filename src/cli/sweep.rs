@@ -262,6 +262,13 @@ pub fn sweep(ctx: &Context, args: &SweepArgs) -> Result<()> {
             data.display()
         );
     }
+    if !plan.binary.is_file() {
+        bail!(
+            "--binary {}: no such file. Fix: name the cifar-tui that the nodes should run, at a \
+             path they all see",
+            plan.binary.display()
+        );
+    }
     if plan.data_dir.is_none() {
         note!(
             "no --data: each task loads CIFAR-10 from its node's download cache, downloading \
@@ -592,6 +599,15 @@ fn train_task(
         places: places.clone(),
         ..ctx.clone()
     };
+    // First of all: a signal while the data loads must requeue the task too, not kill it.
+    let rt = tokio::runtime::Runtime::new()?;
+    let stop = Arc::new(Stop::default());
+    let signalled = stop.clone();
+    rt.spawn(async move {
+        crate::term::signals::any().await;
+        note!("task {i}: signal received: stopping at the next step, after its checkpoint");
+        signalled.interrupt();
+    });
     let store = Store::open(&places.history)?;
     // The task's history holds its one run. Only one process runs a task at a time, so a run
     // left queued or running is an earlier attempt's (killed, or its node lost): resumable.
@@ -614,14 +630,6 @@ fn train_task(
     };
     drop(store);
     let data = load_data(&ctx)?;
-    let rt = tokio::runtime::Runtime::new()?;
-    let stop = Arc::new(Stop::default());
-    let signalled = stop.clone();
-    rt.spawn(async move {
-        crate::term::signals::any().await;
-        note!("task {i}: signal received: stopping at the next step, after its checkpoint");
-        signalled.interrupt();
-    });
     let mut notice = |n: String| note!("task {i}: {n}");
     let mut emit = |event: TrainEvent| match event {
         TrainEvent::Started {
