@@ -396,10 +396,10 @@ pub fn status_table(plan: &Plan, states: &[TaskState]) -> String {
                     (None, a) => format!("attempt {a}"),
                 },
             ),
-            TaskState::Finished { accuracy } => (
+            TaskState::Finished { accuracy, host } => (
                 format!("{0}/{0}", spec.config.epochs),
                 format!("{accuracy:.4}"),
-                String::new(),
+                host.clone().unwrap_or_default(),
                 String::new(),
             ),
             TaskState::Failed { message } => {
@@ -730,7 +730,10 @@ mod tests {
             ],
         };
         let states = [
-            TaskState::Finished { accuracy: 0.61234 },
+            TaskState::Finished {
+                accuracy: 0.61234,
+                host: Some("node2".into()),
+            },
             TaskState::Running {
                 host: "node7".into(),
                 job: Some("12_1".into()),
@@ -751,7 +754,7 @@ mod tests {
         let rows: Vec<_> = table.lines().collect();
         assert_eq!(rows.len(), 7, "{table}");
         let words = |i: usize| rows[i].split_whitespace().collect::<Vec<_>>().join(" ");
-        assert_eq!(words(1), "0 baseline 42 finished 10/10 0.6123");
+        assert_eq!(words(1), "0 baseline 42 finished 10/10 0.6123 node2");
         assert_eq!(
             words(2),
             "1 baseline 42 running 3/10 0.5000 node7 job 12_1, attempt 2"

@@ -257,8 +257,10 @@ pub enum TaskState {
         epoch: Option<(usize, f64)>,
         epochs: usize,
     },
+    /// Its test accuracy, and the host of its last attempt.
     Finished {
         accuracy: f64,
+        host: Option<String>,
     },
     Failed {
         message: String,
@@ -307,7 +309,13 @@ impl TaskState {
                         _ => 1,
                     },
                 },
-                (Line::Finished { accuracy, .. }, _) => TaskState::Finished { accuracy },
+                (Line::Finished { accuracy, .. }, s) => TaskState::Finished {
+                    accuracy,
+                    host: match s {
+                        TaskState::Running { host, .. } => Some(host),
+                        _ => None,
+                    },
+                },
                 (Line::Failed { message, .. }, _) => TaskState::Failed { message },
             };
         }
@@ -403,8 +411,23 @@ mod tests {
                 attempts: 1
             }
         );
-        let resumed = TaskState::from_lines(interrupted.into_iter().chain([started(2)]));
+        let resumed = TaskState::from_lines(interrupted.clone().into_iter().chain([started(2)]));
         assert!(matches!(resumed, TaskState::Running { attempt: 2, .. }));
+        let finished = TaskState::from_lines(interrupted.into_iter().chain([
+            started(2),
+            Line::Finished {
+                at: "t".into(),
+                accuracy: 0.7,
+                macro_f1: 0.69,
+            },
+        ]));
+        assert_eq!(
+            finished,
+            TaskState::Finished {
+                accuracy: 0.7,
+                host: Some("node7".into())
+            }
+        );
         let failed = TaskState::from_lines([
             started(1),
             Line::Failed {
