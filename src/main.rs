@@ -8,7 +8,7 @@ use clap::Parser;
 
 use cifar_tui::cli::setup::{self, Context};
 use cifar_tui::cli::{Cli, Command};
-use cifar_tui::cli::{bench, headless};
+use cifar_tui::cli::{bench, headless, sweep};
 use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
@@ -24,6 +24,10 @@ fn main() -> ExitCode {
                 "cifar-tui: {}",
                 cifar_tui::cli::error_line(&e)
             );
+            // A sweep's task stopped by a signal asks its batch script to requeue it.
+            if e.is::<sweep::Interrupted>() {
+                return ExitCode::from(sweep::emit::REQUEUE_EXIT);
+            }
             ExitCode::FAILURE
         }
     }
@@ -62,6 +66,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Show { id }) => headless::show(&ctx, *id),
         Some(Command::Export(args)) => headless::export(&ctx, args),
         Some(Command::Bench(args)) => bench::run(&ctx, args),
+        Some(Command::Sweep(args)) => sweep::sweep(&ctx, args),
+        Some(Command::SweepTask(args)) => sweep::task(&ctx, args),
+        Some(Command::Import(args)) => sweep::import(&ctx, args),
         None => tui::main(ctx, tui::Start::Idle),
     }
 }

@@ -68,6 +68,18 @@ impl Status {
     }
 }
 
+/// Where a run imported from a sweep was trained (see `store::sweep`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The sweep's unique name (its plan's `sweep`).
+    pub sweep: String,
+    /// The task's index in the sweep (SLURM's array task id).
+    pub task: usize,
+    /// The scheduler's job id (`ARRAYJOB_TASK` on SLURM), when there was one.
+    pub job: Option<String>,
+    pub host: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     /// Its key in this session; 0 for a run read from the history and not opened.
@@ -94,6 +106,8 @@ pub struct Run {
     pub steps_per_epoch: usize,
     /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
     pub evaluating: bool,
+    /// Where it was trained when it came from a sweep; `None` for runs of this machine.
+    pub origin: Option<Origin>,
 }
 
 impl Run {
@@ -113,6 +127,7 @@ impl Run {
             epochs: Vec::new(),
             steps_per_epoch: 0,
             evaluating: false,
+            origin: None,
         }
     }
 

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod headless;
 pub mod settings;
 pub mod setup;
+pub mod sweep;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,13 @@ pub enum Command {
     Export(ExportArgs),
     /// Measure training speed, beside the seed notebook's PyTorch pipeline when torch is found
     Bench(BenchArgs),
+    /// Run a study x seeds on a cluster: one SLURM job array (or a Kubernetes Indexed Job)
+    Sweep(Box<sweep::SweepArgs>),
+    /// One task of a sweep, as the scheduler starts it on a node
+    #[command(hide = true)]
+    SweepTask(sweep::TaskArgs),
+    /// Add a sweep's finished runs to the history (again adds nothing)
+    Import(sweep::ImportArgs),
 }
 
 #[derive(Args, Debug)]

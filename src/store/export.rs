@@ -31,6 +31,9 @@ pub struct Record<'a> {
     report: Option<&'a Report>,
     losses: &'a [f64],
     steps_per_point: usize,
+    /// Where a run imported from a sweep was trained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'a crate::run::Origin>,
 }
 
 pub fn record(r: &Run) -> Record<'_> {
@@ -53,6 +56,7 @@ pub fn record(r: &Run) -> Record<'_> {
         report: o.map(|o| &o.report),
         losses: &r.losses,
         steps_per_point: r.steps_per_point,
+        origin: r.origin.as_ref(),
     }
 }
 

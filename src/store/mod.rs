@@ -2,8 +2,10 @@
 //! go, one transaction per epoch. The schema is versioned with `PRAGMA user_version`.
 
 pub mod export;
+pub mod import;
 pub mod job;
 pub mod state;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -60,6 +62,13 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN data_dir TEXT;
     ALTER TABLE runs ADD COLUMN out_path TEXT;
+",
+    // Runs imported from a sweep keep where they were trained; a sweep's task is imported once.
+    "
+    ALTER TABLE runs ADD COLUMN sweep TEXT;
+    ALTER TABLE runs ADD COLUMN task_id INTEGER;
+    ALTER TABLE runs ADD COLUMN job_id TEXT;
+    CREATE UNIQUE INDEX runs_sweep_task ON runs(sweep, task_id);
 ",
 ];
 
@@ -173,12 +182,12 @@ fn status_of(word: &str, reason: Option<String>) -> Status {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// This machine's name, as runs record it.
-fn host() -> &'static str {
+pub fn host() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         std::fs::read_to_string("/etc/hostname")
@@ -883,6 +892,15 @@ impl Row {
             }
             word => status_of(word, reason),
         };
+        let origin = match r.get::<_, Option<String>>("sweep")? {
+            Some(sweep) => Some(sweep::Origin {
+                sweep,
+                task: r.get::<_, i64>("task_id")? as usize,
+                job: r.get("job_id")?,
+                host: r.get::<_, Option<String>>("host")?.unwrap_or_default(),
+            }),
+            None => None,
+        };
         let tricks = config.tricks.iter().copied().collect();
         Ok(Run {
             key: 0,
@@ -906,6 +924,7 @@ impl Row {
                 .get::<_, Option<i64>>("steps_per_point")?
                 .unwrap_or(cifar_engine::events::REPORT_EVERY as i64)
                 as usize,
+            origin,
         })
     }
 }

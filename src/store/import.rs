@@ -1,0 +1,187 @@
+//! Finished runs from elsewhere (a sweep's tasks) into the history, each once: a run keeps its
+//! sweep, task, job and host, and a task already imported is never added again.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::store::sweep::{Folder, SweepError, TaskResult};
+use crate::store::{Store, StoreError};
+
+impl Store {
+    /// Adds a finished run from a sweep's task, with its epochs, in one transaction: its number
+    /// in the history, or `None` when that task is there already.
+    pub fn import(&self, r: &TaskResult) -> Result<Option<i64>, StoreError> {
+        let tricks = cifar_engine::tricks::describe(&r.config.tricks.iter().copied().collect());
+        let config = serde_json::to_string(&r.config)?;
+        let confusion = serde_json::to_string(&r.outcome.confusion)?;
+        let report = serde_json::to_string(&r.outcome.report)?;
+        let losses = serde_json::to_string(&r.losses)?;
+        let o = &r.outcome;
+        self.patiently(|conn| {
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let there: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM runs WHERE sweep = ?1 AND task_id = ?2",
+                    params![r.origin.sweep, r.origin.task as i64],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if there.is_some() {
+                return Ok(None);
+            }
+            tx.execute(
+                "INSERT INTO runs (created_at, name, tricks, config, status, device, host,
+                     heartbeat, started_at, finished_at, seconds, images_per_sec, accuracy,
+                     macro_f1, confusion, report, losses, steps_per_point, sweep, task_id, job_id)
+                 VALUES (?1, ?2, ?3, ?4, 'finished', ?5, ?6, ?7, ?1, ?7, ?8, ?9, ?10, ?11, ?12,
+                     ?13, ?14, ?15, ?16, ?17, ?18)",
+                params![
+                    r.created_at,
+                    r.name,
+                    tricks,
+                    config,
+                    o.device.to_string(),
+                    r.origin.host,
+                    r.finished_at,
+                    o.seconds,
+                    o.images_per_sec,
+                    o.report.accuracy,
+                    o.report.macro_f1,
+                    confusion,
+                    report,
+                    losses,
+                    r.steps_per_point as i64,
+                    r.origin.sweep,
+                    r.origin.task as i64,
+                    r.origin.job,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            for e in &o.epochs {
+                tx.execute(
+                    "INSERT INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        id,
+                        e.epoch as i64,
+                        e.lr,
+                        e.train_loss,
+                        e.train_accuracy,
+                        e.val_loss,
+                        e.val_accuracy,
+                        e.seconds,
+                        e.train_images_per_sec
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Some(id))
+        })
+    }
+}
+
+/// What an import of a sweep folder did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Imported {
+    /// History numbers of the runs added.
+    pub added: Vec<i64>,
+    /// Tasks whose run the history held already.
+    pub already: usize,
+    /// Tasks with no result yet (queued, running, failed).
+    pub unfinished: Vec<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Imports every finished task of the sweep in `folder` into `store`.
+pub fn import_sweep(store: &Store, folder: &Folder) -> Result<Imported, ImportError> {
+    let plan = folder.read_plan()?;
+    let mut done = Imported::default();
+    for i in 0..plan.tasks.len() {
+        match folder.read_result(i)? {
+            None => done.unfinished.push(i),
+            Some(result) => match store.import(&result)? {
+                Some(id) => done.added.push(id),
+                None => done.already += 1,
+            },
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tests::outcome;
+    use crate::store::MIGRATIONS;
+    use crate::store::sweep::Origin;
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, TrickSet};
+    use rusqlite::Connection;
+
+    fn result(task: usize) -> TaskResult {
+        let mut config = tricks::resolve(&TrickSet::new(), &Hyper::default());
+        config.seed = task as u64;
+        TaskResult {
+            origin: Origin {
+                sweep: "s1".into(),
+                task,
+                job: Some(format!("77_{task}")),
+                host: "node3".into(),
+            },
+            name: "baseline".into(),
+            tricks: "(baseline)".into(),
+            config,
+            outcome: outcome(0.6, 2),
+            losses: vec![2.3, 1.9],
+            steps_per_point: 20,
+            created_at: "2026-11-28T10:00:00Z".into(),
+            finished_at: "2026-11-28T10:05:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn an_imported_run_reads_back_whole_with_where_it_was_trained() {
+        let s = Store::in_memory();
+        let r = result(3);
+        let id = s.import(&r).unwrap().unwrap();
+        let run = s.get(id).unwrap();
+        assert_eq!(run.status.label(), "finished");
+        assert_eq!(run.config, r.config);
+        assert_eq!(run.outcome().unwrap(), &r.outcome);
+        assert_eq!(run.losses, r.losses);
+        assert_eq!(run.origin, Some(r.origin.clone()));
+        assert_eq!(run.created_at.as_deref(), Some(r.created_at.as_str()));
+        // The same task again adds nothing; another task of the sweep does.
+        assert_eq!(s.import(&r).unwrap(), None);
+        assert!(s.import(&result(4)).unwrap().is_some());
+        assert_eq!(s.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_second_version_history_gains_the_origin_of_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.execute_batch(MIGRATIONS[1]).unwrap();
+        old.pragma_update(None, "user_version", 2).unwrap();
+        old.execute(
+            "INSERT INTO runs (created_at, name, tricks, config, status)
+             VALUES ('t', 'old', '', ?1, 'cancelled')",
+            [serde_json::to_string(&result(0).config).unwrap()],
+        )
+        .unwrap();
+        drop(old);
+        let s = Store::open(&path).unwrap();
+        let old = s.get(1).unwrap();
+        assert_eq!((old.name.as_str(), old.origin), ("old", None));
+        let id = s.import(&result(0)).unwrap().unwrap();
+        assert_eq!(s.get(id).unwrap().origin.unwrap().job.unwrap(), "77_0");
+        assert_eq!(s.import(&result(0)).unwrap(), None);
+    }
+}

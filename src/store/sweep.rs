@@ -1,0 +1,483 @@
+//! A sweep's folder on a shared file system: its plan, and per task a progress file (JSON
+//! lines), a result file, its own history and checkpoints. Written by `cifar-tui sweep` and its
+//! tasks, read by `sweep --status` and `import`. No two tasks write the same file, and no
+//! SQLite file is ever shared between tasks.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::{DeviceChoice, Outcome};
+
+/// The plan's file name in the sweep folder.
+pub const PLAN: &str = "plan.json";
+/// The version of the folder's layout this build reads and writes.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(
+        "{dir} holds no sweep ({reason}). Fix: name the folder given to `cifar-tui sweep`, the \
+         one that holds plan.json"
+    )]
+    NoPlan { dir: PathBuf, reason: String },
+    #[error(
+        "{path} is not a sweep plan this cifar-tui reads ({reason}). Fix: use the cifar-tui that \
+         made the sweep, or make the sweep again in a new folder"
+    )]
+    BadPlan { path: PathBuf, reason: String },
+    #[error(
+        "{dir} already holds a sweep ({PLAN}). Fix: choose a new folder; follow that one with \
+         `cifar-tui sweep --status {dir}`"
+    )]
+    Exists { dir: PathBuf },
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{path} is not a task result ({reason}). Fix: run that task again")]
+    BadResult { path: PathBuf, reason: String },
+}
+
+fn file_error(path: &Path, e: impl ToString) -> SweepError {
+    SweepError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// What a sweep trains: one task per configuration and seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format: u32,
+    /// This sweep's unique name; imported runs are keyed by it and their task's index.
+    pub sweep: String,
+    pub created_at: String,
+    /// What was asked for, in words (`seed study x seeds 1,2`).
+    pub study: String,
+    /// The cifar-tui that tasks run (on the shared file system).
+    pub binary: PathBuf,
+    /// The data folder every task trains on; `None`: each node's download cache.
+    pub data_dir: Option<PathBuf>,
+    pub device: DeviceChoice,
+    pub tasks: Vec<TaskSpec>,
+}
+
+/// One task: a named, fully resolved configuration (its seed included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    pub name: String,
+    pub config: TrainConfig,
+}
+
+/// The files of a sweep folder.
+#[derive(Clone, Debug)]
+pub struct Folder(pub PathBuf);
+
+impl Folder {
+    pub fn plan(&self) -> PathBuf {
+        self.0.join(PLAN)
+    }
+    pub fn script(&self) -> PathBuf {
+        self.0.join("sweep.sbatch")
+    }
+    pub fn manifest(&self) -> PathBuf {
+        self.0.join("sweep.k8s.json")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.0.join("logs")
+    }
+    pub fn task(&self, i: usize) -> PathBuf {
+        self.0.join("tasks").join(i.to_string())
+    }
+    pub fn progress(&self, i: usize) -> PathBuf {
+        self.task(i).join("progress.jsonl")
+    }
+    pub fn result(&self, i: usize) -> PathBuf {
+        self.task(i).join("result.json")
+    }
+    /// The task's own history: one writer, the task, at a time.
+    pub fn history(&self, i: usize) -> PathBuf {
+        self.task(i).join("history.db")
+    }
+
+    pub fn read_plan(&self) -> Result<Plan, SweepError> {
+        let path = self.plan();
+        let text = std::fs::read_to_string(&path).map_err(|e| SweepError::NoPlan {
+            dir: self.0.clone(),
+            reason: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let plan: Plan = serde_json::from_str(&text).map_err(|e| SweepError::BadPlan {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if plan.format != FORMAT {
+            return Err(SweepError::BadPlan {
+                path,
+                reason: format!("layout {}, this cifar-tui knows {FORMAT}", plan.format),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Writes the plan into a new sweep folder, refusing one that holds a sweep already.
+    pub fn create(&self, plan: &Plan) -> Result<(), SweepError> {
+        std::fs::create_dir_all(&self.0).map_err(|e| file_error(&self.0, e))?;
+        std::fs::create_dir_all(self.logs()).map_err(|e| file_error(&self.logs(), e))?;
+        let path = self.plan();
+        let mut file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(SweepError::Exists {
+                    dir: self.0.clone(),
+                });
+            }
+            other => other.map_err(|e| file_error(&path, e))?,
+        };
+        let text = serde_json::to_string_pretty(plan).map_err(|e| file_error(&path, e))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| file_error(&path, e))
+    }
+
+    /// Writes a task's result whole or not at all: a reader never sees half a file.
+    pub fn write_result(&self, i: usize, result: &TaskResult) -> Result<(), SweepError> {
+        let path = self.result(i);
+        let text = serde_json::to_string_pretty(result).map_err(|e| file_error(&path, e))?;
+        let dir = self.task(i);
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| file_error(&dir, e))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| file_error(&path, e))?;
+        tmp.persist(&path).map_err(|e| file_error(&path, e.error))?;
+        Ok(())
+    }
+
+    /// A task's result, `None` while there is none.
+    pub fn read_result(&self, i: usize) -> Result<Option<TaskResult>, SweepError> {
+        let path = self.result(i);
+        let text = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other.map_err(|e| file_error(&path, e))?,
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SweepError::BadResult {
+                path,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Appends one line to a task's progress file, in one write.
+    pub fn report(&self, i: usize, line: &Line) -> Result<(), SweepError> {
+        let path = self.progress(i);
+        let mut text = serde_json::to_string(line).map_err(|e| file_error(&path, e))?;
+        text.push('\n');
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_data()))
+            .map_err(|e| file_error(&path, e))
+    }
+
+    /// A task's progress lines, oldest first. A line cut short by a kill does not parse and is
+    /// skipped; a missing file has none.
+    pub fn lines(&self, i: usize) -> Vec<Line> {
+        let Ok(file) = std::fs::File::open(self.progress(i)) else {
+            return Vec::new();
+        };
+        BufReader::new(file)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<Line>(&l).ok())
+            .collect()
+    }
+
+    /// A task's state as its progress file tells it.
+    pub fn state(&self, i: usize) -> TaskState {
+        TaskState::from_lines(self.lines(i))
+    }
+}
+
+/// One line of a task's progress file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Line {
+    /// A process took the task (again, after a requeue: `attempt` counts from 1).
+    Started {
+        at: String,
+        host: String,
+        job: Option<String>,
+        attempt: u32,
+    },
+    /// An epoch ended (its checkpoint is on disk).
+    Epoch {
+        at: String,
+        epoch: usize,
+        epochs: usize,
+        val_accuracy: f64,
+    },
+    /// Stopped by a signal after `epochs_done` epochs; the next start resumes from there.
+    Interrupted {
+        at: String,
+        epochs_done: usize,
+    },
+    Finished {
+        at: String,
+        accuracy: f64,
+        macro_f1: f64,
+    },
+    Failed {
+        at: String,
+        message: String,
+    },
+}
+
+/// Where a task stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskState {
+    /// Not started yet.
+    Queued,
+    /// Stopped by a signal and waiting to start again from its checkpoint.
+    Requeued {
+        epochs_done: usize,
+        attempts: u32,
+    },
+    Running {
+        host: String,
+        job: Option<String>,
+        attempt: u32,
+        /// The last finished epoch and its validation accuracy.
+        epoch: Option<(usize, f64)>,
+        epochs: usize,
+    },
+    /// Its test accuracy, and the host of its last attempt.
+    Finished {
+        accuracy: f64,
+        host: Option<String>,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+impl TaskState {
+    pub fn from_lines(lines: impl IntoIterator<Item = Line>) -> TaskState {
+        let mut state = TaskState::Queued;
+        for line in lines {
+            state = match (line, state) {
+                (
+                    Line::Started {
+                        host, job, attempt, ..
+                    },
+                    _,
+                ) => TaskState::Running {
+                    host,
+                    job,
+                    attempt,
+                    epoch: None,
+                    epochs: 0,
+                },
+                (
+                    Line::Epoch {
+                        epoch,
+                        epochs,
+                        val_accuracy,
+                        ..
+                    },
+                    TaskState::Running {
+                        host, job, attempt, ..
+                    },
+                ) => TaskState::Running {
+                    host,
+                    job,
+                    attempt,
+                    epoch: Some((epoch, val_accuracy)),
+                    epochs,
+                },
+                (Line::Epoch { .. }, other) => other,
+                (Line::Interrupted { epochs_done, .. }, s) => TaskState::Requeued {
+                    epochs_done,
+                    attempts: match s {
+                        TaskState::Running { attempt, .. } => attempt,
+                        _ => 1,
+                    },
+                },
+                (Line::Finished { accuracy, .. }, s) => TaskState::Finished {
+                    accuracy,
+                    host: match s {
+                        TaskState::Running { host, .. } => Some(host),
+                        _ => None,
+                    },
+                },
+                (Line::Failed { message, .. }, _) => TaskState::Failed { message },
+            };
+        }
+        state
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            TaskState::Queued | TaskState::Requeued { .. } => "queued",
+            TaskState::Running { .. } => "running",
+            TaskState::Finished { .. } => "finished",
+            TaskState::Failed { .. } => "failed",
+        }
+    }
+}
+
+pub use crate::run::Origin;
+
+/// A finished task's run, whole: what `import` adds to a history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub origin: Origin,
+    pub name: String,
+    pub tricks: String,
+    pub config: TrainConfig,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The downsampled training-loss curve and the steps each point stands for.
+    pub losses: Vec<f64>,
+    pub steps_per_point: usize,
+    pub created_at: String,
+    pub finished_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(attempt: u32) -> Line {
+        Line::Started {
+            at: "t".into(),
+            host: "node7".into(),
+            job: Some("12_3".into()),
+            attempt,
+        }
+    }
+
+    fn epoch(epoch: usize, val_accuracy: f64) -> Line {
+        Line::Epoch {
+            at: "t".into(),
+            epoch,
+            epochs: 3,
+            val_accuracy,
+        }
+    }
+
+    #[test]
+    fn a_tasks_state_follows_its_progress_lines() {
+        assert_eq!(TaskState::from_lines([]), TaskState::Queued);
+        let running = TaskState::from_lines([started(1), epoch(1, 0.4), epoch(2, 0.5)]);
+        assert_eq!(
+            running,
+            TaskState::Running {
+                host: "node7".into(),
+                job: Some("12_3".into()),
+                attempt: 1,
+                epoch: Some((2, 0.5)),
+                epochs: 3,
+            }
+        );
+        let interrupted = [
+            started(1),
+            epoch(1, 0.4),
+            Line::Interrupted {
+                at: "t".into(),
+                epochs_done: 1,
+            },
+        ];
+        assert_eq!(
+            TaskState::from_lines(interrupted.clone()),
+            TaskState::Requeued {
+                epochs_done: 1,
+                attempts: 1
+            }
+        );
+        let resumed = TaskState::from_lines(interrupted.clone().into_iter().chain([started(2)]));
+        assert!(matches!(resumed, TaskState::Running { attempt: 2, .. }));
+        let finished = TaskState::from_lines(interrupted.into_iter().chain([
+            started(2),
+            Line::Finished {
+                at: "t".into(),
+                accuracy: 0.7,
+                macro_f1: 0.69,
+            },
+        ]));
+        assert_eq!(
+            finished,
+            TaskState::Finished {
+                accuracy: 0.7,
+                host: Some("node7".into())
+            }
+        );
+        let failed = TaskState::from_lines([
+            started(1),
+            Line::Failed {
+                at: "t".into(),
+                message: "no data".into(),
+            },
+        ]);
+        assert_eq!(failed.label(), "failed");
+        assert_eq!(
+            failed,
+            TaskState::Failed {
+                message: "no data".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_line_cut_short_is_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = Folder(tmp.path().to_path_buf());
+        std::fs::create_dir_all(folder.task(0)).unwrap();
+        folder.report(0, &started(1)).unwrap();
+        folder.report(0, &epoch(1, 0.25)).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(folder.progress(0))
+            .unwrap();
+        f.write_all(b"{\"state\":\"epo").unwrap();
+        assert!(matches!(
+            folder.state(0),
+            TaskState::Running {
+                epoch: Some((1, 0.25)),
+                ..
+            }
+        ));
+        assert_eq!(folder.state(1), TaskState::Queued);
+    }
+
+    #[test]
+    fn a_second_plan_in_one_folder_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = Folder(tmp.path().join("s"));
+        let plan = Plan {
+            format: FORMAT,
+            sweep: "x".into(),
+            created_at: "t".into(),
+            study: "seed".into(),
+            binary: "/bin/cifar-tui".into(),
+            data_dir: None,
+            device: DeviceChoice::Cpu,
+            tasks: Vec::new(),
+        };
+        folder.create(&plan).unwrap();
+        assert_eq!(folder.read_plan().unwrap(), plan);
+        let err = folder.create(&plan).unwrap_err().to_string();
+        assert!(err.contains("already holds a sweep"), "{err}");
+        let err = Folder(tmp.path().join("none"))
+            .read_plan()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds no sweep"), "{err}");
+    }
+}
