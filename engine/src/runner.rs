@@ -338,9 +338,8 @@ pub fn train<B: TrainBackend>(
     let (train, test, input) = match cfg.zca {
         // Whitened once here, on the inner backend (no gradients), and kept as input.
         Some(epsilon) => {
-            let x = zca::pixels::<B::InnerBackend>(&train_split, device);
-            let fitted = Zca::fit(x.clone(), epsilon);
-            let white = fitted.apply(x);
+            let fitted = Zca::<B::InnerBackend>::fit_split(&train_split, epsilon, device);
+            let white = fitted.apply(zca::pixels(&train_split, device));
             let train = DeviceSplit::with_pixels(
                 &train_split,
                 Pixels::Ready(Tensor::from_inner(white)),
@@ -699,6 +698,28 @@ pub(crate) mod tests {
         let first: f32 = x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar();
         assert!((first - split.images[5 * IMAGE_BYTES] as f32 / 255.0).abs() < 1e-6);
         assert_eq!(y.into_scalar().elem::<i64>(), split.labels[5] as i64);
+    }
+
+    #[test]
+    fn whitened_batches_are_the_rows_at_the_index_as_images() {
+        let split = synthetic(20, 6);
+        let dev = Default::default();
+        let zca = Zca::<Cpu>::identity(IMAGE_BYTES, 0.5, &dev);
+        let data = DeviceSplit::<Cpu>::upload_whitened(&split, &zca, &dev);
+        let (x, y) = data.batch(&[7, 2], InputMap::new(None));
+        assert_eq!(x.dims(), [2, 3, 32, 32]);
+        let got: Vec<f32> = x.into_data().to_vec().unwrap();
+        for (k, &row) in [7usize, 2].iter().enumerate() {
+            for j in [0, 1, 1023, 1024, 3071] {
+                let want = split.images[row * IMAGE_BYTES + j] as f32 / 255.0 - 0.5;
+                assert!(
+                    (got[k * IMAGE_BYTES + j] - want).abs() < 1e-6,
+                    "row {row} pixel {j}"
+                );
+            }
+        }
+        let labels: Vec<i64> = y.into_data().iter::<i64>().collect();
+        assert_eq!(labels, [split.labels[7] as i64, split.labels[2] as i64]);
     }
 
     /// One step of epoch `epoch` on a fixed batch; returns sum |w| over the weights before and
