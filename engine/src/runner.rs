@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
-use crate::config::{LrPolicy, Order, TrainConfig};
+use crate::config::{LrPolicy, Optimizer, Order, TrainConfig};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
 use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
 use crate::kernels::{self, ModelOps, TrainBackend};
@@ -76,9 +76,16 @@ impl Divergence {
 
 /// The settings to change when `cfg` diverges, in the words of config.toml's `[train]`.
 pub fn divergence_fix(cfg: &TrainConfig) -> String {
-    let lr = match cfg.lr {
-        LrPolicy::Constant { lr } => format!("`lr` (now {lr})"),
-        LrPolicy::Exponential { initial, .. } => format!("`schedule_lr` (now {initial})"),
+    // SGD trains at `sgd_lr` (its schedule starts at a multiple of it, see `tricks::resolve`).
+    let lr = match (cfg.lr, cfg.optimizer) {
+        (LrPolicy::Constant { lr }, Optimizer::Adam) => format!("`lr` (now {lr})"),
+        (LrPolicy::Exponential { initial, .. }, Optimizer::Adam) => {
+            format!("`schedule_lr` (now {initial})")
+        }
+        (LrPolicy::Constant { lr }, _) => format!("`sgd_lr` (now {lr})"),
+        (LrPolicy::Exponential { initial, .. }, _) => {
+            format!("`sgd_lr` (the schedule starts at {initial})")
+        }
     };
     let mut also = Vec::new();
     if let Some(wd) = cfg.weight_decay.filter(|&wd| wd >= 0.1) {
@@ -652,6 +659,9 @@ pub(crate) mod tests {
         assert!(!loss.is_finite() || *loss > 23.0, "{loss}");
         let msg = err.to_string();
         assert!(msg.contains("lower `lr` (now 9)"), "{msg}");
+        let mut sgd = cfg.clone();
+        sgd.optimizer = Optimizer::Sgd;
+        assert!(divergence_fix(&sgd).contains("lower `sgd_lr` (now 9)"));
 
         cfg.weight_decay = Some(0.99);
         cfg.batch_size = 1;
