@@ -199,9 +199,10 @@ impl Run {
         self.outcome().map(|o| o.report.accuracy)
     }
 
-    /// The tricks, described for lists ("+norm_inputs +lr_schedule", "(baseline)").
+    /// The tricks and the settings of LeCun's list that differ from the seed's, described for
+    /// lists ("+norm_inputs +lr_schedule", "+norm_inputs optimizer=sgd", "(baseline)").
     pub fn tricks_label(&self) -> String {
-        tricks::describe(&self.tricks)
+        tricks::describe_config(&self.config)
     }
 
     /// Why it cannot be resumed, if it cannot.

@@ -434,7 +434,7 @@ fn a_sweep_of_eight_tasks_completes_and_imports_once() {
     let job = env.submit(
         "seed",
         &env.data,
-        &["--train-limit", "500", "--epochs", "1", "--seeds", "3"],
+        &["--train-limit", "500", "--epochs", "1", "--seed", "3"],
     );
     env.slurm.wait_done(&job, Duration::from_secs(900));
     let status = env.status("seed");
@@ -514,7 +514,7 @@ fn a_task_stopped_by_sigterm_is_requeued_and_ends_as_if_left_alone() {
         &[
             "--presets",
             "dropout_conv,dropout_conv",
-            "--seeds",
+            "--seed",
             "5",
             "--epochs",
             "5",

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
-use crate::config::{LrPolicy, Order, TrainConfig};
+use crate::config::{LrPolicy, Optimizer, Order, TrainConfig};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
 use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
 use crate::kernels::{self, ModelOps, TrainBackend};
@@ -76,9 +76,16 @@ impl Divergence {
 
 /// The settings to change when `cfg` diverges, in the words of config.toml's `[train]`.
 pub fn divergence_fix(cfg: &TrainConfig) -> String {
-    let lr = match cfg.lr {
-        LrPolicy::Constant { lr } => format!("`lr` (now {lr})"),
-        LrPolicy::Exponential { initial, .. } => format!("`schedule_lr` (now {initial})"),
+    // SGD trains at `sgd_lr` (its schedule starts at a multiple of it, see `tricks::resolve`).
+    let lr = match (cfg.lr, cfg.optimizer) {
+        (LrPolicy::Constant { lr }, Optimizer::Adam) => format!("`lr` (now {lr})"),
+        (LrPolicy::Exponential { initial, .. }, Optimizer::Adam) => {
+            format!("`schedule_lr` (now {initial})")
+        }
+        (LrPolicy::Constant { lr }, _) => format!("`sgd_lr` (now {lr})"),
+        (LrPolicy::Exponential { initial, .. }, _) => {
+            format!("`sgd_lr` (the schedule starts at {initial})")
+        }
     };
     let mut also = Vec::new();
     if let Some(wd) = cfg.weight_decay.filter(|&wd| wd >= 0.1) {
@@ -348,9 +355,8 @@ pub fn train<B: TrainBackend>(
     let (train, test, input) = match cfg.zca {
         // Whitened once here, on the inner backend (no gradients), and kept as input.
         Some(epsilon) => {
-            let x = zca::pixels::<B::InnerBackend>(&train_split, device);
-            let fitted = Zca::fit(x.clone(), epsilon);
-            let white = fitted.apply(x);
+            let fitted = Zca::<B::InnerBackend>::fit_split(&train_split, epsilon, device);
+            let white = fitted.apply(zca::pixels(&train_split, device));
             let train = DeviceSplit::with_pixels(
                 &train_split,
                 Pixels::Ready(Tensor::from_inner(white)),
@@ -702,6 +708,9 @@ pub(crate) mod tests {
         assert!(!loss.is_finite() || *loss > 23.0, "{loss}");
         let msg = err.to_string();
         assert!(msg.contains("lower `lr` (now 9)"), "{msg}");
+        let mut sgd = cfg.clone();
+        sgd.optimizer = Optimizer::Sgd;
+        assert!(divergence_fix(&sgd).contains("lower `sgd_lr` (now 9)"));
 
         cfg.weight_decay = Some(0.99);
         cfg.batch_size = 1;
@@ -748,6 +757,28 @@ pub(crate) mod tests {
         let first: f32 = x.slice([0..1, 0..1, 0..1, 0..1]).into_scalar();
         assert!((first - split.images[5 * IMAGE_BYTES] as f32 / 255.0).abs() < 1e-6);
         assert_eq!(y.into_scalar().elem::<i64>(), split.labels[5] as i64);
+    }
+
+    #[test]
+    fn whitened_batches_are_the_rows_at_the_index_as_images() {
+        let split = synthetic(20, 6);
+        let dev = Default::default();
+        let zca = Zca::<Cpu>::identity(IMAGE_BYTES, 0.5, &dev);
+        let data = DeviceSplit::<Cpu>::upload_whitened(&split, &zca, &dev);
+        let (x, y) = data.batch(&[7, 2], InputMap::new(None));
+        assert_eq!(x.dims(), [2, 3, 32, 32]);
+        let got: Vec<f32> = x.into_data().to_vec().unwrap();
+        for (k, &row) in [7usize, 2].iter().enumerate() {
+            for j in [0, 1, 1023, 1024, 3071] {
+                let want = split.images[row * IMAGE_BYTES + j] as f32 / 255.0 - 0.5;
+                assert!(
+                    (got[k * IMAGE_BYTES + j] - want).abs() < 1e-6,
+                    "row {row} pixel {j}"
+                );
+            }
+        }
+        let labels: Vec<i64> = y.into_data().iter::<i64>().collect();
+        assert_eq!(labels, [split.labels[7] as i64, split.labels[2] as i64]);
     }
 
     /// One step of epoch `epoch` on a fixed batch; returns sum |w| over the weights before and

@@ -507,6 +507,43 @@ pub fn describe(tricks: &TrickSet) -> String {
         .join(" ")
 }
 
+/// [`describe`], then the settings that make this configuration differ from its tricks over
+/// the default settings, in LeCun's list: `+norm_inputs optimizer=sgd order=sequential`. What
+/// history lists and exports show as a run's tricks.
+pub fn describe_config(cfg: &TrainConfig) -> String {
+    let tricks: TrickSet = cfg.tricks.iter().copied().collect();
+    let usual = resolve(&tricks, &Hyper::default());
+    let mut out = describe(&tricks);
+    let mut differs = |name: &str, same: bool, value: String| {
+        if !same {
+            out += &format!(" {name}={value}");
+        }
+    };
+    differs(
+        "activation",
+        cfg.activation == usual.activation,
+        cfg.activation.key().into(),
+    );
+    let loss = match cfg.loss {
+        Loss::CrossEntropy => "cross_entropy".to_string(),
+        Loss::Mse { targets } => format!("mse/{}", targets.key()),
+    };
+    differs("loss", cfg.loss == usual.loss, loss);
+    let optimizer = match cfg.optimizer {
+        Optimizer::Adam => "adam".to_string(),
+        Optimizer::Sgd => "sgd".to_string(),
+        Optimizer::SgdMomentum { momentum } => format!("sgd_momentum/{momentum}"),
+    };
+    differs("optimizer", cfg.optimizer == usual.optimizer, optimizer);
+    differs("order", cfg.order == usual.order, cfg.order.key().into());
+    differs(
+        "regularize_after",
+        cfg.regularize_from == usual.regularize_from,
+        cfg.regularize_from.to_string(),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,6 +676,32 @@ mod tests {
         };
         let err = err.to_string();
         assert!(err.contains("seed, lecun"), "{err}");
+    }
+
+    #[test]
+    fn a_config_is_described_by_its_tricks_and_the_settings_that_differ() {
+        let h = Hyper::default();
+        let set: TrickSet = [Trick::NormInputs, Trick::SgdMomentum].into();
+        assert_eq!(
+            describe_config(&resolve(&set, &h)),
+            "+norm_inputs +sgd_momentum"
+        );
+        let h = Hyper {
+            optimizer: crate::config::OptimizerKind::Sgd,
+            order: Order::Sequential,
+            loss: crate::config::LossKind::Mse,
+            regularize_after: 2,
+            ..Hyper::default()
+        };
+        assert_eq!(
+            describe_config(&resolve(&TrickSet::new(), &h)),
+            "(baseline) loss=mse/one_hot optimizer=sgd order=sequential regularize_after=2"
+        );
+        // A trick's own choice is not repeated as a setting.
+        assert_eq!(
+            describe_config(&resolve(&set, &h)),
+            "+norm_inputs +sgd_momentum loss=mse/one_hot order=sequential regularize_after=2"
+        );
     }
 
     #[test]

@@ -49,7 +49,61 @@ impl<B: Backend> Zca<B> {
     pub fn apply(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         (x - self.mean.clone()).matmul(self.white.clone())
     }
+
+    /// [`Zca::fit`] on a split's pixels, reusing this process's previous fit when it was of
+    /// the same images with the same epsilon: a study's runs share one training set, and a
+    /// fit takes minutes on a CPU. Runs side by side wait for one fit rather than each doing it.
+    pub fn fit_split(split: &Split, epsilon: f64, device: &B::Device) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        split.images.hash(&mut h);
+        let key = (h.finish(), split.len(), epsilon.to_bits());
+        Self::reuse_or(key, device, || Self::fit(pixels(split, device), epsilon))
+    }
+
+    /// The kept fit if it has `key`, else `fit()`, kept under `key`.
+    fn reuse_or(key: FitKey, device: &B::Device, fit: impl FnOnce() -> Self) -> Self {
+        let mut last = LAST_FIT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kept) = last.as_ref().filter(|f| f.key == key) {
+            let d = kept.mean.len();
+            return Self {
+                mean: Tensor::from_data(TensorData::new(kept.mean.clone(), [1, d]), device),
+                white: Tensor::from_data(TensorData::new(kept.white.clone(), [d, d]), device),
+                steps: 0,
+            };
+        }
+        let fitted = fit();
+        let host = |t: &Tensor<B, 2>| t.clone().into_data().convert::<f32>().into_vec();
+        if let (Ok(mean), Ok(white)) = (host(&fitted.mean), host(&fitted.white)) {
+            *last = Some(HostFit { key, mean, white });
+        }
+        fitted
+    }
 }
+
+#[cfg(test)]
+impl<B: Backend> Zca<B> {
+    /// The whitening that changes nothing but the offset: W = I, μ = `mean` in every column.
+    pub(crate) fn identity(d: usize, mean: f32, device: &B::Device) -> Self {
+        Self {
+            mean: Tensor::full([1, d], mean, device),
+            white: Tensor::eye(d, device),
+            steps: 0,
+        }
+    }
+}
+
+/// What a fit was fitted on: (hash of the pixels, images, epsilon's bits).
+type FitKey = (u64, usize, u64);
+
+/// A fit kept on the host, with what it was fitted on.
+struct HostFit {
+    key: FitKey,
+    mean: Vec<f32>,
+    white: Vec<f32>,
+}
+
+static LAST_FIT: std::sync::Mutex<Option<HostFit>> = std::sync::Mutex::new(None);
 
 /// `A^{-1/2}` of a symmetric positive definite `a`, by the coupled Newton–Schulz iteration
 /// (Higham, Functions of Matrices, 2008, eq. 6.35): with `Y₀ = A/c`, `Z₀ = I`,
@@ -150,6 +204,23 @@ mod tests {
                 assert!((w[a * d + b] - w[b * d + a]).abs() < 1e-3 * w[a * d + a].abs());
             }
         }
+    }
+
+    #[test]
+    fn a_fit_is_reused_only_for_the_same_key() {
+        let dev = Default::default();
+        let x = || {
+            let rows: Vec<f32> = (0..300).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
+            Tensor::<Cpu, 2>::from_data(TensorData::new(rows, [100, 3]), &dev)
+        };
+        let first = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || Zca::fit(x(), 0.1));
+        assert!(first.steps > 0);
+        let again = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || panic!("fitted again"));
+        assert_eq!(again.steps, 0);
+        assert_eq!(again.white.into_data(), first.white.clone().into_data());
+        assert_eq!(again.mean.into_data(), first.mean.into_data());
+        let other = Zca::<Cpu>::reuse_or((2, 100, 7), &dev, || Zca::fit(x(), 0.2));
+        assert!(other.steps > 0, "another key is fitted anew");
     }
 
     #[test]

@@ -227,6 +227,14 @@ pub fn error_line(error: &anyhow::Error) -> String {
 mod tests {
     use super::*;
 
+    /// clap's own checks of the whole command line (two arguments of one name in a
+    /// subcommand, say), which otherwise only fire when that subcommand is used.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
     #[test]
     fn error_line_names_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");

@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use serde_json::json;
 
+use crate::app::variants::Seeds;
 use crate::cli::headless::load_data;
 use crate::cli::setup::Context;
 use crate::cli::{Overrides, error_line};
@@ -54,10 +55,8 @@ pub struct SweepArgs {
     /// A set of tricks to sweep, comma-separated; repeat it for more sets
     #[arg(long = "tricks", value_name = "LIST")]
     pub trick_sets: Vec<String>,
-    /// Seeds, comma-separated: every configuration trains once per seed [default: the
-    /// configured seed]
-    #[arg(long, value_delimiter = ',', value_name = "N,..")]
-    pub seeds: Vec<u64>,
+    // `--seeds N|LIST` comes with the overrides: every configuration trains once per seed
+    // (default: `seeds` in config.toml, else the one configured seed).
     #[command(flatten)]
     pub overrides: Overrides,
     /// Generic resources per task (sbatch --gres), e.g. gpu:1
@@ -194,11 +193,7 @@ fn configurations(args: &SweepArgs) -> Result<(Vec<(String, TrickSet)>, String)>
 pub fn plan(ctx: &Context, args: &SweepArgs) -> Result<Plan> {
     let (sets, what) = configurations(args)?;
     let hyper = ctx.hyper(&args.overrides)?;
-    let seeds = if args.seeds.is_empty() {
-        vec![hyper.seed]
-    } else {
-        args.seeds.clone()
-    };
+    let seeds = ctx.seeds(&args.overrides, hyper.seed, Seeds::Count(1));
     let mut tasks = Vec::new();
     for (name, set) in &sets {
         for &seed in &seeds {

@@ -499,7 +499,7 @@ impl Store {
     /// Adds a queued run, owned by this process; its number. The tricks column is the
     /// config's, described for lists.
     pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
-        let tricks = cifar_engine::tricks::describe(&config.tricks.iter().copied().collect());
+        let tricks = cifar_engine::tricks::describe_config(config);
         let config = serde_json::to_string(config)?;
         self.once(|conn| {
             conn.execute(
