@@ -121,7 +121,18 @@ struct Keeper<'a> {
 
 type Write = Box<dyn Fn(&mut Store) -> Result<(), StoreError>>;
 
-impl Keeper<'_> {
+impl<'a> Keeper<'a> {
+    fn new(store: Option<Store>, id: i64, notice: &'a mut dyn FnMut(String)) -> Keeper<'a> {
+        Keeper {
+            store,
+            id,
+            pending: VecDeque::new(),
+            told_locked: false,
+            notice,
+            lost: false,
+        }
+    }
+
     /// Whether this write, and every one before it, reached the history.
     fn keep(&mut self, write: impl Fn(&mut Store) -> Result<(), StoreError> + 'static) -> bool {
         let Some(store) = self.store.as_mut() else {
@@ -265,14 +276,7 @@ pub fn execute(
         (Some(run), Some(slot)) => resume_point(run, slot, config),
         _ => None,
     };
-    let mut keeper = Keeper {
-        store,
-        id: id_or_0,
-        pending: VecDeque::new(),
-        told_locked: false,
-        notice,
-        lost: false,
-    };
+    let mut keeper = Keeper::new(store, id_or_0, notice);
 
     // A mirror of the run gives the downsampled loss curve that is stored with each epoch; a
     // resumed run's curve goes on from the stored one.
@@ -383,14 +387,7 @@ mod tests {
         holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let mut notices = Vec::new();
         let mut notice = |n: String| notices.push(n);
-        let mut keeper = Keeper {
-            store: Some(store),
-            id,
-            pending: VecDeque::new(),
-            told_locked: false,
-            notice: &mut notice,
-            lost: false,
-        };
+        let mut keeper = Keeper::new(Some(store), id, &mut notice);
         let [first, second] = [0, 1].map(|i| outcome(0.5, 2).epochs[i]);
         keeper.keep(move |s| s.record_epoch(id, &first, &[2.0], 20));
         assert_eq!(keeper.pending.len(), 1, "kept for later, not dropped");
@@ -414,14 +411,7 @@ mod tests {
         let id = store.insert("x", &cfg()).unwrap();
         let mut notices = Vec::new();
         let mut notice = |n: String| notices.push(n);
-        let mut keeper = Keeper {
-            store: Some(store),
-            id,
-            pending: VecDeque::new(),
-            told_locked: false,
-            notice: &mut notice,
-            lost: false,
-        };
+        let mut keeper = Keeper::new(Some(store), id, &mut notice);
         let epochs = outcome(0.5, 3).epochs;
         let full = || {
             StoreError::Sql(rusqlite::Error::SqliteFailure(

@@ -222,18 +222,7 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
         (0.0, 1.0, Vec::new())
     };
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
-    let last = |s: &[(f64, f64)]| s.last().map_or("–".into(), |p| format!("{:.3}", p.1));
-    let title = Line::from(vec![
-        Span::styled(" Loss ", theme.title()),
-        Span::styled(
-            format!("{} train {} ", Theme::glyph(train_marker), last(&train)),
-            theme.train(),
-        ),
-        Span::styled(
-            format!("{} val {} ", Theme::glyph(val_marker), last(&val)),
-            theme.val(),
-        ),
-    ]);
+    let title = legend(" Loss ", &train, &val, theme);
     let datasets = vec![
         Dataset::default()
             .marker(train_marker)
@@ -260,6 +249,28 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
             .y_axis(Axis::default().bounds([lo, hi]).labels(y_labels)),
         area,
     );
+}
+
+/// A chart's title: its name, then each series' marker, name and latest value, so the legend
+/// reads without colour.
+fn legend(
+    name: &'static str,
+    train: &[(f64, f64)],
+    val: &[(f64, f64)],
+    theme: &Theme,
+) -> Line<'static> {
+    let last = |s: &[(f64, f64)]| s.last().map_or("–".into(), |p| format!("{:.3}", p.1));
+    Line::from(vec![
+        Span::styled(name, theme.title()),
+        Span::styled(
+            format!("{} train {} ", Theme::glyph(theme.marker(0)), last(train)),
+            theme.train(),
+        ),
+        Span::styled(
+            format!("{} val {} ", Theme::glyph(theme.marker(1)), last(val)),
+            theme.val(),
+        ),
+    ])
 }
 
 /// Epochs from 0 (the start) to the last, labelled at both ends and in the middle.
@@ -321,24 +332,8 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize
         _ => per_epoch,
     };
     let (lo, hi) = zoom(train.iter().chain(&val).map(|p| p.1));
-    let last = |s: &[(f64, f64)]| {
-        s.last()
-            .map(|p| format!("{:.3}", p.1))
-            .unwrap_or("–".into())
-    };
-    // The legend names each series' marker, so it reads without colour.
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
-    let title = Line::from(vec![
-        Span::styled(" Accuracy ", theme.title()),
-        Span::styled(
-            format!("{} train {} ", Theme::glyph(train_marker), last(&train)),
-            theme.train(),
-        ),
-        Span::styled(
-            format!("{} val {} ", Theme::glyph(val_marker), last(&val)),
-            theme.val(),
-        ),
-    ]);
+    let title = legend(" Accuracy ", &train, &val, theme);
     let datasets = vec![
         Dataset::default()
             .name("train")
