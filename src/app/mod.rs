@@ -727,8 +727,8 @@ impl App {
                 let seeds = self.seeds(true);
                 self.mode = Mode::ConfirmStudy;
                 self.notice = Some(format!(
-                    "queue the seed study: {} runs ({} presets x {} seed(s)) of {} epochs? y or \
-                     a queues them, any other key does not",
+                    "queue {} runs ({} presets x {} seed(s), {} epochs)? y or a: yes, other keys: \
+                     no",
                     PRESETS.len() * seeds.len(),
                     PRESETS.len(),
                     seeds.len(),
@@ -1272,7 +1272,7 @@ pub(crate) mod tests {
             app.notice
                 .as_deref()
                 .unwrap()
-                .contains("8 runs (8 presets x 1 seed(s)) of 10 epochs")
+                .contains("8 runs (8 presets x 1 seed(s), 10 epochs)? y or a: yes")
         );
         act(&mut app, Action::Down);
         assert_eq!((app.mode.clone(), app.runs.len()), (Mode::Normal, 0));
