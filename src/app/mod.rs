@@ -3,15 +3,19 @@
 
 pub mod history;
 pub mod params;
+pub mod sweep;
 pub mod variants;
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use crate::app::history::History;
 use crate::app::params::{Editable, PARAMS, Param};
+use crate::app::sweep::SweepWatch;
 use crate::app::variants::{Seeds, Trial, Variant};
 use crate::run::{Run, RunId, Status};
 use crate::store::state::UiState;
+use crate::store::sweep::Snapshot;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{Device, DeviceChoice};
@@ -24,14 +28,17 @@ pub enum Screen {
     Results,
     Compare,
     History,
+    /// A cluster sweep, from its folder's progress files.
+    Sweep,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 4] = [
+    pub const ALL: [Screen; 5] = [
         Screen::Train,
         Screen::Results,
         Screen::Compare,
         Screen::History,
+        Screen::Sweep,
     ];
 
     pub fn title(self) -> &'static str {
@@ -40,6 +47,7 @@ impl Screen {
             Screen::Results => "Results",
             Screen::Compare => "Compare",
             Screen::History => "History",
+            Screen::Sweep => "Sweep",
         }
     }
 }
@@ -94,6 +102,8 @@ pub enum Action {
     ResetSettings,
     /// Train screen: the next chart fills the screen (then none).
     Zoom,
+    /// Sweep screen: its finished tasks into the history.
+    Import,
 }
 
 /// Where the data stands.
@@ -136,6 +146,8 @@ pub enum Msg {
         id: i64,
         row: Option<Box<Run>>,
     },
+    /// The watched sweep's files, freshly read (or why they cannot be).
+    Sweep(Result<Snapshot, String>),
 }
 
 /// How a run ended without an outcome.
@@ -179,8 +191,16 @@ pub enum Command {
     Export(Vec<i64>),
     /// Keep the ticked tricks and edited values for the next launch.
     SaveSettings(UiState),
+    /// Read a sweep folder's plan and progress files.
+    ReadSweep(PathBuf),
+    /// Add a sweep's finished tasks to the history (once each).
+    ImportSweep(PathBuf),
     Quit,
 }
+
+/// What the Sweep screen says when no sweep is watched.
+pub const NO_SWEEP: &str = "no sweep watched: start cifar-tui with --sweep DIR (a folder made \
+     by `cifar-tui sweep`)";
 
 /// Longest typed value.
 pub const MAX_INPUT: usize = 24;
@@ -277,6 +297,8 @@ pub struct App {
     defaults: (TrickSet, Editable),
     /// The settings as last saved (or restored), so only a change is written.
     saved: UiState,
+    /// The cluster sweep the Sweep screen follows (`--sweep DIR`), if any.
+    pub sweep: Option<SweepWatch>,
     pub quit: bool,
 }
 
@@ -312,6 +334,7 @@ impl App {
             parallel: 1,
             zoomed: None,
             parallel_auto: false,
+            sweep: None,
             quit: false,
         }
     }
@@ -451,7 +474,18 @@ impl App {
         let said = self.notice.clone();
         match msg {
             Msg::Action(a) => self.act(a, &mut out),
-            Msg::Tick => self.age_notice(),
+            Msg::Tick => {
+                self.age_notice();
+                // Live while looked at: a second is what `sweep --status` in `watch` gives.
+                if let (Screen::Sweep, Some(w)) = (self.screen, &mut self.sweep) {
+                    out.extend(w.read());
+                }
+            }
+            Msg::Sweep(reading) => {
+                if let Some(w) = &mut self.sweep {
+                    w.take(reading);
+                }
+            }
             Msg::Data(state) => self.data = state,
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
@@ -677,6 +711,11 @@ impl App {
         if self.screen == Screen::History && before != Screen::History {
             out.push(Command::RefreshHistory);
         }
+        if let (Screen::Sweep, Some(w)) = (self.screen, &mut self.sweep)
+            && before != Screen::Sweep
+        {
+            out.extend(w.read());
+        }
     }
 
     fn act_screen(&mut self, action: Action, out: &mut Vec<Command>) {
@@ -802,6 +841,7 @@ impl App {
                 Screen::Results => self.act_results(action),
                 Screen::Compare => self.act_compare(action),
                 Screen::History => self.act_history(action, out),
+                Screen::Sweep => self.act_sweep(action, out),
             },
         }
     }
@@ -867,6 +907,27 @@ impl App {
                     run.name
                 ));
                 self.compare_reference = Some(variants::variant_key(&run.name, &run.config));
+            }
+            _ => {}
+        }
+    }
+
+    fn act_sweep(&mut self, action: Action, out: &mut Vec<Command>) {
+        let Some(w) = &mut self.sweep else {
+            if action == Action::Import {
+                self.notice = Some(NO_SWEEP.into());
+            }
+            return;
+        };
+        match action {
+            Action::Up => w.up(),
+            Action::Down => w.down(),
+            Action::Import => {
+                self.notice = Some(format!(
+                    "importing the finished tasks of {}…",
+                    w.dir.display()
+                ));
+                out.push(Command::ImportSweep(w.dir.clone()));
             }
             _ => {}
         }
@@ -1128,6 +1189,57 @@ pub(crate) mod tests {
         app.update(Msg::Stored { run, id: stored })
     }
 
+    #[test]
+    fn the_sweep_screen_reads_its_folder_while_shown_and_i_imports_it() {
+        use crate::store::sweep::sample;
+        let mut app = app();
+        // No sweep watched: the screen reads nothing and `i` says how to watch one.
+        assert!(act(&mut app, Action::Goto(Screen::Sweep)).is_empty());
+        assert!(app.update(Msg::Tick).is_empty());
+        assert!(act(&mut app, Action::Import).is_empty());
+        assert_eq!(app.notice.as_deref(), Some(NO_SWEEP));
+
+        let dir = PathBuf::from("/shared/sweep1");
+        let read = vec![Command::ReadSweep(dir.clone())];
+        app.sweep = Some(SweepWatch::new(dir.clone()));
+        act(&mut app, Action::Goto(Screen::Train));
+        assert_eq!(act(&mut app, Action::Goto(Screen::Sweep)), read);
+        // One reading at a time: a slow file system never piles them up.
+        assert!(app.update(Msg::Tick).is_empty());
+        app.update(Msg::Sweep(Ok(sample())));
+        assert_eq!(app.update(Msg::Tick), read, "read again every second");
+        app.update(Msg::Sweep(Ok(sample())));
+        // Not read while another screen is shown.
+        act(&mut app, Action::Goto(Screen::History));
+        assert!(!app.update(Msg::Tick).contains(&read[0]));
+        assert_eq!(act(&mut app, Action::NextScreen), read);
+        app.update(Msg::Sweep(Ok(sample())));
+
+        for _ in 0..9 {
+            act(&mut app, Action::Down);
+        }
+        assert_eq!(
+            app.sweep.as_ref().unwrap().cursor,
+            4,
+            "stops at the last task"
+        );
+        act(&mut app, Action::Up);
+        assert_eq!(app.sweep.as_ref().unwrap().cursor, 3);
+        // A folder that cannot be read any more: the cursor stays in range, the reason shows.
+        app.update(Msg::Tick);
+        app.update(Msg::Sweep(Err(
+            "cannot read /shared/sweep1/plan.json".into()
+        )));
+        let w = app.sweep.as_ref().unwrap();
+        assert_eq!((w.cursor, w.tasks()), (0, 0));
+
+        assert_eq!(
+            act(&mut app, Action::Import),
+            vec![Command::ImportSweep(dir)]
+        );
+        assert!(app.notice.as_deref().unwrap().starts_with("importing"));
+    }
+
     /// A finished outcome whose accuracy is `acc`, for tests of views and state.
     pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
         let mut c = Confusion::new(10);
@@ -1238,10 +1350,10 @@ pub(crate) mod tests {
             act(&mut app, Action::NextScreen);
             seen.push(app.screen);
         }
-        assert_eq!(&seen[..4], &Screen::ALL[..]);
-        assert_eq!(seen[4], Screen::ALL[0]);
+        assert_eq!(&seen[..5], &Screen::ALL[..]);
+        assert_eq!(seen[5], Screen::ALL[0]);
         act(&mut app, Action::PrevScreen);
-        assert_eq!(app.screen, Screen::ALL[3]);
+        assert_eq!(app.screen, Screen::ALL[4]);
     }
 
     #[test]

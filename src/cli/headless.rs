@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::app::variants::{self, Seeds, Trial, Variant};
 use crate::cli::setup::Context;
-use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs};
+use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs, absolute, print_out};
 use crate::run::RunRecord;
 use crate::run::Status;
 use crate::store::Store;
@@ -23,31 +23,6 @@ use cifar_engine::data::{self, Cifar10, DataProgress};
 use cifar_engine::events::{Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
 use cifar_engine::tricks::{self, PRESETS, TrickSet};
-
-/// A line on stderr. A closed stderr (`2>&1 | head -1`) must not panic the run (as `eprintln!`
-/// would) before its record is saved, so write errors are dropped.
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-/// As [`note!`], without the newline (progress lines that `\r` rewrites).
-macro_rules! note_part {
-    ($($arg:tt)*) => {{
-        let _ = write!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-/// Writes `text` to stdout. A reader that went away (`| head -1`, `| true`) ends the output
-/// quietly: what it wanted is printed, and nothing else is lost.
-fn print_out(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        done => done.context("cannot write to stdout"),
-    }
-}
 
 /// The epoch lines of a run on stdout. Once stdout fails (closed pipe, full disk) the run
 /// goes on to its end, its record saved, and only the lines stop.
@@ -256,11 +231,6 @@ fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig, out: Option<&Path>) -> 
             None
         }
     }
-}
-
-/// A path as given, made absolute so a resume from another folder finds the same file.
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Checks, before any training, that `--out` can be written: an hour of work must not end in

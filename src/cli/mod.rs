@@ -1,5 +1,22 @@
 //! The command line.
 
+/// A line on stderr. A closed stderr (`2>&1 | head -1`) must not panic the run (as `eprintln!`
+/// would) before its record is saved, so write errors are dropped.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// As [`note!`], without the newline (progress lines that `\r` rewrites).
+macro_rules! note_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod bench;
 pub mod headless;
 pub mod settings;
@@ -13,6 +30,24 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::variants::Seeds;
 use cifar_engine::config::{LossKind, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
+
+/// A path as given, made absolute so that a resume, a sweep task or the interface started
+/// from another folder finds the same file.
+pub(crate) fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head -1`, `| true`) ends the output
+/// quietly: what it wanted is printed, and nothing else is lost.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        done => done.context("cannot write to stdout"),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +73,9 @@ pub struct Cli {
     /// on the CPU]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
+    /// A sweep folder (made by `cifar-tui sweep`) for the interface's Sweep screen to follow
+    #[arg(long, value_name = "DIR")]
+    pub sweep: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -29,6 +29,8 @@ pub struct Context {
     pub log_file: PathBuf,
     /// Where runs are kept.
     pub places: Places,
+    /// The sweep folder the interface follows (`--sweep`).
+    pub sweep: Option<PathBuf>,
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -69,6 +71,7 @@ impl Context {
             device: cli.device.unwrap_or(settings.app.device),
             parallel: cli.parallel.map(usize::from).or(settings.app.parallel),
             log_file: cache_dir.join("cifar-tui.log"),
+            sweep: cli.sweep.as_deref().map(super::absolute),
             cache_dir,
             settings,
         })

@@ -4,8 +4,7 @@
 
 pub mod emit;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -17,10 +16,13 @@ use crate::app::variants::Seeds;
 use crate::cli::headless::load_data;
 use crate::cli::setup::Context;
 use crate::cli::{Overrides, error_line};
+use crate::cli::{absolute, print_out};
 use crate::run::Status;
 use crate::store::import::import_sweep;
 use crate::store::job::{self, JobError, Places, Stop};
-use crate::store::sweep::{FORMAT, Folder, Line, Origin, Plan, TaskResult, TaskSpec, TaskState};
+use crate::store::sweep::{
+    Cells, FORMAT, Folder, Line, Origin, Plan, Snapshot, TaskResult, TaskSpec, TaskState,
+};
 use crate::store::{self, Store};
 use cifar_engine::RunError;
 use cifar_engine::events::TrainEvent;
@@ -134,25 +136,6 @@ pub struct ImportArgs {
 pub struct Interrupted {
     task: usize,
     done: usize,
-}
-
-/// A line on stderr, never a panic on a closed stderr.
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-fn print_out(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        done => done.context("cannot write to stdout"),
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The configurations asked for, named, and what they are in words.
@@ -324,7 +307,7 @@ fn submit(folder: &Folder, plan: &Plan, res: &Resources, dry_run: bool) -> Resul
         path.display()
     );
     note!(
-        "follow it: cifar-tui sweep --status {0}; then: cifar-tui import {0}",
+        "watch it: cifar-tui --sweep {0} (or sweep --status {0}); then: cifar-tui import {0}",
         folder.0.display()
     );
     print_out(&format!("{job}\n"))
@@ -358,76 +341,31 @@ fn kubernetes(folder: &Folder, plan: &Plan, res: &Resources, args: &SweepArgs) -
 }
 
 /// The table of `sweep --status`.
-pub fn status_table(plan: &Plan, states: &[TaskState]) -> String {
+pub fn status_table(snapshot: &Snapshot) -> String {
     let mut s = format!(
         "{:>4}  {:<14} {:>6}  {:<8}  {:>6}  {:>8}  {:<12}  {}\n",
         "task", "name", "seed", "state", "epoch", "accuracy", "host", "note"
     );
-    let mut counts = [0usize; 4];
-    for (i, (spec, state)) in plan.tasks.iter().zip(states).enumerate() {
-        let (epoch, acc, host, note) = match state {
-            TaskState::Queued => (String::new(), String::new(), String::new(), String::new()),
-            TaskState::Requeued {
-                epochs_done,
-                attempts,
-            } => (
-                format!("{epochs_done}/{}", spec.config.epochs),
-                String::new(),
-                String::new(),
-                format!("interrupted {attempts}x; resumes after epoch {epochs_done}"),
-            ),
-            TaskState::Running {
-                host,
-                job,
-                attempt,
-                epoch,
-                epochs,
-            } => (
-                format!("{}/{epochs}", epoch.map(|e| e.0).unwrap_or(0)),
-                epoch.map(|e| format!("{:.4}", e.1)).unwrap_or_default(),
-                host.clone(),
-                match (job, attempt) {
-                    (Some(j), 1) => format!("job {j}"),
-                    (Some(j), a) => format!("job {j}, attempt {a}"),
-                    (None, a) => format!("attempt {a}"),
-                },
-            ),
-            TaskState::Finished { accuracy, host } => (
-                format!("{0}/{0}", spec.config.epochs),
-                format!("{accuracy:.4}"),
-                host.clone().unwrap_or_default(),
-                String::new(),
-            ),
-            TaskState::Failed { message } => {
-                (String::new(), String::new(), String::new(), message.clone())
-            }
-        };
-        counts[match state {
-            TaskState::Queued | TaskState::Requeued { .. } => 0,
-            TaskState::Running { .. } => 1,
-            TaskState::Finished { .. } => 2,
-            TaskState::Failed { .. } => 3,
-        }] += 1;
+    for (i, (spec, state)) in snapshot.plan.tasks.iter().zip(&snapshot.states).enumerate() {
+        let Cells {
+            epoch,
+            accuracy,
+            host,
+            note,
+        } = state.cells(spec.config.epochs);
         s += &format!(
-            "{i:>4}  {:<14} {:>6}  {:<8}  {epoch:>6}  {acc:>8}  {host:<12}  {note}\n",
+            "{i:>4}  {:<14} {:>6}  {:<8}  {epoch:>6}  {accuracy:>8}  {host:<12}  {note}\n",
             spec.name,
             spec.config.seed,
             state.label()
         );
     }
-    let [queued, running, finished, failed] = counts;
-    s += &format!(
-        "{} tasks: {finished} finished, {running} running, {queued} queued, {failed} failed\n",
-        plan.tasks.len()
-    );
-    s
+    s + &snapshot.summary() + "\n"
 }
 
 /// `cifar-tui sweep --status DIR`: from the progress files alone, never SLURM's accounting.
 fn status(folder: &Folder) -> Result<()> {
-    let plan = folder.read_plan()?;
-    let states: Vec<_> = (0..plan.tasks.len()).map(|i| folder.state(i)).collect();
-    print_out(&status_table(&plan, &states))
+    print_out(&status_table(&folder.snapshot()?))
 }
 
 /// `cifar-tui import DIR`.
@@ -435,24 +373,15 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
     let folder = Folder(absolute(&args.dir));
     let history = ctx.places.open_history()?;
     let done = import_sweep(&history, &folder)?;
-    let added = match (done.added.first(), done.added.last()) {
-        (Some(a), Some(b)) if a == b => format!(" (#{a})"),
-        (Some(a), Some(b)) => format!(" (#{a}-#{b})"),
-        _ => String::new(),
-    };
     note!(
-        "imported {} run(s){added} from {} into {}; {} already there",
-        done.added.len(),
+        "from {} into {}: {}",
         folder.0.display(),
         history.path().display(),
-        done.already
+        done.summary()
     );
-    if !done.unfinished.is_empty() {
-        let list: Vec<_> = done.unfinished.iter().map(usize::to_string).collect();
+    if let Some(waiting) = done.waiting() {
         note!(
-            "not finished yet: task(s) {}; see `cifar-tui sweep --status {}`, and import again \
-             later",
-            list.join(","),
+            "{waiting}; see `cifar-tui sweep --status {}`, and import again later",
             folder.0.display()
         );
     }
@@ -704,50 +633,10 @@ fn result_of(store: &Store, id: i64, spec: &TaskSpec, origin: Origin) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cifar_engine::config::Hyper;
-    use cifar_engine::events::DeviceChoice;
 
     #[test]
     fn the_status_table_says_where_each_task_stands() {
-        let config = tricks::resolve(&TrickSet::new(), &Hyper::default());
-        let plan = Plan {
-            format: FORMAT,
-            sweep: "s".into(),
-            created_at: "t".into(),
-            study: "presets baseline x seeds 42".into(),
-            binary: "/bin/cifar-tui".into(),
-            data_dir: None,
-            device: DeviceChoice::Cpu,
-            tasks: vec![
-                TaskSpec {
-                    name: "baseline".into(),
-                    config
-                };
-                5
-            ],
-        };
-        let states = [
-            TaskState::Finished {
-                accuracy: 0.61234,
-                host: Some("node2".into()),
-            },
-            TaskState::Running {
-                host: "node7".into(),
-                job: Some("12_1".into()),
-                attempt: 2,
-                epoch: Some((3, 0.5)),
-                epochs: 10,
-            },
-            TaskState::Requeued {
-                epochs_done: 3,
-                attempts: 1,
-            },
-            TaskState::Failed {
-                message: "cannot read data_batch_1.bin".into(),
-            },
-            TaskState::Queued,
-        ];
-        let table = status_table(&plan, &states);
+        let table = status_table(&crate::store::sweep::sample());
         let rows: Vec<_> = table.lines().collect();
         assert_eq!(rows.len(), 7, "{table}");
         let words = |i: usize| rows[i].split_whitespace().collect::<Vec<_>>().join(" ");

@@ -57,20 +57,7 @@ impl Store {
             )?;
             let id = tx.last_insert_rowid();
             for e in &o.epochs {
-                tx.execute(
-                    "INSERT INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        id,
-                        e.epoch as i64,
-                        e.lr,
-                        e.train_loss,
-                        e.train_accuracy,
-                        e.val_loss,
-                        e.val_accuracy,
-                        e.seconds,
-                        e.train_images_per_sec
-                    ],
-                )?;
+                super::insert_epoch(&tx, id, e)?;
             }
             tx.commit()?;
             Ok(Some(id))
@@ -87,6 +74,28 @@ pub struct Imported {
     pub already: usize,
     /// Tasks with no result yet (queued, running, failed).
     pub unfinished: Vec<usize>,
+}
+
+impl Imported {
+    /// `imported 3 run(s) (#4-#6); 2 already there`.
+    pub fn summary(&self) -> String {
+        let added = match (self.added.first(), self.added.last()) {
+            (Some(a), Some(b)) if a == b => format!(" (#{a})"),
+            (Some(a), Some(b)) => format!(" (#{a}-#{b})"),
+            _ => String::new(),
+        };
+        format!(
+            "imported {} run(s){added}; {} already there",
+            self.added.len(),
+            self.already
+        )
+    }
+
+    /// `not finished yet: task(s) 5,6`, when some are not.
+    pub fn waiting(&self) -> Option<String> {
+        let list: Vec<_> = self.unfinished.iter().map(usize::to_string).collect();
+        (!list.is_empty()).then(|| format!("not finished yet: task(s) {}", list.join(",")))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

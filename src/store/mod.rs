@@ -641,20 +641,7 @@ impl Store {
             // Immediate: the lock is asked for first, where SQLite's busy handler waits for
             // it, not on the first write of a read transaction, where it answers busy at once.
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    id,
-                    e.epoch as i64,
-                    e.lr,
-                    e.train_loss,
-                    e.train_accuracy,
-                    e.val_loss,
-                    e.val_accuracy,
-                    e.seconds,
-                    e.train_images_per_sec
-                ],
-            )?;
+            insert_epoch(&tx, id, e)?;
             tx.execute(
                 "UPDATE runs SET losses = ?2, steps_per_point = ?3, heartbeat = ?4 WHERE id = ?1",
                 params![id, losses, steps_per_point as i64, now()],
@@ -927,6 +914,26 @@ impl Row {
             origin,
         })
     }
+}
+
+/// One epoch's row of run `id` (a rewrite of the same epoch replaces it: a resumed run
+/// records again the epoch it was killed in).
+fn insert_epoch(conn: &Connection, id: i64, e: &EpochStats) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO epochs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            e.epoch as i64,
+            e.lr,
+            e.train_loss,
+            e.train_accuracy,
+            e.val_loss,
+            e.val_accuracy,
+            e.seconds,
+            e.train_images_per_sec
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -203,6 +203,14 @@ impl Folder {
     pub fn state(&self, i: usize) -> TaskState {
         TaskState::from_lines(self.lines(i))
     }
+
+    /// The plan and every task's state, read now from the files alone (never SLURM's
+    /// accounting).
+    pub fn snapshot(&self) -> Result<Snapshot, SweepError> {
+        let plan = self.read_plan()?;
+        let states = (0..plan.tasks.len()).map(|i| self.state(i)).collect();
+        Ok(Snapshot { plan, states })
+    }
 }
 
 /// One line of a task's progress file.
@@ -332,6 +340,104 @@ impl TaskState {
     }
 }
 
+/// A task's state as the columns of a table: epoch, accuracy, host, and a note (the job and
+/// attempt, why it waits, or its error).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cells {
+    pub epoch: String,
+    pub accuracy: String,
+    pub host: String,
+    pub note: String,
+}
+
+impl TaskState {
+    /// `epochs`: the task's planned epochs (a finished task shows `10/10`).
+    pub fn cells(&self, epochs: usize) -> Cells {
+        match self {
+            TaskState::Queued => Cells::default(),
+            TaskState::Requeued {
+                epochs_done,
+                attempts,
+            } => Cells {
+                epoch: format!("{epochs_done}/{epochs}"),
+                note: format!("interrupted {attempts}x; resumes after epoch {epochs_done}"),
+                ..Cells::default()
+            },
+            TaskState::Running {
+                host,
+                job,
+                attempt,
+                epoch,
+                epochs,
+            } => Cells {
+                epoch: format!("{}/{epochs}", epoch.map(|e| e.0).unwrap_or(0)),
+                accuracy: epoch.map(|e| format!("{:.4}", e.1)).unwrap_or_default(),
+                host: host.clone(),
+                note: match (job, attempt) {
+                    (Some(j), 1) => format!("job {j}"),
+                    (Some(j), a) => format!("job {j}, attempt {a}"),
+                    (None, a) => format!("attempt {a}"),
+                },
+            },
+            TaskState::Finished { accuracy, host } => Cells {
+                epoch: format!("{epochs}/{epochs}"),
+                accuracy: format!("{accuracy:.4}"),
+                host: host.clone().unwrap_or_default(),
+                note: String::new(),
+            },
+            TaskState::Failed { message } => Cells {
+                note: message.clone(),
+                ..Cells::default()
+            },
+        }
+    }
+}
+
+/// A sweep as its files tell it at one moment: the plan and each task's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub plan: Plan,
+    pub states: Vec<TaskState>,
+}
+
+/// How many tasks stand where.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: usize,
+    pub running: usize,
+    pub finished: usize,
+    pub failed: usize,
+}
+
+impl Snapshot {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for s in &self.states {
+            *match s {
+                TaskState::Queued | TaskState::Requeued { .. } => &mut c.queued,
+                TaskState::Running { .. } => &mut c.running,
+                TaskState::Finished { .. } => &mut c.finished,
+                TaskState::Failed { .. } => &mut c.failed,
+            } += 1;
+        }
+        c
+    }
+
+    /// `8 tasks: 3 finished, 2 running, 3 queued, 0 failed`.
+    pub fn summary(&self) -> String {
+        let Counts {
+            queued,
+            running,
+            finished,
+            failed,
+        } = self.counts();
+        format!(
+            "{} tasks: {finished} finished, {running} running, {queued} queued, {failed} failed",
+            self.states.len()
+        )
+    }
+}
+
 pub use crate::run::Origin;
 
 /// A finished task's run, whole: what `import` adds to a history.
@@ -348,6 +454,53 @@ pub struct TaskResult {
     pub steps_per_point: usize,
     pub created_at: String,
     pub finished_at: String,
+}
+
+/// A sweep of five `baseline` tasks, one in each state (finished, running on its second
+/// attempt, interrupted, failed, queued).
+#[cfg(test)]
+pub fn sample() -> Snapshot {
+    use cifar_engine::config::Hyper;
+    use cifar_engine::tricks::{self, TrickSet};
+    let config = tricks::resolve(&TrickSet::new(), &Hyper::default());
+    let plan = Plan {
+        format: FORMAT,
+        sweep: "s".into(),
+        created_at: "t".into(),
+        study: "presets baseline x seeds 42".into(),
+        binary: "/bin/cifar-tui".into(),
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        tasks: vec![
+            TaskSpec {
+                name: "baseline".into(),
+                config
+            };
+            5
+        ],
+    };
+    let states = vec![
+        TaskState::Finished {
+            accuracy: 0.61234,
+            host: Some("node2".into()),
+        },
+        TaskState::Running {
+            host: "node7".into(),
+            job: Some("12_1".into()),
+            attempt: 2,
+            epoch: Some((3, 0.5)),
+            epochs: 10,
+        },
+        TaskState::Requeued {
+            epochs_done: 3,
+            attempts: 1,
+        },
+        TaskState::Failed {
+            message: "cannot read data_batch_1.bin".into(),
+        },
+        TaskState::Queued,
+    ];
+    Snapshot { plan, states }
 }
 
 #[cfg(test)]

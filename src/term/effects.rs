@@ -3,6 +3,7 @@
 //! back as a [`Msg`]. Nothing here waits on a disk or a database on the caller's thread.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -15,8 +16,10 @@ use crate::cli::Format;
 use crate::cli::setup::Context;
 use crate::run::RunId;
 use crate::run::Status;
+use crate::store::import::import_sweep;
 use crate::store::job::{self, Places, Stop};
 use crate::store::state::{self, UiState};
+use crate::store::sweep::Folder;
 use crate::store::{Store, StoreError};
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10};
@@ -46,6 +49,7 @@ enum Job {
     Delete(Vec<i64>),
     Export(Vec<i64>),
     SaveSettings(UiState),
+    ImportSweep(PathBuf),
 }
 
 /// A training run handed to its thread.
@@ -180,6 +184,8 @@ impl Effects {
             Command::Delete(ids) => self.ledger(Job::Delete(ids)),
             Command::Export(ids) => self.ledger(Job::Export(ids)),
             Command::SaveSettings(state) => self.ledger(Job::SaveSettings(state)),
+            Command::ImportSweep(dir) => self.ledger(Job::ImportSweep(dir)),
+            Command::ReadSweep(dir) => self.read_sweep(dir),
             Command::Quit => {}
         }
     }
@@ -205,8 +211,23 @@ impl Effects {
             }
             Job::Delete(_) => "nothing deleted: the history is not available".into(),
             Job::Export(_) => "nothing exported: the history is not available".into(),
+            Job::ImportSweep(_) => "nothing imported: the history is not available".into(),
         };
         let _ = self.tx.send(Msg::Notice(notice));
+    }
+
+    /// Reads a sweep folder on its own thread: on a shared file system that can take a while.
+    fn read_sweep(&self, dir: PathBuf) {
+        let tx = self.tx.clone();
+        let work = move || {
+            let reading = Folder(dir).snapshot().map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Sweep(reading));
+        };
+        if let Err(e) = std::thread::Builder::new().name("sweep".into()).spawn(work) {
+            let _ = self.tx.send(Msg::Sweep(Err(format!(
+                "cannot start the thread that reads the sweep ({e})"
+            ))));
+        }
     }
 
     /// Starts a run's thread. Whatever keeps it from starting ends it as failed, so the app
@@ -414,6 +435,18 @@ impl Ledger {
                     .unwrap_or_else(|e| format!("export failed: {e}"));
                 self.send(Msg::Notice(notice));
             }
+            Job::ImportSweep(dir) => {
+                let Some(store) = &self.store else { return };
+                let notice = match import_sweep(store, &Folder(dir)) {
+                    Ok(done) => match done.waiting() {
+                        Some(waiting) => format!("{}; {waiting}", done.summary()),
+                        None => done.summary(),
+                    },
+                    Err(e) => format!("import failed: {e}"),
+                };
+                self.send(Msg::Notice(notice));
+                self.send(self.rows());
+            }
             Job::SaveSettings(state) => {
                 let path = state::path_beside(&self.places.history);
                 if let Err(e) = state::save(&path, &state) {
@@ -544,6 +577,53 @@ mod tests {
             } => (run, why),
             other => panic!("not a failed end: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_sweep_is_read_off_the_loop_and_imported_by_the_ledger() {
+        use crate::store::sweep::{Line, TaskState, sample};
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(places(tmp.path()), tx);
+        let dir = tmp.path().join("sweep1");
+        effects.perform(Command::ReadSweep(dir.clone()));
+        match next(&mut rx) {
+            Msg::Sweep(Err(why)) => assert!(why.contains("plan.json"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let folder = Folder(dir.clone());
+        folder.create(&sample().plan).unwrap();
+        let started = Line::Started {
+            at: "t".into(),
+            host: "node3".into(),
+            job: Some("7_1".into()),
+            attempt: 1,
+        };
+        std::fs::create_dir_all(folder.task(1)).unwrap();
+        folder.report(1, &started).unwrap();
+        effects.perform(Command::ReadSweep(dir.clone()));
+        match next(&mut rx) {
+            Msg::Sweep(Ok(s)) => {
+                assert_eq!(s.plan, sample().plan);
+                assert_eq!(s.states[0], TaskState::Queued);
+                assert!(matches!(&s.states[1], TaskState::Running { host, .. } if host == "node3"));
+            }
+            other => panic!("{other:?}"),
+        }
+        effects.perform(Command::ImportSweep(dir));
+        loop {
+            match rx.blocking_recv().unwrap() {
+                Msg::Notice(n) if n.starts_with("imported") => {
+                    assert_eq!(
+                        n,
+                        "imported 0 run(s); 0 already there; not finished yet: task(s) 0,1,2,3,4"
+                    );
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert!(matches!(next(&mut rx), Msg::History(Ok(rows)) if rows.is_empty()));
     }
 
     #[test]

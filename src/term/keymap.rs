@@ -9,8 +9,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("any", "Tab / Shift-Tab", "next / previous screen"),
     (
         "any",
-        "t  e  c  r",
-        "Train, Evaluation (results), Compare, History screen",
+        "t  e  c  r  p",
+        "Train, Evaluation, Compare, History, Sweep screen",
     ),
     (
         "any",
@@ -31,7 +31,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "any",
         "?  z",
-        "this help (any key closes it) / a chart alone, in turn",
+        "this help / one chart on the whole screen, in turn",
     ),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
@@ -51,8 +51,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "type a value (Enter to set, Esc to cancel)",
     ),
     ("Results", "Left Right", "previous / next finished run"),
-    ("Compare", "Up Down", "move in the runs table"),
-    ("Compare", "Space", "show / hide the run in the charts"),
+    (
+        "Compare",
+        "Up Down  Space",
+        "move in the runs / show or hide one in the charts",
+    ),
     (
         "Compare",
         "Enter  b",
@@ -61,9 +64,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "History",
         "Up Down Space A",
-        "move / select runs, A all or none (to Compare)",
+        "move / select (A all or none) · Enter: results",
     ),
-    ("History", "Enter", "open the run's results"),
     (
         "History",
         "o  f  g  v  /",
@@ -73,6 +75,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "History",
         "d  w  R",
         "delete (asks y) / write CSV+JSON+MD / resume",
+    ),
+    (
+        "Sweep",
+        "Up Down  i",
+        "move in the tasks / import the finished ones",
     ),
 ];
 
@@ -124,6 +131,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     if screen == Screen::Compare && key.code == KeyCode::Char('b') {
         return Some(Action::Reference);
     }
+    if screen == Screen::Sweep && key.code == KeyCode::Char('i') {
+        return Some(Action::Import);
+    }
     if screen == Screen::History {
         match key.code {
             KeyCode::Char('o') => return Some(Action::Sort),
@@ -147,6 +157,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('e') => Action::Goto(Screen::Results),
         KeyCode::Char('c') => Action::Goto(Screen::Compare),
         KeyCode::Char('r') => Action::Goto(Screen::History),
+        KeyCode::Char('p') => Action::Goto(Screen::Sweep),
         KeyCode::Char(d @ '1'..='8') => Action::Preset(d as usize - '1' as usize),
         KeyCode::Char('s') => Action::Start,
         KeyCode::Char('a') => Action::QueueStudy,

@@ -10,7 +10,8 @@ use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 
-use crate::app::{Action, App, Msg};
+use crate::app::sweep::SweepWatch;
+use crate::app::{Action, App, Msg, Screen};
 use crate::cli::setup::Context;
 use crate::cli::{RunArgs, StudyArgs};
 use cifar_engine::tricks::{self, TrickSet};
@@ -73,7 +74,15 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
     app.parallel_auto = ctx.parallel.is_none();
-    let first = match start {
+    // Asked for by name: its screen comes first, read at once.
+    let mut first = Vec::new();
+    if let Some(dir) = &ctx.sweep {
+        let mut watch = SweepWatch::new(dir.clone());
+        first.extend(watch.read());
+        app.sweep = Some(watch);
+        app.screen = Screen::Sweep;
+    }
+    first.extend(match start {
         Start::Run(_) => app.update(Msg::Action(Action::Start)),
         // Asked for on the command line: no question.
         Start::Study(_) => {
@@ -86,7 +95,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
             Vec::new()
         }
         Start::Idle => Vec::new(),
-    };
+    });
     if app.preset_name().is_none() && !app.tricks.is_empty() {
         tracing::info!("starting with tricks {}", tricks::describe(&app.tricks));
     }

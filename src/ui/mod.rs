@@ -7,6 +7,7 @@ mod history;
 mod live;
 mod lr;
 mod settings;
+mod sweep;
 pub mod theme;
 mod tricks;
 
@@ -86,6 +87,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
         Screen::Compare => compare::draw(frame, body, app, theme),
         Screen::History => history::draw(frame, body, app, theme),
+        Screen::Sweep => sweep::draw(frame, body, app, theme),
     }
     draw_footer(frame, footer, app, theme);
     if app.mode == Mode::Help {
@@ -164,8 +166,17 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(d) => d.to_string(),
         None => app.values.device.to_string(),
     };
-    let right = format!("{} | {} | ? help ", data_status(app), device);
     let used: usize = spans.iter().map(|s| s.width()).sum();
+    // The longest that fits: five tabs and a CUDA device leave no room for all of it at 80.
+    let data = data_status(app);
+    let right = [
+        format!("{data} | {device} | ? help "),
+        format!("{data} | {device} "),
+        format!("{device} "),
+    ]
+    .into_iter()
+    .find(|r| used + r.chars().count() <= area.width as usize)
+    .unwrap_or_default();
     let pad = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(right, theme.dim()));

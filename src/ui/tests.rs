@@ -628,3 +628,74 @@ fn history_groups_runs_by_variant() {
         "Space selected the variant's three runs"
     );
 }
+
+/// The app on the Sweep screen, watching /shared/sweep1 after `reading` (if any).
+fn watching(reading: Option<Result<crate::store::sweep::Snapshot, String>>) -> App {
+    let mut app = app();
+    let mut watch = crate::app::sweep::SweepWatch::new("/shared/sweep1".into());
+    if let Some(r) = reading {
+        watch.read();
+        watch.take(r);
+    }
+    app.sweep = Some(watch);
+    app.screen = Screen::Sweep;
+    app
+}
+
+#[test]
+fn sweep_screen_shows_each_task_where_it_stands() {
+    let mut app = watching(Some(Ok(crate::store::sweep::sample())));
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Down);
+    let s = screen_in(&app, 80, 24, Theme::MONO);
+    // The failed task's message is cut in its column, and whole below the table.
+    assert!(
+        s.contains("task 3 baseline seed 42 · cannot read data_batch_1.bin"),
+        "{s}"
+    );
+    assert!(
+        s.contains("5 tasks: 1 finished, 1 running, 2 queued, 1 failed"),
+        "{s}"
+    );
+    insta::assert_snapshot!("sweep_80x24_no_color", s);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("job 12_1, attempt 2"), "{s}");
+    insta::assert_snapshot!("sweep_120x40", s);
+    // Failed in the colour of errors, finished in that of good news.
+    let t = render(&app, 120, 40, COLOR);
+    let style_of = |word: &str| {
+        let buf = t.backend().buffer();
+        (0..40)
+            .find_map(|y| {
+                let row: String = (0..120).map(|x| buf[(x, y)].symbol()).collect();
+                let x = row.find(&format!(" {word} "))?;
+                let x = row[..x].chars().count() as u16 + 1;
+                Some(buf[(x, y)].fg)
+            })
+            .unwrap()
+    };
+    assert_eq!(style_of("failed"), COLOR.bad().fg.unwrap());
+    assert_eq!(style_of("finished"), COLOR.good().fg.unwrap());
+}
+
+#[test]
+fn sweep_screen_says_how_to_watch_one_and_why_one_cannot_be_read() {
+    let mut app = app();
+    app.screen = Screen::Sweep;
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("No sweep is watched"), "{s}");
+    assert!(s.contains("cifar-tui --sweep /shared/sweep1"), "{s}");
+    // The header keeps every tab, the device, and drops what does not fit.
+    assert!(s.lines().next().unwrap().contains(" Sweep "), "{s}");
+
+    let app = watching(Some(Err(
+        "no sweep in /shared/sweep1: cannot read /shared/sweep1/plan.json: No such file".into(),
+    )));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("The sweep cannot be read"), "{s}");
+    assert!(s.contains("plan.json: No such file"), "{s}");
+    assert!(s.contains("read again every second"), "{s}");
+    let s = screen(&watching(None), 80, 24);
+    assert!(s.contains("reading /shared/sweep1…"), "{s}");
+}
