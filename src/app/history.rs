@@ -233,6 +233,12 @@ impl History {
         self.cursor = self.cursor.saturating_sub(1);
     }
 
+    /// The cursor on row `i` of the table shown (a click), or the last.
+    pub fn select(&mut self, i: usize) {
+        self.cursor = i;
+        self.clamp();
+    }
+
     pub fn down(&mut self) {
         self.cursor += 1;
         self.clamp();

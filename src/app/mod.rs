@@ -104,6 +104,21 @@ pub enum Action {
     Zoom,
     /// Sweep screen: its finished tasks into the history.
     Import,
+    /// A mouse click on something drawn.
+    Click(Target),
+}
+
+/// What was drawn where a click lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A screen's tab in the header.
+    Tab(Screen),
+    /// A row of the Train screen's left panel (a trick or a setting), by index.
+    Item(usize),
+    /// A row of the current screen's table (History, Compare, Sweep), by index.
+    Row(usize),
+    /// The `[ ]` box of such a row: the cursor goes there and Space's toggle follows.
+    Check(usize),
 }
 
 /// Where the data stands.
@@ -836,6 +851,28 @@ impl App {
                     self.notice = Some(format!("preset {}: {}", p.name, p.about));
                 }
             }
+            Action::Click(Target::Tab(s)) => self.screen = s,
+            // A click puts the cursor on the row; on a trick's checkbox it also ticks it.
+            Action::Click(Target::Item(i)) if i < ITEM_COUNT => {
+                self.cursor = i;
+                if let Item::Trick(t) = self.item() {
+                    toggle(&mut self.tricks, t);
+                }
+            }
+            Action::Click(Target::Check(i)) => {
+                self.act_screen(Action::Click(Target::Row(i)), out);
+                self.act_screen(Action::Toggle, out);
+            }
+            Action::Click(Target::Row(i)) => match self.screen {
+                Screen::History => self.history.select(i),
+                Screen::Compare => self.compare_cursor = i.min(self.runs.len().saturating_sub(1)),
+                Screen::Sweep => {
+                    if let Some(w) = &mut self.sweep {
+                        w.cursor = i.min(w.tasks().saturating_sub(1));
+                    }
+                }
+                Screen::Train | Screen::Results => {}
+            },
             _ => match self.screen {
                 Screen::Train => self.act_train(action),
                 Screen::Results => self.act_results(action),

@@ -29,6 +29,9 @@ pub struct AppSettings {
     /// Seeds each run and each study scenario is trained on. Unset: a run once, a study on 3
     /// seeds (CPU) or 5 (GPU).
     pub seeds: Option<Seeds>,
+    /// Clicks and the wheel (an extra: every action has its key). Off leaves the mouse to the
+    /// terminal, for selecting text.
+    pub mouse: bool,
 }
 
 impl Default for AppSettings {
@@ -41,6 +44,7 @@ impl Default for AppSettings {
             parallel: None,
             charts: Default::default(),
             seeds: None,
+            mouse: true,
         }
     }
 }

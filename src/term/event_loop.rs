@@ -51,12 +51,15 @@ pub async fn run(
     let signal = crate::term::signals::any();
     tokio::pin!(signal);
     let mut dirty = true;
+    // What the last frame drew where, for clicks.
+    let mut hits = ui::Hits::default();
     let mut quit = carry_out(&mut effects, first);
 
     while !quit {
         let msg = tokio::select! {
             Some(Ok(ev)) = keys.next() => match ev {
                 Event::Key(key) => keymap::action(&app.mode, app.screen, key).map(Msg::Action),
+                Event::Mouse(m) => keymap::mouse(&app.mode, &hits, m).map(Msg::Action),
                 Event::Resize(..) => { dirty = true; None }
                 _ => None,
             },
@@ -68,7 +71,7 @@ pub async fn run(
             _ = second.tick() => Some(Msg::Tick),
             _ = frame.tick() => {
                 if dirty {
-                    terminal.draw(|f| ui::draw(f, &app, &theme))?;
+                    terminal.draw(|f| hits = ui::draw(f, &app, &theme))?;
                     dirty = false;
                 }
                 None
@@ -81,7 +84,9 @@ pub async fn run(
     }
     // Training threads stop at their next step and save: say so while they do.
     app.notice = Some("stopping: the runs save their state…".into());
-    terminal.draw(|f| ui::draw(f, &app, &theme))?;
+    terminal.draw(|f| {
+        ui::draw(f, &app, &theme);
+    })?;
     effects.shut_down().await;
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! (mode, screen, key) → action. Pure; the help screen is drawn from [`HELP`].
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 use crate::app::{Action, Mode, Screen};
+use crate::ui::Hits;
 
 /// Every key, as the help screen lists it: (where, keys, what).
 pub const HELP: &[(&str, &str, &str)] = &[
@@ -82,6 +85,21 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "move in the tasks / import the finished ones",
     ),
 ];
+
+/// The action a mouse event stands for: a left click on what the last frame drew there, the
+/// wheel as Up / Down. While typing or asked a question the mouse does nothing (the keys
+/// answer); a click closes the help, as any key does.
+pub fn mouse(mode: &Mode, hits: &Hits, ev: MouseEvent) -> Option<Action> {
+    match (mode, ev.kind) {
+        (Mode::Help, MouseEventKind::Down(_)) => Some(Action::ToggleHelp),
+        (Mode::Normal, MouseEventKind::Down(MouseButton::Left)) => {
+            hits.at(ev.column, ev.row).map(Action::Click)
+        }
+        (Mode::Normal, MouseEventKind::ScrollUp) => Some(Action::Up),
+        (Mode::Normal, MouseEventKind::ScrollDown) => Some(Action::Down),
+        _ => None,
+    }
+}
 
 /// The action a key stands for, or `None` when it means nothing here.
 pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
@@ -179,6 +197,46 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wheel_scrolls_and_the_mouse_waits_while_typing() {
+        use crate::app::Target;
+        use ratatui::layout::Rect;
+        let mut hits = Hits::default();
+        hits.add(Rect::new(10, 0, 9, 1), Target::Tab(Screen::History));
+        let ev = |kind, column| MouseEvent {
+            kind,
+            column,
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        };
+        let click = |column| ev(MouseEventKind::Down(MouseButton::Left), column);
+        let normal = Mode::Normal;
+        assert_eq!(
+            mouse(&normal, &hits, click(12)),
+            Some(Action::Click(Target::Tab(Screen::History)))
+        );
+        assert_eq!(
+            mouse(&normal, &hits, click(30)),
+            None,
+            "nothing drawn there"
+        );
+        assert_eq!(
+            mouse(&normal, &hits, ev(MouseEventKind::ScrollDown, 0)),
+            Some(Action::Down)
+        );
+        assert_eq!(
+            mouse(&normal, &hits, ev(MouseEventKind::ScrollUp, 0)),
+            Some(Action::Up)
+        );
+        let typing = Mode::Search("lr".into());
+        assert_eq!(mouse(&typing, &hits, click(12)), None);
+        assert_eq!(mouse(&Mode::ConfirmStudy, &hits, click(12)), None);
+        assert_eq!(
+            mouse(&Mode::Help, &hits, click(30)),
+            Some(Action::ToggleHelp)
+        );
+    }
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)

@@ -9,12 +9,20 @@ pub mod signals;
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 
 use crate::app::sweep::SweepWatch;
 use crate::app::{Action, App, Msg, Screen};
 use crate::cli::setup::Context;
 use crate::cli::{RunArgs, StudyArgs};
 use cifar_engine::tricks::{self, TrickSet};
+
+/// The terminal as it was: mouse reporting off (harmless when it was never on), raw mode and
+/// the alternate screen left.
+fn restore() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+}
 
 /// What to do once the interface is up.
 pub enum Start<'a> {
@@ -33,7 +41,7 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if std::thread::current().name() == Some("main") {
-            ratatui::restore();
+            restore();
             previous(info);
         } else {
             tracing::error!("panic on {:?}: {info}", std::thread::current().name());
@@ -106,8 +114,13 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
+    if ctx.settings.app.mouse
+        && let Err(e) = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+    {
+        tracing::warn!("no mouse: {e}");
+    }
     let result = runtime.block_on(event_loop::run(terminal, app, ctx, first));
-    ratatui::restore();
+    restore();
     // Training threads stop at their next step; don't wait for blocking tasks.
     runtime.shutdown_background();
     result

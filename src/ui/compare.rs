@@ -8,6 +8,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState};
 
+use super::Hits;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::variants::{self, Trial, Variant};
@@ -15,12 +16,13 @@ use crate::run::Status;
 use cifar_engine::stats::{Interval, Verdict};
 use cifar_engine::tricks;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let table_height = (app.runs.len() as u16 + 3).clamp(5, area.height / 2);
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
     let (variants, reference) = app.compared_variants();
-    table(frame, table_area, app, &variants, reference, theme);
+    let (offset, rows) = table(frame, table_area, app, &variants, reference, theme);
+    hits.table(table_area, offset, rows, true);
     let bar_width = (variants.len() as u16 * 5 + 4).clamp(24, charts.width / 2);
     let [bars, curves] =
         Layout::horizontal([Constraint::Length(bar_width), Constraint::Min(0)]).areas(charts);
@@ -66,7 +68,7 @@ fn table(
     variants: &[Variant],
     reference: Option<usize>,
     theme: &Theme,
-) {
+) -> (usize, usize) {
     let reference = reference.map(|i| &variants[i]);
     let vs_head = match reference {
         Some(r) => format!("vs {}", r.name),
@@ -163,6 +165,7 @@ fn table(
         area,
         &mut state,
     );
+    (state.offset(), app.runs.len())
 }
 
 /// The bars' scale: from 5 points below the lowest whisker to 5 above the highest, on

@@ -5,13 +5,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 
-use super::clock;
 use super::theme::Theme;
+use super::{Hits, clock};
 use crate::app::App;
 use crate::app::variants;
 use crate::run::Status;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let h = &app.history;
     if let Some(why) = &h.unavailable {
         frame.render_widget(
@@ -30,11 +30,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let [table_area, detail] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
-    if h.grouped {
-        grouped(frame, table_area, app, theme);
+    let (offset, rows) = if h.grouped {
+        grouped(frame, table_area, app, theme)
     } else {
-        runs(frame, table_area, app, theme);
-    }
+        runs(frame, table_area, app, theme)
+    };
+    hits.table(table_area, offset, rows, true);
     let text = match (h.current(), h.grouped) {
         (Some(r), true) => match h.current_variant() {
             Some(v) => format!(
@@ -87,7 +88,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// One row per variant: its finished runs over their seeds, mean ± 95% CI.
-fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Returns the table's scroll offset and row count.
+fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, usize) {
     let h = &app.history;
     let variants = h.variants();
     let runs: usize = variants.iter().map(|v| v.n()).sum();
@@ -135,10 +137,12 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         area,
         &mut state,
     );
+    (state.offset(), count)
 }
 
 /// One row per run.
-fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) {
+/// Returns the table's scroll offset and row count.
+fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) -> (usize, usize) {
     let h = &app.history;
     let rows: Vec<Row> = h
         .visible()
@@ -223,4 +227,5 @@ fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) {
         table_area,
         &mut state,
     );
+    (state.offset(), count)
 }

@@ -16,18 +16,55 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, DataState, Item, Mode, Panel, Screen};
+use crate::app::{App, DataState, Item, Mode, Panel, Screen, Target};
 use cifar_engine::data::DataProgress;
 use theme::Theme;
 
 /// The smallest terminal the layout is designed for.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
-pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+/// Where each clickable thing was drawn in a frame, for the mouse.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hits(Vec<(Rect, Target)>);
+
+impl Hits {
+    pub fn add(&mut self, area: Rect, target: Target) {
+        self.0.push((area, target));
+    }
+
+    /// The rows of a bordered table with a one-line header, scrolled by `offset`: each row
+    /// its [`Target::Row`], and with `boxes` its first three columns (`[x]`) a
+    /// [`Target::Check`].
+    pub fn table(&mut self, area: Rect, offset: usize, rows: usize, boxes: bool) {
+        let (x, width) = (area.x + 1, area.width.saturating_sub(2));
+        let lines = area.height.saturating_sub(3) as usize;
+        for (k, i) in (offset..rows).take(lines).enumerate() {
+            let y = area.y + 2 + k as u16;
+            self.add(Rect::new(x, y, width, 1), Target::Row(i));
+            if boxes {
+                self.add(Rect::new(x, y, 3.min(width), 1), Target::Check(i));
+            }
+        }
+    }
+
+    /// What was drawn at a cell; of things drawn over each other, the last.
+    pub fn at(&self, x: u16, y: u16) -> Option<Target> {
+        let cell = ratatui::layout::Position { x, y };
+        self.0
+            .iter()
+            .rev()
+            .find(|(r, _)| r.contains(cell))
+            .map(|(_, t)| *t)
+    }
+}
+
+/// Draws the app; returns where the things a click can reach were drawn.
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
+    let mut hits = Hits::default();
     let area = frame.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         too_small(frame, area, app, theme);
-        return;
+        return hits;
     }
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -35,7 +72,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_header(frame, header, app, theme);
+    draw_header(frame, header, app, theme, &mut hits);
     match app.screen {
         Screen::Train if app.zoomed.is_some() => {
             let live = app.live_run();
@@ -49,7 +86,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Screen::Train => {
             let [left, right] =
                 Layout::horizontal([Constraint::Length(34), Constraint::Min(0)]).areas(body);
-            tricks::draw(frame, left, app, theme);
+            tricks::draw(frame, left, app, theme, &mut hits);
             let live = app.live_run();
             // Several runs at once: one row each, as many as leave the charts readable.
             let training = app.runs.iter().filter(|r| r.status.is_active()).count();
@@ -68,7 +105,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             if let DataState::Failed(why) = &app.data {
                 data_failed(frame, charts, why, theme);
                 draw_footer(frame, footer, app, theme);
-                return;
+                return hits;
             }
             let [loss, acc, lr_area] = Layout::vertical([
                 Constraint::Percentage(34),
@@ -85,14 +122,17 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
             let variant = run.and_then(|r| app.variant_of(r));
             confusion::draw(frame, body, run, variant.as_ref(), theme)
         }
-        Screen::Compare => compare::draw(frame, body, app, theme),
-        Screen::History => history::draw(frame, body, app, theme),
-        Screen::Sweep => sweep::draw(frame, body, app, theme),
+        Screen::Compare => compare::draw(frame, body, app, theme, &mut hits),
+        Screen::History => history::draw(frame, body, app, theme, &mut hits),
+        Screen::Sweep => sweep::draw(frame, body, app, theme, &mut hits),
     }
     draw_footer(frame, footer, app, theme);
     if app.mode == Mode::Help {
         help::draw(frame, body, theme);
+        // A click anywhere closes the help, as any key does.
+        hits = Hits::default();
     }
+    hits
 }
 
 /// The whole message where the charts would be: it names the file and the fix.
@@ -152,10 +192,12 @@ fn data_status(app: &App) -> String {
     }
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let mut spans = vec![Span::styled(" cifar-tui ", theme.title())];
     for s in Screen::ALL {
         let label = format!(" {} ", s.title());
+        let x = area.x + spans.iter().map(|s| s.width() as u16).sum::<u16>();
+        hits.add(Rect::new(x, area.y, label.len() as u16, 1), Target::Tab(s));
         spans.push(if s == app.screen {
             Span::styled(label, theme.cursor())
         } else {

@@ -7,13 +7,14 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 
+use super::Hits;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::sweep::SweepWatch;
 use crate::store::sweep::{Cells, Folder, Snapshot, TaskState};
 use cifar_engine::tricks;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let Some(watch) = &app.sweep else {
         return message(frame, area, " Sweep ", no_sweep(theme), theme.title());
     };
@@ -41,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ],
             theme.bad(),
         ),
-        Some(Ok(snapshot)) => tasks(frame, area, watch, snapshot, theme),
+        Some(Ok(snapshot)) => tasks(frame, area, watch, snapshot, theme, hits),
     }
 }
 
@@ -83,7 +84,14 @@ fn state_style(state: &TaskState, theme: &Theme) -> Style {
     }
 }
 
-fn tasks(frame: &mut Frame, area: Rect, watch: &SweepWatch, s: &Snapshot, theme: &Theme) {
+fn tasks(
+    frame: &mut Frame,
+    area: Rect,
+    watch: &SweepWatch,
+    s: &Snapshot,
+    theme: &Theme,
+    hits: &mut Hits,
+) {
     let [table_area, detail] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(4)]).areas(area);
     let rows: Vec<Row> = s
@@ -142,6 +150,7 @@ fn tasks(frame: &mut Frame, area: Rect, watch: &SweepWatch, s: &Snapshot, theme:
         table_area,
         &mut state,
     );
+    hits.table(table_area, state.offset(), s.states.len(), false);
     // The row under the cursor in full (the note column is cut at 80 columns), then its log
     // and the keys; only the first line wraps.
     let i = watch.cursor;

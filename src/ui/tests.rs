@@ -18,7 +18,10 @@ const COLOR: Theme = Theme::RICH;
 
 fn render(app: &App, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, app, &theme)).unwrap();
+    t.draw(|f| {
+        draw(f, app, &theme);
+    })
+    .unwrap();
     t
 }
 
@@ -698,4 +701,92 @@ fn sweep_screen_says_how_to_watch_one_and_why_one_cannot_be_read() {
     assert!(s.contains("read again every second"), "{s}");
     let s = screen(&watching(None), 80, 24);
     assert!(s.contains("reading /shared/sweep1…"), "{s}");
+}
+
+/// Clicks where `text` was drawn (its first cell), as the terminal would report it, through
+/// the keymap and the app: what the user sees is what a click reaches.
+fn click_on(app: &mut App, text: &str) {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let (w, h) = (80, 24);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut hits = Hits::default();
+    t.draw(|f| hits = draw(f, app, &COLOR)).unwrap();
+    let s = screen(app, w, h);
+    let (row, line) = s
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(text))
+        .unwrap_or_else(|| panic!("{text} is not on the screen:\n{s}"));
+    let column = line[..line.find(text).unwrap()].chars().count() as u16;
+    let ev = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row: row as u16,
+        modifiers: KeyModifiers::NONE,
+    };
+    if let Some(a) = crate::term::keymap::mouse(&app.mode, &hits, ev) {
+        app.update(Msg::Action(a));
+    }
+}
+
+#[test]
+fn clicks_reach_tabs_checkboxes_and_rows() {
+    use cifar_engine::tricks::Trick;
+    let mut app = app();
+    click_on(&mut app, "[ ] LR schedule");
+    assert!(
+        app.tricks.contains(&Trick::LrSchedule),
+        "a click ticks the box"
+    );
+    click_on(&mut app, "[x] LR schedule");
+    assert!(
+        !app.tricks.contains(&Trick::LrSchedule),
+        "and a second unticks it"
+    );
+    // A setting: the cursor goes there, the value stays.
+    let before = app.values.clone();
+    click_on(&mut app, "Epochs");
+    assert_eq!(app.values, before);
+    assert!(matches!(app.item(), crate::app::Item::Param(p) if p.label() == "Epochs"));
+
+    for (tab, screen) in [
+        (" History ", Screen::History),
+        (" Sweep ", Screen::Sweep),
+        (" Compare ", Screen::Compare),
+        (" Results ", Screen::Results),
+        (" Train ", Screen::Train),
+    ] {
+        click_on(&mut app, tab);
+        assert_eq!(app.screen, screen, "{tab}");
+    }
+
+    // Compare: a row's box shows or hides it; a click elsewhere on a row moves the cursor.
+    train_run(&mut app, 0.61, true);
+    train_run(&mut app, 0.65, true);
+    train_run(&mut app, 0.63, true);
+    click_on(&mut app, " Compare ");
+    app.compare_selected.clear();
+    click_on(&mut app, "[ ] 2");
+    assert_eq!(
+        app.compare_selected.iter().copied().collect::<Vec<_>>(),
+        [2]
+    );
+    click_on(&mut app, "[ ] 3");
+    assert_eq!(app.compare_cursor, 2);
+    assert_eq!(app.compare_selected.len(), 2);
+    click_on(&mut app, "0.6100");
+    assert_eq!((app.compare_cursor, app.compare_selected.len()), (0, 2));
+
+    // Sweep: rows.
+    let mut app = watching(Some(Ok(crate::store::sweep::sample())));
+    click_on(&mut app, "cannot read dat");
+    assert_eq!(app.sweep.as_ref().unwrap().cursor, 3);
+
+    // With the help open a click closes it, and reaches nothing under it.
+    act(&mut app, Action::ToggleHelp);
+    click_on(&mut app, " Train ");
+    assert_eq!(
+        (app.mode.clone(), app.screen),
+        (Mode::Normal, Screen::Sweep)
+    );
 }

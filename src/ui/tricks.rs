@@ -5,12 +5,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::Hits;
 use super::theme::Theme;
 use crate::app::params::PARAMS;
-use crate::app::{App, Item, Mode, items};
+use crate::app::{App, Item, Mode, Target, items};
 use cifar_engine::tricks::TRICKS;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let [tricks_area, params_area] = Layout::vertical([
         Constraint::Length(TRICKS.len() as u16 + 2),
         Constraint::Min(0),
@@ -83,4 +84,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(block),
         params_area,
     );
+    let row = |area: Rect, k: usize| Rect::new(area.x + 1, area.y + 1 + k as u16, width as u16, 1);
+    for k in 0..TRICKS
+        .len()
+        .min(tricks_area.height.saturating_sub(2) as usize)
+    {
+        hits.add(row(tricks_area, k), Target::Item(k));
+    }
+    for k in 0..visible.min(PARAMS.len() - first) {
+        hits.add(row(params_area, k), Target::Item(TRICKS.len() + first + k));
+    }
 }
