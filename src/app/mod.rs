@@ -106,6 +106,8 @@ pub enum Action {
     Import,
     /// A mouse click on something drawn.
     Click(Target),
+    /// Train screen: the loss chart shows the last epoch's steps, or the whole run.
+    LossWindow,
 }
 
 /// What was drawn where a click lands.
@@ -306,6 +308,8 @@ pub struct App {
     pub parallel: usize,
     /// The Train screen's chart shown alone, if any.
     pub zoomed: Option<Panel>,
+    /// The loss chart shows the last epoch's steps (zoomed to them), not the whole run.
+    pub loss_recent: bool,
     /// Not asked for: rises to [`GPU_PARALLEL`] once a run is seen training on a GPU.
     pub parallel_auto: bool,
     /// What `D` returns to: config.toml's tricks and values.
@@ -348,6 +352,7 @@ impl App {
             recording: BTreeSet::new(),
             parallel: 1,
             zoomed: None,
+            loss_recent: false,
             parallel_auto: false,
             sweep: None,
             quit: false,
@@ -840,6 +845,10 @@ impl App {
                     Some(Panel::Accuracy) => Some(Panel::LearningRate),
                     Some(Panel::LearningRate) => None,
                 };
+            }
+            Action::LossWindow => {
+                self.screen = Screen::Train;
+                self.loss_recent = !self.loss_recent;
             }
             Action::ResetSettings => {
                 (self.tricks, self.values) = self.defaults.clone();

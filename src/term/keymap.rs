@@ -33,8 +33,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "any",
-        "?  z",
-        "this help / one chart on the whole screen, in turn",
+        "?  z  w",
+        "help / a chart alone, in turn / loss: last epoch, all",
     ),
     ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
@@ -183,6 +183,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('X') => Action::CancelQueued,
         KeyCode::Char('D') if screen == Screen::Train => Action::ResetSettings,
         KeyCode::Char('z') => Action::Zoom,
+        KeyCode::Char('w') => Action::LossWindow,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Left | KeyCode::Char('h') => Action::Left,

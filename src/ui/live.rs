@@ -180,8 +180,15 @@ pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
 }
 
 /// Training loss (smoothed, at its place in epochs) and validation loss after each epoch, on an
-/// epoch axis.
-pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, theme: &Theme) {
+/// epoch axis: the whole run, or with `recent` its last epoch's worth of steps, zoomed to them.
+pub fn loss(
+    frame: &mut Frame,
+    area: Rect,
+    run: Option<&Run>,
+    planned: usize,
+    recent: bool,
+    theme: &Theme,
+) {
     let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
     let inner_width = area.width.saturating_sub(2) as usize;
     let train: Vec<(f64, f64)> = run
@@ -190,12 +197,11 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
             let per_epoch = r.steps_per_epoch.max(1) as f64;
             let smoothed = smooth(&r.losses, 0.3);
             let step = r.steps_per_point as f64;
-            let points: Vec<(f64, f64)> = smoothed
+            smoothed
                 .iter()
                 .enumerate()
                 .map(|(i, &l)| (((i + 1) as f64 * step / per_epoch).min(epochs as f64), l))
-                .collect();
-            thin(&points, inner_width * 2)
+                .collect()
         })
         .unwrap_or_default();
     let val: Vec<(f64, f64)> = run
@@ -206,6 +212,17 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
                 .collect()
         })
         .unwrap_or_default();
+    // The recent window: one epoch back from the newest point.
+    let (from, to) = match train.last() {
+        Some(&(now, _)) if recent => ((now - 1.0).max(0.0), (now - 1.0).max(0.0) + 1.0),
+        _ => (0.0, epochs as f64),
+    };
+    let within = |p: &&(f64, f64)| p.0 >= from && p.0 <= to;
+    let train = thin(
+        &train.iter().filter(within).copied().collect::<Vec<_>>(),
+        inner_width * 2,
+    );
+    let val: Vec<(f64, f64)> = val.iter().filter(within).copied().collect();
     let all = train
         .iter()
         .chain(&val)
@@ -222,7 +239,12 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
         (0.0, 1.0, Vec::new())
     };
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
-    let title = legend(" Loss ", &train, &val, theme);
+    let name = if recent {
+        " Loss, last epoch "
+    } else {
+        " Loss "
+    };
+    let title = legend(name, &train, &val, theme);
     let datasets = vec![
         Dataset::default()
             .marker(train_marker)
@@ -237,7 +259,11 @@ pub fn loss(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, th
     ];
     // A short panel keeps its rows for the curve: the accuracy chart below has the same
     // epoch axis.
-    let x_axis = if area.height >= 10 {
+    let x_axis = if recent {
+        Axis::default()
+            .bounds([from, to])
+            .labels([format!("{from:.1}"), format!("{to:.1} ep")])
+    } else if area.height >= 10 {
         epoch_axis(epochs)
     } else {
         Axis::default().bounds([0.0, epochs as f64])

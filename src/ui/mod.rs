@@ -78,7 +78,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
             let live = app.live_run();
             let epochs = app.values.hyper.epochs;
             match app.zoomed {
-                Some(Panel::Loss) => live::loss(frame, body, live, epochs, theme),
+                Some(Panel::Loss) => live::loss(frame, body, live, epochs, app.loss_recent, theme),
                 Some(Panel::Accuracy) => live::accuracy(frame, body, live, epochs, theme),
                 _ => lr::draw(frame, body, live, app, theme),
             }
@@ -113,7 +113,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
                 Constraint::Percentage(26),
             ])
             .areas(charts);
-            live::loss(frame, loss, live, app.values.hyper.epochs, theme);
+            let epochs = app.values.hyper.epochs;
+            live::loss(frame, loss, live, epochs, app.loss_recent, theme);
             live::accuracy(frame, acc, live, app.values.hyper.epochs, theme);
             lr::draw(frame, lr_area, live, app, theme);
         }

@@ -790,3 +790,32 @@ fn clicks_reach_tabs_checkboxes_and_rows() {
         (Mode::Normal, Screen::Sweep)
     );
 }
+
+#[test]
+fn w_shows_the_last_epoch_of_the_loss_zoomed_to_it() {
+    let mut app = app();
+    train_run(&mut app, 0.7, false);
+    let whole = screen(&app, 80, 24);
+    assert!(whole.contains("Loss ⣿ train"), "{whole}");
+    act(&mut app, Action::LossWindow);
+    let recent = screen(&app, 80, 24);
+    assert!(recent.contains("Loss, last epoch ⣿ train"), "{recent}");
+    // Two epochs trained: the window is epoch 1.0 to 2.0, and the y axis spans only the
+    // losses in it (lower than the first steps').
+    assert!(
+        recent.contains("1.0") && recent.contains("2.0 ep"),
+        "{recent}"
+    );
+    let top = |s: &str| -> f64 {
+        let line = s.lines().find(|l| l.contains("Loss")).unwrap();
+        let i = s.lines().position(|l| l == line).unwrap();
+        // The chart's top label: between the tricks panel's border and the chart's axis.
+        let row = s.lines().nth(i + 1).unwrap();
+        let label = row.split("││").nth(1).unwrap().split('│').next().unwrap();
+        label.trim().parse().unwrap()
+    };
+    assert!(top(&recent) < top(&whole), "{recent}\n{whole}");
+    insta::assert_snapshot!(recent);
+    act(&mut app, Action::LossWindow);
+    assert_eq!(screen(&app, 80, 24), whole);
+}
