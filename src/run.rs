@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use cifar_engine::config::TrainConfig;
 use cifar_engine::events::Device;
-use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent};
+use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation};
 use cifar_engine::tricks::{self, TrickSet};
 
 /// The session's key for a run: engine events and commands name a run by it.
@@ -102,6 +102,9 @@ pub struct Run {
     /// Running train accuracy at each report, at its place in epochs (1.5 = half-way through
     /// the second), while this session trains it: the chart moves within an epoch.
     pub train_curve: Vec<(f64, f64)>,
+    /// Validation points within the epochs while this session trains it (on the test set's
+    /// first [`cifar_engine::events::PROBE_IMAGES`] images; each epoch's own is in `epochs`).
+    pub probes: Vec<Validation>,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
     /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
@@ -124,6 +127,7 @@ impl Run {
             losses: Vec::new(),
             steps_per_point: cifar_engine::events::REPORT_EVERY,
             train_curve: Vec::new(),
+            probes: Vec::new(),
             epochs: Vec::new(),
             steps_per_epoch: 0,
             evaluating: false,
@@ -152,6 +156,7 @@ impl Run {
                 }
                 self.status = Status::Running(Some(p));
             }
+            TrainEvent::Validation(v) => self.probes.push(v),
             TrainEvent::Evaluating { .. } => self.evaluating = true,
             TrainEvent::Epoch(e) => {
                 self.evaluating = false;
@@ -159,6 +164,23 @@ impl Run {
             }
             TrainEvent::Warning(_) => {}
         }
+    }
+
+    /// Validation after each epoch and, while this session trains it, within the epochs: the
+    /// figure `of` each point, at its place in epochs, in order.
+    pub fn validation(&self, of: impl Fn(f64, f64) -> f64) -> Vec<(f64, f64)> {
+        let mut points: Vec<(f64, f64)> = self
+            .probes
+            .iter()
+            .map(|v| (v.at, of(v.loss, v.accuracy)))
+            .chain(
+                self.epochs
+                    .iter()
+                    .map(|e| (e.epoch as f64, of(e.val_loss, e.val_accuracy))),
+            )
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
     }
 
     fn push_loss(&mut self, loss: f64) {

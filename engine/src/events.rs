@@ -12,6 +12,14 @@ use crate::metrics::{Confusion, Report};
 /// its queue, so the loop reads once per window instead of once per step.
 pub const REPORT_EVERY: usize = 20;
 
+/// Validation points within an epoch when someone watches (the interface): the last one is
+/// the epoch's own, on the whole test set; the others are on [`PROBE_IMAGES`] of it.
+pub const PROBES: usize = 4;
+
+/// Test images scored at a validation point within an epoch: a tenth of the test set, so
+/// three points cost about a third of the epoch's own evaluation.
+pub const PROBE_IMAGES: usize = 1000;
+
 /// What a person asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +84,9 @@ pub enum TrainEvent {
     },
     /// Every [`REPORT_EVERY`] steps.
     Progress(Progress),
+    /// Within an epoch, when asked for: the model as it is, scored on the first
+    /// [`PROBE_IMAGES`] test images.
+    Validation(Validation),
     /// The epoch's steps are done; the test set is being scored (seconds on a CPU).
     Evaluating { epoch: usize },
     /// After the epoch's checkpoint (if any) is on disk.
@@ -100,6 +111,17 @@ pub struct Progress {
     pub images_per_sec: f64,
     /// Seconds of training so far, earlier processes' included.
     pub elapsed: f64,
+}
+
+/// A validation point within an epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Validation {
+    /// Where, in epochs from the start (1.25: a quarter into the second).
+    pub at: f64,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Test images scored.
+    pub images: usize,
 }
 
 /// One epoch's figures.

@@ -15,7 +15,9 @@ use rand::seq::SliceRandom;
 use crate::checkpoint;
 use crate::config::{LrPolicy, Optimizer, Order, TrainConfig};
 use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
-use crate::events::{Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent};
+use crate::events::{
+    Device, EpochStats, Outcome, PROBE_IMAGES, Progress, REPORT_EVERY, TrainEvent, Validation,
+};
 use crate::kernels::{self, ModelOps, TrainBackend};
 use crate::metrics::Confusion;
 use crate::model::{Cnn, CnnSpec};
@@ -243,11 +245,22 @@ pub(crate) fn evaluate<B: ModelOps>(
     split: &DeviceSplit<B>,
     input: InputMap,
 ) -> Evaluation {
+    evaluate_head(model, split, input, split.len())
+}
+
+/// [`evaluate`] on the split's first `images` images.
+fn evaluate_head<B: ModelOps>(
+    model: &Cnn<B>,
+    split: &DeviceSplit<B>,
+    input: InputMap,
+    images: usize,
+) -> Evaluation {
     let ce = CrossEntropyLoss::new(None, &split.labels.device());
     let mut loss_sum = 0.0;
-    let mut predictions = Vec::with_capacity(split.len());
-    for start in (0..split.len()).step_by(EVAL_BATCH) {
-        let end = (start + EVAL_BATCH).min(split.len());
+    let n = images.min(split.len());
+    let mut predictions = Vec::with_capacity(n);
+    for start in (0..n).step_by(EVAL_BATCH) {
+        let end = (start + EVAL_BATCH).min(n);
         let (x, y) = split.range(start, end, input);
         let logits = model.forward(x);
         let loss: f64 = ce.forward(logits.clone(), y).into_scalar().elem();
@@ -260,7 +273,7 @@ pub(crate) fn evaluate<B: ModelOps>(
         .zip(&split.host_labels)
         .filter(|(p, t)| p == t)
         .count();
-    let n = split.len().max(1) as f64;
+    let n = n.max(1) as f64;
     Evaluation {
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
@@ -282,6 +295,16 @@ pub struct Job<'a> {
     /// Epochs an earlier process finished (their checkpoint is in `checkpoints`): training
     /// continues after them.
     pub done: Vec<EpochStats>,
+    /// Validation points per epoch, the epoch's end included ([`PROBES`] for a watcher); 0 or
+    /// 1: only the epoch's own. They read the model and draw no random number, so the run's
+    /// figures are the same either way.
+    pub probes: usize,
+}
+
+/// Whether step `step` (1-based) of an epoch of `steps` takes a validation point: `probes`
+/// points evenly spaced, the last being the epoch's end (scored apart, on the whole set).
+fn probe_at(step: usize, steps: usize, probes: usize) -> bool {
+    step < steps && (1..probes).any(|k| step == (k * steps).div_ceil(probes))
 }
 
 /// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
@@ -406,6 +429,8 @@ pub fn train<B: TrainBackend>(
         let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
         let mut window = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut window_images = 0;
+        // Scoring within the epoch is not training: kept out of the speed figures.
+        let mut probing = 0.0;
         for (i, chunk) in order.chunks(cfg.batch_size).enumerate() {
             if job.cancel.load(Ordering::Relaxed) {
                 return Err(TrainError::Cancelled);
@@ -433,7 +458,7 @@ pub fn train<B: TrainBackend>(
                         fix: divergence_fix(cfg),
                     });
                 }
-                let secs = epoch_start.elapsed().as_secs_f64();
+                let secs = epoch_start.elapsed().as_secs_f64() - probing;
                 let seen = (steps * cfg.batch_size).min(n);
                 // One more read per report, beside the loss's: the sum stays on the device.
                 let right = correct.clone().into_scalar().elem::<f64>();
@@ -449,8 +474,19 @@ pub fn train<B: TrainBackend>(
                 window = Tensor::zeros([1], device);
                 window_images = 0;
             }
+            if probe_at(steps, steps_per_epoch, job.probes) {
+                let t = Instant::now();
+                let v = evaluate_head(&model.valid(), &test, input, PROBE_IMAGES);
+                emit(TrainEvent::Validation(Validation {
+                    at: epoch as f64 + steps as f64 / steps_per_epoch as f64,
+                    loss: v.loss,
+                    accuracy: v.accuracy,
+                    images: v.predictions.len(),
+                }));
+                probing += t.elapsed().as_secs_f64();
+            }
         }
-        let train_secs = epoch_start.elapsed().as_secs_f64();
+        let train_secs = epoch_start.elapsed().as_secs_f64() - probing;
         emit(TrainEvent::Evaluating { epoch });
         let eval = evaluate(&model.valid(), &test, input);
         if let Some(slot) = job.checkpoints {
@@ -497,6 +533,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAd};
     use crate::config::{Hyper, Init, LossKind, LrPolicy, OptimizerKind, Order};
+    use crate::events::PROBES;
     use crate::tricks::{self, Trick, TrickSet};
     use rand::Rng;
     use std::path::Path;
@@ -567,6 +604,7 @@ pub(crate) mod tests {
             cancel: &cancel,
             checkpoints: checkpoints.map(|dir| checkpoint::Slot { dir, owner: &owner }),
             done,
+            probes: 0,
         };
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
             if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after)
@@ -656,6 +694,7 @@ pub(crate) mod tests {
             cancel: &cancel,
             checkpoints: None,
             done: Vec::new(),
+            probes: 0,
         };
         let mut said = Vec::new();
         let mut running = 0.0;
@@ -678,6 +717,53 @@ pub(crate) mod tests {
             .flat_map(|k| [format!("scoring {k}"), format!("epoch {}", k + 1)])
             .collect();
         assert_eq!(said, expected);
+    }
+
+    /// Validation points within the epoch read the model and draw no random number: a run
+    /// with them ends with the figures of a run without them, and they come where asked.
+    #[test]
+    fn validation_within_the_epoch_changes_nothing_and_comes_evenly() {
+        let cfg = config(&[Trick::DropoutConv, Trick::DropoutDense, Trick::NormInputs]);
+        let run = |probes| {
+            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let (data, cancel) = (tiny(), AtomicBool::new(false));
+            let job = Job {
+                data: &data,
+                config: &cfg,
+                cancel: &cancel,
+                checkpoints: None,
+                done: Vec::new(),
+                probes,
+            };
+            let mut points = Vec::new();
+            let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+                if let TrainEvent::Validation(v) = e {
+                    points.push(v);
+                }
+            })
+            .unwrap();
+            (outcome, points)
+        };
+        let (plain, none) = run(0);
+        let (watched, points) = run(PROBES);
+        assert!(none.is_empty());
+        assert_eq!(figures(&watched), figures(&plain));
+        assert_eq!(watched.confusion, plain.confusion);
+        // 400 images in batches of 32: 13 steps an epoch, points after steps 4, 7 and 10
+        // (the 13th is the epoch's own evaluation).
+        let expected: Vec<f64> = (0..cfg.epochs)
+            .flat_map(|e| [4.0, 7.0, 10.0].map(|s| e as f64 + s / 13.0))
+            .collect();
+        let at: Vec<f64> = points.iter().map(|v| v.at).collect();
+        assert_eq!(at, expected);
+        // The tiny test set has fewer than PROBE_IMAGES: all of it is scored.
+        assert!(points.iter().all(|v| v.images == 100));
+        assert!(points.iter().all(|v| (0.0..=1.0).contains(&v.accuracy)));
+        assert!(!probe_at(13, 13, PROBES) && !probe_at(3, 13, PROBES) && probe_at(4, 13, PROBES));
+        assert!(
+            (1..100).all(|s| !probe_at(s, 100, 1)),
+            "one point: the epoch's own"
+        );
     }
 
     #[test]
@@ -967,6 +1053,7 @@ pub(crate) mod tests {
                     cancel: &cancel,
                     checkpoints: None,
                     done: Vec::new(),
+                    probes: 0,
                 };
                 train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {}).unwrap()
             };

@@ -91,6 +91,7 @@ pub fn measure<B: TrainBackend>(
         cancel: &cancel,
         checkpoints: None,
         done: Vec::new(),
+        probes: 0,
     };
     let outcome = runner::train::<B>(device, kind, job, |_| {})?;
     let images = outcome.epochs.len()

@@ -158,6 +158,7 @@ fn train_one(
             }
         }
         TrainEvent::Warning(w) => note!("\n{label}: warning: {w}"),
+        TrainEvent::Validation(_) => {}
         TrainEvent::Evaluating { epoch } => {
             if tty {
                 note_part!(
@@ -187,6 +188,8 @@ fn train_one(
         config: cfg,
         device: ctx.device,
         stop: &signal.stop,
+        // Nobody watches a chart: the epoch's own evaluation only.
+        probes: 1,
     };
     let result = job::execute(task, &mut notice, &mut emit);
     passed();

@@ -581,7 +581,7 @@ fn train_task(
             }
         }
         TrainEvent::Warning(w) => note!("task {i}: warning: {w}"),
-        TrainEvent::Progress(_) | TrainEvent::Evaluating { .. } => {}
+        TrainEvent::Progress(_) | TrainEvent::Evaluating { .. } | TrainEvent::Validation(_) => {}
     };
     let task = job::Task {
         places: &places,
@@ -590,6 +590,7 @@ fn train_task(
         config: &spec.config,
         device: ctx.device,
         stop: &stop,
+        probes: 1,
     };
     match job::execute(task, &mut notice, &mut emit) {
         Ok(_) => {

@@ -212,6 +212,9 @@ pub struct Task<'a> {
     pub config: &'a TrainConfig,
     pub device: DeviceChoice,
     pub stop: &'a Stop,
+    /// Validation points per epoch ([`cifar_engine::events::PROBES`] while someone watches
+    /// the charts, 1 from scripts: only the epoch's own).
+    pub probes: usize,
 }
 
 /// Trains a task, resuming after the epochs already stored when their checkpoint is there.
@@ -227,6 +230,7 @@ pub fn execute(
         config,
         device: choice,
         stop,
+        probes,
     } = task;
     let mut store = match id.map(|_| Store::open(&places.history)) {
         Some(Ok(s)) => Some(s),
@@ -292,6 +296,7 @@ pub fn execute(
         cancel: &stop.flag,
         checkpoints: slot,
         done,
+        probes,
     };
     let result = cifar_engine::run_on(device, job, |event| {
         mirror.apply(event.clone());

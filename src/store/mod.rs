@@ -901,6 +901,7 @@ impl Row {
             steps_per_epoch: 0,
             evaluating: false,
             train_curve: Vec::new(),
+            probes: Vec::new(),
             epochs: Vec::new(),
             losses: json("losses")?
                 .map(|s| serde_json::from_str(&s))

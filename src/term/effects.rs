@@ -281,6 +281,8 @@ impl Effects {
                         config: &launch.config,
                         device: launch.device,
                         stop: &stop,
+                        // The charts move within the epoch: validation too.
+                        probes: cifar_engine::events::PROBES,
                     };
                     job::execute(
                         task,

@@ -204,13 +204,8 @@ pub fn loss(
                 .collect()
         })
         .unwrap_or_default();
-    let val: Vec<(f64, f64)> = run
-        .map(|r| {
-            r.epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.val_loss))
-                .collect()
-        })
+    let val = run
+        .map(|r| r.validation(|loss, _| loss))
         .unwrap_or_default();
     // The recent window: one epoch back from the newest point.
     let (from, to) = match train.last() {
@@ -339,17 +334,16 @@ pub fn zoom(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// values. `planned` is the epoch count shown before any run.
 pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize, theme: &Theme) {
     let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
-    type Points = Vec<(f64, f64)>;
-    let (per_epoch, val): (Points, Points) = run
+    let per_epoch: Vec<(f64, f64)> = run
         .map(|r| {
             r.epochs
                 .iter()
-                .map(|e| {
-                    let x = e.epoch as f64;
-                    ((x, e.train_accuracy), (x, e.val_accuracy))
-                })
-                .unzip()
+                .map(|e| (e.epoch as f64, e.train_accuracy))
+                .collect()
         })
+        .unwrap_or_default();
+    let val = run
+        .map(|r| r.validation(|_, accuracy| accuracy))
         .unwrap_or_default();
     // Within the epoch while it trains here; per epoch for a run read from the history.
     let width = area.width.saturating_sub(2) as usize * 2;

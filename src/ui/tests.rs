@@ -819,3 +819,28 @@ fn w_shows_the_last_epoch_of_the_loss_zoomed_to_it() {
     act(&mut app, Action::LossWindow);
     assert_eq!(screen(&app, 80, 24), whole);
 }
+
+#[test]
+fn validation_within_the_epoch_moves_the_val_curves() {
+    use cifar_engine::events::Validation;
+    let mut app = app();
+    let run = train_run(&mut app, 0.7, false);
+    let before = screen(&app, 80, 24);
+    assert!(before.contains("val 0.560"), "{before}");
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Validation(Validation {
+            at: 2.25,
+            loss: 1.234,
+            accuracy: 0.612,
+            images: 1000,
+        }),
+    });
+    let after = screen(&app, 80, 24);
+    // The newest point is the one within the third epoch: both legends end with it.
+    assert!(after.contains("val 0.612"), "{after}");
+    assert!(after.contains("val 1.234"), "{after}");
+    let r = app.runs.iter().find(|r| r.key == run).unwrap();
+    let xs: Vec<f64> = r.validation(|_, a| a).iter().map(|p| p.0).collect();
+    assert_eq!(xs, [1.0, 2.0, 2.25]);
+}
