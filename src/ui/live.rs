@@ -125,7 +125,8 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines: Vec<Line> = training
         .iter()
         .take(shown)
-        .map(|run| {
+        .enumerate()
+        .map(|(i, run)| {
             let done = run.progress();
             let filled = ((done * bar_width as f64).round() as usize).min(bar_width);
             let bar = match bar_width {
@@ -142,15 +143,95 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
             let text = format!(
-                "{:<4} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
+                " {:<4} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
                 run.number(),
                 done * 100.0
             );
-            Line::raw(text.chars().take(width).collect::<String>())
+            // The row starts with the run's marker in its colour: the charts' legend.
+            let (style, marker) = theme.series(i);
+            Line::from(vec![
+                Span::styled(Theme::glyph(marker), style),
+                Span::raw(
+                    text.chars()
+                        .take(width.saturating_sub(1))
+                        .collect::<String>(),
+                ),
+            ])
         })
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
+        area,
+    );
+}
+
+/// Several runs training at once: each one's smoothed training loss (`loss`) or validation
+/// accuracy, overlaid on one epoch axis, in the marker and colour its row in [`runs`] starts
+/// with.
+pub fn by_run(frame: &mut Frame, area: Rect, app: &App, loss: bool, theme: &Theme) {
+    let training: Vec<&Run> = app.runs.iter().filter(|r| r.status.is_active()).collect();
+    let epochs = training.iter().map(|r| r.config.epochs).max().unwrap_or(1);
+    let width = area.width.saturating_sub(2) as usize * 2;
+    let curves: Vec<Vec<(f64, f64)>> = training
+        .iter()
+        .map(|r| {
+            if loss {
+                let per_epoch = r.steps_per_epoch.max(1) as f64;
+                let step = r.steps_per_point as f64;
+                let points: Vec<(f64, f64)> = smooth(&r.losses, 0.3)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &l)| ((i + 1) as f64 * step / per_epoch, l))
+                    .collect();
+                thin(&points, width)
+            } else {
+                r.validation(|_, accuracy| accuracy)
+            }
+        })
+        .collect();
+    let values = curves.iter().flatten().map(|p| p.1);
+    let (lo, hi) = if loss {
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo.is_finite() {
+            (lo, hi.max(lo + 1e-3))
+        } else {
+            (0.0, 1.0)
+        }
+    } else {
+        zoom(values)
+    };
+    let datasets: Vec<Dataset> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, points)| {
+            let (style, marker) = theme.series(i);
+            Dataset::default()
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(style)
+                .data(points)
+        })
+        .collect();
+    let title = if loss {
+        " Loss by run (train) "
+    } else {
+        " Val accuracy by run "
+    };
+    // No figures, no numbers on the axis.
+    let labels = if curves.iter().all(|c| c.is_empty()) {
+        Vec::new()
+    } else {
+        vec![format!("{lo:.2}"), format!("{hi:.2}")]
+    };
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(Block::bordered().title(Span::styled(title, theme.title())))
+            .x_axis(epoch_axis(epochs))
+            .y_axis(Axis::default().bounds([lo, hi]).labels(labels)),
         area,
     );
 }

@@ -114,8 +114,13 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
             ])
             .areas(charts);
             let epochs = app.values.hyper.epochs;
-            live::loss(frame, loss, live, epochs, app.loss_recent, theme);
-            live::accuracy(frame, acc, live, app.values.hyper.epochs, theme);
+            if training > 1 {
+                live::by_run(frame, loss, app, true, theme);
+                live::by_run(frame, acc, app, false, theme);
+            } else {
+                live::loss(frame, loss, live, epochs, app.loss_recent, theme);
+                live::accuracy(frame, acc, live, epochs, theme);
+            }
             lr::draw(frame, lr_area, live, app, theme);
         }
         Screen::Results => {

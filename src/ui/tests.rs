@@ -492,19 +492,32 @@ fn several_runs_training_show_a_row_each() {
                 steps_per_epoch: 782,
             },
         });
-        if steps > 0 {
+        // Each its own curve: reports every 20 steps, a validation point a quarter in.
+        for step in (20..=steps).step_by(20) {
+            let at = step as f64 / 782.0;
             app.update(Msg::Train {
                 run,
                 event: TrainEvent::Progress(Progress {
                     epoch: 0,
-                    step: steps,
+                    step,
                     steps_per_epoch: 782,
-                    loss: 1.9,
-                    accuracy: 0.4,
+                    loss: 2.3 - at * run as f64,
+                    accuracy: 0.1 + at * run as f64,
                     images_per_sec: 1500.0 + steps as f64,
-                    elapsed: steps as f64 / 20.0,
+                    elapsed: step as f64 / 20.0,
                 }),
             });
+            if step == 200 {
+                app.update(Msg::Train {
+                    run,
+                    event: TrainEvent::Validation(cifar_engine::events::Validation {
+                        at,
+                        loss: 2.0,
+                        accuracy: 0.2 + 0.05 * run as f64,
+                        images: 1000,
+                    }),
+                });
+            }
         }
     }
     let s = screen(&app, 80, 24);
@@ -513,13 +526,29 @@ fn several_runs_training_show_a_row_each() {
         assert!(s.contains(needle), "{needle}: {s}");
     }
     insta::assert_snapshot!("several_runs_80x24", s);
-    // Without colour the rows read the same: the table carries no meaning in colour. (The
-    // charts' markers differ, and their legends say which is which.)
+    assert!(
+        s.contains("Loss by run") && s.contains("Val accuracy by run"),
+        "{s}"
+    );
+    // Without colour each row starts with its own marker, the one its curves are drawn with;
+    // the rest of the row reads as in colour.
     let plain = screen_in(&app, 80, 24, Theme::MONO);
-    let rows = |s: &str| s.lines().take(5).map(String::from).collect::<Vec<_>>();
-    assert_eq!(rows(&plain), rows(&s));
-    assert!(plain.contains("Accuracy ⣿ train"), "{plain}");
-    assert!(plain.contains("• val –"), "{plain}");
+    let glyphs: Vec<String> = plain
+        .lines()
+        .skip(2)
+        .take(3)
+        .map(|l| l.split("││").nth(1).unwrap().chars().take(1).collect())
+        .collect();
+    assert_eq!(glyphs, ["⣿", "•", "█"], "{plain}");
+    let rest = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip(2)
+            .take(3)
+            .map(|l| l.split("││").nth(1).unwrap().chars().skip(1).collect())
+            .collect()
+    };
+    assert_eq!(rest(&plain), rest(&s));
+    insta::assert_snapshot!("several_runs_80x24_no_color", plain);
     insta::assert_snapshot!("several_runs_120x40", screen(&app, 120, 40));
 }
 
