@@ -177,20 +177,60 @@ fn stubs_on_library_path() -> Option<String> {
         .map(str::to_string)
 }
 
-/// Turns a choice into a device. `auto` without a GPU gives the CPU and a one-line notice
-/// naming the cause.
-pub fn select(choice: DeviceChoice) -> Result<(Device, Option<String>), GpuError> {
+/// Where a run trains: the CPU, or one GPU by its number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Cpu,
+    Gpu(usize),
+}
+
+impl Place {
+    /// The kind of device, as runs record it.
+    pub fn kind(self) -> Device {
+        match self {
+            Place::Cpu => Device::Cpu,
+            Place::Gpu(_) => Device::Cuda,
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Cpu => f.write_str("cpu"),
+            Place::Gpu(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// Turns a choice into a place to train. `auto` without a GPU gives the CPU and a one-line
+/// notice naming the cause; `cuda:all` gives each call the next GPU in turn.
+pub fn select(choice: DeviceChoice) -> Result<(Place, Option<String>), GpuError> {
+    static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     match choice {
-        DeviceChoice::Cpu => Ok((Device::Cpu, None)),
-        DeviceChoice::Cuda => probe(0).map(|()| (Device::Cuda, None)),
+        DeviceChoice::Cpu => Ok((Place::Cpu, None)),
+        DeviceChoice::Cuda(index) => probe(index).map(|_| (Place::Gpu(index), None)),
+        DeviceChoice::CudaAll => {
+            let count = probe(0)?;
+            let index = in_turn(&TURN, count);
+            if index != 0 {
+                probe(index)?;
+            }
+            Ok((Place::Gpu(index), None))
+        }
         DeviceChoice::Auto => Ok(match probe(0) {
-            Ok(()) => (Device::Cuda, None),
+            Ok(_) => (Place::Gpu(0), None),
             Err(why) => (
-                Device::Cpu,
+                Place::Cpu,
                 Some(format!("{}; training on the CPU", why.short())),
             ),
         }),
     }
+}
+
+/// The next of `count` GPUs, round the `turn` counter.
+fn in_turn(turn: &std::sync::atomic::AtomicUsize, count: usize) -> usize {
+    turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % count.max(1)
 }
 
 /// Keeps the GPU's kernel choices (autotune) and compiled kernels under `dir`, so that only a
@@ -236,7 +276,7 @@ pub fn serve_probe() {
     if let Some(index) = std::env::var_os(PROBE_VAR) {
         let index = index.to_str().and_then(|i| i.parse().ok()).unwrap_or(0);
         match probe_here(index) {
-            Ok(()) => println!("ok"),
+            Ok(count) => println!("ok\t{count}"),
             Err(e) => println!("err\t{}", e.to_line()),
         }
         std::process::exit(0);
@@ -244,8 +284,8 @@ pub fn serve_probe() {
     let _ = CHILD_PROBES.set(());
 }
 
-/// Whether GPU `index` answers a tiny computation.
-pub fn probe(index: usize) -> Result<(), GpuError> {
+/// Whether GPU `index` answers a tiny computation; if so, how many GPUs the driver shows.
+pub fn probe(index: usize) -> Result<usize, GpuError> {
     if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
         return Err(GpuError::Disabled);
     }
@@ -256,7 +296,7 @@ pub fn probe(index: usize) -> Result<(), GpuError> {
     }
 }
 
-fn probe_in_child(index: usize) -> Result<(), GpuError> {
+fn probe_in_child(index: usize) -> Result<usize, GpuError> {
     let exe = std::env::current_exe().map_err(|e| GpuError::Other(e.to_string()))?;
     let mut child = std::process::Command::new(exe)
         .env(PROBE_VAR, index.to_string())
@@ -287,9 +327,11 @@ fn probe_in_child(index: usize) -> Result<(), GpuError> {
     parse_answer(&out, index, status.success())
 }
 
-fn parse_answer(out: &str, index: usize, exited_cleanly: bool) -> Result<(), GpuError> {
+fn parse_answer(out: &str, index: usize, exited_cleanly: bool) -> Result<usize, GpuError> {
     match out.lines().next() {
-        Some("ok") => Ok(()),
+        Some(line) if line == "ok" || line.starts_with("ok\t") => {
+            Ok(line[2..].trim().parse().unwrap_or(1).max(1))
+        }
         Some(line) if line.starts_with("err\t") => Err(match GpuError::from_line(&line[4..]) {
             GpuError::NoSuchDevice { count, .. } => GpuError::NoSuchDevice { index, count },
             e => e,
@@ -303,7 +345,7 @@ fn parse_answer(out: &str, index: usize, exited_cleanly: bool) -> Result<(), Gpu
 
 /// Runs one tiny computation on GPU `index` in this process, collecting every panic message the
 /// CUDA stack produces meanwhile. Swaps the process's panic hook: meant for a probe process.
-fn probe_here(index: usize) -> Result<(), GpuError> {
+fn probe_here(index: usize) -> Result<usize, GpuError> {
     use std::sync::{Arc, Mutex};
     if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
         return Err(GpuError::Disabled);
@@ -336,7 +378,7 @@ fn probe_here(index: usize) -> Result<(), GpuError> {
     std::panic::set_hook(hook);
     let said = said.lock().map(|s| s.clone()).unwrap_or_default();
     match result {
-        Ok(8.0) => Ok(()),
+        Ok(8.0) => Ok(<Gpu as burn::tensor::backend::Backend>::device_count(0).max(1)),
         Ok(v) => Err(GpuError::Other(format!(
             "1 + 1 on the GPU summed to {v}, expected 8"
         ))),
@@ -353,10 +395,10 @@ mod tests {
 
     #[test]
     fn cpu_is_always_available_and_auto_never_fails() {
-        assert_eq!(select(DeviceChoice::Cpu).unwrap(), (Device::Cpu, None));
-        let (device, notice) = select(DeviceChoice::Auto).unwrap();
+        assert_eq!(select(DeviceChoice::Cpu).unwrap(), (Place::Cpu, None));
+        let (place, notice) = select(DeviceChoice::Auto).unwrap();
         // On a machine without a GPU (CI), auto must fall back with a notice naming the cause.
-        if device == Device::Cpu {
+        if place == Place::Cpu {
             let notice = notice.unwrap();
             assert!(notice.ends_with("; training on the CPU"), "{notice}");
             assert!(!notice.contains("RecvError"), "{notice}");
@@ -374,12 +416,40 @@ mod tests {
             select(DeviceChoice::Auto).unwrap().1.as_deref(),
             Some("no NVIDIA driver found; training on the CPU")
         );
-        assert!(
-            select(DeviceChoice::Cuda)
-                .unwrap_err()
-                .to_string()
-                .contains("Fix: install")
+        for asked in [
+            DeviceChoice::Cuda(0),
+            DeviceChoice::Cuda(3),
+            DeviceChoice::CudaAll,
+        ] {
+            let e = select(asked).unwrap_err().to_string();
+            assert!(
+                e.starts_with("no NVIDIA driver found") && e.contains("Fix: install"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn cuda_all_deals_the_gpus_in_turn_and_the_probe_says_how_many() {
+        let turn = std::sync::atomic::AtomicUsize::new(0);
+        let dealt: Vec<usize> = (0..7).map(|_| in_turn(&turn, 3)).collect();
+        assert_eq!(dealt, [0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(in_turn(&turn, 0), 0, "no count: GPU 0");
+        assert_eq!(parse_answer("ok\t4\n", 0, true), Ok(4));
+        assert_eq!(
+            parse_answer("ok\n", 0, true),
+            Ok(1),
+            "an older probe's answer"
         );
+        assert_eq!(
+            parse_answer("err\tno-such-device\t0 2\n", 5, true),
+            Err(GpuError::NoSuchDevice {
+                index: 5,
+                count: Some(2)
+            })
+        );
+        assert_eq!(Place::Gpu(2).to_string(), "cuda:2");
+        assert_eq!(Place::Gpu(2).kind(), Device::Cuda);
     }
 
     fn said(messages: &[&str]) -> GpuError {
@@ -464,7 +534,7 @@ mod tests {
                 .to_string()
                 .contains("(found in /usr/local/cuda/lib64/stubs)")
         );
-        assert_eq!(parse_answer("ok\n", 0, true), Ok(()));
+        assert_eq!(parse_answer("ok\n", 0, true), Ok(1));
         assert!(
             parse_answer("", 0, false)
                 .unwrap_err()

@@ -20,39 +20,77 @@ pub const PROBES: usize = 4;
 /// three points cost about a third of the epoch's own evaluation.
 pub const PROBE_IMAGES: usize = 1000;
 
-/// What a person asks for.
+/// What a person asks for: `auto`, `cpu`, `cuda` (GPU 0), `cuda:N` or `cuda:all`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", into = "String")]
 pub enum DeviceChoice {
-    /// CUDA when a GPU answers, else the CPU.
+    /// CUDA (GPU 0) when a GPU answers, else the CPU.
     #[default]
     Auto,
-    Cuda,
+    /// GPU `N` as `nvidia-smi -L` numbers them (`cuda` is GPU 0).
+    Cuda(usize),
+    /// Every GPU the driver shows, runs spread over them in turn.
+    CudaAll,
     Cpu,
 }
 
 impl fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DeviceChoice::Auto => "auto",
-            DeviceChoice::Cuda => "cuda",
-            DeviceChoice::Cpu => "cpu",
-        })
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cuda(0) => f.write_str("cuda"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceChoice::CudaAll => f.write_str("cuda:all"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+        }
     }
 }
 
 impl DeviceChoice {
-    pub const ALL: [DeviceChoice; 3] = [DeviceChoice::Auto, DeviceChoice::Cuda, DeviceChoice::Cpu];
+    /// What the interface's Device row steps through (a GPU's number comes from the config or
+    /// the command line).
+    pub const ALL: [DeviceChoice; 3] =
+        [DeviceChoice::Auto, DeviceChoice::Cuda(0), DeviceChoice::Cpu];
+
+    /// A GPU asked for by name (not `auto`).
+    pub fn is_gpu(self) -> bool {
+        matches!(self, DeviceChoice::Cuda(_) | DeviceChoice::CudaAll)
+    }
 }
 
 impl FromStr for DeviceChoice {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|d| d.to_string().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown device `{s}`: use auto, cuda or cpu"))
+        let s = s.trim().to_ascii_lowercase();
+        let bad = || {
+            format!(
+                "unknown device `{s}`: use auto, cpu, cuda, cuda:N (a GPU's number) or cuda:all"
+            )
+        };
+        Ok(match s.as_str() {
+            "auto" => DeviceChoice::Auto,
+            "cpu" => DeviceChoice::Cpu,
+            "cuda" => DeviceChoice::Cuda(0),
+            "cuda:all" => DeviceChoice::CudaAll,
+            _ => match s.strip_prefix("cuda:").map(str::parse) {
+                Some(Ok(n)) => DeviceChoice::Cuda(n),
+                _ => return Err(bad()),
+            },
+        })
+    }
+}
+
+impl TryFrom<String> for DeviceChoice {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<DeviceChoice> for String {
+    fn from(d: DeviceChoice) -> String {
+        d.to_string()
     }
 }
 
@@ -149,4 +187,48 @@ pub struct Outcome {
     pub seconds: f64,
     /// Training images per second over the whole run, evaluation time included.
     pub images_per_sec: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_read_and_write_as_people_type_them() {
+        for (text, choice) in [
+            ("auto", DeviceChoice::Auto),
+            ("cpu", DeviceChoice::Cpu),
+            ("cuda", DeviceChoice::Cuda(0)),
+            ("cuda:3", DeviceChoice::Cuda(3)),
+            ("cuda:all", DeviceChoice::CudaAll),
+        ] {
+            assert_eq!(text.parse::<DeviceChoice>(), Ok(choice));
+            assert_eq!(choice.to_string(), text);
+        }
+        assert_eq!(
+            " CUDA:1 ".parse::<DeviceChoice>(),
+            Ok(DeviceChoice::Cuda(1))
+        );
+        assert_eq!(
+            "cuda:0".parse::<DeviceChoice>().unwrap().to_string(),
+            "cuda"
+        );
+        for bad in ["gpu", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2"] {
+            let e = bad.parse::<DeviceChoice>().unwrap_err();
+            assert!(e.contains("cuda:N") && e.contains("cuda:all"), "{e}");
+        }
+        // As settings files and sweep plans keep them: the same words.
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct File {
+            device: DeviceChoice,
+        }
+        let file = File {
+            device: DeviceChoice::Cuda(2),
+        };
+        let json = serde_json::to_string(&file).unwrap();
+        assert_eq!(json, r#"{"device":"cuda:2"}"#);
+        assert_eq!(serde_json::from_str::<File>(&json).unwrap(), file);
+        assert!(serde_json::from_str::<File>(r#"{"device":"tpu"}"#).is_err());
+        assert!(DeviceChoice::CudaAll.is_gpu() && !DeviceChoice::Auto.is_gpu());
+    }
 }

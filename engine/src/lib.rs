@@ -19,8 +19,8 @@ pub mod stats;
 pub mod tricks;
 pub mod zca;
 
-use backend::{CpuAd, GpuAd, GpuDevice, GpuError};
-use events::{Device, Outcome, TrainEvent};
+use backend::{CpuAd, GpuAd, GpuDevice, GpuError, Place};
+use events::{Outcome, TrainEvent};
 use runner::TrainError;
 
 pub use runner::Job;
@@ -37,28 +37,30 @@ pub enum RunError {
 
 /// Measures the engine's speed on `device` (see [`speed::measure`]).
 pub fn bench_on(
-    device: Device,
+    place: Place,
     data: &data::Cifar10,
     steps: usize,
     epoch_images: Option<usize>,
 ) -> Result<speed::Figures, RunError> {
-    Ok(match device {
-        Device::Cpu => denormals::flushed(|| {
-            speed::measure::<CpuAd>(&Default::default(), device, data, steps, epoch_images)
+    let kind = place.kind();
+    Ok(match place {
+        Place::Cpu => denormals::flushed(|| {
+            speed::measure::<CpuAd>(&Default::default(), kind, data, steps, epoch_images)
         }),
-        Device::Cuda => {
-            speed::measure::<GpuAd>(&GpuDevice::new(0), device, data, steps, epoch_images)
+        Place::Gpu(n) => {
+            speed::measure::<GpuAd>(&GpuDevice::new(n), kind, data, steps, epoch_images)
         }
     }?)
 }
 
-/// Trains a job on `device` (see [`backend::select`]). Blocks: call it from a thread of its own.
-pub fn run_on(device: Device, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Outcome, RunError> {
-    let outcome = match device {
-        Device::Cpu => {
-            denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), device, job, emit))
+/// Trains a job at `place` (see [`backend::select`]). Blocks: call it from a thread of its own.
+pub fn run_on(place: Place, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Outcome, RunError> {
+    let kind = place.kind();
+    let outcome = match place {
+        Place::Cpu => {
+            denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), kind, job, emit))
         }
-        Device::Cuda => runner::train::<GpuAd>(&GpuDevice::new(0), device, job, emit),
+        Place::Gpu(n) => runner::train::<GpuAd>(&GpuDevice::new(n), kind, job, emit),
     }?;
     Ok(outcome)
 }

@@ -421,8 +421,8 @@ impl App {
     /// The seeds a run (`study` false) or each study scenario trains on: as set, else one for
     /// a run, and for a study 3 on the CPU, 5 on a GPU (asked for, or seen training).
     pub fn seeds(&self, study: bool) -> Vec<u64> {
-        let gpu = self.values.device == DeviceChoice::Cuda
-            || self.runs.iter().any(|r| r.device == Some(Device::Cuda));
+        let gpu =
+            self.values.device.is_gpu() || self.runs.iter().any(|r| r.device == Some(Device::Cuda));
         let device = if gpu { Device::Cuda } else { Device::Cpu };
         self.values
             .seeds
@@ -1466,7 +1466,7 @@ pub(crate) mod tests {
             [("dropout_both", 42), ("baseline", 43), ("norm_inputs", 43)]
         );
         let mut app = self::app();
-        app.values.device = DeviceChoice::Cuda;
+        app.values.device = DeviceChoice::Cuda(0);
         act(&mut app, Action::QueueStudy);
         act(&mut app, Action::Yes);
         assert_eq!(app.runs.len(), 40, "5 seeds on a GPU");

@@ -284,9 +284,9 @@ impl Param {
                 }
             }
             Param::Device => {
-                let all = [DeviceChoice::Auto, DeviceChoice::Cuda, DeviceChoice::Cpu];
+                let all = DeviceChoice::ALL;
                 let i = all.iter().position(|d| *d == e.device).unwrap_or(0);
-                e.device = all[(i + if up { 1 } else { 2 }) % 3];
+                e.device = all[(i + if up { 1 } else { 2 }) % all.len()];
             }
             Param::Activation => h.activation = cycle(&Activation::ALL, h.activation, up),
             Param::Loss => h.loss = cycle(LossKind::ALL, h.loss, up),
@@ -468,7 +468,7 @@ mod tests {
         assert_eq!(e.hyper.epochs, 1);
         assert_eq!(e.hyper.validate(), Ok(()));
         Param::Device.step(&mut e, true);
-        assert_eq!(e.device, DeviceChoice::Cuda);
+        assert_eq!(e.device, DeviceChoice::Cuda(0));
     }
 
     #[test]

@@ -135,13 +135,13 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     };
     let burn_kernels: Vec<&str> = Kernel::ALL
         .into_iter()
-        .filter(|&k| device == Device::Cuda || uses_burn(k))
+        .filter(|&k| device.kind() == Device::Cuda || uses_burn(k))
         .map(Kernel::name)
         .collect();
     let report = json!({
         "device": device.to_string(),
         "burn_kernels": burn_kernels,
-        "denormals_flushed": device == Device::Cpu && cifar_engine::denormals_flushed(),
+        "denormals_flushed": device.kind() == Device::Cpu && cifar_engine::denormals_flushed(),
         "threads": threads,
         "reps": args.reps,
         "steps": args.steps,

@@ -420,7 +420,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
         note!("{name}: {} seeds ({})", seeds.len(), list.join(", "));
     }
     let parallel = if repeated {
-        let (device, _) = cifar_engine::backend::select(ctx.device)?;
+        let device = cifar_engine::backend::select(ctx.device)?.0.kind();
         ctx.parallel_on(device).min(seeds.len()).max(1)
     } else {
         1
@@ -557,7 +557,7 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     if let Some(dir) = &out {
         check_out_dir(dir)?;
     }
-    let (device, _) = cifar_engine::backend::select(ctx.device)?;
+    let device = cifar_engine::backend::select(ctx.device)?.0.kind();
     let seeds = ctx.seeds(
         &args.overrides,
         hyper.seed,

@@ -122,7 +122,7 @@ impl Context {
     /// Refuses a configuration that would not fit in memory, before any work. GPU memory is
     /// the CUDA runtime's to report, so an explicit `--device cuda` is not checked.
     pub fn check_memory(&self, cfg: &TrainConfig) -> Result<()> {
-        if self.device == DeviceChoice::Cuda {
+        if self.device.is_gpu() {
             return Ok(());
         }
         match available_memory() {

@@ -243,14 +243,18 @@ pub fn execute(
         None => None,
     };
     let id_or_0 = id.unwrap_or(0);
-    let (device, fallback) = cifar_engine::backend::select(choice).map_err(RunError::from)?;
+    let (place, fallback) = cifar_engine::backend::select(choice).map_err(RunError::from)?;
     if let Some(n) = fallback {
         notice(n);
+    }
+    // Which GPU, where there may be several (`cuda:N`, `cuda:all`).
+    if let cifar_engine::backend::Place::Gpu(n) = place {
+        tracing::info!("run #{} trains on GPU {n}", id.unwrap_or(0));
     }
     // The run is this process's before anything of it is read or trained: two `resume N` at
     // once must not both train it.
     if let Some(s) = &store {
-        match s.claim(id_or_0, &device.to_string()) {
+        match s.claim(id_or_0, &place.kind().to_string()) {
             Ok(()) => {}
             Err(
                 e @ (StoreError::Taken { .. }
@@ -298,7 +302,7 @@ pub fn execute(
         done,
         probes,
     };
-    let result = cifar_engine::run_on(device, job, |event| {
+    let result = cifar_engine::run_on(place, job, |event| {
         mirror.apply(event.clone());
         match &event {
             TrainEvent::Epoch(e) => {
