@@ -109,6 +109,8 @@ pub struct Run {
     pub steps_per_epoch: usize,
     /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
     pub evaluating: bool,
+    /// Kernels compiled and tuned before the first step on a GPU: done of total.
+    pub preparing: Option<(usize, usize)>,
     /// Where it was trained when it came from a sweep; `None` for runs of this machine.
     pub origin: Option<Origin>,
 }
@@ -131,6 +133,7 @@ impl Run {
             epochs: Vec::new(),
             steps_per_epoch: 0,
             evaluating: false,
+            preparing: None,
             origin: None,
         }
     }
@@ -146,7 +149,9 @@ impl Run {
                 self.device = Some(device);
                 self.steps_per_epoch = steps_per_epoch;
             }
+            TrainEvent::Preparing { done, total } => self.preparing = Some((done, total)),
             TrainEvent::Progress(p) => {
+                self.preparing = None;
                 self.push_loss(p.loss);
                 let at = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
                 self.train_curve.push((at, p.accuracy));

@@ -120,6 +120,9 @@ pub enum TrainEvent {
         test_images: usize,
         steps_per_epoch: usize,
     },
+    /// Before the first step on a GPU: the kernels of each batch shape the run will use are
+    /// compiled and tuned (a new machine's autotune takes seconds each), `done` of `total`.
+    Preparing { done: usize, total: usize },
     /// Every [`REPORT_EVERY`] steps.
     Progress(Progress),
     /// Within an epoch, when asked for: the model as it is, scored on the first

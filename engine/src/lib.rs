@@ -56,6 +56,11 @@ pub fn bench_on(
 /// Trains a job at `place` (see [`backend::select`]). Blocks: call it from a thread of its own.
 pub fn run_on(place: Place, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Outcome, RunError> {
     let kind = place.kind();
+    // A GPU compiles and tunes its kernels on first use: in a phase of their own.
+    let job = Job {
+        warm_up: job.warm_up || place != Place::Cpu,
+        ..job
+    };
     let outcome = match place {
         Place::Cpu => {
             denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), kind, job, emit))

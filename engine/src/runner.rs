@@ -299,6 +299,64 @@ pub struct Job<'a> {
     /// 1: only the epoch's own. They read the model and draw no random number, so the run's
     /// figures are the same either way.
     pub probes: usize,
+    /// Runs each batch shape once on a throwaway copy before the first step, reporting
+    /// [`TrainEvent::Preparing`]: a GPU tunes its kernels then, as a phase the user sees, not
+    /// as a first step that hangs for minutes. [`crate::run_on`] sets it for GPUs.
+    pub warm_up: bool,
+}
+
+/// The batch sizes a run will meet: training (a full batch, and the epoch's last one when it
+/// is short) and scoring (likewise), each once.
+fn shapes(train: usize, batch: usize, test: usize) -> (Vec<usize>, Vec<usize>) {
+    let last = |n: usize, of: usize| (n > of && !n.is_multiple_of(of)).then_some(n % of);
+    let steps = [Some(batch.min(train)), last(train, batch)];
+    let scoring = [Some(EVAL_BATCH.min(test)), last(test, EVAL_BATCH)];
+    (
+        steps.into_iter().flatten().collect(),
+        scoring.into_iter().flatten().collect(),
+    )
+}
+
+// A validation point within the epoch scores one full scoring batch: its kernels are warm.
+const _: () = assert!(PROBE_IMAGES == EVAL_BATCH);
+
+/// One step of each training shape and one forward pass of each scoring shape, on copies
+/// that are thrown away: the kernels they need are compiled and tuned before the run's own
+/// first step. Draws random numbers (dropout), which the epoch loop reseeds right after.
+fn warm_up<B: TrainBackend>(
+    model: &Cnn<B>,
+    cfg: &TrainConfig,
+    epoch: usize,
+    (train, test, input): (&DeviceSplit<B>, &DeviceSplit<B::InnerBackend>, InputMap),
+    emit: &mut impl FnMut(TrainEvent),
+) {
+    let device = train.labels.device();
+    let (steps, scoring) = shapes(train.len(), cfg.batch_size, test.len());
+    let total = steps.len() + scoring.len();
+    emit(TrainEvent::Preparing { done: 0, total });
+    let objective = Objective::new(cfg, epoch, &device);
+    for (k, &n) in steps.iter().enumerate() {
+        let mut optim = Optim::<B>::new(cfg, epoch);
+        let index: Vec<i64> = (0..n as i64).collect();
+        let (next, loss, logits) = step(
+            model.clone(),
+            &mut optim,
+            &objective,
+            cfg.lr.at(epoch),
+            train.batch(&index, input),
+        );
+        // Reading a value waits for the device: the kernels ran, so they are tuned.
+        let _ = (loss.into_scalar(), logits.argmax(1).into_data(), next);
+        emit(TrainEvent::Preparing { done: k + 1, total });
+    }
+    let valid = model.valid();
+    for (k, &n) in scoring.iter().enumerate() {
+        let _ = evaluate_head(&valid, test, input, n);
+        emit(TrainEvent::Preparing {
+            done: steps.len() + k + 1,
+            total,
+        });
+    }
 }
 
 /// Whether step `step` (1-based) of an epoch of `steps` takes a validation point: `probes`
@@ -413,6 +471,11 @@ pub fn train<B: TrainBackend>(
         test_images: test.len(),
         steps_per_epoch,
     });
+
+    if job.warm_up && epochs.len() < cfg.epochs {
+        let data = (&train, &test, input);
+        warm_up(&model, cfg, epochs.len(), data, &mut emit);
+    }
 
     // Time spent by an earlier process on the epochs it finished, so ETAs stay right on resume.
     let earlier: f64 = epochs.iter().map(|e| e.seconds).sum();
@@ -605,6 +668,7 @@ pub(crate) mod tests {
             checkpoints: checkpoints.map(|dir| checkpoint::Slot { dir, owner: &owner }),
             done,
             probes: 0,
+            warm_up: false,
         };
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
             if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after)
@@ -695,6 +759,7 @@ pub(crate) mod tests {
             checkpoints: None,
             done: Vec::new(),
             probes: 0,
+            warm_up: false,
         };
         let mut said = Vec::new();
         let mut running = 0.0;
@@ -734,6 +799,7 @@ pub(crate) mod tests {
                 checkpoints: None,
                 done: Vec::new(),
                 probes,
+                warm_up: false,
             };
             let mut points = Vec::new();
             let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
@@ -764,6 +830,47 @@ pub(crate) mod tests {
             (1..100).all(|s| !probe_at(s, 100, 1)),
             "one point: the epoch's own"
         );
+    }
+
+    /// The GPU's warm-up, run here on the CPU: every batch shape once on throwaway copies, said
+    /// step by step before the first training step, and the run's figures are those of a run
+    /// without it (the epoch loop reseeds what the warm-up drew).
+    #[test]
+    fn the_warm_up_says_its_progress_and_changes_nothing() {
+        let cfg = config(&[Trick::DropoutConv, Trick::WeightDecay]);
+        let run = |warm_up| {
+            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let (data, cancel) = (tiny(), AtomicBool::new(false));
+            let job = Job {
+                data: &data,
+                config: &cfg,
+                cancel: &cancel,
+                checkpoints: None,
+                done: Vec::new(),
+                probes: 0,
+                warm_up,
+            };
+            let mut said = Vec::new();
+            let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
+                TrainEvent::Preparing { done, total } => said.push(format!("{done}/{total}")),
+                TrainEvent::Progress(_) if said.last().is_some_and(|s| s != "step") => {
+                    said.push("step".into())
+                }
+                _ => {}
+            })
+            .unwrap();
+            (outcome, said)
+        };
+        let (plain, none) = run(false);
+        let (warmed, said) = run(true);
+        assert!(none.is_empty());
+        // 400 images in batches of 32 (and a last one of 16), 100 test images: three shapes.
+        assert_eq!(said, ["0/3", "1/3", "2/3", "3/3", "step"]);
+        assert_eq!(figures(&warmed), figures(&plain));
+        assert_eq!(warmed.confusion, plain.confusion);
+        assert_eq!(shapes(50_000, 64, 10_000), (vec![64, 16], vec![1000]));
+        assert_eq!(shapes(50_000, 100, 10_500), (vec![100], vec![1000, 500]));
+        assert_eq!(shapes(30, 64, 500), (vec![30], vec![500]));
     }
 
     #[test]
@@ -1054,6 +1161,7 @@ pub(crate) mod tests {
                     checkpoints: None,
                     done: Vec::new(),
                     probes: 0,
+                    warm_up: false,
                 };
                 train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {}).unwrap()
             };

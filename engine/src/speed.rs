@@ -92,6 +92,7 @@ pub fn measure<B: TrainBackend>(
         checkpoints: None,
         done: Vec::new(),
         probes: 0,
+        warm_up: false,
     };
     let outcome = runner::train::<B>(device, kind, job, |_| {})?;
     let images = outcome.epochs.len()

@@ -159,6 +159,10 @@ fn train_one(
         }
         TrainEvent::Warning(w) => note!("\n{label}: warning: {w}"),
         TrainEvent::Validation(_) => {}
+        // Not only on a terminal: a log shows where a slow first start spent its time.
+        TrainEvent::Preparing { done, total } => {
+            note!("{label}: preparing GPU kernels {done}/{total} (tuned once per machine)")
+        }
         TrainEvent::Evaluating { epoch } => {
             if tty {
                 note_part!(

@@ -581,7 +581,10 @@ fn train_task(
             }
         }
         TrainEvent::Warning(w) => note!("task {i}: warning: {w}"),
-        TrainEvent::Progress(_) | TrainEvent::Evaluating { .. } | TrainEvent::Validation(_) => {}
+        TrainEvent::Progress(_)
+        | TrainEvent::Evaluating { .. }
+        | TrainEvent::Validation(_)
+        | TrainEvent::Preparing { .. } => {}
     };
     let task = job::Task {
         places: &places,

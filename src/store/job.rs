@@ -301,6 +301,7 @@ pub fn execute(
         checkpoints: slot,
         done,
         probes,
+        warm_up: false,
     };
     let result = cifar_engine::run_on(place, job, |event| {
         mirror.apply(event.clone());

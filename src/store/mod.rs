@@ -900,6 +900,7 @@ impl Row {
             device,
             steps_per_epoch: 0,
             evaluating: false,
+            preparing: None,
             train_curve: Vec::new(),
             probes: Vec::new(),
             epochs: Vec::new(),

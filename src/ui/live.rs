@@ -49,6 +49,12 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .unwrap_or(last)
     };
     let label = match &run.status {
+        Status::Starting | Status::Running(None) if let Some((done, total)) = run.preparing => {
+            fit(vec![
+                format!("preparing GPU kernels {done}/{total} · tuned once per machine, then kept"),
+                format!("preparing GPU kernels {done}/{total}"),
+            ])
+        }
         Status::Running(Some(p)) if run.evaluating => format!(
             "epoch {}/{} · scoring the test set…",
             p.epoch + 1,
@@ -139,9 +145,13 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     format!("{}/{}", p.epoch + 1, run.config.epochs),
                     speed(p.images_per_sec),
                 ),
+                _ if run.preparing.is_some() => ("-".into(), "warmup".into()),
                 _ => ("-".into(), "start".into()),
             };
-            let eta = run.eta().map(clock).unwrap_or_else(|| "…".into());
+            let eta = match (run.preparing, run.eta()) {
+                (Some((done, total)), _) => format!("{done}/{total}"),
+                (None, eta) => eta.map(clock).unwrap_or_else(|| "…".into()),
+            };
             let text = format!(
                 " {:<4} {name:<12} {epoch:>5}{bar} {:>3.0}% {speed:>6} {eta:>6}",
                 run.number(),

@@ -873,3 +873,39 @@ fn validation_within_the_epoch_moves_the_val_curves() {
     let xs: Vec<f64> = r.validation(|_, a| a).iter().map(|p| p.0).collect();
     assert_eq!(xs, [1.0, 2.0, 2.25]);
 }
+
+#[test]
+fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: Some(1) });
+    for event in [
+        TrainEvent::Started {
+            device: Device::Cuda,
+            train_images: 50_000,
+            test_images: 10_000,
+            steps_per_epoch: 782,
+        },
+        TrainEvent::Preparing { done: 2, total: 3 },
+    ] {
+        app.update(Msg::Train { run, event });
+    }
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("preparing GPU kernels 2/3"), "{s}");
+    // Its first step ends the phase.
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Progress(Progress {
+            epoch: 0,
+            step: 20,
+            steps_per_epoch: 782,
+            loss: 2.2,
+            accuracy: 0.12,
+            images_per_sec: 20_000.0,
+            elapsed: 1.0,
+        }),
+    });
+    let s = screen(&app, 80, 24);
+    assert!(!s.contains("preparing") && s.contains("epoch 1/10"), "{s}");
+}
