@@ -595,7 +595,7 @@ fn a_task_with_bad_data_shows_failed_with_its_message() {
     );
     let said = env.import("bad");
     assert!(
-        said.contains("imported 0 run(s)") && said.contains("task(s) 0"),
+        said.contains("imported 0 run(s)") && said.contains("1 task(s) (0)"),
         "{said}"
     );
 }
@@ -670,7 +670,7 @@ fn without_sbatch_a_sweep_says_so_and_writes_nothing_and_k8s_gets_a_manifest() {
     let import = cifar(&["--history", &history, "import", &dir_text]);
     let said = text(&import.stderr);
     assert!(
-        said.contains("imported 0 run(s)") && said.contains("task(s) 0,1"),
+        said.contains("imported 0 run(s)") && said.contains("2 task(s) (0,1)"),
         "{said}"
     );
     // A second sweep into the same folder is refused.

@@ -91,10 +91,31 @@ impl Imported {
         )
     }
 
-    /// `not finished yet: task(s) 5,6`, when some are not.
+    /// `not finished yet: 9 task(s) (0-6,9,12)`, when some are not: runs of tasks as ranges,
+    /// so forty fit a line.
     pub fn waiting(&self) -> Option<String> {
-        let list: Vec<_> = self.unfinished.iter().map(usize::to_string).collect();
-        (!list.is_empty()).then(|| format!("not finished yet: task(s) {}", list.join(",")))
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for &t in &self.unfinished {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == t => *end = t,
+                _ => ranges.push((t, t)),
+            }
+        }
+        let list: Vec<String> = ranges
+            .iter()
+            .map(|&(a, b)| match b - a {
+                0 => a.to_string(),
+                1 => format!("{a},{b}"),
+                _ => format!("{a}-{b}"),
+            })
+            .collect();
+        (!list.is_empty()).then(|| {
+            format!(
+                "not finished yet: {} task(s) ({})",
+                self.unfinished.len(),
+                list.join(",")
+            )
+        })
     }
 }
 
@@ -125,6 +146,23 @@ pub fn import_sweep(store: &Store, folder: &Folder) -> Result<Imported, ImportEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfinished_tasks_read_as_ranges() {
+        let waiting = |unfinished: Vec<usize>| {
+            Imported {
+                unfinished,
+                ..Imported::default()
+            }
+            .waiting()
+        };
+        assert_eq!(waiting(vec![]), None);
+        assert_eq!(waiting(vec![3]).unwrap(), "not finished yet: 1 task(s) (3)");
+        assert_eq!(
+            waiting(vec![0, 1, 2, 3, 4, 5, 6, 9, 10, 12]).unwrap(),
+            "not finished yet: 10 task(s) (0-6,9,10,12)"
+        );
+    }
     use crate::app::tests::outcome;
     use crate::store::MIGRATIONS;
     use crate::store::sweep::Origin;

@@ -618,7 +618,7 @@ mod tests {
                 Msg::Notice(n) if n.starts_with("imported") => {
                     assert_eq!(
                         n,
-                        "imported 0 run(s); 0 already there; not finished yet: task(s) 0,1,2,3,4"
+                        "imported 0 run(s); 0 already there; not finished yet: 5 task(s) (0-4)"
                     );
                     break;
                 }
