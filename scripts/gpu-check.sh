@@ -47,6 +47,12 @@ def watch(stream, name):
             f.write(f"{time.monotonic() - t0:8.2f} {line}")
             if "training on" in line:
                 marks.setdefault("first_progress", time.monotonic() - t0)
+            # The warm-up phase: its start and end ("preparing GPU kernels k/n").
+            if "preparing GPU kernels " in line:
+                done, total = line.split("preparing GPU kernels ")[1].split()[0].split("/")
+                marks.setdefault("warmup_start", time.monotonic() - t0)
+                if done == total:
+                    marks["warmup_end"] = time.monotonic() - t0
             if line.startswith("{") and '"epoch"' in line:
                 marks.setdefault("first_epoch", time.monotonic() - t0)
 threads = [threading.Thread(target=watch, args=(s, n)) for s, n in ((p.stdout, "out"), (p.stderr, "err"))]
@@ -89,7 +95,7 @@ torch_base=$(timeout 60 "$py" "$here/torch_study_gpu.py" --data "$data" --scenar
 echo
 row "what" "measured (seconds from start; rc = exit)"
 row "---" "---"
-row "cold: first progress, first epoch (fresh HOME)" "$cold"
+row "cold: first progress, warm-up, first epoch (fresh HOME)" "$cold"
 row "warm: baseline, 10 epochs" "$warm"
 row "study, 8 scenarios x 10 epochs, parallel 1" "$study_1"
 row "study, parallel 4" "$study_4"
