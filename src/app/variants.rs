@@ -272,52 +272,53 @@ pub fn difference_label(d: &Interval) -> String {
     }
 }
 
-/// One of the seed notebook's claims: `variant` does better than `reference`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A study's claim: `variant` does better than `reference`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
-    pub text: &'static str,
-    pub variant: &'static str,
-    pub reference: &'static str,
+    pub text: String,
+    pub variant: String,
+    pub reference: String,
 }
 
-/// Each step of the cumulative study against the step it adds to; the three dropouts each
-/// against `init_weights`, which they all build on.
-pub const CLAIMS: [Claim; 7] = [
-    Claim {
-        text: "normalizing inputs helps",
-        variant: "norm_inputs",
-        reference: "baseline",
-    },
-    Claim {
-        text: "a learning-rate schedule helps",
-        variant: "lr_schedule",
-        reference: "norm_inputs",
-    },
-    Claim {
-        text: "weight decay helps",
-        variant: "weight_decay",
-        reference: "lr_schedule",
-    },
-    Claim {
-        text: "Kaiming init helps",
-        variant: "init_weights",
-        reference: "weight_decay",
-    },
-    Claim {
-        text: "dropout helps (dense)",
-        variant: "dropout_dense",
-        reference: "init_weights",
-    },
-    Claim {
-        text: "dropout helps (conv)",
-        variant: "dropout_conv",
-        reference: "init_weights",
-    },
-    Claim {
-        text: "dropout helps (both)",
-        variant: "dropout_both",
-        reference: "init_weights",
-    },
+/// The claims a study's runs answer: LeCun's when the `lecun` study's runs are there (each
+/// trick of his recipe helps: the recipe against the recipe without it), else the seed
+/// notebook's ([`CLAIMS`]).
+pub fn claims_of(variants: &[Variant]) -> Vec<Claim> {
+    if variants.iter().any(|v| v.name.starts_with("lecun")) {
+        return cifar_engine::tricks::LECUN_RECIPE
+            .iter()
+            .map(|t| Claim {
+                text: format!("{} helps LeCun's recipe", t.info().label),
+                variant: "lecun".into(),
+                reference: format!("lecun_no_{}", t.info().key),
+            })
+            .collect();
+    }
+    CLAIMS
+        .iter()
+        .map(|&(text, variant, reference)| Claim {
+            text: text.into(),
+            variant: variant.into(),
+            reference: reference.into(),
+        })
+        .collect()
+}
+
+/// The seed notebook's claims (text, variant, reference): each step of the cumulative study
+/// against the step it adds to; the three dropouts each against `init_weights`, which they all
+/// build on.
+pub const CLAIMS: [(&str, &str, &str); 7] = [
+    ("normalizing inputs helps", "norm_inputs", "baseline"),
+    (
+        "a learning-rate schedule helps",
+        "lr_schedule",
+        "norm_inputs",
+    ),
+    ("weight decay helps", "weight_decay", "lr_schedule"),
+    ("Kaiming init helps", "init_weights", "weight_decay"),
+    ("dropout helps (dense)", "dropout_dense", "init_weights"),
+    ("dropout helps (conv)", "dropout_conv", "init_weights"),
+    ("dropout helps (both)", "dropout_both", "init_weights"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -344,9 +345,9 @@ impl Answer {
 /// A claim against the evidence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Checked {
-    pub claim: &'static str,
-    pub variant: &'static str,
-    pub reference: &'static str,
+    pub claim: String,
+    pub variant: String,
+    pub reference: String,
     pub answer: Answer,
     /// The paired difference `variant − reference` in test accuracy.
     pub difference: Option<Interval>,
@@ -358,15 +359,19 @@ fn by_name<'a>(variants: &'a [Variant], name: &str) -> Option<&'a Variant> {
     variants.iter().find(|v| v.name == name)
 }
 
-/// Every claim of [`CLAIMS`] answered from `variants` (one study: one variant per preset).
+/// Every claim of the study ([`claims_of`]) answered from `variants` (one study: one variant
+/// per preset).
 pub fn check_claims(variants: &[Variant]) -> Vec<Checked> {
-    CLAIMS
-        .iter()
+    claims_of(variants)
+        .into_iter()
         .map(|c| {
-            let (v, r) = (by_name(variants, c.variant), by_name(variants, c.reference));
+            let (v, r) = (
+                by_name(variants, &c.variant),
+                by_name(variants, &c.reference),
+            );
             let pair = v.zip(r);
             let difference = pair.and_then(|(v, r)| paired(v, r));
-            let missing: Vec<&str> = [(v, c.variant), (r, c.reference)]
+            let missing: Vec<&str> = [(v, c.variant.as_str()), (r, c.reference.as_str())]
                 .into_iter()
                 .filter(|(v, _)| v.is_none())
                 .map(|(_, name)| name)
@@ -412,7 +417,7 @@ fn common_seeds(variants: &[Variant]) -> Option<String> {
 /// value, the paired difference against `reference`), then the claims checked.
 pub fn report(variants: &[Variant], reference: &str) -> String {
     let mut s = table(variants, reference);
-    s += "\nThe seed's claims, each a paired difference in test accuracy (95% CI) over the seeds \
+    s += "\nThe study's claims, each a paired difference in test accuracy (95% CI) over the seeds \
           both have (n):\n\n\
           | claim | compared | n | difference | answer |\n|---|---|---:|---|---|\n";
     for c in check_claims(variants) {
@@ -515,11 +520,10 @@ pub fn report_json(variants: &[Variant], reference: &str) -> serde_json::Value {
 pub(crate) mod tests {
     use super::*;
     use cifar_engine::config::Hyper;
-    use cifar_engine::tricks::PRESETS;
 
     /// A finished run of preset `name` on `seed` with this test accuracy.
     pub(crate) fn trial(id: i64, name: &str, seed: u64, accuracy: f64) -> Trial {
-        let p = PRESETS.iter().find(|p| p.name == name).unwrap();
+        let p = tricks::preset(name).unwrap();
         let mut config = tricks::resolve(&p.trick_set(), &Hyper::default());
         config.seed = seed;
         Trial {
@@ -554,6 +558,43 @@ pub(crate) mod tests {
         }
         trials.push(trial(99, "init_weights", 1, 0.73));
         group(trials)
+    }
+
+    #[test]
+    fn the_lecun_study_answers_lecuns_claims() {
+        let mut trials = Vec::new();
+        for (seed, [whole, no_zca, no_tanh]) in [(1, [0.30, 0.25, 0.60]), (2, [0.31, 0.27, 0.62])] {
+            let base = seed as i64 * 10;
+            trials.push(trial(base, "lecun", seed, whole));
+            trials.push(trial(base + 1, "lecun_no_zca", seed, no_zca));
+            trials.push(trial(base + 2, "lecun_no_scaled_tanh", seed, no_tanh));
+        }
+        let checked = check_claims(&group(trials));
+        assert_eq!(checked.len(), 7, "one per trick of the recipe");
+        let zca = &checked[0];
+        assert_eq!(
+            (
+                zca.claim.as_str(),
+                zca.variant.as_str(),
+                zca.reference.as_str()
+            ),
+            (
+                "ZCA whitening helps LeCun's recipe",
+                "lecun",
+                "lecun_no_zca"
+            )
+        );
+        // +0.05 and +0.04: two seeds, t(1) = 12.7 -> 0.045 ± 0.064, within noise.
+        assert_eq!(zca.answer, Answer::NotShown);
+        let tanh = &checked[1];
+        assert_eq!(tanh.reference, "lecun_no_scaled_tanh");
+        assert_eq!(tanh.answer, Answer::No, "the recipe does worse with it");
+        assert_eq!(
+            checked[2].why.as_deref(),
+            Some("no runs of lecun_no_lecun_init")
+        );
+        // The seed study keeps the notebook's claims.
+        assert_eq!(check_claims(&study())[0].claim, "normalizing inputs helps");
     }
 
     #[test]
@@ -631,7 +672,7 @@ pub(crate) mod tests {
         let checked = check_claims(&study());
         let answers: Vec<(&str, Answer, Option<&str>)> = checked
             .iter()
-            .map(|c| (c.variant, c.answer, c.why.as_deref()))
+            .map(|c| (c.variant.as_str(), c.answer, c.why.as_deref()))
             .collect();
         assert_eq!(
             answers,
