@@ -675,6 +675,24 @@ pub(crate) mod tests {
         cfg
     }
 
+    /// A job on `data` that keeps no checkpoint, resumes nothing, and takes no validation
+    /// point within the epoch nor a warm-up: tests add what they look at.
+    fn plain_job<'a>(
+        data: &'a Cifar10,
+        config: &'a TrainConfig,
+        cancel: &'a AtomicBool,
+    ) -> Job<'a> {
+        Job {
+            data,
+            config,
+            cancel,
+            checkpoints: None,
+            done: Vec::new(),
+            probes: 0,
+            warm_up: false,
+        }
+    }
+
     /// Trains on [`tiny`]; `stop_after` cancels the run once that many epochs are done.
     fn run_tiny(
         cfg: &TrainConfig,
@@ -691,13 +709,9 @@ pub(crate) mod tests {
             created: "now".into(),
         };
         let job = Job {
-            data: &data,
-            config: cfg,
-            cancel: &cancel,
             checkpoints: checkpoints.map(|dir| checkpoint::Slot { dir, owner: &owner }),
             done,
-            probes: 0,
-            warm_up: false,
+            ..plain_job(&data, cfg, &cancel)
         };
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
             if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after)
@@ -781,15 +795,7 @@ pub(crate) mod tests {
         let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let cfg = config(&[]);
         let (data, cancel) = (tiny(), AtomicBool::new(false));
-        let job = Job {
-            data: &data,
-            config: &cfg,
-            cancel: &cancel,
-            checkpoints: None,
-            done: Vec::new(),
-            probes: 0,
-            warm_up: false,
-        };
+        let job = plain_job(&data, &cfg, &cancel);
         let mut said = Vec::new();
         let mut running = 0.0;
         train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
@@ -822,13 +828,8 @@ pub(crate) mod tests {
             let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let (data, cancel) = (tiny(), AtomicBool::new(false));
             let job = Job {
-                data: &data,
-                config: &cfg,
-                cancel: &cancel,
-                checkpoints: None,
-                done: Vec::new(),
                 probes,
-                warm_up: false,
+                ..plain_job(&data, &cfg, &cancel)
             };
             let mut points = Vec::new();
             let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
@@ -871,13 +872,8 @@ pub(crate) mod tests {
             let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let (data, cancel) = (tiny(), AtomicBool::new(false));
             let job = Job {
-                data: &data,
-                config: &cfg,
-                cancel: &cancel,
-                checkpoints: None,
-                done: Vec::new(),
-                probes: 0,
                 warm_up,
+                ..plain_job(&data, &cfg, &cancel)
             };
             let mut said = Vec::new();
             let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
@@ -1197,15 +1193,7 @@ pub(crate) mod tests {
             let data = tiny();
             let run = |cfg: &TrainConfig| {
                 let cancel = AtomicBool::new(false);
-                let job = Job {
-                    data: &data,
-                    config: cfg,
-                    cancel: &cancel,
-                    checkpoints: None,
-                    done: Vec::new(),
-                    probes: 0,
-                    warm_up: false,
-                };
+                let job = plain_job(&data, cfg, &cancel);
                 train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {}).unwrap()
             };
             std::thread::scope(|s| {

@@ -21,7 +21,7 @@ use crate::run::Status;
 use crate::store::import::import_sweep;
 use crate::store::job::{self, JobError, Places, Stop};
 use crate::store::sweep::{
-    Cells, FORMAT, Folder, Line, Origin, Plan, Snapshot, TaskResult, TaskSpec, TaskState,
+    FORMAT, Folder, Line, Origin, Plan, Snapshot, TaskResult, TaskSpec, TaskState,
 };
 use crate::store::{self, Store};
 use cifar_engine::RunError;
@@ -347,17 +347,16 @@ pub fn status_table(snapshot: &Snapshot) -> String {
         "task", "name", "seed", "state", "epoch", "accuracy", "host", "note"
     );
     for (i, (spec, state)) in snapshot.plan.tasks.iter().zip(&snapshot.states).enumerate() {
-        let Cells {
-            epoch,
-            accuracy,
-            host,
-            note,
-        } = state.cells(spec.config.epochs);
+        let c = state.cells(spec.config.epochs);
         s += &format!(
-            "{i:>4}  {:<14} {:>6}  {:<8}  {epoch:>6}  {accuracy:>8}  {host:<12}  {note}\n",
+            "{i:>4}  {:<14} {:>6}  {:<8}  {:>6}  {:>8}  {:<12}  {}\n",
             spec.name,
             spec.config.seed,
-            state.label()
+            state.label(),
+            c.epoch,
+            c.accuracy,
+            c.host,
+            c.note
         );
     }
     s + &snapshot.summary() + "\n"
