@@ -528,7 +528,16 @@ pub fn train<B: TrainBackend>(
             correct = correct + logits.argmax(1).squeeze_dim(1).equal(labels).int().sum();
             let steps = i + 1;
             if steps % REPORT_EVERY == 0 || steps == steps_per_epoch {
-                let mean = window.into_scalar().elem::<f64>() / window_images as f64;
+                // One read per report, for both sums: each read waits for the device.
+                let both = Tensor::cat(vec![window, correct.clone().float()], 0).into_data();
+                let [window_sum, right]: [f32; 2] = both
+                    .convert::<f32>()
+                    .to_vec()
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .unwrap_or([f32::NAN; 2]);
+                let (window_sum, right) = (window_sum as f64, right as f64);
+                let mean = window_sum / window_images as f64;
                 if watch.diverged(mean) {
                     return Err(TrainError::Diverged {
                         epoch: epoch + 1,
@@ -540,8 +549,6 @@ pub fn train<B: TrainBackend>(
                 }
                 let secs = epoch_start.elapsed().as_secs_f64() - probing;
                 let seen = (steps * cfg.batch_size).min(n);
-                // One more read per report, beside the loss's: the sum stays on the device.
-                let right = correct.clone().into_scalar().elem::<f64>();
                 emit(TrainEvent::Progress(Progress {
                     epoch,
                     step: steps,

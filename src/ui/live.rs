@@ -186,33 +186,23 @@ pub fn by_run(frame: &mut Frame, area: Rect, app: &App, loss: bool, theme: &Them
         .iter()
         .map(|r| {
             if loss {
-                let per_epoch = r.steps_per_epoch.max(1) as f64;
-                let step = r.steps_per_point as f64;
-                let points: Vec<(f64, f64)> = smooth(&r.losses, 0.3)
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &l)| ((i + 1) as f64 * step / per_epoch, l))
-                    .collect();
-                thin(&points, width)
+                thin(&loss_curve(r, r.config.epochs.max(1)), width)
             } else {
                 r.validation(|_, accuracy| accuracy)
             }
         })
         .collect();
     let values = curves.iter().flatten().map(|p| p.1);
-    let (lo, hi) = if loss {
-        let (lo, hi) = values
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        if lo.is_finite() {
-            (lo, hi.max(lo + 1e-3))
-        } else {
-            (0.0, 1.0)
-        }
+    let (lo, hi, labels) = if loss {
+        loss_axis(values)
     } else {
-        zoom(values)
+        let (lo, hi) = zoom(values);
+        let labels = if curves.iter().all(|c| c.is_empty()) {
+            Vec::new()
+        } else {
+            vec![format!("{lo:.2}"), format!("{hi:.2}")]
+        };
+        (lo, hi, labels)
     };
     let datasets: Vec<Dataset> = curves
         .iter()
@@ -231,12 +221,6 @@ pub fn by_run(frame: &mut Frame, area: Rect, app: &App, loss: bool, theme: &Them
     } else {
         " Val accuracy by run "
     };
-    // No figures, no numbers on the axis.
-    let labels = if curves.iter().all(|c| c.is_empty()) {
-        Vec::new()
-    } else {
-        vec![format!("{lo:.2}"), format!("{hi:.2}")]
-    };
     frame.render_widget(
         Chart::new(datasets)
             .block(Block::bordered().title(Span::styled(title, theme.title())))
@@ -244,6 +228,33 @@ pub fn by_run(frame: &mut Frame, area: Rect, app: &App, loss: bool, theme: &Them
             .y_axis(Axis::default().bounds([lo, hi]).labels(labels)),
         area,
     );
+}
+
+/// A run's training loss, smoothed, each point at its place in epochs: it stands for
+/// `steps_per_point` steps and sits where its window ends.
+fn loss_curve(r: &Run, epochs: usize) -> Vec<(f64, f64)> {
+    let per_epoch = r.steps_per_epoch.max(1) as f64;
+    let step = r.steps_per_point as f64;
+    smooth(&r.losses, 0.3)
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (((i + 1) as f64 * step / per_epoch).min(epochs as f64), l))
+        .collect()
+}
+
+/// A loss axis: the values' range and its two ends as labels; no figures, no numbers.
+fn loss_axis(values: impl Iterator<Item = f64>) -> (f64, f64, Vec<String>) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo.is_finite() {
+        let hi = hi.max(lo + 1e-3);
+        (lo, hi, vec![format!("{lo:.2}"), format!("{hi:.2}")])
+    } else {
+        (0.0, 1.0, Vec::new())
+    }
 }
 
 /// Images per second in six characters: `1.8k/s`, `950/s`.
@@ -282,19 +293,7 @@ pub fn loss(
 ) {
     let epochs = run.map_or(planned, |r| r.config.epochs).max(1);
     let inner_width = area.width.saturating_sub(2) as usize;
-    let train: Vec<(f64, f64)> = run
-        .map(|r| {
-            // Each point stands for `steps_per_point` steps; its x is where its window ends.
-            let per_epoch = r.steps_per_epoch.max(1) as f64;
-            let smoothed = smooth(&r.losses, 0.3);
-            let step = r.steps_per_point as f64;
-            smoothed
-                .iter()
-                .enumerate()
-                .map(|(i, &l)| (((i + 1) as f64 * step / per_epoch).min(epochs as f64), l))
-                .collect()
-        })
-        .unwrap_or_default();
+    let train = run.map(|r| loss_curve(r, epochs)).unwrap_or_default();
     let val = run
         .map(|r| r.validation(|loss, _| loss))
         .unwrap_or_default();
@@ -309,21 +308,7 @@ pub fn loss(
         inner_width * 2,
     );
     let val: Vec<(f64, f64)> = val.iter().filter(within).copied().collect();
-    let all = train
-        .iter()
-        .chain(&val)
-        .map(|p| p.1)
-        .filter(|v| v.is_finite());
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    // No figures, no numbers on the axis.
-    let (lo, hi, y_labels) = if lo.is_finite() {
-        let hi = hi.max(lo + 1e-3);
-        (lo, hi, vec![format!("{lo:.2}"), format!("{hi:.2}")])
-    } else {
-        (0.0, 1.0, Vec::new())
-    };
+    let (lo, hi, y_labels) = loss_axis(train.iter().chain(&val).map(|p| p.1));
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));
     let name = if recent {
         " Loss, last epoch "
