@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use crate::config::{Activation, Init, TrainConfig};
-use crate::kernels::{ModelOps, conv3x3, dropout, pool2x2};
+use crate::kernels::{ModelOps, TanhAffine, conv3x3, dropout, pool2x2, tanh_affine};
 
 /// Conv(3→32) f Pool → Conv(32→64) f Pool → Conv(64→64) f → Dense(1024→64) f → Dense(64→10):
 /// 122,570 parameters, with f the configured activation (ReLU unless asked).
@@ -150,12 +150,12 @@ impl<B: ModelOps> Cnn<B> {
 }
 
 /// The non-linearity `a` applied to `x`.
-pub fn activate<B: Backend, const D: usize>(a: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
+pub fn activate<B: ModelOps, const D: usize>(a: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
     match a {
         Activation::Relu => burn::tensor::activation::relu(x),
-        Activation::Tanh => x.tanh(),
-        Activation::ScaledTanh => (x * (2.0 / 3.0)).tanh() * 1.7159,
-        Activation::Sigmoid => burn::tensor::activation::sigmoid(x),
+        Activation::Tanh => tanh_affine(x, TanhAffine::TANH),
+        Activation::ScaledTanh => tanh_affine(x, TanhAffine::SCALED_TANH),
+        Activation::Sigmoid => tanh_affine(x, TanhAffine::SIGMOID),
     }
 }
 

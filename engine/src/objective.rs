@@ -31,7 +31,7 @@ const FRAC_1_SQRT_3: f32 = 0.577_350_3;
 /// non-linearity, as LeCun's output units were; ReLU's would clip every "no" to 0 and stop its
 /// gradient, so ReLU networks compare the logits themselves. Monotone, so the predicted class
 /// (the argmax) is the logits'.
-pub fn squash<B: Backend>(a: Activation, logits: Tensor<B, 2>) -> Tensor<B, 2> {
+pub fn squash<B: ModelOps>(a: Activation, logits: Tensor<B, 2>) -> Tensor<B, 2> {
     match a {
         Activation::Relu => logits,
         other => activate(other, logits),

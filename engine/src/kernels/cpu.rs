@@ -1,25 +1,33 @@
-//! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, and dropout masks
-//! from a counter-based generator, all parallel over the batch on rayon's pool.
+//! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, dropout masks
+//! from a counter-based generator, and a vectorized tanh, all parallel on rayon's pool.
 #![allow(unsafe_code)]
 
 use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{Kernels, burn_ops};
+use super::{Kernels, TanhAffine, burn_ops};
 
 /// The CPU kernels this module replaces, each of which `CIFAR_TUI_BURN_KERNELS` can hand back
-/// to burn (a comma list of `conv,pool,gather,mask`, or `all`), to measure what each one buys.
+/// to burn (a comma list of `conv,pool,gather,mask,tanh`, or `all`), to measure what each one
+/// buys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     Conv,
     Pool,
     Gather,
     Mask,
+    Tanh,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 4] = [Kernel::Conv, Kernel::Pool, Kernel::Gather, Kernel::Mask];
+    pub const ALL: [Kernel; 5] = [
+        Kernel::Conv,
+        Kernel::Pool,
+        Kernel::Gather,
+        Kernel::Mask,
+        Kernel::Tanh,
+    ];
 
     /// Its name in `CIFAR_TUI_BURN_KERNELS` and in reports.
     pub fn name(self) -> &'static str {
@@ -28,6 +36,7 @@ impl Kernel {
             Kernel::Pool => "pool",
             Kernel::Gather => "gather",
             Kernel::Mask => "mask",
+            Kernel::Tanh => "tanh",
         }
     }
 }
@@ -248,6 +257,57 @@ fn splitmix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// tanh by Eigen's rational approximation (odd degree-13 over even degree-6 polynomial), within
+/// a few float ulps of the true value: plain arithmetic that the compiler vectorizes, where
+/// `f32::tanh` is a libm call per element. Beyond ±7.9053 it is ±1 in f32, and the rational form
+/// would leave [-1, 1], so the input is clamped there; NaN stays NaN (`clamp` passes it).
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Eigen's coefficients as published
+fn tanh_rational(x: f32) -> f32 {
+    const LIMIT: f32 = 7.905_311_107_635_498;
+    let x = x.clamp(-LIMIT, LIMIT);
+    let x2 = x * x;
+    let mut p = -2.76076847742355e-16_f32;
+    p = p * x2 + 2.00018790482477e-13;
+    p = p * x2 + -8.60467152213735e-11;
+    p = p * x2 + 5.12229709037114e-08;
+    p = p * x2 + 1.48572235717979e-05;
+    p = p * x2 + 6.37261928875436e-04;
+    p = p * x2 + 4.89352455891786e-03;
+    let mut q = 1.19825839466702e-06_f32;
+    q = q * x2 + 1.18534705686654e-04;
+    q = q * x2 + 2.26843463243900e-03;
+    q = q * x2 + 4.89352518554385e-03;
+    x * p / q
+}
+
+#[inline(always)]
+fn tanh_affine_body(out: &mut [f32], x: &[f32], f: TanhAffine) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f.c + f.a * tanh_rational(f.b * v);
+    }
+}
+
+/// The same loop, compiled for AVX2's 8 lanes (the default x86-64 target has SSE2's 4). Rust
+/// never fuses a multiply and an add on its own, so both paths give the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn tanh_affine_avx2(out: &mut [f32], x: &[f32], f: TanhAffine) {
+    tanh_affine_body(out, x, f)
+}
+
+fn tanh_affine_slice(out: &mut [f32], x: &[f32], f: TanhAffine) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2 (checked above).
+        return unsafe { tanh_affine_avx2(out, x, f) };
+    }
+    tanh_affine_body(out, x, f)
+}
+
+/// Elements per rayon task of the elementwise kernels: large enough to amortize the task.
+const ELEMENTWISE_BLOCK: usize = 1 << 14;
+
 /// Elements per independently seeded block of a mask, so parallel generation is repeatable.
 const MASK_BLOCK: usize = 1 << 14;
 
@@ -375,6 +435,39 @@ impl Kernels for Flex {
                 }
             });
         tensor(mask, shape)
+    }
+
+    fn tanh_affine(x: FlexTensor, f: TanhAffine) -> FlexTensor {
+        if uses_burn(Kernel::Tanh) {
+            return burn_ops::tanh_affine::<Flex>(x, f);
+        }
+        let shape = x.shape();
+        let xs = f32s(&x);
+        let mut y = vec![0f32; xs.len()];
+        y.par_chunks_mut(ELEMENTWISE_BLOCK)
+            .zip(xs.par_chunks(ELEMENTWISE_BLOCK))
+            .for_each(|(y, x)| tanh_affine_slice(y, x, f));
+        tensor(y, shape)
+    }
+
+    fn tanh_affine_grad(y: FlexTensor, g: FlexTensor, f: TanhAffine) -> FlexTensor {
+        if uses_burn(Kernel::Tanh) {
+            return burn_ops::tanh_affine_grad::<Flex>(y, g, f);
+        }
+        let shape = y.shape();
+        let (ys, gs) = (f32s(&y), f32s(&g));
+        let (a2, k) = (f.a * f.a, f.b / f.a);
+        let mut dx = vec![0f32; ys.len()];
+        dx.par_chunks_mut(ELEMENTWISE_BLOCK)
+            .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
+            .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
+            .for_each(|((dx, y), g)| {
+                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                    let d = y - f.c;
+                    *dx = g * ((a2 - d * d) * k);
+                }
+            });
+        tensor(dx, shape)
     }
 
     fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
