@@ -619,6 +619,10 @@ fn bad_inputs_are_refused_early_with_the_right_fix() {
     );
     assert!(!err.contains("loading CIFAR-10"), "{err}");
     assert!(stderr(&env.run(&["runs"])).contains("no runs yet"));
+    for (flag, field) in [("--sgd-lr", "`sgd_lr` = 0"), ("--lr", "`lr` = 0")] {
+        let err = expect_failure(&env, &["run", "--headless", flag, "0"], &[field]);
+        assert!(!err.contains("loading CIFAR-10"), "{err}");
+    }
 
     // A folder given with --data is the person's: never "delete it so cifar-tui downloads".
     let batch = env.data.join("data_batch_2.bin");

@@ -182,6 +182,13 @@ pub struct Overrides {
     /// (--epochs still wins)
     #[arg(long)]
     pub quick: bool,
+    /// Adam's learning rate (the schedule's start is `schedule_lr` in config.toml)
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// SGD's learning rate, plain or with momentum (under lr_schedule SGD starts at
+    /// sgd_lr x schedule_lr / lr)
+    #[arg(long, value_name = "LR")]
+    pub sgd_lr: Option<f64>,
     /// The optimizer when sgd_momentum is not ticked: adam, sgd or sgd_momentum
     #[arg(long, value_name = "NAME")]
     pub optimizer: Option<OptimizerKind>,

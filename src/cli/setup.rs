@@ -103,6 +103,8 @@ impl Context {
         h.epochs = o.epochs.or(quick).unwrap_or(h.epochs);
         h.batch_size = o.batch_size.unwrap_or(h.batch_size);
         h.seed = o.seed.unwrap_or(h.seed);
+        h.lr = o.lr.unwrap_or(h.lr);
+        h.sgd_lr = o.sgd_lr.unwrap_or(h.sgd_lr);
         h.optimizer = o.optimizer.unwrap_or(h.optimizer);
         h.loss = o.loss.unwrap_or(h.loss);
         h.targets = o.targets.unwrap_or(h.targets);
