@@ -79,7 +79,7 @@ impl Default for Hyper {
             loss: LossKind::CrossEntropy,
             targets: Targets::OneHot,
             optimizer: OptimizerKind::Adam,
-            sgd_lr: 1e-2,
+            sgd_lr: 2.5e-3,
             momentum: 0.9,
             order: Order::Shuffled,
             zca_epsilon: 1e-2,

@@ -531,7 +531,7 @@ mod tests {
         }
         assert_eq!((e.hyper.momentum, e.hyper.regularize_after), (0.99, 0));
         Param::SgdLr.step(&mut e, true);
-        assert_eq!(e.hyper.sgd_lr, 2e-2);
+        assert_eq!(e.hyper.sgd_lr, 5e-3);
         assert!(Param::Momentum.set(&mut e, "1").is_err());
         assert_eq!(e.hyper.validate(), Ok(()));
         Param::Targets.step(&mut e, true);
