@@ -310,8 +310,9 @@ pub struct App {
     pub zoomed: Option<Panel>,
     /// The loss chart shows the last epoch's steps (zoomed to them), not the whole run.
     pub loss_recent: bool,
-    /// Not asked for: rises to [`GPU_PARALLEL`] once a run is seen training on a GPU.
-    pub parallel_auto: bool,
+    /// Not asked for: what `parallel` rises to once a run is seen training on a GPU
+    /// ([`GPU_PARALLEL`] per GPU the runs are dealt over; see `Context::gpu_parallel`).
+    pub parallel_auto: Option<usize>,
     /// What `D` returns to: config.toml's tricks and values.
     defaults: (TrickSet, Editable),
     /// The settings as last saved (or restored), so only a change is written.
@@ -353,7 +354,7 @@ impl App {
             parallel: 1,
             zoomed: None,
             loss_recent: false,
-            parallel_auto: false,
+            parallel_auto: None,
             sweep: None,
             quit: false,
         }
@@ -534,9 +535,9 @@ impl App {
                     device: Device::Cuda,
                     ..
                 } = event
-                    && self.parallel_auto
+                    && let Some(on_gpu) = self.parallel_auto
                 {
-                    self.parallel = GPU_PARALLEL;
+                    self.parallel = on_gpu;
                 }
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
@@ -1349,6 +1350,38 @@ pub(crate) mod tests {
         });
         assert_eq!(started(&cmds), [5]);
         assert_eq!((training(&app), app.queued()), (3, 0));
+    }
+
+    #[test]
+    fn unasked_parallel_rises_to_the_gpu_share_once_a_run_trains_on_a_gpu() {
+        let mut app = app();
+        app.parallel_auto = Some(16);
+        let started = |cmds: &[Command]| {
+            cmds.iter()
+                .filter(|c| matches!(c, Command::Start { .. }))
+                .count()
+        };
+        let mut first = 0;
+        for k in 0..20 {
+            first += started(&queue(&mut app, Some(10 + k)));
+        }
+        assert_eq!(first, 1, "one at a time until the device is known");
+        let on = |device| TrainEvent::Started {
+            device,
+            train_images: 64,
+            test_images: 64,
+            steps_per_epoch: 1,
+        };
+        let cmds = app.update(Msg::Train {
+            run: 1,
+            event: on(Device::Cpu),
+        });
+        assert_eq!((started(&cmds), app.parallel), (0, 1), "the CPU keeps one");
+        let cmds = app.update(Msg::Train {
+            run: 1,
+            event: on(Device::Cuda),
+        });
+        assert_eq!((started(&cmds), app.parallel), (15, 16));
     }
 
     #[test]

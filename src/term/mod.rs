@@ -81,7 +81,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .clone()
         .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
-    app.parallel_auto = ctx.parallel.is_none();
+    app.parallel_auto = ctx.parallel.is_none().then(|| ctx.gpu_parallel());
     // Asked for by name: its screen comes first, read at once.
     let mut first = Vec::new();
     if let Some(dir) = &ctx.sweep {
