@@ -289,10 +289,26 @@ pub fn probe(index: usize) -> Result<usize, GpuError> {
     if std::env::var_os("CIFAR_TUI_NO_CUDA").is_some() {
         return Err(GpuError::Disabled);
     }
-    match CHILD_PROBES.get() {
+    let answer = match CHILD_PROBES.get() {
         Some(()) => probe_in_child(index),
         // Test binaries and programs that never called `serve_probe`.
         None => probe_here(index),
+    };
+    if let Ok(count) = answer {
+        GPU_COUNT.store(count, std::sync::atomic::Ordering::Relaxed);
+    }
+    answer
+}
+
+/// How many GPUs the driver showed the last probe that answered; 0 before any.
+static GPU_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many GPUs the driver shows: as the last answered probe said, else probed now; 1 when
+/// none answers.
+pub fn gpu_count() -> usize {
+    match GPU_COUNT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => probe(0).unwrap_or(1).max(1),
+        known => known,
     }
 }
 

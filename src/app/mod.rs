@@ -229,6 +229,19 @@ pub const NOTICE_SECONDS: u32 = 8;
 /// about a tenth of an H200 busy (measured: 9% utilization), so eight share it.
 pub const GPU_PARALLEL: usize = 8;
 
+/// Most runs at once that `--parallel` and `[app] parallel` accept.
+pub const MAX_PARALLEL: usize = 64;
+
+/// [`GPU_PARALLEL`] times the GPUs `device` deals runs over, at most [`MAX_PARALLEL`]; `count`
+/// asks the driver, and only under `cuda:all` (a probe starts a process).
+pub fn per_gpu(device: DeviceChoice, count: impl FnOnce() -> usize) -> usize {
+    let gpus = match device {
+        DeviceChoice::CudaAll => count().max(1),
+        _ => 1,
+    };
+    (GPU_PARALLEL * gpus).min(MAX_PARALLEL)
+}
+
 /// A chart of the Train screen, drawn over the whole screen by `z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Panel {
@@ -310,9 +323,10 @@ pub struct App {
     pub zoomed: Option<Panel>,
     /// The loss chart shows the last epoch's steps (zoomed to them), not the whole run.
     pub loss_recent: bool,
-    /// Not asked for: what `parallel` rises to once a run is seen training on a GPU
-    /// ([`GPU_PARALLEL`] per GPU the runs are dealt over; see `Context::gpu_parallel`).
-    pub parallel_auto: Option<usize>,
+    /// Not asked for: rises to [`GPU_PARALLEL`] per GPU once a run is seen training on one.
+    pub parallel_auto: bool,
+    /// The GPUs under `cuda:all`, as the driver showed them at start (1 when not known).
+    pub gpus: usize,
     /// What `D` returns to: config.toml's tricks and values.
     defaults: (TrickSet, Editable),
     /// The settings as last saved (or restored), so only a change is written.
@@ -354,7 +368,8 @@ impl App {
             parallel: 1,
             zoomed: None,
             loss_recent: false,
-            parallel_auto: None,
+            parallel_auto: false,
+            gpus: 1,
             sweep: None,
             quit: false,
         }
@@ -535,9 +550,10 @@ impl App {
                     device: Device::Cuda,
                     ..
                 } = event
-                    && let Some(on_gpu) = self.parallel_auto
+                    && self.parallel_auto
                 {
-                    self.parallel = on_gpu;
+                    // The device as the runs start now: it may have changed since the start.
+                    self.parallel = per_gpu(self.values.device, || self.gpus);
                 }
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
@@ -1353,9 +1369,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn eight_runs_share_each_gpu_the_runs_are_dealt_over() {
+        let asked = std::cell::Cell::new(0);
+        let count = |n| {
+            let asked = &asked;
+            move || {
+                asked.set(asked.get() + 1);
+                n
+            }
+        };
+        assert_eq!(per_gpu(DeviceChoice::CudaAll, count(4)), 32);
+        assert_eq!(
+            per_gpu(DeviceChoice::CudaAll, count(0)),
+            8,
+            "a failed count: one GPU"
+        );
+        assert_eq!(
+            per_gpu(DeviceChoice::CudaAll, count(16)),
+            64,
+            "--parallel's most"
+        );
+        assert_eq!(asked.get(), 3);
+        for one in [DeviceChoice::Auto, DeviceChoice::Cuda(3), DeviceChoice::Cpu] {
+            assert_eq!(per_gpu(one, count(4)), 8);
+        }
+        assert_eq!(asked.get(), 3, "only cuda:all asks the driver");
+    }
+
+    #[test]
     fn unasked_parallel_rises_to_the_gpu_share_once_a_run_trains_on_a_gpu() {
         let mut app = app();
-        app.parallel_auto = Some(16);
+        app.parallel_auto = true;
+        app.values.device = DeviceChoice::CudaAll;
+        app.gpus = 2;
         let started = |cmds: &[Command]| {
             cmds.iter()
                 .filter(|c| matches!(c, Command::Start { .. }))

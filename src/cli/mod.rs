@@ -70,7 +70,7 @@ pub struct Cli {
     /// The run history database [default: history.db in the user's data folder]
     #[arg(long, global = true, value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// Most runs training at once [default: `parallel` in config.toml, else 8 on a GPU and 1
+    /// Most runs training at once [default: `parallel` in config.toml, else 8 per GPU and 1
     /// on the CPU]
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
@@ -182,7 +182,8 @@ pub struct Overrides {
     /// (--epochs still wins)
     #[arg(long)]
     pub quick: bool,
-    /// Adam's learning rate (the schedule's start is `schedule_lr` in config.toml)
+    /// Adam's learning rate (the schedule's start is `schedule_lr` in config.toml; under
+    /// lr_schedule SGD starts at sgd_lr x schedule_lr / lr, so this moves SGD's start too)
     #[arg(long, value_name = "LR")]
     pub lr: Option<f64>,
     /// SGD's learning rate, plain or with momentum (under lr_schedule SGD starts at

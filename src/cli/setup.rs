@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::app::GPU_PARALLEL;
+use crate::app::per_gpu;
 use crate::app::variants::Seeds;
 use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
@@ -89,7 +89,7 @@ impl Context {
     /// Runs at once on GPUs when not asked: [`GPU_PARALLEL`] for each GPU the runs go to (all
     /// the driver shows under `cuda:all`, else one).
     pub fn gpu_parallel(&self) -> usize {
-        per_gpu(self.device, || cifar_engine::backend::probe(0).unwrap_or(1))
+        per_gpu(self.device, cifar_engine::backend::gpu_count)
     }
 
     /// The seeds to train on: `--seeds`, then `seeds` in config.toml, else `default`; a count
@@ -243,16 +243,6 @@ pub fn logging(file: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     Some(guard)
 }
 
-/// [`GPU_PARALLEL`] times the GPUs `device` deals runs over; `count` asks the driver, and only
-/// under `cuda:all` (a probe starts a process).
-fn per_gpu(device: DeviceChoice, count: impl FnOnce() -> usize) -> usize {
-    let gpus = match device {
-        DeviceChoice::CudaAll => count().max(1),
-        _ => 1,
-    };
-    GPU_PARALLEL * gpus
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,28 +277,5 @@ mod tests {
             "Max address space         unlimited            unlimited            bytes\n";
         assert_eq!(field(unlimited, "Max address space"), None);
         assert!(available_memory().is_some_and(|b| b > 0));
-    }
-
-    #[test]
-    fn eight_runs_share_each_gpu_the_runs_are_dealt_over() {
-        let asked = std::cell::Cell::new(0);
-        let count = |n| {
-            let asked = &asked;
-            move || {
-                asked.set(asked.get() + 1);
-                n
-            }
-        };
-        assert_eq!(per_gpu(DeviceChoice::CudaAll, count(4)), 32);
-        assert_eq!(
-            per_gpu(DeviceChoice::CudaAll, count(0)),
-            8,
-            "a failed count: one GPU"
-        );
-        assert_eq!(asked.get(), 2);
-        for one in [DeviceChoice::Auto, DeviceChoice::Cuda(3), DeviceChoice::Cpu] {
-            assert_eq!(per_gpu(one, count(4)), 8);
-        }
-        assert_eq!(asked.get(), 2, "only cuda:all asks the driver");
     }
 }

@@ -15,6 +15,7 @@ use crate::app::sweep::SweepWatch;
 use crate::app::{Action, App, Msg, Screen};
 use crate::cli::setup::Context;
 use crate::cli::{RunArgs, StudyArgs};
+use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::{self, TrickSet};
 
 /// The terminal as it was: mouse reporting off (harmless when it was never on), raw mode and
@@ -81,7 +82,10 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .clone()
         .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
-    app.parallel_auto = ctx.parallel.is_none().then(|| ctx.gpu_parallel());
+    app.parallel_auto = ctx.parallel.is_none();
+    if app.parallel_auto && ctx.device == DeviceChoice::CudaAll {
+        app.gpus = cifar_engine::backend::gpu_count();
+    }
     // Asked for by name: its screen comes first, read at once.
     let mut first = Vec::new();
     if let Some(dir) = &ctx.sweep {
