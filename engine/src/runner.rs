@@ -1229,4 +1229,57 @@ pub(crate) mod tests {
         assert_eq!(figures(&together.1), figures(&solo_b));
         assert_ne!(figures(&solo_a), figures(&solo_b));
     }
+
+    /// One run of two side by side cancelled after its first epoch (as `c` on the Train
+    /// screen does) ends exactly like its solo run once resumed from its checkpoint, and the
+    /// other run, which went on training beside it, like its own.
+    #[test]
+    fn one_run_cancelled_among_several_resumes_to_its_solo_figures() {
+        let mut a = config(&[Trick::DropoutConv, Trick::LrSchedule]);
+        a.epochs = 3;
+        let mut b = config(&[Trick::NormInputs]);
+        b.epochs = 3;
+        b.seed = 8;
+        let (solo_a, solo_b) = (train_tiny(&a), train_tiny(&b));
+        let tmp = tempfile::tempdir().unwrap();
+        let (stopped, beside) = {
+            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
+            let data = tiny();
+            let owner = checkpoint::Owner {
+                history: "test.db".into(),
+                run: 1,
+                created: "now".into(),
+            };
+            std::thread::scope(|s| {
+                let ta = s.spawn(|| {
+                    let cancel = AtomicBool::new(false);
+                    let job = Job {
+                        checkpoints: Some(checkpoint::Slot {
+                            dir: tmp.path(),
+                            owner: &owner,
+                        }),
+                        ..plain_job(&data, &a, &cancel)
+                    };
+                    train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+                        if matches!(e, TrainEvent::Epoch(e) if e.epoch == 1) {
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                    })
+                });
+                let tb = s.spawn(|| {
+                    let cancel = AtomicBool::new(false);
+                    let job = plain_job(&data, &b, &cancel);
+                    train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {})
+                });
+                (ta.join().unwrap(), tb.join().unwrap().unwrap())
+            })
+        };
+        assert!(matches!(stopped, Err(TrainError::Cancelled)));
+        assert_eq!(figures(&beside), figures(&solo_b));
+        assert_eq!(beside.confusion, solo_b.confusion);
+        let first = solo_a.epochs[..1].to_vec();
+        let resumed = run_tiny(&a, Some(tmp.path()), first, None).unwrap();
+        assert_eq!(figures(&resumed), figures(&solo_a));
+        assert_eq!(resumed.confusion, solo_a.confusion);
+    }
 }
