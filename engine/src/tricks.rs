@@ -633,12 +633,13 @@ mod tests {
         let h = Hyper::default();
         let sgd = resolve(&[Trick::SgdMomentum].into(), &h);
         assert_eq!(sgd.optimizer, Optimizer::SgdMomentum { momentum: 0.9 });
-        assert_eq!(sgd.lr, LrPolicy::Constant { lr: 1e-2 });
+        assert_eq!(sgd.lr, LrPolicy::Constant { lr: h.sgd_lr });
         let sched = resolve(&[Trick::SgdMomentum, Trick::LrSchedule].into(), &h);
         let LrPolicy::Exponential { initial, gamma } = sched.lr else {
             panic!("{:?}", sched.lr);
         };
-        assert!((initial - 2e-2).abs() < 1e-15, "{initial}");
+        // The schedule's 2e-3 over Adam's 1e-3: twice sgd_lr.
+        assert!((initial - 2.0 * h.sgd_lr).abs() < 1e-15, "{initial}");
         assert_eq!(gamma, 0.8);
         let plain = Hyper {
             optimizer: crate::config::OptimizerKind::Sgd,
