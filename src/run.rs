@@ -95,6 +95,8 @@ pub struct Run {
     pub config: TrainConfig,
     pub status: Status,
     pub device: Option<Device>,
+    /// The GPU's name where its backend gives one ("Apple M2 (Metal)", through wgpu).
+    pub gpu: Option<String>,
     /// Mean training loss of each report window, oldest first (see [`MAX_LOSS_POINTS`]).
     pub losses: Vec<f64>,
     /// Training steps each point of `losses` stands for.
@@ -126,6 +128,7 @@ impl Run {
             config,
             status: Status::Queued,
             device: None,
+            gpu: None,
             losses: Vec::new(),
             steps_per_point: cifar_engine::events::REPORT_EVERY,
             train_curve: Vec::new(),
@@ -138,15 +141,26 @@ impl Run {
         }
     }
 
+    /// Where it trained, as the screens and the history name it: "cpu", "cuda",
+    /// "wgpu: Apple M2 (Metal)".
+    pub fn device_label(&self) -> Option<String> {
+        self.device.map(|d| match &self.gpu {
+            Some(gpu) => format!("{d}: {gpu}"),
+            None => d.to_string(),
+        })
+    }
+
     /// Folds one engine event into the run.
     pub fn apply(&mut self, event: TrainEvent) {
         match event {
             TrainEvent::Started {
                 device,
+                gpu,
                 steps_per_epoch,
                 ..
             } => {
                 self.device = Some(device);
+                self.gpu = gpu;
                 self.steps_per_epoch = steps_per_epoch;
             }
             TrainEvent::Preparing { done, total } => self.preparing = Some((done, total)),
@@ -317,6 +331,7 @@ mod tests {
         assert_eq!(run.name, "baseline");
         run.apply(TrainEvent::Started {
             device: Device::Cpu,
+            gpu: None,
             train_images: 640,
             test_images: 100,
             steps_per_epoch: 10,

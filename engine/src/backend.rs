@@ -1,4 +1,5 @@
-//! The two backends (burn's `flex` on the CPU, `cuda` on NVIDIA GPUs) and choosing between them.
+//! The backends (burn's `flex` on the CPU, `cuda` on NVIDIA GPUs, `wgpu` on the GPUs that
+//! Vulkan, Metal or DX12 reach) and choosing between them.
 
 use crate::events::{Device, DeviceChoice};
 use burn::backend::Autodiff;
@@ -9,6 +10,9 @@ pub type CpuAd = Autodiff<Cpu>;
 pub type Gpu = burn::backend::Cuda;
 pub type GpuAd = Autodiff<Gpu>;
 pub type GpuDevice = burn::backend::cuda::CudaDevice;
+pub type Wgpu = burn::backend::Wgpu;
+pub type WgpuDevice = burn::backend::wgpu::WgpuDevice;
+pub type WgpuAd = Autodiff<Wgpu>;
 
 /// Why no GPU can be used, each with its fix. Parsed from what the CUDA stack said (its panic
 /// messages: the runtime panics instead of returning errors), never from a guess.
@@ -49,6 +53,12 @@ pub enum GpuError {
     OutOfMemory(String),
     #[error("CUDA failed: {0}. Fix: check `nvidia-smi`, or use --device cpu")]
     Other(String),
+    #[error(
+        "wgpu found no GPU (no Vulkan, Metal or DX12 adapter). Fix: install the GPU's Vulkan \
+         driver (Linux: mesa-vulkan-drivers for AMD and Intel, the NVIDIA driver for NVIDIA), or \
+         use --device cpu"
+    )]
+    NoWgpu,
 }
 
 fn count_note(count: Option<usize>) -> String {
@@ -72,6 +82,7 @@ impl GpuError {
             GpuError::NoNvrtc => "NVRTC is not installed".into(),
             GpuError::OutOfMemory(_) => "the GPU is out of memory".into(),
             GpuError::Other(why) => format!("CUDA failed: {why}"),
+            GpuError::NoWgpu => "wgpu found no GPU".into(),
         }
     }
 
@@ -121,6 +132,7 @@ impl GpuError {
             GpuError::NoNvrtc => ("no-nvrtc", String::new()),
             GpuError::OutOfMemory(d) => ("oom", d.clone()),
             GpuError::Other(d) => ("other", d.clone()),
+            GpuError::NoWgpu => ("no-wgpu", String::new()),
         };
         format!("{kind}\t{}", detail.replace(['\n', '\t'], " "))
     }
@@ -143,6 +155,7 @@ impl GpuError {
             }
             "no-nvrtc" => GpuError::NoNvrtc,
             "oom" => GpuError::OutOfMemory(detail),
+            "no-wgpu" => GpuError::NoWgpu,
             _ => GpuError::Other(detail),
         }
     }
@@ -177,11 +190,12 @@ fn stubs_on_library_path() -> Option<String> {
         .map(str::to_string)
 }
 
-/// Where a run trains: the CPU, or one GPU by its number.
+/// Where a run trains: the CPU, one CUDA GPU by its number, or one wgpu adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
     Cpu,
     Gpu(usize),
+    Wgpu(WgpuKind),
 }
 
 impl Place {
@@ -190,6 +204,18 @@ impl Place {
         match self {
             Place::Cpu => Device::Cpu,
             Place::Gpu(_) => Device::Cuda,
+            Place::Wgpu(_) => Device::Wgpu,
+        }
+    }
+
+    /// The GPU's name, where its backend gives one (wgpu's adapters): "Apple M2 (Metal)".
+    pub fn gpu_name(self) -> Option<String> {
+        match self {
+            Place::Wgpu(kind) => adapters()
+                .iter()
+                .find(|a| a.kind == kind)
+                .map(Adapter::label),
+            Place::Cpu | Place::Gpu(_) => None,
         }
     }
 }
@@ -199,12 +225,213 @@ impl std::fmt::Display for Place {
         match self {
             Place::Cpu => f.write_str("cpu"),
             Place::Gpu(n) => write!(f, "cuda:{n}"),
+            Place::Wgpu(_) => f.write_str("wgpu"),
         }
     }
 }
 
-/// Turns a choice into a place to train. `auto` without a GPU gives the CPU and a one-line
-/// notice naming the cause; `cuda:all` gives each call the next GPU in turn.
+/// Which wgpu adapter, as burn's `WgpuDevice` reaches it: the n-th of its type, in the order
+/// the graphics API lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WgpuKind {
+    Discrete(usize),
+    Integrated(usize),
+    Virtual(usize),
+    /// A software rasterizer on the CPU (Mesa's lavapipe, SwiftShader, WARP).
+    Software,
+}
+
+impl WgpuKind {
+    pub fn device(self) -> WgpuDevice {
+        match self {
+            WgpuKind::Discrete(n) => WgpuDevice::DiscreteGpu(n),
+            WgpuKind::Integrated(n) => WgpuDevice::IntegratedGpu(n),
+            WgpuKind::Virtual(n) => WgpuDevice::VirtualGpu(n),
+            WgpuKind::Software => WgpuDevice::Cpu,
+        }
+    }
+}
+
+/// A GPU that wgpu reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// As its driver names it ("Apple M2", "AMD Radeon RX 7600 (RADV NAVI33)", "llvmpipe ...").
+    pub name: String,
+    /// The graphics API: Vulkan, Metal or Dx12.
+    pub api: String,
+    pub kind: WgpuKind,
+    pub software: bool,
+}
+
+impl Adapter {
+    /// How the header and the notices name it: "Apple M2 (Metal)".
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.api)
+    }
+
+    /// One line a lister process prints and its parent reads back: `kind\tindex\tapi\tname`.
+    fn to_line(&self) -> String {
+        let (kind, index) = match self.kind {
+            WgpuKind::Discrete(n) => ("discrete", n),
+            WgpuKind::Integrated(n) => ("integrated", n),
+            WgpuKind::Virtual(n) => ("virtual", n),
+            WgpuKind::Software => ("software", 0),
+        };
+        let clean = |s: &str| s.replace(['\t', '\n'], " ");
+        format!(
+            "{kind}\t{index}\t{}\t{}",
+            clean(&self.api),
+            clean(&self.name)
+        )
+    }
+
+    fn from_line(line: &str) -> Option<Adapter> {
+        let mut parts = line.splitn(4, '\t');
+        let (kind, index) = (parts.next()?, parts.next()?.parse().ok()?);
+        let (api, name) = (parts.next()?.to_string(), parts.next()?.to_string());
+        let kind = match kind {
+            "discrete" => WgpuKind::Discrete(index),
+            "integrated" => WgpuKind::Integrated(index),
+            "virtual" => WgpuKind::Virtual(index),
+            "software" => WgpuKind::Software,
+            _ => return None,
+        };
+        Some(Adapter {
+            name,
+            api,
+            kind,
+            software: kind == WgpuKind::Software,
+        })
+    }
+}
+
+/// The adapters of the platform's graphics API (Vulkan on Linux, Metal on macOS, DX12 on
+/// Windows: what burn's wgpu backend uses), best first: discrete, integrated, virtual, software.
+pub fn wgpu_adapters() -> Vec<Adapter> {
+    use burn::backend::wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
+    let api = AutoGraphicsApi::backend();
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: api.into(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let mut seen = [0usize; 3];
+    let mut next = |slot: usize| {
+        seen[slot] += 1;
+        seen[slot] - 1
+    };
+    let mut found: Vec<Adapter> = block_on(instance.enumerate_adapters(api.into()))
+        .into_iter()
+        .filter_map(|adapter| {
+            let info = adapter.get_info();
+            let kind = match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => WgpuKind::Discrete(next(0)),
+                wgpu::DeviceType::IntegratedGpu => WgpuKind::Integrated(next(1)),
+                wgpu::DeviceType::VirtualGpu => WgpuKind::Virtual(next(2)),
+                wgpu::DeviceType::Cpu => WgpuKind::Software,
+                // burn reaches these only as a last resort, by no name of their own.
+                wgpu::DeviceType::Other => return None,
+            };
+            Some(Adapter {
+                name: info.name,
+                api: format!("{:?}", info.backend),
+                kind,
+                software: kind == WgpuKind::Software,
+            })
+        })
+        .collect();
+    found.sort_by_key(|a| match a.kind {
+        WgpuKind::Discrete(n) => (0, n),
+        WgpuKind::Integrated(n) => (1, n),
+        WgpuKind::Virtual(n) => (2, n),
+        WgpuKind::Software => (3, 0),
+    });
+    found
+}
+
+/// Waits for a future that native wgpu answers at once (adapter enumeration).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The environment variable that turns a process into a wgpu adapter lister.
+const WGPU_PROBE_VAR: &str = "CIFAR_ENGINE_LIST_WGPU";
+
+/// The adapters, listed once per process, in a child process where the program serves probes:
+/// graphics drivers print to stderr as they load (Mesa: "XDG_RUNTIME_DIR is invalid"), which
+/// would land on the interface's screen.
+fn adapters() -> &'static [Adapter] {
+    static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
+    ADAPTERS.get_or_init(|| match CHILD_PROBES.get() {
+        Some(()) => adapters_from_child(),
+        None => wgpu_adapters(),
+    })
+}
+
+fn adapters_from_child() -> Vec<Adapter> {
+    let Ok(exe) = std::env::current_exe() else {
+        return Vec::new();
+    };
+    let out = std::process::Command::new(exe)
+        .env(WGPU_PROBE_VAR, "1")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(Adapter::from_line)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// What `--device wgpu` picks: the best adapter, with a word when it is a software one.
+fn wgpu_choice(found: &[Adapter]) -> Result<(Place, Option<String>), GpuError> {
+    let best = found.first().ok_or(GpuError::NoWgpu)?;
+    let note = if best.software {
+        format!(
+            "training on {} through wgpu: a software GPU on the CPU, far slower than --device \
+             cpu (no hardware GPU answered)",
+            best.label()
+        )
+    } else {
+        format!("training on {} through wgpu", best.label())
+    };
+    Ok((Place::Wgpu(best.kind), Some(note)))
+}
+
+/// What `auto` picks once CUDA said `why` not: a hardware wgpu adapter, never a software one
+/// (it is far slower than the CPU), else the CPU; and says which and why.
+fn auto_without_cuda(why: &GpuError, found: &[Adapter]) -> (Place, Option<String>) {
+    let cuda = why.short();
+    match found.iter().find(|a| !a.software) {
+        Some(a) => (
+            Place::Wgpu(a.kind),
+            Some(format!("{cuda}; training on {} through wgpu", a.label())),
+        ),
+        None => {
+            let wgpu = match found.first() {
+                Some(soft) => format!("wgpu has only {}, a software GPU", soft.name),
+                None => "wgpu found no GPU".into(),
+            };
+            (
+                Place::Cpu,
+                Some(format!("{cuda}; {wgpu}; training on the CPU")),
+            )
+        }
+    }
+}
+
+/// Turns a choice into a place to train. `auto` tries CUDA, then a hardware GPU through wgpu,
+/// then the CPU, with a one-line notice naming what it picked and why; `cuda:all` gives each
+/// call the next GPU in turn.
 pub fn select(choice: DeviceChoice) -> Result<(Place, Option<String>), GpuError> {
     static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     match choice {
@@ -218,12 +445,10 @@ pub fn select(choice: DeviceChoice) -> Result<(Place, Option<String>), GpuError>
             }
             Ok((Place::Gpu(index), None))
         }
+        DeviceChoice::Wgpu => wgpu_choice(adapters()),
         DeviceChoice::Auto => Ok(match probe(0) {
             Ok(_) => (Place::Gpu(0), None),
-            Err(why) => (
-                Place::Cpu,
-                Some(format!("{}; training on the CPU", why.short())),
-            ),
+            Err(why) => auto_without_cuda(&why, adapters()),
         }),
     }
 }
@@ -273,6 +498,12 @@ static CHILD_PROBES: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 /// panic hook of the caller's is swapped (a panic elsewhere in that window would skip the
 /// terminal's restore) and nothing of the child's is printed.
 pub fn serve_probe() {
+    if std::env::var_os(WGPU_PROBE_VAR).is_some() {
+        for a in wgpu_adapters() {
+            println!("{}", a.to_line());
+        }
+        std::process::exit(0);
+    }
     if let Some(index) = std::env::var_os(PROBE_VAR) {
         let index = index.to_str().and_then(|i| i.parse().ok()).unwrap_or(0);
         match probe_here(index) {
@@ -428,10 +659,12 @@ mod tests {
         }
         let e = probe_here(0).unwrap_err();
         assert_eq!(e, GpuError::NoDriver, "{e}");
-        assert_eq!(
-            select(DeviceChoice::Auto).unwrap().1.as_deref(),
-            Some("no NVIDIA driver found; training on the CPU")
-        );
+        let (place, notice) = select(DeviceChoice::Auto).unwrap();
+        let notice = notice.unwrap();
+        assert!(notice.starts_with("no NVIDIA driver found; "), "{notice}");
+        if place == Place::Cpu {
+            assert!(notice.ends_with("; training on the CPU"), "{notice}");
+        }
         for asked in [
             DeviceChoice::Cuda(0),
             DeviceChoice::Cuda(3),
@@ -443,6 +676,60 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    fn adapter(name: &str, kind: WgpuKind) -> Adapter {
+        Adapter {
+            name: name.into(),
+            api: "Vulkan".into(),
+            kind,
+            software: kind == WgpuKind::Software,
+        }
+    }
+
+    /// `auto` without CUDA: a hardware GPU through wgpu, never a software one (the CPU then),
+    /// saying which and why; `wgpu` takes the best there is and warns of a software one.
+    #[test]
+    fn auto_tries_cuda_then_a_hardware_wgpu_gpu_then_the_cpu() {
+        let lavapipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", WgpuKind::Software);
+        let radeon = adapter("AMD Radeon 780M", WgpuKind::Integrated(0));
+        let none = GpuError::NoDriver;
+        assert_eq!(
+            auto_without_cuda(&none, std::slice::from_ref(&lavapipe)),
+            (
+                Place::Cpu,
+                Some(
+                    "no NVIDIA driver found; wgpu has only llvmpipe (LLVM 15.0.6, 256 bits), a \
+                     software GPU; training on the CPU"
+                        .into()
+                )
+            )
+        );
+        assert_eq!(
+            auto_without_cuda(&none, &[radeon.clone(), lavapipe.clone()]),
+            (
+                Place::Wgpu(WgpuKind::Integrated(0)),
+                Some(
+                    "no NVIDIA driver found; training on AMD Radeon 780M (Vulkan) through wgpu"
+                        .into()
+                )
+            )
+        );
+        assert_eq!(
+            auto_without_cuda(&none, &[]).1.as_deref(),
+            Some("no NVIDIA driver found; wgpu found no GPU; training on the CPU")
+        );
+        let (place, note) = wgpu_choice(std::slice::from_ref(&lavapipe)).unwrap();
+        assert_eq!(place, Place::Wgpu(WgpuKind::Software));
+        assert!(note.unwrap().contains("far slower than --device cpu"));
+        assert_eq!(wgpu_choice(&[]), Err(GpuError::NoWgpu));
+        assert_eq!(Place::Wgpu(WgpuKind::Software).kind(), Device::Wgpu);
+        // What a lister process prints, its parent reads back.
+        for a in [lavapipe, radeon] {
+            assert_eq!(Adapter::from_line(&a.to_line()), Some(a));
+        }
+        assert_eq!(Adapter::from_line("garbage"), None);
+        assert_eq!(WgpuKind::Discrete(1).device(), WgpuDevice::DiscreteGpu(1));
     }
 
     #[test]
@@ -533,6 +820,7 @@ mod tests {
             GpuError::NoNvrtc,
             GpuError::OutOfMemory("CUDA_ERROR_OUT_OF_MEMORY".into()),
             GpuError::Other("boom".into()),
+            GpuError::NoWgpu,
         ];
         for e in &all {
             let text = e.to_string();

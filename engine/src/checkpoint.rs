@@ -126,20 +126,11 @@ pub fn save<B: TrainBackend>(
     optim: &Optim<B>,
 ) -> Result<(), CheckpointError> {
     // Encoded in memory and written here, so a failed write keeps its io::Error.
-    let bytes = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let encode = |r: Result<Vec<u8>, burn::record::RecorderError>| {
-        r.map_err(|e| CheckpointError::Write {
-            path: slot.dir.to_path_buf(),
-            epoch: epochs_done,
-            reason: e.to_string(),
-        })
-    };
-    let model = encode(Recorder::<B>::record(
-        &bytes,
-        model.clone().into_record(),
-        (),
-    ))?;
-    let optim = encode(optim.to_bytes())?;
+    let (model, optim) = encode(model, optim).map_err(|reason| CheckpointError::Write {
+        path: slot.dir.to_path_buf(),
+        epoch: epochs_done,
+        reason,
+    })?;
     let manifest = Manifest {
         owner: slot.owner.clone(),
         epochs_done,
@@ -156,6 +147,18 @@ pub fn save<B: TrainBackend>(
         (MANIFEST, manifest.as_slice()),
     ];
     publish(slot.dir, epochs_done, &files, write_file)
+}
+
+/// The model's and the optimizer's records as the checkpoint's bytes.
+pub(crate) fn encode<B: TrainBackend>(
+    model: &Cnn<B>,
+    optim: &Optim<B>,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let bytes = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let model = Recorder::<B>::record(&bytes, model.clone().into_record(), ())
+        .map_err(|e| e.to_string())?;
+    let optim = optim.to_bytes().map_err(|e| e.to_string())?;
+    Ok((model, optim))
 }
 
 /// Writes `files` into a temporary folder and renames it to `epoch-K`. On any failure the

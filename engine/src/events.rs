@@ -20,17 +20,20 @@ pub const PROBES: usize = 4;
 /// three points cost about a third of the epoch's own evaluation.
 pub const PROBE_IMAGES: usize = 1000;
 
-/// What a person asks for: `auto`, `cpu`, `cuda` (GPU 0), `cuda:N` or `cuda:all`.
+/// What a person asks for: `auto`, `cpu`, `cuda` (GPU 0), `cuda:N`, `cuda:all` or `wgpu`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum DeviceChoice {
-    /// CUDA (GPU 0) when a GPU answers, else the CPU.
+    /// CUDA (GPU 0) when a GPU answers, else a hardware GPU through wgpu, else the CPU.
     #[default]
     Auto,
     /// GPU `N` as `nvidia-smi -L` numbers them (`cuda` is GPU 0).
     Cuda(usize),
     /// Every GPU the driver shows, runs spread over them in turn.
     CudaAll,
+    /// The best GPU that wgpu reaches (Vulkan, Metal, DX12): a discrete one, else an
+    /// integrated one, else a software one (which is slower than the CPU, and says so).
+    Wgpu,
     Cpu,
 }
 
@@ -41,6 +44,7 @@ impl fmt::Display for DeviceChoice {
             DeviceChoice::Cuda(0) => f.write_str("cuda"),
             DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
             DeviceChoice::CudaAll => f.write_str("cuda:all"),
+            DeviceChoice::Wgpu => f.write_str("wgpu"),
             DeviceChoice::Cpu => f.write_str("cpu"),
         }
     }
@@ -49,12 +53,19 @@ impl fmt::Display for DeviceChoice {
 impl DeviceChoice {
     /// What the interface's Device row steps through (a GPU's number comes from the config or
     /// the command line).
-    pub const ALL: [DeviceChoice; 3] =
-        [DeviceChoice::Auto, DeviceChoice::Cuda(0), DeviceChoice::Cpu];
+    pub const ALL: [DeviceChoice; 4] = [
+        DeviceChoice::Auto,
+        DeviceChoice::Cuda(0),
+        DeviceChoice::Wgpu,
+        DeviceChoice::Cpu,
+    ];
 
     /// A GPU asked for by name (not `auto`).
     pub fn is_gpu(self) -> bool {
-        matches!(self, DeviceChoice::Cuda(_) | DeviceChoice::CudaAll)
+        matches!(
+            self,
+            DeviceChoice::Cuda(_) | DeviceChoice::CudaAll | DeviceChoice::Wgpu
+        )
     }
 }
 
@@ -65,7 +76,8 @@ impl FromStr for DeviceChoice {
         let s = s.trim().to_ascii_lowercase();
         let bad = || {
             format!(
-                "unknown device `{s}`: use auto, cpu, cuda, cuda:N (a GPU's number) or cuda:all"
+                "unknown device `{s}`: use auto, cpu, cuda, cuda:N (a GPU's number), cuda:all or \
+                 wgpu"
             )
         };
         Ok(match s.as_str() {
@@ -73,6 +85,7 @@ impl FromStr for DeviceChoice {
             "cpu" => DeviceChoice::Cpu,
             "cuda" => DeviceChoice::Cuda(0),
             "cuda:all" => DeviceChoice::CudaAll,
+            "wgpu" => DeviceChoice::Wgpu,
             _ => match s.strip_prefix("cuda:").map(str::parse) {
                 Some(Ok(n)) => DeviceChoice::Cuda(n),
                 _ => return Err(bad()),
@@ -100,6 +113,8 @@ impl From<DeviceChoice> for String {
 pub enum Device {
     Cpu,
     Cuda,
+    /// A GPU through wgpu (Vulkan, Metal, DX12).
+    Wgpu,
 }
 
 impl fmt::Display for Device {
@@ -107,6 +122,7 @@ impl fmt::Display for Device {
         f.write_str(match self {
             Device::Cpu => "cpu",
             Device::Cuda => "cuda",
+            Device::Wgpu => "wgpu",
         })
     }
 }
@@ -116,6 +132,8 @@ impl fmt::Display for Device {
 pub enum TrainEvent {
     Started {
         device: Device,
+        /// The GPU's name where the backend gives one: "Apple M2 (Metal)" (wgpu).
+        gpu: Option<String>,
         train_images: usize,
         test_images: usize,
         steps_per_epoch: usize,

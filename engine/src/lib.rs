@@ -14,12 +14,13 @@ pub mod model;
 pub mod objective;
 pub mod optim;
 pub mod runner;
+pub mod seeding;
 pub mod speed;
 pub mod stats;
 pub mod tricks;
 pub mod zca;
 
-use backend::{CpuAd, GpuAd, GpuDevice, GpuError, Place};
+use backend::{CpuAd, GpuAd, GpuDevice, GpuError, Place, WgpuAd};
 use events::{Outcome, TrainEvent};
 use runner::TrainError;
 
@@ -50,12 +51,37 @@ pub fn bench_on(
         Place::Gpu(n) => {
             speed::measure::<GpuAd>(&GpuDevice::new(n), kind, data, steps, epoch_images)
         }
+        Place::Wgpu(adapter) => {
+            speed::measure::<WgpuAd>(&adapter.device(), kind, data, steps, epoch_images)
+        }
     }?)
 }
 
 /// Trains a job at `place` (see [`backend::select`]). Blocks: call it from a thread of its own.
-pub fn run_on(place: Place, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Outcome, RunError> {
+pub fn run_on(
+    place: Place,
+    job: Job,
+    mut emit: impl FnMut(TrainEvent),
+) -> Result<Outcome, RunError> {
     let kind = place.kind();
+    // The loop knows the backend, not the adapter: the start names the GPU here.
+    let name = place.gpu_name();
+    let emit = |event| match event {
+        TrainEvent::Started {
+            device,
+            gpu: None,
+            train_images,
+            test_images,
+            steps_per_epoch,
+        } => emit(TrainEvent::Started {
+            device,
+            gpu: name.clone(),
+            train_images,
+            test_images,
+            steps_per_epoch,
+        }),
+        other => emit(other),
+    };
     // A GPU compiles and tunes its kernels on first use: in a phase of their own.
     let job = Job {
         warm_up: job.warm_up || place != Place::Cpu,
@@ -66,6 +92,7 @@ pub fn run_on(place: Place, job: Job, emit: impl FnMut(TrainEvent)) -> Result<Ou
             denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), kind, job, emit))
         }
         Place::Gpu(n) => runner::train::<GpuAd>(&GpuDevice::new(n), kind, job, emit),
+        Place::Wgpu(adapter) => runner::train::<WgpuAd>(&adapter.device(), kind, job, emit),
     }?;
     Ok(outcome)
 }

@@ -3,11 +3,12 @@
 use burn::module::{Initializer, Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::config::{Activation, Init, TrainConfig};
 use crate::kernels::{ModelOps, TanhAffine, conv3x3, dropout, pool2x2, tanh_affine};
+use crate::seeding::{MaskKey, StepKey, Stream};
 
 /// Conv(3→32) f Pool → Conv(32→64) f Pool → Conv(64→64) f → Dense(1024→64) f → Dense(64→10):
 /// 122,570 parameters, with f the configured activation (ReLU unless asked).
@@ -49,52 +50,56 @@ impl From<&TrainConfig> for CnnSpec {
     }
 }
 
-/// PyTorch's default for Conv2d/Linear: U(±1/sqrt(fan_in)) for weights and biases alike.
-const TORCH_DEFAULT: Initializer = Initializer::KaimingUniform {
-    gain: 0.577_350_269_189_625_8, // 1/sqrt(3)
-    fan_out_only: false,
-};
+impl Init {
+    /// One initial weight of a layer with `fan_in` inputs, from `s`.
+    fn weight(self, fan_in: usize, s: &mut Stream) -> f32 {
+        let fan_in = fan_in as f64;
+        (match self {
+            // PyTorch's default for Conv2d/Linear: U(±1/sqrt(fan_in)).
+            Init::Default => (2.0 * s.uniform() - 1.0) / fan_in.sqrt(),
+            // `kaiming_uniform_(nonlinearity='relu')`: U(±sqrt(6/fan_in)).
+            Init::KaimingRelu => (2.0 * s.uniform() - 1.0) * (6.0 / fan_in).sqrt(),
+            // LeCun's: N(0, 1/fan_in).
+            Init::Lecun => s.normal() / fan_in.sqrt(),
+        }) as f32
+    }
 
-/// `kaiming_uniform_(nonlinearity='relu')`: U(±sqrt(6/fan_in)).
-const KAIMING_RELU: Initializer = Initializer::KaimingUniform {
-    gain: std::f64::consts::SQRT_2,
-    fan_out_only: false,
-};
+    /// One initial bias: PyTorch's default draws it like the weights; the tricks start at 0.
+    fn bias(self, fan_in: usize, s: &mut Stream) -> f32 {
+        match self {
+            Init::Default => self.weight(fan_in, s),
+            Init::KaimingRelu | Init::Lecun => 0.0,
+        }
+    }
+}
 
-/// LeCun's: N(0, 1/fan_in).
-const LECUN: Initializer = Initializer::KaimingNormal {
-    gain: 1.0,
-    fan_out_only: false,
-};
-
-/// A zero bias of `n` units, in place of the initializer's.
-fn zero_bias<B: Backend>(n: usize, device: &B::Device) -> Option<Param<Tensor<B, 1>>> {
-    Some(Param::from_tensor(Tensor::zeros([n], device)))
+/// Parameter `what` of a network on `seed`: `shape`'s values drawn on the host by `value`.
+fn drawn<B: Backend, const D: usize>(
+    (seed, what): (u64, u64),
+    shape: [usize; D],
+    mut value: impl FnMut(&mut Stream) -> f32,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    let mut s = Stream::new(seed, what);
+    let values: Vec<f32> = (0..shape.iter().product()).map(|_| value(&mut s)).collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
 impl CnnSpec {
-    /// A network with its parameters drawn now, in a fixed order, from the backend's RNG.
-    /// (burn draws parameters lazily, at first use; drawing them here keeps the draws apart
-    /// from the dropout masks that follow.)
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Cnn<B> {
-        let drawn = self.skeleton::<B>(device).into_record();
-        self.skeleton(device).load_record(drawn)
-    }
-
-    fn skeleton<B: Backend>(&self, device: &B::Device) -> Cnn<B> {
-        let initializer = match self.init {
-            Init::Default => TORCH_DEFAULT,
-            Init::KaimingRelu => KAIMING_RELU,
-            Init::Lecun => LECUN,
-        };
+    /// The network of `seed` before its first step. Its weights are drawn on the host from
+    /// counter-based streams keyed by (seed, parameter) ([`crate::seeding`]), never from the
+    /// backend's generator: the same seed gives the same network on every device, whatever
+    /// else draws meanwhile.
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Cnn<B> {
+        // Zeros draw nothing; every parameter is replaced below.
         let conv = |i, o| {
             Conv2dConfig::new([i, o], [3, 3])
-                .with_initializer(initializer.clone())
+                .with_initializer(Initializer::Zeros)
                 .init(device)
         };
         let dense = |i, o| {
             LinearConfig::new(i, o)
-                .with_initializer(initializer.clone())
+                .with_initializer(Initializer::Zeros)
                 .init(device)
         };
         let mut cnn = Cnn {
@@ -108,37 +113,58 @@ impl CnnSpec {
             dropout_conv: self.dropout_conv.map(|p| DropoutConfig::new(p).init()),
             dropout_dense: self.dropout_dense.map(|p| DropoutConfig::new(p).init()),
         };
-        if self.init != Init::Default {
-            cnn.conv1.bias = zero_bias(32, device);
-            cnn.conv2.bias = zero_bias(64, device);
-            cnn.conv3.bias = zero_bias(64, device);
-            cnn.fc1.bias = zero_bias(64, device);
-            cnn.fc2.bias = zero_bias(10, device);
+        let init = self.init;
+        let mut what = 0..;
+        let mut key = || (seed, what.next().unwrap_or_default());
+        for (layer, i, o) in [
+            (&mut cnn.conv1, 3, 32),
+            (&mut cnn.conv2, 32, 64),
+            (&mut cnn.conv3, 64, 64),
+        ] {
+            let fan_in = i * 9;
+            layer.weight = drawn(key(), [o, i, 3, 3], |s| init.weight(fan_in, s), device);
+            layer.bias = Some(drawn(key(), [o], |s| init.bias(fan_in, s), device));
+        }
+        for (layer, i, o) in [(&mut cnn.fc1, 1024, 64), (&mut cnn.fc2, 64, 10)] {
+            // burn's Linear keeps its weight as [inputs, outputs].
+            layer.weight = drawn(key(), [i, o], |s| init.weight(i, s), device);
+            layer.bias = Some(drawn(key(), [o], |s| init.bias(i, s), device));
         }
         cnn
     }
 }
 
 impl<B: ModelOps> Cnn<B> {
-    /// `images`: [batch, 3, 32, 32] → logits [batch, 10].
+    /// Inference, without dropout: `images` [batch, 3, 32, 32] → logits [batch, 10].
     pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let x = pool2x2(self.conv_block(&self.conv1, images)); // [b, 32, 15, 15]
-        let x = pool2x2(self.conv_block(&self.conv2, x)); // [b, 64, 6, 6]
-        let x = self.conv_block(&self.conv3, x); // [b, 64, 4, 4]
+        self.forward_with(images, None)
+    }
+
+    /// A training step's forward pass: dropout where configured, with the masks of `step`
+    /// (layer 0-2 after each conv, 3 after the first dense layer).
+    pub fn forward_train(&self, images: Tensor<B, 4>, step: StepKey) -> Tensor<B, 2> {
+        self.forward_with(images, Some(step))
+    }
+
+    fn forward_with(&self, images: Tensor<B, 4>, step: Option<StepKey>) -> Tensor<B, 2> {
+        let mask = |layer| step.map(|s| s.mask(layer));
+        let x = pool2x2(self.conv_block(&self.conv1, images, mask(0))); // [b, 32, 15, 15]
+        let x = pool2x2(self.conv_block(&self.conv2, x, mask(1))); // [b, 64, 6, 6]
+        let x = self.conv_block(&self.conv3, x, mask(2)); // [b, 64, 4, 4]
         let x = x.flatten::<2>(1, 3); // [b, 1024]
         let x = self.act(self.fc1.forward(x));
-        let x = maybe_dropout(&self.dropout_dense, x);
+        let x = maybe_dropout(&self.dropout_dense, x, mask(3));
         self.fc2.forward(x)
     }
 
-    fn conv_block(&self, conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    fn conv_block(&self, conv: &Conv2d<B>, x: Tensor<B, 4>, mask: Option<MaskKey>) -> Tensor<B, 4> {
         // The layer's parameters, through our own op (see `conv`): burn's CPU backward is slow.
         let bias = conv
             .bias
             .as_ref()
             .expect("the seed CNN's convolutions have biases");
         let y = conv3x3(x, conv.weight.val(), bias.val());
-        maybe_dropout(&self.dropout_conv, self.act(y))
+        maybe_dropout(&self.dropout_conv, self.act(y), mask)
     }
 
     fn act<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
@@ -192,10 +218,11 @@ impl<B: Backend> Cnn<B> {
 fn maybe_dropout<B: ModelOps, const D: usize>(
     d: &Option<Dropout>,
     x: Tensor<B, D>,
+    mask: Option<MaskKey>,
 ) -> Tensor<B, D> {
-    match d {
-        Some(d) => dropout(x, d.prob),
-        None => x,
+    match (d, mask) {
+        (Some(d), Some(mask)) => dropout(x, d.prob, mask),
+        _ => x,
     }
 }
 
@@ -216,10 +243,7 @@ mod tests {
 
     #[test]
     fn has_the_tutorials_122570_parameters() {
-        let _turn = crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let m = spec(Init::Default).init::<Cpu>(&Default::default());
+        let m = spec(Init::Default).init::<Cpu>(1, &Default::default());
         assert_eq!(m.num_params(), 122_570);
         let y = m.forward(Tensor::zeros([2, 3, 32, 32], &Default::default()));
         assert_eq!(y.dims(), [2, 10]);
@@ -231,12 +255,9 @@ mod tests {
 
     #[test]
     fn kaiming_bounds_and_zero_biases() {
-        let _turn = crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
-        let k = spec(Init::KaimingRelu).init::<Cpu>(&dev);
-        let d = spec(Init::Default).init::<Cpu>(&dev);
+        let k = spec(Init::KaimingRelu).init::<Cpu>(1, &dev);
+        let d = spec(Init::Default).init::<Cpu>(1, &dev);
         // conv2: fan_in = 32*3*3 = 288; fc1: fan_in = 1024.
         for (w, fan_in) in [
             (max_abs(k.conv2.weight.val()), 288.0f32),
@@ -257,9 +278,6 @@ mod tests {
 
     #[test]
     fn dropout_is_present_exactly_where_asked() {
-        let _turn = crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         for (conv, dense) in [
             (None, None),
@@ -273,39 +291,66 @@ mod tests {
                 dropout_conv: conv,
                 dropout_dense: dense,
             }
-            .init::<CpuAd>(&dev);
+            .init::<CpuAd>(1, &dev);
             assert_eq!(m.dropout_probs(), (conv, dense));
         }
     }
 
     #[test]
     fn dropout_acts_in_training_only() {
-        let _turn = crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         use burn::module::AutodiffModule;
         let dev = Default::default();
         let x = Tensor::<CpuAd, 4>::random([4, 3, 32, 32], Distribution::Default, &dev);
-        let plain = spec(Init::Default).init::<CpuAd>(&dev);
+        let plain = spec(Init::Default).init::<CpuAd>(1, &dev);
         let dropped = CnnSpec {
             dropout_conv: Some(0.5),
             dropout_dense: Some(0.5),
             ..spec(Init::Default)
         }
-        .init::<CpuAd>(&dev);
-        // Same weights in both, so any difference comes from dropout.
-        // Parameters initialise lazily: a forward pass fixes them before they are copied.
-        let _ = plain.forward(x.clone());
-        let dropped = dropped.load_record(plain.clone().into_record());
-        let train_diff: f32 = (plain.forward(x.clone()) - dropped.forward(x.clone()))
+        .init::<CpuAd>(1, &dev);
+        // Same weights in both (the same seed), so any difference comes from dropout.
+        let step = StepKey::new(1, 0, 0);
+        let train = |m: &Cnn<CpuAd>| m.forward_train(x.clone(), step);
+        let train_diff: f32 = (train(&plain) - train(&dropped)).abs().sum().into_scalar();
+        assert!(train_diff > 1e-3, "dropout changed nothing in training");
+        // Inference drops nothing, with autodiff or without.
+        let infer_diff: f32 = (plain.forward(x.clone()) - dropped.forward(x.clone()))
             .abs()
             .sum()
             .into_scalar();
-        assert!(train_diff > 1e-3, "dropout changed nothing in training");
+        assert_eq!(infer_diff, 0.0);
         let (p, d) = (plain.valid(), dropped.valid());
         let a: TensorData = p.forward(x.clone().inner()).into_data();
         let b: TensorData = d.forward(x.inner()).into_data();
         a.assert_approx_eq::<f32>(&b, Default::default());
+    }
+
+    /// The initial network is a function of the seed alone: drawn on the host, so no other
+    /// draw of the backend's generator (another run's, a test's) changes it.
+    #[test]
+    fn a_seed_gives_one_network_whatever_else_draws() {
+        use burn::module::Module;
+        let dev = Default::default();
+        let weights = |m: Cnn<Cpu>| -> Vec<f32> {
+            let mut all = Vec::new();
+            m.visit(&mut Collect(&mut all));
+            all
+        };
+        let first = weights(spec(Init::Default).init(5, &dev));
+        Cpu::seed(&dev, 99);
+        let _ = Tensor::<Cpu, 1>::random([1000], Distribution::Default, &dev);
+        assert_eq!(first, weights(spec(Init::Default).init(5, &dev)));
+        assert_ne!(first, weights(spec(Init::Default).init(6, &dev)));
+        assert_eq!(first.len(), 122_570);
+    }
+
+    struct Collect<'a>(&'a mut Vec<f32>);
+
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let values = param.val().into_data().convert::<f32>();
+            self.0.extend(values.to_vec::<f32>().unwrap_or_default());
+        }
     }
 
     #[test]
@@ -316,7 +361,7 @@ mod tests {
                 activation,
                 ..spec(Init::Default)
             }
-            .init::<Cpu>(&dev)
+            .init::<Cpu>(1, &dev)
         };
         let x = || Tensor::<Cpu, 1>::from_floats([-2.0, -1.0, 0.0, 1.0, 3.0], &dev);
         let at = |a: Activation| -> Vec<f32> { m(a).act(x()).into_data().to_vec().unwrap() };
@@ -340,10 +385,7 @@ mod tests {
 
     #[test]
     fn lecun_init_has_std_one_over_sqrt_fan_in_and_zero_biases() {
-        let _turn = crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let m = spec(Init::Lecun).init::<Cpu>(&Default::default());
+        let m = spec(Init::Lecun).init::<Cpu>(1, &Default::default());
         // fc1: 1024 x 64 = 65,536 draws, fan_in 1024: std 1/32; the sample std is within 2%.
         let w: Vec<f32> = m.fc1.weight.val().into_data().to_vec().unwrap();
         let n = w.len() as f64;

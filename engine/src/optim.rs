@@ -107,7 +107,7 @@ mod tests {
     use crate::backend::{Cpu, CpuAd};
     use crate::config::{Hyper, TrainConfig};
     use crate::model::CnnSpec;
-    use crate::runner::tests::{RNG, synthetic};
+    use crate::runner::tests::synthetic;
     use burn::nn::loss::CrossEntropyLoss;
     use burn::tensor::{Int, Tensor, TensorData};
 
@@ -136,12 +136,11 @@ mod tests {
 
     #[test]
     fn two_sgd_momentum_steps_match_the_update_by_hand() {
-        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         let mut cfg = TrainConfig::baseline(&Hyper::default());
         cfg.optimizer = Optimizer::SgdMomentum { momentum: 0.9 };
         let lr = 0.05;
-        let m0: Cnn<CpuAd> = CnnSpec::from(&cfg).init(&dev);
+        let m0: Cnn<CpuAd> = CnnSpec::from(&cfg).init(cfg.seed, &dev);
         let w = |m: &Cnn<CpuAd>| m.fc2_weight().val().inner();
         let mut optim = Optim::<CpuAd>::new(&cfg, 0);
 
@@ -160,11 +159,10 @@ mod tests {
 
     #[test]
     fn plain_sgd_steps_along_the_gradient_alone() {
-        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
         let mut cfg = TrainConfig::baseline(&Hyper::default());
         cfg.optimizer = Optimizer::Sgd;
-        let m0: Cnn<CpuAd> = CnnSpec::from(&cfg).init(&dev);
+        let m0: Cnn<CpuAd> = CnnSpec::from(&cfg).init(cfg.seed, &dev);
         let mut optim = Optim::<CpuAd>::new(&cfg, 0);
         let (_, grads) = gradient(&m0);
         let m1 = optim.step(0.1, m0, grads);

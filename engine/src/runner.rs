@@ -7,14 +7,14 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::checkpoint;
 use crate::config::{LrPolicy, Optimizer, Order, TrainConfig};
-use crate::data::{CLASSES, ChannelStats, Cifar10, Split, cifar::IMAGE_BYTES};
+use crate::data::{CLASSES, ChannelStats, Cifar10, Split};
 use crate::events::{
     Device, EpochStats, Outcome, PROBE_IMAGES, Progress, REPORT_EVERY, TrainEvent, Validation,
 };
@@ -23,6 +23,7 @@ use crate::metrics::Confusion;
 use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
+use crate::seeding::StepKey;
 use crate::zca::{self, Zca};
 
 /// Images per forward pass when evaluating (no gradients, so larger batches are cheap).
@@ -126,7 +127,7 @@ pub fn divergence_fix(cfg: &TrainConfig) -> String {
 /// A split's pixels on the device.
 enum Pixels<B: Backend> {
     /// As u8 (a quarter of f32's memory), mapped to network input batch by batch.
-    Bytes(Tensor<B, 2, Int>), // [n, 3072]
+    Bytes(Tensor<B, 2, Int>), // [n, 3072] (u8), or packed (see `Kernels::upload_images`)
     /// Already network input (ZCA-whitened once, at upload), f32.
     Ready(Tensor<B, 2>), // [n, 3072]
 }
@@ -140,12 +141,8 @@ pub(crate) struct DeviceSplit<B: Backend> {
 
 impl<B: ModelOps> DeviceSplit<B> {
     pub(crate) fn upload(split: &Split, device: &B::Device) -> Self {
-        let images = TensorData::new(split.images.clone(), [split.len(), IMAGE_BYTES]);
-        Self::with_pixels(
-            split,
-            Pixels::Bytes(Tensor::from_data(images, (device, DType::U8))),
-            device,
-        )
+        let images = kernels::upload_images(split.images.clone(), split.len(), device);
+        Self::with_pixels(split, Pixels::Bytes(images), device)
     }
 
     /// The split with its pixels whitened by `zca` (the whitened copy is f32).
@@ -340,9 +337,71 @@ fn shapes(train: usize, batch: usize, test: usize) -> (Vec<usize>, Vec<usize>) {
 // A validation point within the epoch scores one full scoring batch: its kernels are warm.
 const _: () = assert!(PROBE_IMAGES == EVAL_BATCH);
 
-/// One step of each training shape and one forward pass of each scoring shape, on copies
-/// that are thrown away: the kernels they need are compiled and tuned before the run's own
-/// first step. Draws random numbers (dropout), which the epoch loop reseeds right after.
+/// Training steps in a row per batch shape in the warm-up: enough that the steps after them
+/// meet no kernel they did not (checked on lavapipe by engine/tests/wgpu.rs).
+const WARM_UP_STEPS: usize = 3;
+
+/// An epoch's running sums: kept on the device, read once per report window (each read waits
+/// for the device).
+struct Tally<B: Backend> {
+    /// Sum of the per-image losses of the epoch, and of the current report window.
+    loss_sum: Tensor<B, 1>,
+    window: Tensor<B, 1>,
+    window_images: usize,
+    /// Right predictions of the epoch.
+    correct: Tensor<B, 1, Int>,
+}
+
+impl<B: Backend> Tally<B> {
+    fn new(device: &B::Device) -> Self {
+        Self {
+            loss_sum: Tensor::zeros([1], device),
+            window: Tensor::zeros([1], device),
+            window_images: 0,
+            correct: Tensor::zeros([1], device),
+        }
+    }
+
+    /// One batch: its mean loss, logits and labels.
+    fn add(&mut self, batch_loss: Tensor<B, 1>, logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) {
+        let images = labels.dims()[0];
+        let batch_loss = batch_loss * images as f32;
+        self.loss_sum = self.loss_sum.clone() + batch_loss.clone();
+        self.window = self.window.clone() + batch_loss;
+        self.window_images += images;
+        let right = logits.argmax(1).squeeze_dim(1).equal(labels).int().sum();
+        self.correct = self.correct.clone() + right;
+    }
+
+    /// The window's mean loss and the epoch's right predictions so far, in one read; the next
+    /// window starts.
+    fn read_window(&mut self) -> (f64, f64) {
+        let device = self.window.device();
+        let window = std::mem::replace(&mut self.window, Tensor::zeros([1], &device));
+        let both = Tensor::cat(vec![window, self.correct.clone().float()], 0).into_data();
+        let [sum, right]: [f32; 2] = both
+            .convert::<f32>()
+            .to_vec()
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .unwrap_or([f32::NAN; 2]);
+        let mean = sum as f64 / std::mem::take(&mut self.window_images) as f64;
+        (mean, right as f64)
+    }
+
+    /// The epoch's loss sum and right predictions.
+    fn epoch(self) -> (f64, f64) {
+        (
+            self.loss_sum.into_scalar().elem::<f64>(),
+            self.correct.into_scalar().elem::<f64>(),
+        )
+    }
+}
+
+/// [`WARM_UP_STEPS`] steps of each training shape, with the loop's bookkeeping, and one
+/// forward pass of each scoring shape, on copies that are thrown away: the kernels they need
+/// are compiled and tuned before the run's own first step. Its dropout masks are keyed like the epoch's first step's: it takes nothing
+/// from the run's own draws (every draw is a function of its key).
 fn warm_up<B: TrainBackend>(
     model: &Cnn<B>,
     cfg: &TrainConfig,
@@ -355,18 +414,26 @@ fn warm_up<B: TrainBackend>(
     let total = steps.len() + scoring.len();
     emit(TrainEvent::Preparing { done: 0, total });
     let objective = Objective::new(cfg, epoch, &device);
+    let lr = cfg.lr.at(epoch);
     for (k, &n) in steps.iter().enumerate() {
+        // Steps in a row, as the loop takes them: the first without the optimizer's state, the
+        // next with it, the sums running across them (the device fuses each pattern into
+        // kernels of its own). Then the loop's reads and a checkpoint's encoding. Reading a
+        // value waits for the device: the kernels ran, so they are compiled and tuned.
         let mut optim = Optim::<B>::new(cfg, epoch);
+        let mut tally = Tally::new(&device);
+        let mut copy = model.clone();
         let index: Vec<i64> = (0..n as i64).collect();
-        let (next, loss, logits) = step(
-            model.clone(),
-            &mut optim,
-            &objective,
-            cfg.lr.at(epoch),
-            train.batch(&index, input),
-        );
-        // Reading a value waits for the device: the kernels ran, so they are tuned.
-        let _ = (loss.into_scalar(), logits.argmax(1).into_data(), next);
+        for i in 0..WARM_UP_STEPS {
+            let (x, y) = train.batch(&index, input);
+            let labels = y.clone().inner();
+            let key = StepKey::new(cfg.seed, epoch, i);
+            let (next, loss, logits) = step(copy, &mut optim, &objective, lr, key, (x, y));
+            tally.add(loss, logits, labels);
+            copy = next;
+        }
+        let _ = (tally.read_window(), tally.epoch());
+        let _ = checkpoint::encode(&copy, &optim);
         emit(TrainEvent::Preparing { done: k + 1, total });
     }
     let valid = model.valid();
@@ -385,20 +452,21 @@ fn probe_at(step: usize, steps: usize, probes: usize) -> bool {
     step < steps && (1..probes).any(|k| step == (k * steps).div_ceil(probes))
 }
 
-/// One optimisation step. Returns the updated model, the batch's mean cross-entropy and the
-/// logits, both detached from the graph.
+/// One optimisation step, its random numbers (dropout) drawn from `key`. Returns the updated
+/// model, the batch's mean cross-entropy and the logits, both detached from the graph.
 pub(crate) fn step<B: TrainBackend>(
     model: Cnn<B>,
     optim: &mut Optim<B>,
     objective: &Objective<B>,
     lr: f64,
+    key: StepKey,
     (x, y): (Tensor<B, 4>, Tensor<B, 1, Int>),
 ) -> (
     Cnn<B>,
     Tensor<B::InnerBackend, 1>,
     Tensor<B::InnerBackend, 2>,
 ) {
-    let logits = model.forward(x);
+    let logits = model.forward_train(x, key);
     let (loss, ce_loss) = objective.of(logits.clone(), y, &model);
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (
@@ -408,30 +476,11 @@ pub(crate) fn step<B: TrainBackend>(
     )
 }
 
-/// The backend's RNG (initialisation, dropout masks) is reseeded from the run's seed at every
-/// epoch, so a run resumed at epoch k draws exactly the masks it would have drawn.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// The backend's RNG is one per process (burn's `Backend::seed` sets a global generator), so
-/// a run seeds it and takes its draws while no other run does: runs side by side then draw
-/// what they would draw alone.
-fn seeded<R>(draw: impl FnOnce() -> R) -> R {
-    static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    draw()
-}
-
 /// The network before its first step: drawn from the run's seed alone, so every variant with
 /// the same architecture and init starts from the same weights on the same seed (a paired
-/// comparison).
+/// comparison), on every device.
 pub fn initial_model<B: Backend>(cfg: &TrainConfig, device: &B::Device) -> Cnn<B> {
-    seeded(|| {
-        B::seed(device, cfg.seed);
-        CnnSpec::from(cfg).init(device)
-    })
+    CnnSpec::from(cfg).init(cfg.seed, device)
 }
 
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
@@ -487,6 +536,7 @@ pub fn train<B: TrainBackend>(
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     emit(TrainEvent::Started {
         device: kind,
+        gpu: None,
         train_images: n,
         test_images: test.len(),
         steps_per_epoch,
@@ -502,16 +552,11 @@ pub fn train<B: TrainBackend>(
     let mut last_eval = None;
     for epoch in epochs.len()..cfg.epochs {
         let epoch_start = Instant::now();
-        seeded(|| B::seed(device, epoch_seed(cfg.seed, epoch)));
-        kernels::seed_masks(epoch_seed(cfg.seed, epoch));
         let lr = cfg.lr.at(epoch);
         let order = epoch_order(cfg.order, cfg.seed, epoch, &train.host_labels);
         let objective = Objective::new(cfg, epoch, device);
         optim = optim.for_epoch(cfg, epoch);
-        let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
-        let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
-        let mut window = Tensor::<B::InnerBackend, 1>::zeros([1], device);
-        let mut window_images = 0;
+        let mut tally = Tally::<B::InnerBackend>::new(device);
         // Scoring within the epoch is not training: kept out of the speed figures.
         let mut probing = 0.0;
         for (i, chunk) in order.chunks(cfg.batch_size).enumerate() {
@@ -520,27 +565,13 @@ pub fn train<B: TrainBackend>(
             }
             let (x, y) = train.batch(chunk, input);
             let labels = y.clone().inner();
-            let (next, batch_loss, logits) = step(model, &mut optim, &objective, lr, (x, y));
+            let key = StepKey::new(cfg.seed, epoch, i);
+            let (next, batch_loss, logits) = step(model, &mut optim, &objective, lr, key, (x, y));
             model = next;
-
-            // Sums stay on the device; they are read once per report window.
-            let batch_loss = batch_loss * chunk.len() as f32;
-            loss_sum = loss_sum + batch_loss.clone();
-            window = window + batch_loss;
-            window_images += chunk.len();
-            correct = correct + logits.argmax(1).squeeze_dim(1).equal(labels).int().sum();
+            tally.add(batch_loss, logits, labels);
             let steps = i + 1;
             if steps % REPORT_EVERY == 0 || steps == steps_per_epoch {
-                // One read per report, for both sums: each read waits for the device.
-                let both = Tensor::cat(vec![window, correct.clone().float()], 0).into_data();
-                let [window_sum, right]: [f32; 2] = both
-                    .convert::<f32>()
-                    .to_vec()
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .unwrap_or([f32::NAN; 2]);
-                let (window_sum, right) = (window_sum as f64, right as f64);
-                let mean = window_sum / window_images as f64;
+                let (mean, right) = tally.read_window();
                 if watch.diverged(mean) {
                     return Err(TrainError::Diverged {
                         epoch: epoch + 1,
@@ -561,8 +592,6 @@ pub fn train<B: TrainBackend>(
                     images_per_sec: seen as f64 / secs.max(1e-9),
                     elapsed: earlier + started.elapsed().as_secs_f64(),
                 }));
-                window = Tensor::zeros([1], device);
-                window_images = 0;
             }
             if probe_at(steps, steps_per_epoch, job.probes) {
                 let t = Instant::now();
@@ -577,8 +606,8 @@ pub fn train<B: TrainBackend>(
             }
         }
         let train_secs = epoch_start.elapsed().as_secs_f64() - probing;
-        let train_loss = loss_sum.into_scalar().elem::<f64>() / n as f64;
-        let train_accuracy = correct.into_scalar().elem::<f64>() / n as f64;
+        let (loss_sum, correct) = tally.epoch();
+        let (train_loss, train_accuracy) = (loss_sum / n as f64, correct / n as f64);
         // More epochs would not bring a saturated net back: stop and say what to lower.
         let previous = epochs.last().map(|e| (e.train_loss, e.train_accuracy));
         if previous
@@ -638,6 +667,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAd};
     use crate::config::{Hyper, Init, LossKind, LrPolicy, OptimizerKind, Order};
+    use crate::data::cifar::IMAGE_BYTES;
     use crate::events::PROBES;
     use crate::tricks::{self, Trick, TrickSet};
     use rand::Rng;
@@ -662,10 +692,6 @@ pub(crate) mod tests {
         }
         split
     }
-
-    /// burn's CPU backend keeps one global RNG: tests that need a seeded, repeatable stream
-    /// take turns.
-    pub(crate) static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     pub(crate) fn tiny() -> Cifar10 {
         Cifar10 {
@@ -713,7 +739,6 @@ pub(crate) mod tests {
         done: Vec<EpochStats>,
         stop_after: Option<usize>,
     ) -> Result<Outcome, TrainError> {
-        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let cancel = AtomicBool::new(false);
         let data = tiny();
         let owner = checkpoint::Owner {
@@ -805,7 +830,6 @@ pub(crate) mod tests {
     /// its steps are done, before its figures; its running train accuracy ends at the epoch's.
     #[test]
     fn each_epoch_says_when_its_test_set_is_scored() {
-        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let cfg = config(&[]);
         let (data, cancel) = (tiny(), AtomicBool::new(false));
         let job = plain_job(&data, &cfg, &cancel);
@@ -838,7 +862,6 @@ pub(crate) mod tests {
     fn validation_within_the_epoch_changes_nothing_and_comes_evenly() {
         let cfg = config(&[Trick::DropoutConv, Trick::DropoutDense, Trick::NormInputs]);
         let run = |probes| {
-            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let (data, cancel) = (tiny(), AtomicBool::new(false));
             let job = Job {
                 probes,
@@ -882,7 +905,6 @@ pub(crate) mod tests {
     fn the_warm_up_says_its_progress_and_changes_nothing() {
         let cfg = config(&[Trick::DropoutConv, Trick::WeightDecay]);
         let run = |warm_up| {
-            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let (data, cancel) = (tiny(), AtomicBool::new(false));
             let job = Job {
                 warm_up,
@@ -1031,17 +1053,16 @@ pub(crate) mod tests {
     /// One step of epoch `epoch` on a fixed batch; returns sum |w| over the weights before and
     /// after.
     fn one_step_in(cfg: &TrainConfig, epoch: usize) -> (f32, f32) {
-        let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let dev = Default::default();
-        CpuAd::seed(&dev, 11);
-        let model: Cnn<CpuAd> = CnnSpec::from(cfg).init(&dev);
+        let model: Cnn<CpuAd> = CnnSpec::from(cfg).init(11, &dev);
         let split = synthetic(32, 4);
         let data = DeviceSplit::<CpuAd>::upload(&split, &dev);
         let xy = data.range(0, 32, InputMap::new(None));
         let before: f32 = model.l1_norm().into_scalar();
         let mut optim = Optim::new(cfg, epoch);
         let objective = Objective::new(cfg, epoch, &dev);
-        let (model, _, _) = step(model, &mut optim, &objective, 1e-3, xy);
+        let key = StepKey::new(11, epoch, 0);
+        let (model, _, _) = step(model, &mut optim, &objective, 1e-3, key, xy);
         (before, model.l1_norm().into_scalar())
     }
 
@@ -1204,7 +1225,6 @@ pub(crate) mod tests {
         b.seed = 8;
         let (solo_a, solo_b) = (train_tiny(&a), train_tiny(&b));
         let together = {
-            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let data = tiny();
             let run = |cfg: &TrainConfig| {
                 let cancel = AtomicBool::new(false);
@@ -1243,7 +1263,6 @@ pub(crate) mod tests {
         let (solo_a, solo_b) = (train_tiny(&a), train_tiny(&b));
         let tmp = tempfile::tempdir().unwrap();
         let (stopped, beside) = {
-            let _turn = RNG.lock().unwrap_or_else(|e| e.into_inner());
             let data = tiny();
             let owner = checkpoint::Owner {
                 history: "test.db".into(),

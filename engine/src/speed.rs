@@ -13,6 +13,7 @@ use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
 use crate::runner::{self, DeviceSplit, InputMap, Job, TrainError};
+use crate::seeding::StepKey;
 use crate::tricks::{self, TrickSet};
 
 /// Images per second, each the figure of one repetition.
@@ -47,12 +48,11 @@ pub fn measure<B: TrainBackend>(
     epoch_images: Option<usize>,
 ) -> Result<Figures, TrainError> {
     let cfg = baseline(epoch_images);
-    B::seed(device, cfg.seed);
 
     // Bare step: one batch already on the device, so only the step is timed.
     let batch = DeviceSplit::<B>::upload(&data.train.head(cfg.batch_size), device);
     let input = InputMap::new(None);
-    let mut model: Cnn<B> = CnnSpec::from(&cfg).init(device);
+    let mut model: Cnn<B> = CnnSpec::from(&cfg).init(cfg.seed, device);
     let mut optim = Optim::new(&cfg, 0);
     let objective = Objective::new(&cfg, 0, device);
     let mut timed = |n: usize, model: &mut Option<Cnn<B>>| {
@@ -63,6 +63,7 @@ pub fn measure<B: TrainBackend>(
                 &mut optim,
                 &objective,
                 1e-3,
+                StepKey::new(cfg.seed, 0, 0),
                 xy,
             );
             *model = Some(next);

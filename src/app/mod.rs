@@ -229,6 +229,9 @@ pub const NOTICE_SECONDS: u32 = 8;
 /// about a tenth of an H200 busy (measured: 9% utilization), so eight share it.
 pub const GPU_PARALLEL: usize = 8;
 
+/// Runs trained at once through wgpu unless asked otherwise (see `Setup::parallel_on`).
+pub const WGPU_PARALLEL: usize = 2;
+
 /// Most runs at once that `--parallel` and `[app] parallel` accept.
 pub const MAX_PARALLEL: usize = 64;
 
@@ -435,11 +438,16 @@ impl App {
     }
 
     /// The seeds a run (`study` false) or each study scenario trains on: as set, else one for
-    /// a run, and for a study 3 on the CPU, 5 on a GPU (asked for, or seen training).
+    /// a run, and for a study 3 on the CPU or through wgpu, 5 on a CUDA GPU (asked for, or seen
+    /// training).
     pub fn seeds(&self, study: bool) -> Vec<u64> {
-        let gpu =
-            self.values.device.is_gpu() || self.runs.iter().any(|r| r.device == Some(Device::Cuda));
-        let device = if gpu { Device::Cuda } else { Device::Cpu };
+        let seen = |d| self.runs.iter().any(|r| r.device == Some(d));
+        let device = match self.values.device {
+            DeviceChoice::Wgpu => Device::Wgpu,
+            d if d.is_gpu() || seen(Device::Cuda) => Device::Cuda,
+            _ if seen(Device::Wgpu) => Device::Wgpu,
+            _ => Device::Cpu,
+        };
         self.values
             .seeds
             .clone()
@@ -546,14 +554,13 @@ impl App {
                 // The row changes with these two: running, then one more epoch.
                 let row_changed =
                     matches!(event, TrainEvent::Started { .. } | TrainEvent::Epoch(_));
-                if let TrainEvent::Started {
-                    device: Device::Cuda,
-                    ..
-                } = event
-                    && self.parallel_auto
-                {
+                if let (TrainEvent::Started { device, .. }, true) = (&event, self.parallel_auto) {
                     // The device as the runs start now: it may have changed since the start.
-                    self.parallel = per_gpu(self.values.device, || self.gpus);
+                    match device {
+                        Device::Cuda => self.parallel = per_gpu(self.values.device, || self.gpus),
+                        Device::Wgpu => self.parallel = WGPU_PARALLEL,
+                        Device::Cpu => {}
+                    }
                 }
                 if let Some(r) = self.run_mut(run) {
                     r.apply(event);
@@ -1176,8 +1183,9 @@ impl App {
     }
 
     /// The device a started run reported, for the header.
-    pub fn device_in_use(&self) -> Option<Device> {
-        self.live_run().and_then(|r| r.device)
+    /// The device the shown run trains on, its GPU named ("wgpu: Apple M2 (Metal)").
+    pub fn device_in_use(&self) -> Option<String> {
+        self.live_run().and_then(Run::device_label)
     }
 }
 
@@ -1414,6 +1422,7 @@ pub(crate) mod tests {
         assert_eq!(first, 1, "one at a time until the device is known");
         let on = |device| TrainEvent::Started {
             device,
+            gpu: None,
             train_images: 64,
             test_images: 64,
             steps_per_epoch: 1,

@@ -286,7 +286,7 @@ impl Param {
             Param::Device => {
                 let all = DeviceChoice::ALL;
                 let i = all.iter().position(|d| *d == e.device).unwrap_or(0);
-                e.device = all[(i + if up { 1 } else { 2 }) % all.len()];
+                e.device = all[(i + if up { 1 } else { all.len() - 1 }) % all.len()];
             }
             Param::Activation => h.activation = cycle(&Activation::ALL, h.activation, up),
             Param::Loss => h.loss = cycle(LossKind::ALL, h.loss, up),
@@ -345,7 +345,8 @@ impl Param {
                 }
             }
             Param::Device => {
-                next.device = DeviceChoice::from_str(text).map_err(|_| bad("auto, cuda or cpu"))?
+                next.device = DeviceChoice::from_str(text)
+                    .map_err(|_| bad("auto, cuda, cuda:N, cuda:all, wgpu or cpu"))?
             }
             Param::Activation => h.activation = text.parse()?,
             Param::Loss => h.loss = text.parse()?,

@@ -78,6 +78,7 @@ impl Seeds {
             (false, _) => 1,
             (true, Device::Cpu) => 3,
             (true, Device::Cuda) => 5,
+            (true, Device::Wgpu) => 3,
         })
     }
 }

@@ -132,11 +132,13 @@ fn train_one(
     let mut emit = |event: TrainEvent| match event {
         TrainEvent::Started {
             device,
+            gpu,
             train_images,
             test_images,
             ..
         } => note!(
-            "{label}: training on {device}, {train_images} training / {test_images} test images, {} epochs",
+            "{label}: training on {device}{}, {train_images} training / {test_images} test images, {} epochs",
+            gpu.as_ref().map(|g| format!(" ({g})")).unwrap_or_default(),
             cfg.epochs
         ),
         TrainEvent::Progress(p) => {

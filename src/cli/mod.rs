@@ -63,8 +63,9 @@ pub struct Cli {
     /// Folder holding cifar-10-batches-bin/ (or that folder) [default: download into the cache]
     #[arg(long, global = true, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Where to train: auto (CUDA when a GPU answers, else the CPU), cpu, cuda (GPU 0), cuda:N
-    /// (GPU N) or cuda:all (runs spread over every GPU in turn)
+    /// Where to train: auto (CUDA, else a hardware GPU through wgpu, else the CPU), cpu, cuda
+    /// (GPU 0), cuda:N (GPU N), cuda:all (runs spread over every GPU in turn) or wgpu (Vulkan,
+    /// Metal, DX12)
     #[arg(long, global = true)]
     pub device: Option<DeviceChoice>,
     /// The run history database [default: history.db in the user's data folder]

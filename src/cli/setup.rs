@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::app::per_gpu;
 use crate::app::variants::Seeds;
+use crate::app::{WGPU_PARALLEL, per_gpu};
 use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
 use crate::store::job::Places;
@@ -82,6 +82,9 @@ impl Context {
     pub fn parallel_on(&self, device: Device) -> usize {
         self.parallel.unwrap_or(match device {
             Device::Cuda => self.gpu_parallel(),
+            // A laptop's GPU, or one without CUDA: not measured on hardware yet (lavapipe, a
+            // software GPU, trained two at once no faster than one after the other), so two.
+            Device::Wgpu => WGPU_PARALLEL,
             Device::Cpu => 1,
         })
     }

@@ -254,7 +254,12 @@ pub fn execute(
     // The run is this process's before anything of it is read or trained: two `resume N` at
     // once must not both train it.
     if let Some(s) = &store {
-        match s.claim(id_or_0, &place.kind().to_string()) {
+        // The device as `Run::device_label` reads it back: the GPU's name with its kind.
+        let device = match place.gpu_name() {
+            Some(gpu) => format!("{}: {gpu}", place.kind()),
+            None => place.kind().to_string(),
+        };
+        match s.claim(id_or_0, &device) {
             Ok(()) => {}
             Err(
                 e @ (StoreError::Taken { .. }

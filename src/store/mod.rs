@@ -658,7 +658,8 @@ impl Store {
             let t = now();
             conn.execute(
                 "UPDATE runs SET status = 'finished', finished_at = ?2, heartbeat = ?2,
-                     device = ?3, seconds = ?4, images_per_sec = ?5, accuracy = ?6,
+                     device = CASE WHEN device LIKE ?3 || ': %' THEN device ELSE ?3 END,
+                     seconds = ?4, images_per_sec = ?5, accuracy = ?6,
                      macro_f1 = ?7, confusion = ?8, report = ?9, error = NULL
                  WHERE id = ?1",
                 params![
@@ -838,13 +839,22 @@ impl Row {
                 r.get::<_, Option<String>>("host")?.as_deref(),
                 r.get::<_, Option<String>>("heartbeat")?.as_deref(),
             );
-        let device = r.get::<_, Option<String>>("device")?.map(|d| {
-            if d == "cuda" {
-                Device::Cuda
-            } else {
-                Device::Cpu
-            }
-        });
+        // "cpu", "cuda", or "wgpu: <the GPU's name>" (see `Run::device_label`).
+        let device_text: Option<String> = r.get("device")?;
+        let (device, gpu) = match device_text
+            .as_deref()
+            .map(|d| d.split_once(": ").unwrap_or((d, "")))
+        {
+            Some((kind, gpu)) => (
+                Some(match kind {
+                    "cuda" => Device::Cuda,
+                    "wgpu" => Device::Wgpu,
+                    _ => Device::Cpu,
+                }),
+                Some(gpu.to_string()).filter(|g| !g.is_empty()),
+            ),
+            None => (None, None),
+        };
         let status = match word.as_str() {
             _ if lost => Status::Interrupted(Some(GONE.into())),
             "finished" => {
@@ -898,6 +908,7 @@ impl Row {
             config,
             status,
             device,
+            gpu,
             steps_per_epoch: 0,
             evaluating: false,
             preparing: None,
@@ -1011,6 +1022,27 @@ mod tests {
         assert_eq!((run.id, run.device), (id, Some(Device::Cuda)));
         assert_eq!(run.tricks, TrickSet::new());
         assert!(run.created_at.is_some());
+
+        // A wgpu run keeps its GPU's name through its end (the outcome knows only the kind).
+        let id = s.insert("baseline", &cfg()).unwrap();
+        s.start(id, "wgpu: AMD Radeon 780M (Vulkan)").unwrap();
+        let mut o = outcome(0.7, 2);
+        o.device = Device::Wgpu;
+        s.finish(id, &o).unwrap();
+        let run = s.get(id).unwrap();
+        assert_eq!(
+            (run.device, run.gpu.as_deref()),
+            (Some(Device::Wgpu), Some("AMD Radeon 780M (Vulkan)"))
+        );
+        assert_eq!(
+            run.device_label().as_deref(),
+            Some("wgpu: AMD Radeon 780M (Vulkan)")
+        );
+        // A run started on one kind and finished on another records the other.
+        let id = s.insert("baseline", &cfg()).unwrap();
+        s.start(id, "wgpu: AMD Radeon 780M (Vulkan)").unwrap();
+        s.finish(id, &outcome(0.7, 2)).unwrap();
+        assert_eq!(s.get(id).unwrap().device_label().as_deref(), Some("cpu"));
     }
 
     #[test]

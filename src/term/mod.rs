@@ -19,10 +19,39 @@ use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::{self, TrickSet};
 
 /// The terminal as it was: mouse reporting off (harmless when it was never on), raw mode and
-/// the alternate screen left.
+/// the alternate screen left, stderr back on the terminal.
 fn restore() {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    stderr_back();
+}
+
+/// The process's own stderr while the interface is up, to put back.
+static SAVED_STDERR: std::sync::Mutex<Option<std::os::fd::OwnedFd>> = std::sync::Mutex::new(None);
+
+/// Sends stderr (file descriptor 2) to `log` while the interface is up: graphics and CUDA
+/// drivers print there as they load (Mesa's Vulkan: "XDG_RUNTIME_DIR is invalid or not set"),
+/// and it would land in the middle of the screen. Best effort: where it fails, stderr stays.
+fn stderr_to(log: &std::path::Path) {
+    use std::os::fd::AsFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log);
+    let saved = rustix::io::dup(std::io::stderr().as_fd());
+    if let (Ok(file), Ok(saved)) = (file, saved)
+        && rustix::stdio::dup2_stderr(&file).is_ok()
+        && let Ok(mut slot) = SAVED_STDERR.lock()
+    {
+        *slot = Some(saved);
+    }
+}
+
+fn stderr_back() {
+    let saved = SAVED_STDERR.lock().ok().and_then(|mut s| s.take());
+    if let Some(saved) = saved {
+        let _ = rustix::stdio::dup2_stderr(&saved);
+    }
 }
 
 /// What to do once the interface is up.
@@ -118,6 +147,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
+    stderr_to(&ctx.log_file);
     if ctx.settings.app.mouse
         && let Err(e) = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
     {

@@ -54,7 +54,8 @@ pub fn draw(
             Span::raw(format!(
                 "{} · {} · {} epochs{} · {} · {:.0} img/s",
                 tricks::describe_short(&run.tricks),
-                outcome.device,
+                run.device_label()
+                    .unwrap_or_else(|| outcome.device.to_string()),
                 run.config.epochs,
                 run.subset_note(),
                 clock(outcome.seconds),

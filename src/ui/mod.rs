@@ -210,17 +210,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &m
             Span::styled(label, theme.dim())
         });
     }
+    // A GPU's name can be long: the header keeps room for the tabs, and cuts the name first.
     let device = match app.device_in_use() {
-        Some(d) => d.to_string(),
+        Some(d) => ellipsis(&d, 28),
         None => app.values.device.to_string(),
     };
     let used: usize = spans.iter().map(|s| s.width()).sum();
     // The longest that fits: five tabs and a CUDA device leave no room for all of it at 80.
     let data = data_status(app);
+    let room = (area.width as usize).saturating_sub(used + 1);
     let right = [
         format!("{data} | {device} | ? help "),
         format!("{data} | {device} "),
         format!("{device} "),
+        format!("{} ", ellipsis(&device, room)),
     ]
     .into_iter()
     .find(|r| used + r.chars().count() <= area.width as usize)
@@ -286,6 +289,16 @@ fn hints(theme: &Theme) -> Line<'static> {
 }
 
 /// `m:ss` or `h:mm:ss`.
+/// `text` in at most `width` characters, cut with an ellipsis.
+pub fn ellipsis(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 pub fn clock(seconds: f64) -> String {
     let s = if seconds.is_finite() {
         seconds.max(0.0).round() as u64

@@ -64,6 +64,7 @@ fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
         app,
         TrainEvent::Started {
             device: Device::Cpu,
+            gpu: None,
             train_images: 50_000,
             test_images: 10_000,
             steps_per_epoch: 782,
@@ -257,6 +258,7 @@ fn charts_move_within_the_epoch() {
         run,
         event: TrainEvent::Started {
             device: Device::Cpu,
+            gpu: None,
             train_images: 50_000,
             test_images: 10_000,
             steps_per_epoch: 782,
@@ -487,6 +489,7 @@ fn several_runs_training_show_a_row_each() {
             run,
             event: TrainEvent::Started {
                 device: Device::Cpu,
+                gpu: None,
                 train_images: 50_000,
                 test_images: 10_000,
                 steps_per_epoch: 782,
@@ -883,6 +886,7 @@ fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
     for event in [
         TrainEvent::Started {
             device: Device::Cuda,
+            gpu: None,
             train_images: 50_000,
             test_images: 10_000,
             steps_per_epoch: 782,
@@ -908,4 +912,33 @@ fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
     });
     let s = screen(&app, 80, 24);
     assert!(!s.contains("preparing") && s.contains("epoch 1/10"), "{s}");
+}
+
+/// A run on a GPU reached through wgpu: the header names the GPU, cut to fit 80 columns.
+#[test]
+fn the_header_names_the_gpu_a_run_trains_on() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: Some(1) });
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Started {
+            device: Device::Wgpu,
+            gpu: Some("AMD Radeon 780M Graphics (RADV PHOENIX) (Vulkan)".into()),
+            train_images: 50_000,
+            test_images: 10_000,
+            steps_per_epoch: 782,
+        },
+    });
+    let wide = screen(&app, 120, 40);
+    let header = wide.lines().next().unwrap_or_default().to_string();
+    assert!(
+        header.contains("| wgpu: AMD Radeon 780M Graph… |"),
+        "{header}"
+    );
+    let narrow = screen(&app, 80, 24);
+    let header = narrow.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("wgpu: AMD Radeon"), "{header}");
+    assert!(header.chars().count() <= 80, "{header}");
 }

@@ -1,5 +1,5 @@
 //! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, dropout masks
-//! from a counter-based generator, and a vectorized tanh, all parallel on rayon's pool.
+//! from a counter-based hash ([`crate::seeding`]), and a vectorized tanh, all parallel on rayon's pool.
 #![allow(unsafe_code)]
 
 use burn::tensor::{Shape, TensorData, TensorMetadata};
@@ -7,6 +7,7 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 use super::{Kernels, TanhAffine, burn_ops};
+use crate::seeding::{MaskKey, keep_threshold};
 
 /// The CPU kernels this module replaces, each of which `CIFAR_TUI_BURN_KERNELS` can hand back
 /// to burn (a comma list of `conv,pool,gather,mask,tanh`, or `all`), to measure what each one
@@ -231,32 +232,6 @@ pub enum Argmax {
     Burn(burn_ops::PoolState<Flex>),
 }
 
-thread_local! {
-    /// The base seed of the dropout masks and the number of masks drawn since. Per thread:
-    /// every run trains on a thread of its own, so runs side by side draw the masks they would
-    /// draw alone.
-    static MASKS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0x5EED, 0)) };
-}
-
-pub fn seed_masks(seed: u64) {
-    MASKS.set((seed, 0));
-}
-
-/// The seed of the next mask drawn on this thread.
-fn next_mask_seed() -> u64 {
-    let (seed, drawn) = MASKS.get();
-    MASKS.set((seed, drawn + 1));
-    splitmix(seed ^ splitmix(drawn))
-}
-
-/// SplitMix64: a fast, well-mixed counter-based generator (one multiply-xorshift per draw).
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// tanh by Eigen's rational approximation (odd degree-13 over even degree-6 polynomial), within
 /// 1e-6 of the true value (7 ulps at most): plain arithmetic that the compiler vectorizes, where
 /// `f32::tanh` is a libm call per element. The input is clamped to Eigen's ±7.9053, where the
@@ -309,7 +284,7 @@ fn tanh_affine_slice(out: &mut [f32], x: &[f32], f: TanhAffine) {
 /// Elements per rayon task of the elementwise kernels: large enough to amortize the task.
 const ELEMENTWISE_BLOCK: usize = 1 << 14;
 
-/// Elements per independently seeded block of a mask, so parallel generation is repeatable.
+/// Elements per rayon task of a mask (each element's draw is a function of its index alone).
 const MASK_BLOCK: usize = 1 << 14;
 
 impl Kernels for Flex {
@@ -413,26 +388,25 @@ impl Kernels for Flex {
         tensor(out, [index.len(), 3, 32, 32])
     }
 
-    fn dropout_mask(shape: Shape, p: f64, device: &burn_flex::FlexDevice) -> FlexTensor {
+    fn dropout_mask(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &burn_flex::FlexDevice,
+    ) -> FlexTensor {
         if uses_burn(Kernel::Mask) {
-            return burn_ops::dropout_mask::<Flex>(shape, p, device);
+            return burn_ops::dropout_mask::<Flex>(shape, p, key, device);
         }
         let n = shape.num_elements();
         let scale = (1.0 / (1.0 - p)) as f32;
-        // Keep when a uniform u32 is at or above p·2³².
-        let threshold = (p * 4_294_967_296.0).round().min(u32::MAX as f64) as u64;
-        let seed = next_mask_seed();
+        let threshold = keep_threshold(p);
         let mut mask = vec![0f32; n];
         mask.par_chunks_mut(MASK_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
-                let mut state = splitmix(seed ^ block as u64);
-                for pair in out.chunks_mut(2) {
-                    state = splitmix(state);
-                    for (i, v) in pair.iter_mut().enumerate() {
-                        let draw = (state >> (32 * i)) & 0xFFFF_FFFF;
-                        *v = if draw >= threshold { scale } else { 0.0 };
-                    }
+                let first = (block * MASK_BLOCK) as u32;
+                for (i, v) in (first..).zip(out.iter_mut()) {
+                    *v = if key.draw(i) >= threshold { scale } else { 0.0 };
                 }
             });
         tensor(mask, shape)

@@ -19,14 +19,18 @@ use std::fmt::Debug;
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor, IntTensor};
-use burn::tensor::{Distribution, Int, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+use burn::tensor::{DType, Int, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+
+use crate::data::cifar::IMAGE_BYTES;
 use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
-use crate::backend::Gpu;
+use crate::backend::{Gpu, Wgpu};
+use crate::seeding::{self, MaskKey};
+use burn::tensor::ElementConversion;
 
 fn valid() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
@@ -65,8 +69,14 @@ pub trait Kernels: Backend {
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState);
     fn pool2x2_grad(state: Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self>;
 
-    /// Network input from u8 images [N, 3072]: the rows at `index`, each channel's pixels
-    /// times `scale[c]` plus `shift[c]` → [n, 3, 32, 32].
+    /// The u8 images [N, 3072] as they stay on the device: one byte a pixel where the backend
+    /// has bytes (a quarter of f32's memory).
+    fn upload_images(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self> {
+        burn_ops::upload_images::<Self>(bytes, n, device)
+    }
+
+    /// Network input from the images of [`Kernels::upload_images`]: the rows at `index`, each
+    /// channel's pixels times `scale[c]` plus `shift[c]` → [n, 3, 32, 32].
     fn gather_images(
         images: IntTensor<Self>,
         index: &[i64],
@@ -76,9 +86,16 @@ pub trait Kernels: Backend {
         burn_ops::gather_images::<Self>(images, index, scale, shift)
     }
 
-    /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p).
-    fn dropout_mask(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
-        burn_ops::dropout_mask::<Self>(shape, p, device)
+    /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p), element `i` kept when
+    /// `key.draw(i)` is at or above `keep_threshold(p)` ([`crate::seeding`]): the same mask for
+    /// the same key on every backend.
+    fn dropout_mask(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &Self::Device,
+    ) -> FloatTensor<Self> {
+        burn_ops::dropout_mask::<Self>(shape, p, key, device)
     }
 
     /// `f(x)` elementwise for the tanh-shaped `f`.
@@ -167,29 +184,106 @@ pub mod burn_ops {
             .x_grad
     }
 
+    pub fn upload_images<B: Backend>(bytes: Vec<u8>, n: usize, device: &B::Device) -> IntTensor<B> {
+        let images = TensorData::new(bytes, [n, IMAGE_BYTES]);
+        Tensor::<B, 2, Int>::from_data(images, (device, DType::U8)).into_primitive()
+    }
+
+    /// WGSL has no 8-bit integers: four pixels to an `i32` word, [N, 768], little-endian.
+    pub fn upload_packed_images<B: Backend>(
+        bytes: Vec<u8>,
+        n: usize,
+        device: &B::Device,
+    ) -> IntTensor<B> {
+        let words: Vec<i32> = bytes
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let images = TensorData::new(words, [n, IMAGE_BYTES / 4]);
+        Tensor::<B, 2, Int>::from_data(images, device).into_primitive()
+    }
+
+    /// [`gather_images`] from [`upload_packed_images`]'s words: each byte shifted down and
+    /// masked (an arithmetic shift leaves the low byte right), in pixel order.
+    pub fn gather_packed_images<B: Backend>(
+        images: IntTensor<B>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<B> {
+        let n = index.len();
+        let words = rows::<B>(images, index);
+        let bytes = [0, 8, 16, 24].map(|s| {
+            words
+                .clone()
+                .bitwise_right_shift_scalar(s.elem())
+                .bitwise_and_scalar(255.elem())
+        });
+        map_pixels(
+            Tensor::stack::<3>(bytes.to_vec(), 2).reshape([n, IMAGE_BYTES]),
+            scale,
+            shift,
+        )
+    }
+
     pub fn gather_images<B: Backend>(
         images: IntTensor<B>,
         index: &[i64],
         scale: [f32; 3],
         shift: [f32; 3],
     ) -> FloatTensor<B> {
+        map_pixels(rows::<B>(images, index), scale, shift)
+    }
+
+    /// The rows at `index` of `images`.
+    fn rows<B: Backend>(images: IntTensor<B>, index: &[i64]) -> Tensor<B, 2, Int> {
         let device = B::int_device(&images);
         let n = index.len();
         let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index.to_vec(), [n]), &device);
-        let pixels = Tensor::<B, 2, Int>::from_primitive(images)
-            .select(0, index)
-            .float();
-        let channel = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
-        float(pixels.reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
+        Tensor::<B, 2, Int>::from_primitive(images).select(0, index)
     }
 
-    pub fn dropout_mask<B: Backend>(shape: Shape, p: f64, device: &B::Device) -> FloatTensor<B> {
-        let keep = Tensor::<B, 1>::random(
-            [shape.num_elements()],
-            Distribution::Bernoulli(1.0 - p),
-            device,
+    /// Pixels [n, 3072] as network input [n, 3, 32, 32]: channel c times `scale[c]` plus
+    /// `shift[c]`.
+    fn map_pixels<B: Backend>(
+        pixels: Tensor<B, 2, Int>,
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<B> {
+        let device = pixels.device();
+        let n = pixels.dims()[0];
+        let channel = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, &device).reshape([1, 3, 1, 1]);
+        float(pixels.float().reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
+    }
+
+    /// The mask as integer tensor ops on the device: nothing crosses from the host but the
+    /// key. Every value stays a non-negative 31-bit integer (see [`seeding::mix31`]).
+    pub fn dropout_mask<B: Backend>(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &B::Device,
+    ) -> FloatTensor<B> {
+        fn mix31<B: Backend>(x: Tensor<B, 1, Int>) -> Tensor<B, 1, Int> {
+            let round = |x: Tensor<B, 1, Int>| {
+                let x = x
+                    .clone()
+                    .bitwise_xor(x.bitwise_right_shift_scalar(16.elem()));
+                x.mul_scalar(seeding::MIX as i64)
+                    .bitwise_and_scalar((seeding::M31 as i64).elem())
+            };
+            let x = round(round(x));
+            x.clone()
+                .bitwise_xor(x.bitwise_right_shift_scalar(16.elem()))
+        }
+        let n = shape.num_elements() as i64;
+        let i = Tensor::<B, 1, Int>::arange(0..n, device);
+        let draw = mix31(
+            mix31(i.bitwise_xor_scalar((key.k0 as i64).elem()))
+                .bitwise_xor_scalar((key.k1 as i64).elem()),
         );
-        let scaled = keep.mul_scalar(1.0 / (1.0 - p));
+        let keep = draw.greater_equal_elem(seeding::keep_threshold(p) as i64);
+        let scaled = keep.float().mul_scalar(1.0 / (1.0 - p));
         B::float_reshape(scaled.into_primitive().tensor(), shape)
     }
 
@@ -210,6 +304,7 @@ pub mod burn_ops {
     }
 }
 
+/// CUDA runs burn's own ops for every kernel.
 impl Kernels for Gpu {
     type PoolState = burn_ops::PoolState<Gpu>;
 
@@ -221,6 +316,29 @@ impl Kernels for Gpu {
     }
 }
 
+/// burn's ops, but the images packed four bytes to a word: WGSL has no 8-bit integers.
+impl Kernels for Wgpu {
+    type PoolState = burn_ops::PoolState<Wgpu>;
+
+    fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState) {
+        burn_ops::pool2x2::<Self>(x)
+    }
+    fn pool2x2_grad(state: Self::PoolState, g: FloatTensor<Self>) -> FloatTensor<Self> {
+        burn_ops::pool2x2_grad::<Self>(state, g)
+    }
+    fn upload_images(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self> {
+        burn_ops::upload_packed_images::<Self>(bytes, n, device)
+    }
+    fn gather_images(
+        images: IntTensor<Self>,
+        index: &[i64],
+        scale: [f32; 3],
+        shift: [f32; 3],
+    ) -> FloatTensor<Self> {
+        burn_ops::gather_packed_images::<Self>(images, index, scale, shift)
+    }
+}
+
 /// The ops the model calls; every backend it trains or evaluates on provides them.
 pub trait ModelOps: Backend {
     fn conv3x3_op(
@@ -229,8 +347,14 @@ pub trait ModelOps: Backend {
         b: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
     fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self>;
+    fn dropout_mask_op(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &Self::Device,
+    ) -> FloatTensor<Self>;
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self>;
+    fn upload_images_op(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self>;
     fn gather_images_op(
         images: IntTensor<Self>,
         index: &[i64],
@@ -250,11 +374,19 @@ impl<B: Kernels> ModelOps for B {
     fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self> {
         B::pool2x2(x).0
     }
-    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
-        B::dropout_mask(shape, p, device)
+    fn dropout_mask_op(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &Self::Device,
+    ) -> FloatTensor<Self> {
+        B::dropout_mask(shape, p, key, device)
     }
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self> {
         B::tanh_affine(x, f)
+    }
+    fn upload_images_op(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self> {
+        B::upload_images(bytes, n, device)
     }
     fn gather_images_op(
         images: IntTensor<Self>,
@@ -375,9 +507,14 @@ impl<B: Kernels, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
         }
     }
 
-    fn dropout_mask_op(shape: Shape, p: f64, device: &Self::Device) -> FloatTensor<Self> {
+    fn dropout_mask_op(
+        shape: Shape,
+        p: f64,
+        key: MaskKey,
+        device: &Self::Device,
+    ) -> FloatTensor<Self> {
         // A constant of the graph: gradients flow through the multiplication, not the mask.
-        Self::from_inner(B::dropout_mask(shape, p, device))
+        Self::from_inner(B::dropout_mask(shape, p, key, device))
     }
 
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self> {
@@ -392,6 +529,11 @@ impl<B: Kernels, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(B::tanh_affine(x.primitive, f)),
         }
+    }
+
+    fn upload_images_op(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self> {
+        // Int tensors are the inner backend's.
+        B::upload_images(bytes, n, device)
     }
 
     fn gather_images_op(
@@ -423,13 +565,14 @@ pub fn pool2x2<B: ModelOps>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     Tensor::from_primitive(TensorPrimitive::Float(B::pool2x2_op(float(x))))
 }
 
-/// Inverted dropout with drop probability `p`, in training (autodiff) only; identity otherwise.
-pub fn dropout<B: ModelOps, const D: usize>(x: Tensor<B, D>, p: f64) -> Tensor<B, D> {
+/// Inverted dropout with drop probability `p` and the mask of `key`, in training (autodiff)
+/// only; identity otherwise.
+pub fn dropout<B: ModelOps, const D: usize>(x: Tensor<B, D>, p: f64, key: MaskKey) -> Tensor<B, D> {
     let device = x.device();
     if !B::ad_enabled(&device) || p == 0.0 {
         return x;
     }
-    let mask = B::dropout_mask_op(x.shape(), p, &device);
+    let mask = B::dropout_mask_op(x.shape(), p, key, &device);
     x * Tensor::from_primitive(TensorPrimitive::Float(mask))
 }
 
@@ -438,7 +581,16 @@ pub fn tanh_affine<B: ModelOps, const D: usize>(x: Tensor<B, D>, f: TanhAffine) 
     Tensor::from_primitive(TensorPrimitive::Float(B::tanh_affine_op(float(x), f)))
 }
 
-/// Network input for the images at `index` of `images` [N, 3072] (u8), mapped per channel.
+/// The u8 images [N, 3072] onto the device, as [`gather_images`] reads them.
+pub fn upload_images<B: ModelOps>(
+    bytes: Vec<u8>,
+    n: usize,
+    device: &B::Device,
+) -> Tensor<B, 2, Int> {
+    Tensor::from_primitive(B::upload_images_op(bytes, n, device))
+}
+
+/// Network input for the images at `index` of [`upload_images`]'s, mapped per channel.
 pub fn gather_images<B: ModelOps>(
     images: Tensor<B, 2, Int>,
     index: &[i64],
@@ -455,27 +607,16 @@ pub fn gather_images<B: ModelOps>(
 
 pub use cpu::{Kernel, uses_burn};
 
-/// Reseeds the CPU dropout masks' generator (burn's own RNG covers the GPU).
-pub fn seed_masks(seed: u64) {
-    cpu::seed_masks(seed);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAd};
-    use burn::tensor::Tolerance;
-
-    fn turn() -> std::sync::MutexGuard<'static, ()> {
-        crate::runner::tests::RNG
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
+    use crate::seeding::StepKey;
+    use burn::tensor::{Distribution, Tolerance};
 
     /// The op and burn's own conv2d agree on the output and on all three gradients.
     #[test]
     fn conv_matches_burns_conv2d_forward_and_backward() {
-        let _turn = turn();
         let dev = Default::default();
         for (c, o, h) in [(3, 32, 12), (5, 7, 9), (32, 64, 6)] {
             let x = Tensor::<CpuAd, 4>::random([3, c, h, h + 1], Distribution::Default, &dev)
@@ -513,7 +654,6 @@ mod tests {
     /// The op and burn's max_pool2d agree, odd sizes included (the last row and column drop).
     #[test]
     fn pool_matches_burns_max_pool2d_forward_and_backward() {
-        let _turn = turn();
         let dev = Default::default();
         for (h, w) in [(30, 30), (13, 13), (6, 7)] {
             let x = Tensor::<CpuAd, 4>::random([2, 3, h, w], Distribution::Default, &dev)
@@ -531,32 +671,61 @@ mod tests {
 
     #[test]
     fn dropout_masks_drop_p_and_scale_the_rest() {
-        let _turn = turn();
-        seed_masks(9);
         let dev = Default::default();
+        let key = StepKey::new(9, 0, 0).mask(0);
         let x = Tensor::<CpuAd, 2>::ones([1000, 1000], &dev);
-        let y: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
+        let y: Vec<f32> = dropout(x.clone(), 0.2, key).into_data().to_vec().unwrap();
         let dropped = y.iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
         assert!((dropped - 0.2).abs() < 0.002, "dropped {dropped}");
         assert!(y.iter().all(|&v| v == 0.0 || (v - 1.25).abs() < 1e-6));
-        // Repeatable from a seed; different draws otherwise.
-        seed_masks(9);
-        let again: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
+        // A function of its key: the same key, the same mask; the next step's key, another.
+        let again: Vec<f32> = dropout(x.clone(), 0.2, key).into_data().to_vec().unwrap();
         assert_eq!(y, again);
-        let next: Vec<f32> = dropout(x.clone(), 0.2).into_data().to_vec().unwrap();
-        assert_ne!(y, next);
+        let next = StepKey::new(9, 0, 1).mask(0);
+        let other: Vec<f32> = dropout(x.clone(), 0.2, next).into_data().to_vec().unwrap();
+        assert_ne!(y, other);
         // Evaluation (no autodiff): identity.
         assert_eq!(
-            dropout(x.inner(), 0.5).into_data(),
+            dropout(x.inner(), 0.5, key).into_data(),
             Tensor::<Cpu, 2>::ones([1000, 1000], &dev).into_data()
         );
+    }
+
+    /// The CPU's mask kernel and the integer tensor ops that the GPUs run give the same bits
+    /// for the same key (burn's ops run here on `flex`, whose integers are 64-bit).
+    #[test]
+    fn the_cpu_mask_and_the_gpu_ops_mask_are_the_same_bits() {
+        let dev = Default::default();
+        for (shape, p, key) in [
+            (
+                Shape::new([64, 32, 30, 30]),
+                0.2,
+                StepKey::new(1, 0, 0).mask(0),
+            ),
+            (
+                Shape::new([7, 64]),
+                0.5,
+                StepKey::new(u64::MAX, 9, 780).mask(3),
+            ),
+            (Shape::new([3, 5]), 0.0, StepKey::new(2, 1, 1).mask(1)),
+        ] {
+            let ours = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
+                <Cpu as Kernels>::dropout_mask(shape.clone(), p, key, &dev),
+            ));
+            let burns =
+                Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(burn_ops::dropout_mask::<
+                    Cpu,
+                >(
+                    shape, p, key, &dev
+                )));
+            assert_eq!(ours.into_data(), burns.into_data(), "p {p}");
+        }
     }
 
     /// The one-pass tanh forms and their backward agree with burn's tanh-mul-add chain, and
     /// with f64's tanh within 1e-6 over a dense grid, out to where tanh is ±1 in f32.
     #[test]
     fn tanh_forms_match_burns_ops_forward_and_backward() {
-        let _turn = turn();
         let dev = Default::default();
         let grid: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.005).collect(); // ±20
         let n = grid.len();
