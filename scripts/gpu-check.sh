@@ -89,6 +89,42 @@ if "$bin" study --help 2>/dev/null | grep -q -- --seeds; then
 else
     seeds='{"rc": "--seeds not built"}'
 fi
+# Runs side by side must give their solo figures exactly: every epoch line of the study at
+# parallel 4 and 8 (and seed 1 of the 5-seed study) against the study at parallel 1.
+same_as_solo() { # the log of a parallel study
+    "$py" - "$out/study-p1.out" "$1" <<'PY'
+import json, sys
+def epochs(path):
+    got = {}
+    try:
+        for line in open(path):
+            line = line.split(" ", 1)[-1].strip() if not line.startswith("{") else line
+            line = line[line.find("{"):] if "{" in line else ""
+            if '"epoch"' not in line:
+                continue
+            e = json.loads(line)
+            got[(e["run"], e["seed"], e["epoch"])] = tuple(
+                e[k] for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
+    except (OSError, ValueError) as why:
+        print(f"unreadable: {why}")
+        sys.exit(1)
+    return got
+solo, par = epochs(sys.argv[1]), epochs(sys.argv[2])
+shared = sorted(set(solo) & set(par))
+differ = [k for k in shared if solo[k] != par[k]]
+if not shared:
+    print("nothing to compare"); sys.exit(1)
+if differ:
+    r, s, e = differ[0]
+    print(f"DIFFER in {len(differ)} of {len(shared)} epochs, first {r} seed {s} epoch {e}: "
+          f"{solo[differ[0]]} vs {par[differ[0]]}")
+    sys.exit(1)
+print(f"same: {len(shared)} epochs equal")
+PY
+}
+same_4=$(same_as_solo "$out/study-p4.out"); ok_4=$?
+same_8=$(same_as_solo "$out/study-p8.out"); ok_8=$?
+same_5=$(same_as_solo "$out/study-5seeds.out"); ok_5=$?
 torch_study=$(timeout 150 "$py" "$here/torch_study_gpu.py" --data "$data" 2>"$out/torch-study.err" | tail -1)
 torch_base=$(timeout 60 "$py" "$here/torch_study_gpu.py" --data "$data" --scenarios baseline 2>>"$out/torch-study.err" | head -1)
 
@@ -101,9 +137,16 @@ row "study, 8 scenarios x 10 epochs, parallel 1" "$study_1"
 row "study, parallel 4" "$study_4"
 row "study, parallel 8" "$study_8"
 row "study, 8 scenarios x 5 seeds, parallel 8" "$seeds"
+row "parallel 4 = solo (every epoch's figures)" "$same_4"
+row "parallel 8 = solo" "$same_8"
+row "8 x 5 seeds, seed 1 = solo" "$same_5"
 row "PyTorch eager, data on GPU: baseline 10 ep" "${torch_base:-failed, see torch-study.err}"
 row "PyTorch eager, data on GPU: the study" "${torch_study:-failed, see torch-study.err}"
 echo
 echo "Targets (issue 7): cold first epoch <= 15 s; warm seed run <= 10 s; study <= 60 s; 8 x 5"
 echo "seeds <= 180 s; each >= 2x PyTorch eager with the data on the GPU run one after another."
 echo "Logs per step (stdout/stderr with timestamps) in $out."
+if [ $ok_4 -ne 0 ] || [ $ok_8 -ne 0 ] || [ $ok_5 -ne 0 ]; then
+    echo "FAILED: runs side by side on the GPU gave other figures than alone (rows above)"
+    exit 1
+fi
