@@ -1,4 +1,8 @@
 //! Entry point: parse the command line, set up, hand over to the TUI or the headless runner.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,7 +12,7 @@ use clap::Parser;
 
 use cifar_tui::cli::setup::{self, Context};
 use cifar_tui::cli::{Cli, Command};
-use cifar_tui::cli::{bench, headless, sweep};
+use cifar_tui::cli::{bench, headless, runs, sweep};
 use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
@@ -62,9 +66,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             drop(history);
             tui::main(ctx, tui::Start::Resume(args.id))
         }
-        Some(Command::Runs) => headless::list(&ctx),
-        Some(Command::Show { id }) => headless::show(&ctx, *id),
-        Some(Command::Export(args)) => headless::export(&ctx, args),
+        Some(Command::Runs) => runs::list(&ctx),
+        Some(Command::Show { id }) => runs::show(&ctx, *id),
+        Some(Command::Export(args)) => runs::export(&ctx, args),
         Some(Command::Bench(args)) => bench::run(&ctx, args),
         Some(Command::Sweep(args)) => sweep::sweep(&ctx, args),
         Some(Command::SweepTask(args)) => sweep::task(&ctx, args),

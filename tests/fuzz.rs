@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use cifar_engine::data::cifar::{self, IMAGE_BYTES, RECORD_BYTES, RECORDS_PER_FILE};
-use cifar_tui::cli::settings::Settings;
+use cifar_tui::settings::Settings;
 use proptest::prelude::*;
 
 const FILE_BYTES: usize = RECORDS_PER_FILE * RECORD_BYTES;

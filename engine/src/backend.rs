@@ -9,7 +9,7 @@ pub type Cpu = burn::backend::Flex;
 pub type CpuAd = Autodiff<Cpu>;
 pub type Gpu = burn::backend::Cuda;
 pub type GpuAd = Autodiff<Gpu>;
-pub type GpuDevice = burn::backend::cuda::CudaDevice;
+pub type CudaDevice = burn::backend::cuda::CudaDevice;
 pub type Wgpu = burn::backend::Wgpu;
 pub type WgpuDevice = burn::backend::wgpu::WgpuDevice;
 pub type WgpuAd = Autodiff<Wgpu>;
@@ -617,7 +617,7 @@ fn probe_here(index: usize) -> Result<usize, GpuError> {
     // An element-wise op, not a reduction: a reduction would be autotuned on a fresh machine,
     // seconds before the probe could answer.
     let result = std::panic::catch_unwind(|| {
-        let device = GpuDevice::new(index);
+        let device = CudaDevice::new(index);
         let x = Tensor::<Gpu, 1>::ones([4], &device);
         let y: Vec<f32> = (x.clone() + x).into_data().to_vec().unwrap_or_default();
         y.iter().sum::<f32>()

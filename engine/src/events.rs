@@ -13,12 +13,12 @@ use crate::metrics::{Confusion, Report};
 pub const REPORT_EVERY: usize = 20;
 
 /// Validation points within an epoch when someone watches (the interface): the last one is
-/// the epoch's own, on the whole test set; the others are on [`PROBE_IMAGES`] of it.
-pub const PROBES: usize = 4;
+/// the epoch's own, on the whole test set; the others are on [`VAL_POINT_IMAGES`] of it.
+pub const VAL_POINTS: usize = 4;
 
 /// Test images scored at a validation point within an epoch: a tenth of the test set, so
 /// three points cost about a third of the epoch's own evaluation.
-pub const PROBE_IMAGES: usize = 1000;
+pub const VAL_POINT_IMAGES: usize = 1000;
 
 /// What a person asks for: `auto`, `cpu`, `cuda` (GPU 0), `cuda:N`, `cuda:all` or `wgpu`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +144,7 @@ pub enum TrainEvent {
     /// Every [`REPORT_EVERY`] steps.
     Progress(Progress),
     /// Within an epoch, when asked for: the model as it is, scored on the first
-    /// [`PROBE_IMAGES`] test images.
+    /// [`VAL_POINT_IMAGES`] test images.
     Validation(Validation),
     /// The epoch's steps are done; the test set is being scored (seconds on a CPU).
     Evaluating { epoch: usize },

@@ -20,11 +20,11 @@ pub mod stats;
 pub mod tricks;
 pub mod zca;
 
-use backend::{CpuAd, GpuAd, GpuDevice, GpuError, Place, WgpuAd};
+use backend::{CpuAd, CudaDevice, GpuAd, GpuError, Place, WgpuAd};
 use events::{Outcome, TrainEvent};
 use runner::TrainError;
 
-pub use runner::Job;
+pub use runner::RunInputs;
 
 pub use denormals::{enabled as denormals_flushed, install_pool};
 
@@ -49,7 +49,7 @@ pub fn bench_on(
             speed::measure::<CpuAd>(&Default::default(), kind, data, steps, epoch_images)
         }),
         Place::Gpu(n) => {
-            speed::measure::<GpuAd>(&GpuDevice::new(n), kind, data, steps, epoch_images)
+            speed::measure::<GpuAd>(&CudaDevice::new(n), kind, data, steps, epoch_images)
         }
         Place::Wgpu(adapter) => {
             speed::measure::<WgpuAd>(&adapter.device(), kind, data, steps, epoch_images)
@@ -60,7 +60,7 @@ pub fn bench_on(
 /// Trains a job at `place` (see [`backend::select`]). Blocks: call it from a thread of its own.
 pub fn run_on(
     place: Place,
-    job: Job,
+    job: RunInputs,
     mut emit: impl FnMut(TrainEvent),
 ) -> Result<Outcome, RunError> {
     let kind = place.kind();
@@ -83,7 +83,7 @@ pub fn run_on(
         other => emit(other),
     };
     // A GPU compiles and tunes its kernels on first use: in a phase of their own.
-    let job = Job {
+    let job = RunInputs {
         warm_up: job.warm_up || place != Place::Cpu,
         ..job
     };
@@ -91,7 +91,7 @@ pub fn run_on(
         Place::Cpu => {
             denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), kind, job, emit))
         }
-        Place::Gpu(n) => runner::train::<GpuAd>(&GpuDevice::new(n), kind, job, emit),
+        Place::Gpu(n) => runner::train::<GpuAd>(&CudaDevice::new(n), kind, job, emit),
         Place::Wgpu(adapter) => runner::train::<WgpuAd>(&adapter.device(), kind, job, emit),
     }?;
     Ok(outcome)

@@ -106,8 +106,8 @@ mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAd};
     use crate::config::{Hyper, TrainConfig};
+    use crate::data::toy::synthetic;
     use crate::model::CnnSpec;
-    use crate::runner::tests::synthetic;
     use burn::nn::loss::CrossEntropyLoss;
     use burn::tensor::{Int, Tensor, TensorData};
 

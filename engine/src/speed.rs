@@ -12,7 +12,7 @@ use crate::events::Device;
 use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
-use crate::runner::{self, DeviceSplit, InputMap, Job, TrainError};
+use crate::runner::{self, DeviceSplit, InputMap, RunInputs, TrainError};
 use crate::seeding::StepKey;
 use crate::tricks::{self, TrickSet};
 
@@ -86,13 +86,13 @@ pub fn measure<B: TrainBackend>(
 
     let cancel = AtomicBool::new(false);
     let t = Instant::now();
-    let job = Job {
+    let job = RunInputs {
         data,
         config: &cfg,
         cancel: &cancel,
         checkpoints: None,
         done: Vec::new(),
-        probes: 0,
+        val_points: 0,
         warm_up: false,
     };
     let outcome = runner::train::<B>(device, kind, job, |_| {})?;

@@ -21,9 +21,9 @@ use cifar_engine::backend::{Cpu, CpuAd, Wgpu, WgpuAd};
 use cifar_engine::checkpoint::{Owner, Slot};
 use cifar_engine::config::{Hyper, TrainConfig, Trick};
 use cifar_engine::data::{Cifar10, Split};
-use cifar_engine::events::{Device, Outcome, PROBES, TrainEvent};
+use cifar_engine::events::{Device, Outcome, TrainEvent, VAL_POINTS};
 use cifar_engine::kernels::{self, Kernels, TanhAffine, burn_ops};
-use cifar_engine::runner::{Job, TrainError, train};
+use cifar_engine::runner::{RunInputs, TrainError, train};
 use cifar_engine::seeding::StepKey;
 use cifar_engine::tricks::{self, TrickSet};
 
@@ -199,14 +199,14 @@ fn figures(o: &Outcome) -> Figures {
     (epochs, o.confusion.counts.clone())
 }
 
-fn job<'a>(data: &'a Cifar10, cfg: &'a TrainConfig, cancel: &'a AtomicBool) -> Job<'a> {
-    Job {
+fn job<'a>(data: &'a Cifar10, cfg: &'a TrainConfig, cancel: &'a AtomicBool) -> RunInputs<'a> {
+    RunInputs {
         data,
         config: cfg,
         cancel,
         checkpoints: None,
         done: Vec::new(),
-        probes: 0,
+        val_points: 0,
         warm_up: false,
     }
 }
@@ -231,12 +231,12 @@ fn warm_up_leaves_nothing_to_compile(device: &WgpuDevice, data: &Cifar10, logs: 
         created: "now".into(),
     };
     let cancel = AtomicBool::new(false);
-    let job = Job {
+    let job = RunInputs {
         checkpoints: Some(Slot {
             dir: tmp.path(),
             owner: &owner,
         }),
-        probes: PROBES,
+        val_points: VAL_POINTS,
         warm_up: true,
         ..job(data, &cfg, &cancel)
     };
@@ -453,7 +453,7 @@ fn cancelled_among_several_resumes_exactly(device: &WgpuDevice, data: &Cifar10) 
     let (stopped, beside) = std::thread::scope(|s| {
         let ta = s.spawn(|| {
             let cancel = AtomicBool::new(false);
-            let job = Job {
+            let job = RunInputs {
                 checkpoints: Some(slot()),
                 ..job(data, &a, &cancel)
             };
@@ -469,7 +469,7 @@ fn cancelled_among_several_resumes_exactly(device: &WgpuDevice, data: &Cifar10) 
     assert!(matches!(stopped, Err(TrainError::Cancelled)), "{stopped:?}");
     assert_eq!(figures(&beside), figures(&solo_b), "the run beside it");
     let cancel = AtomicBool::new(false);
-    let resumed = Job {
+    let resumed = RunInputs {
         checkpoints: Some(slot()),
         done: solo_a.epochs[..1].to_vec(),
         ..job(data, &a, &cancel)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::app::variants::{self, Trial, Variant};
+use crate::run::variants::{self, Trial, Variant};
 use crate::run::{Run, Status};
 use cifar_engine::tricks::{TRICKS, Trick};
 
@@ -317,26 +317,7 @@ impl History {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::app::tests::outcome;
-    use crate::store::Store;
-    use cifar_engine::config::Hyper;
-    use cifar_engine::tricks::{self, PRESETS};
-
-    /// Stored runs of the first `n` presets, accuracy rising with the preset.
-    pub(crate) fn stored(n: usize) -> Vec<Run> {
-        let mut s = Store::in_memory();
-        for (i, p) in PRESETS.iter().take(n).enumerate() {
-            let cfg = tricks::resolve(&p.trick_set(), &Hyper::default());
-            let id = s.insert(p.name, &cfg).unwrap();
-            s.start(id, "cpu").unwrap();
-            let o = outcome(0.6 + 0.01 * i as f64, 3);
-            for e in &o.epochs {
-                s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
-            }
-            s.finish(id, &o).unwrap();
-        }
-        s.list().unwrap()
-    }
+    use crate::store::fixtures::{stored, stored_seeds};
 
     #[test]
     fn sorts_filters_and_selects() {
@@ -360,26 +341,6 @@ pub(crate) mod tests {
         assert_eq!(h.targets(), [1]);
         h.selected.clear();
         assert_eq!(h.targets(), [h.current().unwrap().id]);
-    }
-
-    /// The first `presets` presets on each of `seeds` (seed-major), accuracy rising with the
-    /// preset and a little with the seed; run ids from 1 in training order.
-    pub(crate) fn stored_seeds(presets: usize, seeds: &[u64]) -> Vec<Run> {
-        let mut s = Store::in_memory();
-        for (k, &seed) in seeds.iter().enumerate() {
-            for (i, p) in PRESETS.iter().take(presets).enumerate() {
-                let mut cfg = tricks::resolve(&p.trick_set(), &Hyper::default());
-                cfg.seed = seed;
-                let id = s.insert(p.name, &cfg).unwrap();
-                s.start(id, "cpu").unwrap();
-                let o = outcome(0.6 + 0.01 * i as f64 + 0.002 * k as f64, 3);
-                for e in &o.epochs {
-                    s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
-                }
-                s.finish(id, &o).unwrap();
-            }
-        }
-        s.list().unwrap()
     }
 
     #[test]

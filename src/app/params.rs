@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use crate::app::variants::{MAX_SEEDS, Seeds};
+use crate::run::variants::{MAX_SEEDS, Seeds};
 use cifar_engine::config::{Activation, Hyper, LossKind, MAX_BATCH, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 

@@ -11,7 +11,7 @@ use crate::cli::BenchArgs;
 use crate::cli::setup::Context;
 use cifar_engine::backend;
 use cifar_engine::events::Device;
-use cifar_engine::kernels::{Kernel, uses_burn};
+use cifar_engine::kernels::{CpuKernel, uses_burn};
 
 /// The reference script, built into the binary so `bench` works from any folder.
 const REFERENCE: &str = include_str!("../../scripts/torch_reference.py");
@@ -133,10 +133,10 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             Err(_) => Value::Null,
         }
     };
-    let burn_kernels: Vec<&str> = Kernel::ALL
+    let burn_kernels: Vec<&str> = CpuKernel::ALL
         .into_iter()
         .filter(|&k| device.kind() == Device::Cuda || uses_burn(k))
-        .map(Kernel::name)
+        .map(CpuKernel::name)
         .collect();
     let report = json!({
         "device": device.to_string(),

@@ -9,14 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
-use crate::app::variants::{self, Seeds, Trial, Variant};
 use crate::cli::setup::Context;
-use crate::cli::{ExportArgs, ResumeArgs, RunArgs, StudyArgs, absolute, print_out};
+use crate::cli::{ResumeArgs, RunArgs, StudyArgs, absolute, print_out};
 use crate::run::RunRecord;
-use crate::run::Status;
+use crate::run::variants::{self, Seeds, Trial, Variant};
 use crate::store::Store;
-use crate::store::export;
-use crate::store::job::{self, JobError, Stop};
+use crate::store::lifecycle::{self, LifecycleError, Stop};
 use cifar_engine::RunError;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::data::{self, Cifar10, DataProgress};
@@ -83,7 +81,7 @@ impl Signal {
         let signal = Arc::new(Signal::default());
         let s = signal.clone();
         rt.spawn(async move {
-            crate::term::signals::any().await;
+            crate::sys::stop_signal().await;
             s.raise();
         });
         signal
@@ -187,7 +185,7 @@ fn train_one(
             lines.line(&line.to_string());
         }
     };
-    let task = job::Task {
+    let task = lifecycle::Task {
         places: &ctx.places,
         id,
         data,
@@ -195,9 +193,9 @@ fn train_one(
         device: ctx.device,
         stop: &signal.stop,
         // Nobody watches a chart: the epoch's own evaluation only.
-        probes: 1,
+        val_points: 1,
     };
-    let result = job::execute(task, &mut notice, &mut emit);
+    let result = lifecycle::execute(task, &mut notice, &mut emit);
     passed();
     match result {
         Ok(o) => {
@@ -210,14 +208,14 @@ fn train_one(
             }
             Ok(o)
         }
-        Err(JobError::Run(RunError::Train(TrainError::Cancelled))) => match id {
+        Err(LifecycleError::Run(RunError::Train(TrainError::Cancelled))) => match id {
             Some(id) => {
                 bail!("{label}: interrupted; continue it with `cifar-tui resume {id} --headless`")
             }
             None => bail!("{label}: interrupted"),
         },
-        Err(JobError::Claim(e)) => bail!("{label}: {e}"),
-        Err(JobError::Run(e @ RunError::Train(TrainError::Diverged { .. }))) => {
+        Err(LifecycleError::Claim(e)) => bail!("{label}: {e}"),
+        Err(LifecycleError::Run(e @ RunError::Train(TrainError::Diverged { .. }))) => {
             bail!("{label}: {e}")
         }
         Err(e) => Err(e).with_context(|| format!("{label}: training failed")),
@@ -704,60 +702,4 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
         write_report(dir, &all, &args.reference, &text)?;
     }
     print_out(&text)
-}
-
-/// `cifar-tui runs`: one line per stored run, newest first.
-pub fn list(ctx: &Context) -> Result<()> {
-    let store = ctx.places.read_history()?;
-    let runs = store.list()?;
-    if runs.is_empty() {
-        note!("no runs yet in {}", store.path().display());
-        return Ok(());
-    }
-    let mut text = format!(
-        "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  tricks\n",
-        "id", "created", "name", "status", "epochs", "accuracy", "minutes"
-    );
-    for r in &runs {
-        text += &format!(
-            "{:>5}  {:<20}  {:<12}  {:<11}  {:>6}  {:>8}  {:>7}  {}\n",
-            r.id,
-            r.created_at.as_deref().unwrap_or_default(),
-            format!("{}{}", r.name, r.subset_note()),
-            r.status.label(),
-            format!("{}/{}", r.epochs.len(), r.config.epochs),
-            r.accuracy().map(|a| format!("{a:.4}")).unwrap_or_default(),
-            r.outcome()
-                .map(|o| format!("{:.1}", o.seconds / 60.0))
-                .unwrap_or_default(),
-            r.tricks_label()
-        );
-    }
-    print_out(&text)?;
-    let interrupted = runs
-        .iter()
-        .filter(|r| matches!(r.status, Status::Interrupted(_)))
-        .count();
-    if interrupted > 0 {
-        note!("{interrupted} interrupted: continue one with `cifar-tui resume ID`");
-    }
-    Ok(())
-}
-
-/// `cifar-tui show ID`: the run as JSON.
-pub fn show(ctx: &Context, id: i64) -> Result<()> {
-    let run = ctx.places.read_history()?.get(id)?;
-    let record = crate::store::export::record(&run);
-    print_out(&format!("{}\n", serde_json::to_string_pretty(&record)?))
-}
-
-/// `cifar-tui export IDS --format F`: to stdout.
-pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
-    let store = ctx.places.read_history()?;
-    let runs = args
-        .ids
-        .iter()
-        .map(|&id| store.get(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    print_out(&export::render(&runs, args.format)?)
 }

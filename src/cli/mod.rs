@@ -19,15 +19,16 @@ macro_rules! note_part {
 
 pub mod bench;
 pub mod headless;
-pub mod settings;
+pub mod runs;
 pub mod setup;
 pub mod sweep;
 
+use crate::store::export::Format;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::variants::Seeds;
+use crate::run::variants::Seeds;
 use cifar_engine::config::{LossKind, OptimizerKind, Order, Targets};
 use cifar_engine::events::DeviceChoice;
 
@@ -142,13 +143,6 @@ pub struct ResumeArgs {
     /// Write the full result as JSON [default: the file the run's first part was given]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Csv,
-    Json,
-    Md,
 }
 
 #[derive(Args, Debug)]
@@ -286,7 +280,7 @@ mod tests {
     #[test]
     fn error_line_names_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let quoted = anyhow::Error::new(crate::cli::settings::SettingsError::Read {
+        let quoted = anyhow::Error::new(crate::settings::SettingsError::Read {
             path: "c.toml".into(),
             source: io,
         });

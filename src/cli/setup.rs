@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::app::variants::Seeds;
 use crate::app::{WGPU_PARALLEL, per_gpu};
-use crate::cli::settings::Settings;
 use crate::cli::{Cli, Overrides};
-use crate::store::job::Places;
+use crate::run::variants::Seeds;
+use crate::settings::Settings;
+use crate::store::lifecycle::Places;
 use cifar_engine::config::{Hyper, TRAIN_IMAGES, TrainConfig};
 use cifar_engine::events::{Device, DeviceChoice};
 use cifar_engine::tricks::{self, TrickSet};

@@ -12,14 +12,14 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::app::variants::Seeds;
 use crate::cli::headless::load_data;
 use crate::cli::setup::Context;
 use crate::cli::{Overrides, error_line};
 use crate::cli::{absolute, print_out};
 use crate::run::Status;
+use crate::run::variants::Seeds;
 use crate::store::import::import_sweep;
-use crate::store::job::{self, JobError, Places, Stop};
+use crate::store::lifecycle::{self, LifecycleError, Places, Stop};
 use crate::store::sweep::{
     FORMAT, Folder, Line, Origin, Plan, Snapshot, TaskResult, TaskSpec, TaskState,
 };
@@ -528,7 +528,7 @@ fn train_task(
     let stop = Arc::new(Stop::default());
     let signalled = stop.clone();
     rt.spawn(async move {
-        crate::term::signals::any().await;
+        crate::sys::stop_signal().await;
         note!("task {i}: signal received: stopping at the next step, after its checkpoint");
         signalled.interrupt();
     });
@@ -585,21 +585,21 @@ fn train_task(
         | TrainEvent::Validation(_)
         | TrainEvent::Preparing { .. } => {}
     };
-    let task = job::Task {
+    let task = lifecycle::Task {
         places: &places,
         id: Some(id),
         data: &data,
         config: &spec.config,
         device: ctx.device,
         stop: &stop,
-        probes: 1,
+        val_points: 1,
     };
-    match job::execute(task, &mut notice, &mut emit) {
+    match lifecycle::execute(task, &mut notice, &mut emit) {
         Ok(_) => {
             let store = Store::open(&places.history)?;
             result_of(&store, id, spec, origin)
         }
-        Err(JobError::Run(RunError::Train(TrainError::Cancelled))) => {
+        Err(LifecycleError::Run(RunError::Train(TrainError::Cancelled))) => {
             let done = Store::open(&places.history)
                 .and_then(|s| s.get(id))
                 .map(|r| r.epochs.len())

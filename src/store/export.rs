@@ -3,13 +3,20 @@
 
 use serde::Serialize;
 
-use crate::app::variants::{self, Trial, Variant, variant_key};
-use crate::cli::Format;
+use crate::run::variants::{self, Trial, Variant, variant_key};
 use cifar_engine::config::TrainConfig;
 use cifar_engine::events::EpochStats;
 use cifar_engine::metrics::{Confusion, Report};
 
 use crate::run::Run;
+
+/// The file formats runs are exported in (`cifar-tui export --format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Md,
+}
 
 /// A run whole, as `show` prints it and the JSON export writes it.
 #[derive(Serialize)]
@@ -182,7 +189,7 @@ pub fn render(runs: &[Run], format: Format) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tests::outcome;
+    use crate::run::fixtures::outcome;
     use crate::store::Store;
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks::{self, Trick, TrickSet};

@@ -163,7 +163,7 @@ mod tests {
             "not finished yet: 10 task(s) (0-6,9,10,12)"
         );
     }
-    use crate::app::tests::outcome;
+    use crate::run::fixtures::outcome;
     use crate::store::MIGRATIONS;
     use crate::store::sweep::Origin;
     use cifar_engine::config::Hyper;

@@ -2,22 +2,22 @@
 //! ledger thread that owns the history connection, a thread for the data; every result comes
 //! back as a [`Msg`]. Nothing here waits on a disk or a database on the caller's thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::app::{Command, DataState, Msg, RunEnd};
-use crate::cli::Format;
 use crate::cli::setup::Context;
-use crate::run::RunId;
+use crate::run::RunKey;
 use crate::run::Status;
+use crate::store::export::Format;
 use crate::store::import::import_sweep;
-use crate::store::job::{self, Places, Stop};
+use crate::store::lifecycle::{self, Places, Stop};
 use crate::store::state::{self, UiState};
 use crate::store::sweep::Folder;
 use crate::store::{Store, StoreError};
@@ -33,14 +33,14 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// What the ledger thread does, in the order asked.
 #[derive(Debug)]
-enum Job {
+enum LedgerTask {
     Insert {
-        run: RunId,
+        run: RunKey,
         name: String,
         config: TrainConfig,
     },
     EndQueued {
-        run: RunId,
+        run: RunKey,
         stored: Option<i64>,
         status: Status,
     },
@@ -54,10 +54,41 @@ enum Job {
 
 /// A training run handed to its thread.
 struct Launch {
-    run: RunId,
+    run: RunKey,
     stored: Option<i64>,
     config: TrainConfig,
     device: DeviceChoice,
+}
+
+/// History reads asked of the ledger and not yet taken up: at most one of each kind (the
+/// whole list, one run) waits in its queue, as gitui's `AsyncSingleJob` keeps one job per kind.
+/// A screen visited ten times asks once, and reads never pile up ahead of a starting run's
+/// insert.
+#[derive(Debug, Default)]
+struct Pending(Mutex<(bool, HashSet<i64>)>);
+
+impl Pending {
+    /// Whether a read of the list (`None`) or of run `id` must be queued: not when one is
+    /// already waiting, which will read what this one would.
+    fn ask(&self, read: Option<i64>) -> bool {
+        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match read {
+            None => !std::mem::replace(&mut waiting.0, true),
+            Some(id) => waiting.1.insert(id),
+        }
+    }
+
+    /// The ledger takes a read up: a later ask queues a new one, since the history may change
+    /// while this one reads.
+    fn taken(&self, read: Option<i64>) {
+        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match read {
+            None => waiting.0 = false,
+            Some(id) => {
+                waiting.1.remove(&id);
+            }
+        }
+    }
 }
 
 /// A training thread and the way to stop it.
@@ -72,9 +103,11 @@ pub struct Effects {
     /// Set by the loading thread before it reports the data ready, so a run the app starts
     /// after that report always finds it.
     data: Arc<OnceLock<Arc<Cifar10>>>,
-    ledger: Option<mpsc::Sender<Job>>,
+    ledger: Option<mpsc::Sender<LedgerTask>>,
     ledger_thread: Option<JoinHandle<()>>,
-    training: HashMap<RunId, Training>,
+    /// Shared with the ledger thread.
+    pending: Arc<Pending>,
+    training: HashMap<RunKey, Training>,
     /// Makes every training thread fail to spawn, as when the system is out of threads.
     #[cfg(test)]
     fail_spawn: bool,
@@ -84,11 +117,12 @@ impl Effects {
     /// Starts the ledger thread, which opens the history; messages go to `tx`.
     pub fn new(places: Places, tx: UnboundedSender<Msg>) -> Effects {
         let (ledger, jobs) = mpsc::channel();
+        let pending = Arc::new(Pending::default());
         let ledger_thread = {
-            let (places, tx) = (places.clone(), tx.clone());
+            let (places, tx, pending) = (places.clone(), tx.clone(), pending.clone());
             std::thread::Builder::new()
                 .name("ledger".into())
-                .spawn(move || Ledger::open(places, tx).serve(jobs))
+                .spawn(move || Ledger::open(places, tx, pending).serve(jobs))
         };
         let ledger_thread = match ledger_thread {
             Ok(t) => Some(t),
@@ -104,6 +138,7 @@ impl Effects {
         Effects {
             ledger: ledger_thread.is_some().then_some(ledger),
             ledger_thread,
+            pending,
             tx,
             places,
             data: Arc::default(),
@@ -152,7 +187,7 @@ impl Effects {
     pub fn perform(&mut self, command: Command) {
         match command {
             Command::Enqueue { run, name, config } => {
-                self.ledger(Job::Insert { run, name, config })
+                self.ledger(LedgerTask::Insert { run, name, config })
             }
             Command::Start {
                 run,
@@ -174,17 +209,25 @@ impl Effects {
                 run,
                 stored,
                 status,
-            } => self.ledger(Job::EndQueued {
+            } => self.ledger(LedgerTask::EndQueued {
                 run,
                 stored,
                 status,
             }),
-            Command::RefreshHistory => self.ledger(Job::Refresh),
-            Command::RefreshRun(id) => self.ledger(Job::RefreshRun(id)),
-            Command::Delete(ids) => self.ledger(Job::Delete(ids)),
-            Command::Export(ids) => self.ledger(Job::Export(ids)),
-            Command::SaveSettings(state) => self.ledger(Job::SaveSettings(state)),
-            Command::ImportSweep(dir) => self.ledger(Job::ImportSweep(dir)),
+            Command::RefreshHistory => {
+                if self.pending.ask(None) {
+                    self.ledger(LedgerTask::Refresh)
+                }
+            }
+            Command::RefreshRun(id) => {
+                if self.pending.ask(Some(id)) {
+                    self.ledger(LedgerTask::RefreshRun(id))
+                }
+            }
+            Command::Delete(ids) => self.ledger(LedgerTask::Delete(ids)),
+            Command::Export(ids) => self.ledger(LedgerTask::Export(ids)),
+            Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
+            Command::ImportSweep(dir) => self.ledger(LedgerTask::ImportSweep(dir)),
             Command::ReadSweep(dir) => self.read_sweep(dir),
             Command::Quit => {}
         }
@@ -192,7 +235,7 @@ impl Effects {
 
     /// Queues a job for the ledger thread; if that thread is gone, answers as it would
     /// without a history.
-    fn ledger(&self, job: Job) {
+    fn ledger(&self, job: LedgerTask) {
         let job = match &self.ledger {
             Some(ledger) => match ledger.send(job) {
                 Ok(()) => return,
@@ -201,17 +244,20 @@ impl Effects {
             None => job,
         };
         let notice = match job {
-            Job::Insert { run, .. } => {
+            LedgerTask::Insert { run, .. } => {
                 let _ = self.tx.send(Msg::Stored { run, id: None });
                 format!("run #s{run} is kept in memory only: the history is not available")
             }
             // Without a history folder there is nowhere to keep settings either.
-            Job::Refresh | Job::RefreshRun(_) | Job::EndQueued { .. } | Job::SaveSettings(_) => {
+            LedgerTask::Refresh
+            | LedgerTask::RefreshRun(_)
+            | LedgerTask::EndQueued { .. }
+            | LedgerTask::SaveSettings(_) => {
                 return;
             }
-            Job::Delete(_) => "nothing deleted: the history is not available".into(),
-            Job::Export(_) => "nothing exported: the history is not available".into(),
-            Job::ImportSweep(_) => "nothing imported: the history is not available".into(),
+            LedgerTask::Delete(_) => "nothing deleted: the history is not available".into(),
+            LedgerTask::Export(_) => "nothing exported: the history is not available".into(),
+            LedgerTask::ImportSweep(_) => "nothing imported: the history is not available".into(),
         };
         let _ = self.tx.send(Msg::Notice(notice));
     }
@@ -247,7 +293,7 @@ impl Effects {
         }
     }
 
-    fn fail(&self, run: RunId, why: String) {
+    fn fail(&self, run: RunKey, why: String) {
         tracing::error!("run {run} could not start: {why}");
         let _ = self.tx.send(Msg::Done {
             run,
@@ -274,7 +320,7 @@ impl Effects {
                 let notice_tx = tx.clone();
                 let event_tx = tx.clone();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let task = job::Task {
+                    let task = lifecycle::Task {
                         places: &places,
                         id: launch.stored,
                         data: &data,
@@ -282,9 +328,9 @@ impl Effects {
                         device: launch.device,
                         stop: &stop,
                         // The charts move within the epoch: validation too.
-                        probes: cifar_engine::events::PROBES,
+                        val_points: cifar_engine::events::VAL_POINTS,
                     };
-                    job::execute(
+                    lifecycle::execute(
                         task,
                         &mut |n| drop(notice_tx.send(Msg::Notice(n))),
                         &mut |event| drop(event_tx.send(Msg::Train { run, event })),
@@ -292,10 +338,10 @@ impl Effects {
                 }));
                 let result = match result {
                     Ok(Ok(outcome)) => Ok(Box::new(outcome)),
-                    Ok(Err(job::JobError::Run(RunError::Train(TrainError::Cancelled)))) => {
-                        Err(RunEnd::Cancelled)
-                    }
-                    Ok(Err(job::JobError::Run(
+                    Ok(Err(lifecycle::LifecycleError::Run(RunError::Train(
+                        TrainError::Cancelled,
+                    )))) => Err(RunEnd::Cancelled),
+                    Ok(Err(lifecycle::LifecycleError::Run(
                         e @ RunError::Train(TrainError::Diverged { .. }),
                     ))) => Err(RunEnd::Diverged(e.to_string())),
                     Ok(Err(e)) => Err(RunEnd::Failed(e.to_string())),
@@ -345,11 +391,12 @@ struct Ledger {
     tx: UnboundedSender<Msg>,
     /// History numbers of the runs this session inserted: a queued run can be ended before
     /// its number reaches the app.
-    numbers: HashMap<RunId, i64>,
+    numbers: HashMap<RunKey, i64>,
+    pending: Arc<Pending>,
 }
 
 impl Ledger {
-    fn open(places: Places, tx: UnboundedSender<Msg>) -> Ledger {
+    fn open(places: Places, tx: UnboundedSender<Msg>, pending: Arc<Pending>) -> Ledger {
         let store = match places.open_history() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -366,10 +413,11 @@ impl Ledger {
             places,
             tx,
             numbers: HashMap::new(),
+            pending,
         }
     }
 
-    fn serve(mut self, jobs: mpsc::Receiver<Job>) {
+    fn serve(mut self, jobs: mpsc::Receiver<LedgerTask>) {
         for job in jobs {
             self.handle(job);
         }
@@ -379,9 +427,9 @@ impl Ledger {
         let _ = self.tx.send(msg);
     }
 
-    fn handle(&mut self, job: Job) {
+    fn handle(&mut self, job: LedgerTask) {
         match job {
-            Job::Insert { run, name, config } => {
+            LedgerTask::Insert { run, name, config } => {
                 let id = match self.store.as_ref().map(|s| s.insert(&name, &config)) {
                     Some(Ok(id)) => {
                         self.numbers.insert(run, id);
@@ -397,7 +445,7 @@ impl Ledger {
                 };
                 self.send(Msg::Stored { run, id });
             }
-            Job::EndQueued {
+            LedgerTask::EndQueued {
                 run,
                 stored,
                 status,
@@ -412,8 +460,12 @@ impl Ledger {
                     )));
                 }
             }
-            Job::Refresh => self.send(self.rows()),
-            Job::RefreshRun(id) => {
+            LedgerTask::Refresh => {
+                self.pending.taken(None);
+                self.send(self.rows())
+            }
+            LedgerTask::RefreshRun(id) => {
+                self.pending.taken(Some(id));
                 let Some(store) = &self.store else { return };
                 match store.get(id) {
                     Ok(row) => self.send(Msg::HistoryRow {
@@ -424,20 +476,20 @@ impl Ledger {
                     Err(e) => tracing::warn!("reading run #{id} again: {e}"),
                 }
             }
-            Job::Delete(ids) => {
+            LedgerTask::Delete(ids) => {
                 let notice = self
                     .delete(&ids)
                     .unwrap_or_else(|e| format!("delete failed: {e}"));
                 self.send(Msg::Notice(notice));
                 self.send(self.rows());
             }
-            Job::Export(ids) => {
+            LedgerTask::Export(ids) => {
                 let notice = self
                     .export(&ids)
                     .unwrap_or_else(|e| format!("export failed: {e}"));
                 self.send(Msg::Notice(notice));
             }
-            Job::ImportSweep(dir) => {
+            LedgerTask::ImportSweep(dir) => {
                 let Some(store) = &self.store else { return };
                 let notice = match import_sweep(store, &Folder(dir)) {
                     Ok(done) => match done.waiting() {
@@ -449,7 +501,7 @@ impl Ledger {
                 self.send(Msg::Notice(notice));
                 self.send(self.rows());
             }
-            Job::SaveSettings(state) => {
+            LedgerTask::SaveSettings(state) => {
                 let path = state::path_beside(&self.places.history);
                 if let Err(e) = state::save(&path, &state) {
                     self.send(Msg::Notice(format!(
@@ -549,7 +601,7 @@ mod tests {
         }
     }
 
-    fn start(run: RunId, stored: Option<i64>) -> Command {
+    fn start(run: RunKey, stored: Option<i64>) -> Command {
         Command::Start {
             run,
             stored,
@@ -571,7 +623,7 @@ mod tests {
         }
     }
 
-    fn failed(msg: Msg) -> (RunId, String) {
+    fn failed(msg: Msg) -> (RunKey, String) {
         match msg {
             Msg::Done {
                 run,
@@ -684,16 +736,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reads_asked_while_the_ledger_is_busy_wait_once_each() {
+        let tmp = tempfile::tempdir().unwrap();
+        let places = places(tmp.path());
+        drop(Store::open(&places.history).unwrap());
+        // The ledger is held up by another process's write lock while History is visited
+        // over and over.
+        let other = rusqlite::Connection::open(&places.history).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(places, tx);
+        let enqueue = |run| Command::Enqueue {
+            run,
+            name: "baseline".into(),
+            config: cfg(),
+        };
+        effects.perform(enqueue(1));
+        for _ in 0..10 {
+            effects.perform(Command::RefreshHistory);
+            effects.perform(Command::RefreshRun(1));
+            effects.perform(Command::RefreshRun(2));
+        }
+        // The next run's insert comes right after one read of each kind, not thirty.
+        effects.perform(enqueue(2));
+        other.execute_batch("COMMIT").unwrap();
+        let mut answers = Vec::new();
+        loop {
+            match next(&mut rx) {
+                Msg::Stored { run: 2, .. } => break,
+                Msg::History(_) => answers.push("list".to_string()),
+                Msg::HistoryRow { id, .. } => answers.push(format!("run {id}")),
+                Msg::Stored { .. } => answers.push("stored".into()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(answers, ["stored", "list", "run 1", "run 2"]);
+        // Taken up, a read can be asked again.
+        effects.perform(Command::RefreshHistory);
+        assert!(matches!(next(&mut rx), Msg::History(Ok(rows)) if rows.len() == 2));
+    }
+
     /// A ledger on its own history, driven job by job on the test's thread.
     fn ledger(dir: &std::path::Path) -> (Ledger, UnboundedReceiver<Msg>, Store) {
         let (tx, rx) = unbounded_channel();
-        let ledger = Ledger::open(places(dir), tx);
+        let ledger = Ledger::open(places(dir), tx, Arc::default());
         let store = Store::open(&dir.join("history.db")).unwrap();
         (ledger, rx, store)
     }
 
-    fn insert(ledger: &mut Ledger, rx: &mut UnboundedReceiver<Msg>, run: RunId) -> i64 {
-        ledger.handle(Job::Insert {
+    fn insert(ledger: &mut Ledger, rx: &mut UnboundedReceiver<Msg>, run: RunKey) -> i64 {
+        ledger.handle(LedgerTask::Insert {
             run,
             name: "baseline".into(),
             config: cfg(),
@@ -712,7 +805,7 @@ mod tests {
         let started = insert(&mut l, &mut rx, 2);
         store.start(started, "cpu").unwrap();
         for run in [1, 2] {
-            l.handle(Job::EndQueued {
+            l.handle(LedgerTask::EndQueued {
                 run,
                 stored: None,
                 status: Status::Cancelled,
@@ -745,7 +838,7 @@ mod tests {
         for id in [idle, live, dead] {
             std::fs::create_dir_all(ckpt(id)).unwrap();
         }
-        l.handle(Job::Delete(vec![idle, live, dead]));
+        l.handle(LedgerTask::Delete(vec![idle, live, dead]));
         let Msg::Notice(notice) = rx.blocking_recv().unwrap() else {
             panic!("a delete is reported")
         };
@@ -769,13 +862,13 @@ mod tests {
         let (mut l, mut rx, store) = ledger(tmp.path());
         let a = insert(&mut l, &mut rx, 1);
         insert(&mut l, &mut rx, 2);
-        l.handle(Job::RefreshRun(a));
+        l.handle(LedgerTask::RefreshRun(a));
         match next(&mut rx) {
             Msg::HistoryRow { id, row: Some(row) } => assert_eq!((id, row.id), (a, a)),
             other => panic!("{other:?}"),
         }
         store.delete(&[a]).unwrap();
-        l.handle(Job::RefreshRun(a));
+        l.handle(LedgerTask::RefreshRun(a));
         assert_eq!(next(&mut rx), Msg::HistoryRow { id: a, row: None });
     }
 

@@ -13,8 +13,8 @@ use tokio::sync::mpsc::unbounded_channel;
 
 use crate::app::{Action, App, Command, Msg};
 use crate::cli::setup::Context;
+use crate::keymap;
 use crate::term::effects::Effects;
-use crate::term::keymap;
 use crate::ui::{self, theme::Theme};
 
 /// Hands commands to the effects; whether one of them was `Quit`.
@@ -48,7 +48,7 @@ pub async fn run(
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut second = tokio::time::interval(Duration::from_secs(1));
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let signal = crate::term::signals::any();
+    let signal = crate::sys::stop_signal();
     tokio::pin!(signal);
     let mut dirty = true;
     // What the last frame drew where, for clicks.

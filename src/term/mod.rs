@@ -3,8 +3,6 @@
 
 pub mod effects;
 pub mod event_loop;
-pub mod keymap;
-pub mod signals;
 
 use std::io::IsTerminal;
 

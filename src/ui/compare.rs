@@ -11,8 +11,8 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, T
 use super::Hits;
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::variants::{self, Trial, Variant};
 use crate::run::Status;
+use crate::run::variants::{self, Trial, Variant};
 use cifar_engine::stats::{Interval, Verdict};
 use cifar_engine::tricks;
 
@@ -133,7 +133,7 @@ fn table(
         .get(app.compare_cursor.min(app.runs.len().saturating_sub(1)));
     let diff = match (cursor, app.runs.first()) {
         (Some(r), Some(first)) if r.key != first.key => {
-            let d = super::settings::diff(&r.config, &first.config);
+            let d = super::config_pairs::diff(&r.config, &first.config);
             let d = if d.is_empty() {
                 "same settings".to_string()
             } else {

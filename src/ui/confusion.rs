@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Paragraph};
 use super::clock;
 use super::theme::Theme;
 use crate::app::params::fmt_float;
-use crate::app::variants::{self, Variant};
 use crate::run::Run;
+use crate::run::variants::{self, Variant};
 use cifar_engine::data::CLASSES;
 use cifar_engine::events::EpochStats;
 use cifar_engine::tricks;
@@ -177,7 +177,10 @@ pub fn draw(
         epochs,
     );
     let mut spans = Vec::new();
-    for (i, (key, value)) in super::settings::pairs(&run.config).into_iter().enumerate() {
+    for (i, (key, value)) in super::config_pairs::pairs(&run.config)
+        .into_iter()
+        .enumerate()
+    {
         let sep = if i == 0 { " " } else { " · " };
         spans.push(Span::styled(format!("{sep}{key} "), theme.dim()));
         spans.push(Span::raw(value));

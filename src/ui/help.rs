@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
-use crate::term::keymap::HELP;
+use crate::keymap::HELP;
 
 pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
     let height = (HELP.len() as u16 + 3).min(area.height);

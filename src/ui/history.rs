@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState, Wrap};
 use super::theme::Theme;
 use super::{Hits, clock};
 use crate::app::App;
-use crate::app::variants;
 use crate::run::Status;
+use crate::run::variants;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let h = &app.history;

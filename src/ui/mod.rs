@@ -1,16 +1,17 @@
 //! Drawing: a pure function of the app state. One module per panel.
 
 mod compare;
+mod config_pairs;
 mod confusion;
 mod help;
 mod history;
 mod live;
 mod lr;
-mod settings;
 mod sweep;
 pub mod theme;
 mod tricks;
 
+pub use crate::keymap::Hits;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -22,41 +23,6 @@ use theme::Theme;
 
 /// The smallest terminal the layout is designed for.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
-
-/// Where each clickable thing was drawn in a frame, for the mouse.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Hits(Vec<(Rect, Target)>);
-
-impl Hits {
-    pub fn add(&mut self, area: Rect, target: Target) {
-        self.0.push((area, target));
-    }
-
-    /// The rows of a bordered table with a one-line header, scrolled by `offset`: each row
-    /// its [`Target::Row`], and with `boxes` its first three columns (`[x]`) a
-    /// [`Target::Check`].
-    pub fn table(&mut self, area: Rect, offset: usize, rows: usize, boxes: bool) {
-        let (x, width) = (area.x + 1, area.width.saturating_sub(2));
-        let lines = area.height.saturating_sub(3) as usize;
-        for (k, i) in (offset..rows).take(lines).enumerate() {
-            let y = area.y + 2 + k as u16;
-            self.add(Rect::new(x, y, width, 1), Target::Row(i));
-            if boxes {
-                self.add(Rect::new(x, y, 3.min(width), 1), Target::Check(i));
-            }
-        }
-    }
-
-    /// What was drawn at a cell; of things drawn over each other, the last.
-    pub fn at(&self, x: u16, y: u16) -> Option<Target> {
-        let cell = ratatui::layout::Position { x, y };
-        self.0
-            .iter()
-            .rev()
-            .find(|(r, _)| r.contains(cell))
-            .map(|(_, t)| *t)
-    }
-}
 
 /// Draws the app; returns where the things a click can reach were drawn.
 pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {

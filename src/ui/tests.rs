@@ -7,10 +7,11 @@ use ratatui::style::Color;
 
 use super::theme::Theme;
 use super::*;
-use crate::app::tests::{app, outcome};
-use crate::app::variants::Seeds;
+use crate::app::tests::app;
 use crate::app::{Action, Msg};
-use crate::run::RunId;
+use crate::run::RunKey;
+use crate::run::fixtures::outcome;
+use crate::run::variants::Seeds;
 use cifar_engine::events::Device;
 use cifar_engine::events::{EpochStats, Progress, TrainEvent};
 
@@ -49,7 +50,7 @@ fn act(app: &mut App, a: Action) {
 }
 
 /// Feeds a run through start, two epochs of progress, and (optionally) its end.
-fn train_run(app: &mut App, acc: f64, finish: bool) -> RunId {
+fn train_run(app: &mut App, acc: f64, finish: bool) -> RunKey {
     act(app, Action::Start);
     let run = app.runs.last().unwrap().key;
     // Numbered by the history as the session's key, as in a fresh history.
@@ -177,7 +178,7 @@ fn help_lists_every_key() {
     let mut app = app();
     act(&mut app, Action::ToggleHelp);
     let s = screen(&app, 80, 24);
-    for (_, keys, _) in crate::term::keymap::HELP {
+    for (_, keys, _) in crate::keymap::HELP {
         assert!(s.contains(keys), "help lacks {keys}:\n{s}");
     }
     insta::assert_snapshot!(s);
@@ -418,7 +419,7 @@ fn failed_data_is_shown() {
 #[test]
 fn history_screen_lists_stored_runs() {
     let mut app = app();
-    let mut rows = crate::app::history::tests::stored(4);
+    let mut rows = crate::store::fixtures::stored(4);
     rows[0].status = crate::run::Status::Interrupted(None);
     rows[1].config.train_limit = Some(3000);
     for r in &mut rows {
@@ -563,7 +564,7 @@ fn train_seeds(app: &mut App, preset: usize, accs: [f64; 3]) {
     act(app, Action::Preset(preset));
     act(app, Action::Start);
     let n = app.runs.len();
-    let ids: Vec<RunId> = app.runs[n - 3..].iter().map(|r| r.key).collect();
+    let ids: Vec<RunKey> = app.runs[n - 3..].iter().map(|r| r.key).collect();
     for (run, acc) in ids.into_iter().zip(accs) {
         app.update(Msg::Stored {
             run,
@@ -643,7 +644,7 @@ fn results_show_the_variant_over_its_seeds() {
 #[test]
 fn history_groups_runs_by_variant() {
     let mut app = app();
-    let mut rows = crate::app::history::tests::stored_seeds(3, &[1, 2, 3]);
+    let mut rows = crate::store::fixtures::stored_seeds(3, &[1, 2, 3]);
     for r in &mut rows {
         r.created_at = Some("2026-11-27T15:00:00Z".into());
     }
@@ -756,7 +757,7 @@ fn click_on(app: &mut App, text: &str) {
         row: row as u16,
         modifiers: KeyModifiers::NONE,
     };
-    if let Some(a) = crate::term::keymap::mouse(&app.mode, &hits, ev) {
+    if let Some(a) = crate::keymap::mouse(&app.mode, &hits, ev) {
         app.update(Msg::Action(a));
     }
 }

@@ -2,6 +2,7 @@
 //! none (NO_COLOR, TERM=dumb), where meaning is carried by bold, reverse video, markers and text
 //! alone; braille dots for charts, or blocks on consoles without them (TERM=linux).
 
+use crate::settings::Charts;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 
@@ -22,18 +23,6 @@ pub enum Palette {
     Ansi256,
     /// The 16 basic colours, which every colour terminal has.
     Ansi16,
-}
-
-/// How charts are drawn (`[app] charts` in config.toml).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Charts {
-    /// Braille unless the terminal is a console known to lack it.
-    #[default]
-    Auto,
-    Braille,
-    /// Blocks and dots: for fonts and consoles without braille.
-    Blocks,
 }
 
 /// Series colours for overlaid curves, and markers that tell them apart without colour.

@@ -2,6 +2,8 @@
 
 pub mod cifar;
 pub mod fetch;
+#[cfg(test)]
+pub(crate) mod toy;
 
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@ use crate::seeding::{MaskKey, keep_threshold};
 /// to burn (a comma list of `conv,pool,gather,mask,tanh`, or `all`), to measure what each one
 /// buys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kernel {
+pub enum CpuKernel {
     Conv,
     Pool,
     Gather,
@@ -21,34 +21,34 @@ pub enum Kernel {
     Tanh,
 }
 
-impl Kernel {
-    pub const ALL: [Kernel; 5] = [
-        Kernel::Conv,
-        Kernel::Pool,
-        Kernel::Gather,
-        Kernel::Mask,
-        Kernel::Tanh,
+impl CpuKernel {
+    pub const ALL: [CpuKernel; 5] = [
+        CpuKernel::Conv,
+        CpuKernel::Pool,
+        CpuKernel::Gather,
+        CpuKernel::Mask,
+        CpuKernel::Tanh,
     ];
 
     /// Its name in `CIFAR_TUI_BURN_KERNELS` and in reports.
     pub fn name(self) -> &'static str {
         match self {
-            Kernel::Conv => "conv",
-            Kernel::Pool => "pool",
-            Kernel::Gather => "gather",
-            Kernel::Mask => "mask",
-            Kernel::Tanh => "tanh",
+            CpuKernel::Conv => "conv",
+            CpuKernel::Pool => "pool",
+            CpuKernel::Gather => "gather",
+            CpuKernel::Mask => "mask",
+            CpuKernel::Tanh => "tanh",
         }
     }
 }
 
-/// Whether burn's own op runs for `k` on the CPU (see [`Kernel`]).
-pub fn uses_burn(k: Kernel) -> bool {
-    static CHOSEN: std::sync::OnceLock<Vec<Kernel>> = std::sync::OnceLock::new();
+/// Whether burn's own op runs for `k` on the CPU (see [`CpuKernel`]).
+pub fn uses_burn(k: CpuKernel) -> bool {
+    static CHOSEN: std::sync::OnceLock<Vec<CpuKernel>> = std::sync::OnceLock::new();
     CHOSEN
         .get_or_init(|| {
             let list = std::env::var("CIFAR_TUI_BURN_KERNELS").unwrap_or_default();
-            Kernel::ALL
+            CpuKernel::ALL
                 .into_iter()
                 .filter(|k| {
                     list.split(',')
@@ -291,7 +291,7 @@ impl Kernels for Flex {
     type PoolState = Argmax;
 
     fn pool2x2(x: FlexTensor) -> (FlexTensor, Argmax) {
-        if uses_burn(Kernel::Pool) {
+        if uses_burn(CpuKernel::Pool) {
             let (out, state) = burn_ops::pool2x2::<Flex>(x);
             return (out, Argmax::Burn(state));
         }
@@ -361,7 +361,7 @@ impl Kernels for Flex {
         scale: [f32; 3],
         shift: [f32; 3],
     ) -> FlexTensor {
-        if uses_burn(Kernel::Gather) {
+        if uses_burn(CpuKernel::Gather) {
             return burn_ops::gather_images::<Flex>(images, index, scale, shift);
         }
         const PLANE: usize = 1024;
@@ -394,7 +394,7 @@ impl Kernels for Flex {
         key: MaskKey,
         device: &burn_flex::FlexDevice,
     ) -> FlexTensor {
-        if uses_burn(Kernel::Mask) {
+        if uses_burn(CpuKernel::Mask) {
             return burn_ops::dropout_mask::<Flex>(shape, p, key, device);
         }
         let n = shape.num_elements();
@@ -413,7 +413,7 @@ impl Kernels for Flex {
     }
 
     fn tanh_affine(x: FlexTensor, f: TanhAffine) -> FlexTensor {
-        if uses_burn(Kernel::Tanh) {
+        if uses_burn(CpuKernel::Tanh) {
             return burn_ops::tanh_affine::<Flex>(x, f);
         }
         let shape = x.shape();
@@ -426,7 +426,7 @@ impl Kernels for Flex {
     }
 
     fn tanh_affine_grad(y: FlexTensor, g: FlexTensor, f: TanhAffine) -> FlexTensor {
-        if uses_burn(Kernel::Tanh) {
+        if uses_burn(CpuKernel::Tanh) {
             return burn_ops::tanh_affine_grad::<Flex>(y, g, f);
         }
         let shape = y.shape();
@@ -446,7 +446,7 @@ impl Kernels for Flex {
     }
 
     fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
-        if uses_burn(Kernel::Conv) {
+        if uses_burn(CpuKernel::Conv) {
             return burn_ops::conv3x3::<Flex>(x, w, b);
         }
         let d = dims(&x, &w);
@@ -479,7 +479,7 @@ impl Kernels for Flex {
     }
 
     fn conv3x3_x_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
-        if uses_burn(Kernel::Conv) {
+        if uses_burn(CpuKernel::Conv) {
             return burn_ops::conv3x3_x_grad::<Flex>(x, w, g);
         }
         let d = dims(&x, &w);
@@ -509,7 +509,7 @@ impl Kernels for Flex {
     }
 
     fn conv3x3_w_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
-        if uses_burn(Kernel::Conv) {
+        if uses_burn(CpuKernel::Conv) {
             return burn_ops::conv3x3_w_grad::<Flex>(x, w, g);
         }
         let d = dims(&x, &w);

@@ -605,7 +605,7 @@ pub fn gather_images<B: ModelOps>(
     )))
 }
 
-pub use cpu::{Kernel, uses_burn};
+pub use cpu::{CpuKernel, uses_burn};
 
 #[cfg(test)]
 mod tests {

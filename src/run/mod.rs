@@ -1,6 +1,10 @@
 //! A run: one training of one configuration. The one model every room shares: the app folds
 //! engine events into it, the history stores it and reads it back as it, every view draws it.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod variants;
+
 use serde::Serialize;
 
 use cifar_engine::config::TrainConfig;
@@ -9,7 +13,7 @@ use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation
 use cifar_engine::tricks::{self, TrickSet};
 
 /// The session's key for a run: engine events and commands name a run by it.
-pub type RunId = u64;
+pub type RunKey = u64;
 
 /// Most loss points a run keeps; older points are merged pairwise beyond that, so a long run
 /// costs bounded memory and drawing time.
@@ -83,7 +87,7 @@ pub struct Origin {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     /// Its key in this session; 0 for a run read from the history and not opened.
-    pub key: RunId,
+    pub key: RunKey,
     /// Its number in the history: the number users see. 0 (never a history number) while
     /// the history numbers it, or for good when the history is unavailable; see [`Run::stored`].
     pub id: i64,
@@ -105,8 +109,8 @@ pub struct Run {
     /// the second), while this session trains it: the chart moves within an epoch.
     pub train_curve: Vec<(f64, f64)>,
     /// Validation points within the epochs while this session trains it (on the test set's
-    /// first [`cifar_engine::events::PROBE_IMAGES`] images; each epoch's own is in `epochs`).
-    pub probes: Vec<Validation>,
+    /// first [`cifar_engine::events::VAL_POINT_IMAGES`] images; each epoch's own is in `epochs`).
+    pub val_points: Vec<Validation>,
     pub epochs: Vec<EpochStats>,
     pub steps_per_epoch: usize,
     /// Scoring the test set after an epoch's steps (the gauge says so, not a frozen ETA).
@@ -118,7 +122,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(key: RunId, tricks: TrickSet, config: TrainConfig) -> Self {
+    pub fn new(key: RunKey, tricks: TrickSet, config: TrainConfig) -> Self {
         Self {
             key,
             id: 0,
@@ -132,7 +136,7 @@ impl Run {
             losses: Vec::new(),
             steps_per_point: cifar_engine::events::REPORT_EVERY,
             train_curve: Vec::new(),
-            probes: Vec::new(),
+            val_points: Vec::new(),
             epochs: Vec::new(),
             steps_per_epoch: 0,
             evaluating: false,
@@ -175,7 +179,7 @@ impl Run {
                 }
                 self.status = Status::Running(Some(p));
             }
-            TrainEvent::Validation(v) => self.probes.push(v),
+            TrainEvent::Validation(v) => self.val_points.push(v),
             TrainEvent::Evaluating { .. } => self.evaluating = true,
             TrainEvent::Epoch(e) => {
                 self.evaluating = false;
@@ -189,7 +193,7 @@ impl Run {
     /// figure `of` each point, at its place in epochs, in order.
     pub fn validation(&self, of: impl Fn(f64, f64) -> f64) -> Vec<(f64, f64)> {
         let mut points: Vec<(f64, f64)> = self
-            .probes
+            .val_points
             .iter()
             .map(|v| (v.at, of(v.loss, v.accuracy)))
             .chain(

@@ -4,8 +4,43 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use crate::app::{Action, Mode, Screen};
-use crate::ui::Hits;
+use crate::app::{Action, Mode, Screen, Target};
+use ratatui::layout::Rect;
+
+/// Where each clickable thing was drawn in a frame, for the mouse.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hits(Vec<(Rect, Target)>);
+
+impl Hits {
+    pub fn add(&mut self, area: Rect, target: Target) {
+        self.0.push((area, target));
+    }
+
+    /// The rows of a bordered table with a one-line header, scrolled by `offset`: each row
+    /// its [`Target::Row`], and with `boxes` its first three columns (`[x]`) a
+    /// [`Target::Check`].
+    pub fn table(&mut self, area: Rect, offset: usize, rows: usize, boxes: bool) {
+        let (x, width) = (area.x + 1, area.width.saturating_sub(2));
+        let lines = area.height.saturating_sub(3) as usize;
+        for (k, i) in (offset..rows).take(lines).enumerate() {
+            let y = area.y + 2 + k as u16;
+            self.add(Rect::new(x, y, width, 1), Target::Row(i));
+            if boxes {
+                self.add(Rect::new(x, y, 3.min(width), 1), Target::Check(i));
+            }
+        }
+    }
+
+    /// What was drawn at a cell; of things drawn over each other, the last.
+    pub fn at(&self, x: u16, y: u16) -> Option<Target> {
+        let cell = ratatui::layout::Position { x, y };
+        self.0
+            .iter()
+            .rev()
+            .find(|(r, _)| r.contains(cell))
+            .map(|(_, t)| *t)
+    }
+}
 
 /// Every key, as the help screen lists it: (where, keys, what).
 pub const HELP: &[(&str, &str, &str)] = &[

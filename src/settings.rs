@@ -2,9 +2,21 @@
 
 use std::path::{Path, PathBuf};
 
+/// How charts are drawn (`[app] charts` in config.toml).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Charts {
+    /// Braille unless the terminal is a console known to lack it.
+    #[default]
+    Auto,
+    Braille,
+    /// Blocks and dots: for fonts and consoles without braille.
+    Blocks,
+}
+
 use serde::{Deserialize, Serialize};
 
-use crate::app::variants::Seeds;
+use crate::run::variants::Seeds;
 use cifar_engine::config::Hyper;
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::Trick;
@@ -25,7 +37,7 @@ pub struct AppSettings {
     /// the CPU (one run already keeps every core busy).
     pub parallel: Option<usize>,
     /// "auto" (braille unless TERM names a console without it), "braille" or "blocks".
-    pub charts: crate::ui::theme::Charts,
+    pub charts: Charts,
     /// Seeds each run and each study scenario is trained on. Unset: a run once, a study on 3
     /// seeds (CPU) or 5 (GPU).
     pub seeds: Option<Seeds>,
@@ -226,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_shipped_config_toml_parses_to_the_defaults() {
-        let text = include_str!("../../config.toml");
+        let text = include_str!("../config.toml");
         assert_eq!(parse(text).unwrap(), Settings::default());
     }
 
@@ -271,7 +283,7 @@ mod tests {
 
     #[test]
     fn only_a_cifar_tui_config_is_ours() {
-        assert!(Settings::is_ours(include_str!("../../config.toml")));
+        assert!(Settings::is_ours(include_str!("../config.toml")));
         assert!(Settings::is_ours("[train]\nepochs = 3\n"));
         assert!(Settings::is_ours("tricks = [\"norm_inputs\"]\n"));
         assert!(
@@ -364,7 +376,7 @@ mod tests {
         assert!(parse("[app]\nparallel = 0\n").is_err());
         assert_eq!(
             parse("[app]\ncharts = \"blocks\"\n").unwrap().app.charts,
-            crate::ui::theme::Charts::Blocks
+            Charts::Blocks
         );
         assert!(parse("[app]\ncharts = \"ascii\"\n").is_err());
         assert_eq!(

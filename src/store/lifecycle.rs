@@ -71,7 +71,7 @@ impl Places {
 
 /// Why a run did not train, or did not end well.
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
+pub enum LifecycleError {
     #[error(transparent)]
     Run(#[from] RunError),
     /// Another process has the run, or it cannot be resumed: nothing was trained or written.
@@ -212,9 +212,9 @@ pub struct Task<'a> {
     pub config: &'a TrainConfig,
     pub device: DeviceChoice,
     pub stop: &'a Stop,
-    /// Validation points per epoch ([`cifar_engine::events::PROBES`] while someone watches
+    /// Validation points per epoch ([`cifar_engine::events::VAL_POINTS`] while someone watches
     /// the charts, 1 from scripts: only the epoch's own).
-    pub probes: usize,
+    pub val_points: usize,
 }
 
 /// Trains a task, resuming after the epochs already stored when their checkpoint is there.
@@ -222,7 +222,7 @@ pub fn execute(
     task: Task,
     notice: &mut dyn FnMut(String),
     emit: &mut dyn FnMut(TrainEvent),
-) -> Result<Outcome, JobError> {
+) -> Result<Outcome, LifecycleError> {
     let Task {
         places,
         id,
@@ -230,7 +230,7 @@ pub fn execute(
         config,
         device: choice,
         stop,
-        probes,
+        val_points,
     } = task;
     let mut store = match id.map(|_| Store::open(&places.history)) {
         Some(Ok(s)) => Some(s),
@@ -265,7 +265,7 @@ pub fn execute(
                 e @ (StoreError::Taken { .. }
                 | StoreError::NotResumable { .. }
                 | StoreError::NoRun(_)),
-            ) => return Err(JobError::Claim(e)),
+            ) => return Err(LifecycleError::Claim(e)),
             Err(e) => {
                 notice(format!(
                     "cannot save run #{id_or_0} to the history ({e}); it goes on in memory"
@@ -299,13 +299,13 @@ pub fn execute(
     };
     let done = resumed.map(|r| r.epochs).unwrap_or_default();
     let mut beat = Instant::now();
-    let job = cifar_engine::Job {
+    let job = cifar_engine::RunInputs {
         data,
         config,
         cancel: &stop.flag,
         checkpoints: slot,
         done,
-        probes,
+        val_points,
         warm_up: false,
     };
     let result = cifar_engine::run_on(place, job, |event| {
@@ -381,7 +381,7 @@ fn resume_point(mut run: Run, slot: checkpoint::Slot, config: &TrainConfig) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tests::outcome;
+    use crate::run::fixtures::outcome;
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks;
     use rusqlite::Connection;

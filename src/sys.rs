@@ -1,8 +1,9 @@
-//! Waiting for the signals that should stop cifar-tui cleanly: Ctrl-C, SIGTERM, SIGHUP.
+//! What cifar-tui takes from the system: the signals that should stop it cleanly (Ctrl-C,
+//! SIGTERM, SIGHUP).
 
 /// Resolves at the first of SIGINT, SIGTERM or SIGHUP (a closed SSH session).
 #[cfg(unix)]
-pub async fn any() {
+pub async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -19,6 +20,6 @@ pub async fn any() {
 }
 
 #[cfg(not(unix))]
-pub async fn any() {
+pub async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }

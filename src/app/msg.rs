@@ -1,0 +1,203 @@
+//! The app's vocabulary: screens, what a key means, messages in and commands out.
+
+use std::path::PathBuf;
+
+use crate::run::{Run, RunKey, Status};
+use crate::store::state::UiState;
+use crate::store::sweep::Snapshot;
+use cifar_engine::config::TrainConfig;
+use cifar_engine::data::DataProgress;
+use cifar_engine::events::{DeviceChoice, Outcome, TrainEvent};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Train,
+    Results,
+    Compare,
+    History,
+    /// A cluster sweep, from its folder's progress files.
+    Sweep,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 5] = [
+        Screen::Train,
+        Screen::Results,
+        Screen::Compare,
+        Screen::History,
+        Screen::Sweep,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Train => "Train",
+            Screen::Results => "Results",
+            Screen::Compare => "Compare",
+            Screen::History => "History",
+            Screen::Sweep => "Sweep",
+        }
+    }
+}
+
+/// What a key means, once the keymap has read it in the current mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Ctrl-C: quit now, cancelling any run.
+    ForceQuit,
+    ToggleHelp,
+    Goto(Screen),
+    NextScreen,
+    PrevScreen,
+    Up,
+    Down,
+    Left,
+    Right,
+    /// Space: tick a trick, or select a run in the compare table.
+    Toggle,
+    /// Enter: type a value.
+    Edit,
+    Preset(usize),
+    Start,
+    QueueStudy,
+    Cancel,
+    Input(char),
+    Backspace,
+    Commit,
+    Abort,
+    // History screen
+    Sort,
+    Filter,
+    Delete,
+    Export,
+    Resume,
+    /// History: show runs one by one or grouped by variant.
+    Group,
+    /// Compare: differences are measured against the variant under the cursor.
+    Reference,
+    /// `y` when asked to confirm.
+    Yes,
+    /// History: cycle which runs show by status.
+    ShowStatus,
+    /// History: select every run shown, or none.
+    SelectAll,
+    /// History: type text to filter by.
+    Search,
+    /// Cancel every queued run.
+    CancelQueued,
+    /// Train screen: tricks and values back to config.toml's.
+    ResetSettings,
+    /// Train screen: the next chart fills the screen (then none).
+    Zoom,
+    /// Sweep screen: its finished tasks into the history.
+    Import,
+    /// A mouse click on something drawn.
+    Click(Target),
+    /// Train screen: the loss chart shows the last epoch's steps, or the whole run.
+    LossWindow,
+}
+
+/// What was drawn where a click lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A screen's tab in the header.
+    Tab(Screen),
+    /// A row of the Train screen's left panel (a trick or a setting), by index.
+    Item(usize),
+    /// A row of the current screen's table (History, Compare, Sweep), by index.
+    Row(usize),
+    /// The `[ ]` box of such a row: the cursor goes there and Space's toggle follows.
+    Check(usize),
+}
+
+/// Where the data stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataState {
+    Loading(Option<DataProgress>),
+    Ready { train: usize, test: usize },
+    Failed(String),
+}
+
+/// Messages the update step takes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Action(Action),
+    /// A second has passed: notices age.
+    Tick,
+    Data(DataState),
+    DataProgress(DataProgress),
+    Train {
+        run: RunKey,
+        event: TrainEvent,
+    },
+    /// The engine's last word on a run.
+    Done {
+        run: RunKey,
+        result: Result<Box<Outcome>, RunEnd>,
+    },
+    /// A one-line notice for the status bar (e.g. the CPU fallback).
+    Notice(String),
+    /// The history's answer to [`Command::Enqueue`]: the run's number, or `None` when it is
+    /// kept in memory only (why was told in a notice).
+    Stored {
+        run: RunKey,
+        id: Option<i64>,
+    },
+    /// The history, freshly read (or why it cannot be).
+    History(Result<Vec<Run>, String>),
+    /// One run of the history read again; `None` when it is no longer there.
+    HistoryRow {
+        id: i64,
+        row: Option<Box<Run>>,
+    },
+    /// The watched sweep's files, freshly read (or why they cannot be).
+    Sweep(Result<Snapshot, String>),
+}
+
+/// How a run ended without an outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEnd {
+    Cancelled,
+    Failed(String),
+    Diverged(String),
+}
+
+/// What the update step asks the outside world to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Record a newly queued run in the history.
+    Enqueue {
+        run: RunKey,
+        name: String,
+        config: TrainConfig,
+    },
+    Start {
+        run: RunKey,
+        /// Its number in the history; `None` trains it in memory only.
+        stored: Option<i64>,
+        config: TrainConfig,
+        device: DeviceChoice,
+    },
+    Cancel(RunKey),
+    /// Record the end of a run that never started training (cancelled while queued, failed
+    /// to start, quit before its turn); a row that started meanwhile is left alone. `stored`
+    /// is `None` while its number is still on the way: the history finds it by `run`.
+    EndQueued {
+        run: RunKey,
+        stored: Option<i64>,
+        status: Status,
+    },
+    /// Read every run of the history again.
+    RefreshHistory,
+    /// Read one run of the history again.
+    RefreshRun(i64),
+    Delete(Vec<i64>),
+    Export(Vec<i64>),
+    /// Keep the ticked tricks and edited values for the next launch.
+    SaveSettings(UiState),
+    /// Read a sweep folder's plan and progress files.
+    ReadSweep(PathBuf),
+    /// Add a sweep's finished tasks to the history (once each).
+    ImportSweep(PathBuf),
+    Quit,
+}

@@ -1,0 +1,837 @@
+//! The update step's tests, by messages fed and commands given; [`app`] serves other modules'
+//! tests too.
+
+use super::screens::numbers;
+use super::*;
+use crate::run::fixtures::outcome;
+use crate::run::variants::Seeds;
+use cifar_engine::events::Progress;
+use cifar_engine::tricks::PRESETS;
+use std::path::PathBuf;
+
+pub(crate) fn app() -> App {
+    let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+    app.update(Msg::Data(DataState::Ready {
+        train: 50_000,
+        test: 10_000,
+    }));
+    app
+}
+
+/// The commands an action gives, without the history bookkeeping (`Enqueue`).
+fn act(app: &mut App, a: Action) -> Vec<Command> {
+    app.update(Msg::Action(a))
+        .into_iter()
+        .filter(|c| !matches!(c, Command::Enqueue { .. }))
+        .collect()
+}
+
+/// Queues a run and gives the history's answer, as the effects would: `stored` is its
+/// number. The commands that answer brings.
+fn queue(app: &mut App, stored: Option<i64>) -> Vec<Command> {
+    act(app, Action::Start);
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: stored })
+}
+
+#[test]
+fn the_sweep_screen_reads_its_folder_while_shown_and_i_imports_it() {
+    use crate::store::sweep::sample;
+    let mut app = app();
+    // No sweep watched: the screen reads nothing and `i` says how to watch one.
+    assert!(act(&mut app, Action::Goto(Screen::Sweep)).is_empty());
+    assert!(app.update(Msg::Tick).is_empty());
+    assert!(act(&mut app, Action::Import).is_empty());
+    assert_eq!(app.notice.as_deref(), Some(NO_SWEEP));
+
+    let dir = PathBuf::from("/shared/sweep1");
+    let read = vec![Command::ReadSweep(dir.clone())];
+    app.sweep = Some(SweepWatch::new(dir.clone()));
+    act(&mut app, Action::Goto(Screen::Train));
+    assert_eq!(act(&mut app, Action::Goto(Screen::Sweep)), read);
+    // One reading at a time: a slow file system never piles them up.
+    assert!(app.update(Msg::Tick).is_empty());
+    app.update(Msg::Sweep(Ok(sample())));
+    assert_eq!(app.update(Msg::Tick), read, "read again every second");
+    app.update(Msg::Sweep(Ok(sample())));
+    // Not read while another screen is shown.
+    act(&mut app, Action::Goto(Screen::History));
+    assert!(!app.update(Msg::Tick).contains(&read[0]));
+    assert_eq!(act(&mut app, Action::NextScreen), read);
+    app.update(Msg::Sweep(Ok(sample())));
+
+    for _ in 0..9 {
+        act(&mut app, Action::Down);
+    }
+    assert_eq!(
+        app.sweep.as_ref().unwrap().cursor,
+        4,
+        "stops at the last task"
+    );
+    act(&mut app, Action::Up);
+    assert_eq!(app.sweep.as_ref().unwrap().cursor, 3);
+    // A folder that cannot be read any more: the cursor stays in range, the reason shows.
+    app.update(Msg::Tick);
+    app.update(Msg::Sweep(Err(
+        "cannot read /shared/sweep1/plan.json".into()
+    )));
+    let w = app.sweep.as_ref().unwrap();
+    assert_eq!((w.cursor, w.tasks()), (0, 0));
+
+    assert_eq!(
+        act(&mut app, Action::Import),
+        vec![Command::ImportSweep(dir)]
+    );
+    assert!(app.notice.as_deref().unwrap().starts_with("importing"));
+}
+
+#[test]
+fn with_parallel_3_three_runs_train_at_once_and_each_end_starts_the_next() {
+    let mut app = app();
+    app.parallel = 3;
+    let started = |cmds: &[Command]| -> Vec<RunKey> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Start { run, .. } => Some(*run),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut all = Vec::new();
+    for k in 0..5 {
+        all.extend(started(&queue(&mut app, Some(10 + k))));
+    }
+    assert_eq!(all, [1, 2, 3]);
+    let training = |app: &App| app.runs.iter().filter(|r| r.status.is_active()).count();
+    assert_eq!((training(&app), app.queued()), (3, 2));
+    // Cancelling one of the three ends only that one; its end starts the next queued run.
+    assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+    let cmds = app.update(Msg::Done {
+        run: 1,
+        result: Err(RunEnd::Cancelled),
+    });
+    assert_eq!(started(&cmds), [4]);
+    assert_eq!(app.runs[0].status, Status::Cancelled);
+    assert!(app.runs[1..4].iter().all(|r| r.status == Status::Starting));
+    let cmds = app.update(Msg::Done {
+        run: 3,
+        result: Ok(Box::new(outcome(0.6, 2))),
+    });
+    assert_eq!(started(&cmds), [5]);
+    assert_eq!((training(&app), app.queued()), (3, 0));
+}
+
+#[test]
+fn eight_runs_share_each_gpu_the_runs_are_dealt_over() {
+    let asked = std::cell::Cell::new(0);
+    let count = |n| {
+        let asked = &asked;
+        move || {
+            asked.set(asked.get() + 1);
+            n
+        }
+    };
+    assert_eq!(per_gpu(DeviceChoice::CudaAll, count(4)), 32);
+    assert_eq!(
+        per_gpu(DeviceChoice::CudaAll, count(0)),
+        8,
+        "a failed count: one GPU"
+    );
+    assert_eq!(
+        per_gpu(DeviceChoice::CudaAll, count(16)),
+        64,
+        "--parallel's most"
+    );
+    assert_eq!(asked.get(), 3);
+    for one in [DeviceChoice::Auto, DeviceChoice::Cuda(3), DeviceChoice::Cpu] {
+        assert_eq!(per_gpu(one, count(4)), 8);
+    }
+    assert_eq!(asked.get(), 3, "only cuda:all asks the driver");
+}
+
+#[test]
+fn unasked_parallel_rises_to_the_gpu_share_once_a_run_trains_on_a_gpu() {
+    let mut app = app();
+    app.parallel_auto = true;
+    app.values.device = DeviceChoice::CudaAll;
+    app.gpus = 2;
+    let started = |cmds: &[Command]| {
+        cmds.iter()
+            .filter(|c| matches!(c, Command::Start { .. }))
+            .count()
+    };
+    let mut first = 0;
+    for k in 0..20 {
+        first += started(&queue(&mut app, Some(10 + k)));
+    }
+    assert_eq!(first, 1, "one at a time until the device is known");
+    let on = |device| TrainEvent::Started {
+        device,
+        gpu: None,
+        train_images: 64,
+        test_images: 64,
+        steps_per_epoch: 1,
+    };
+    let cmds = app.update(Msg::Train {
+        run: 1,
+        event: on(Device::Cpu),
+    });
+    assert_eq!((started(&cmds), app.parallel), (0, 1), "the CPU keeps one");
+    let cmds = app.update(Msg::Train {
+        run: 1,
+        event: on(Device::Cuda),
+    });
+    assert_eq!((started(&cmds), app.parallel), (15, 16));
+}
+
+#[test]
+fn start_queues_and_the_first_run_starts_once_numbered() {
+    let mut app = app();
+    // It waits for its history number, so that it trains under it.
+    assert!(act(&mut app, Action::Start).is_empty());
+    assert_eq!(app.runs[0].status, Status::Queued);
+    let cmds = app.update(Msg::Stored {
+        run: 1,
+        id: Some(7),
+    });
+    assert!(matches!(
+        cmds[..],
+        [Command::Start {
+            run: 1,
+            stored: Some(7),
+            ..
+        }]
+    ));
+    assert_eq!(app.runs[0].status, Status::Starting);
+    // A second run waits for the first.
+    assert!(queue(&mut app, None).is_empty());
+    assert_eq!(app.queued(), 1);
+    let cmds = app.update(Msg::Done {
+        run: 1,
+        result: Ok(Box::new(outcome(0.6, 2))),
+    });
+    assert!(matches!(
+        cmds[..],
+        [Command::Start {
+            run: 2,
+            stored: None,
+            ..
+        }]
+    ));
+    assert!(app.compare_selected.contains(&1));
+}
+
+#[test]
+fn tab_visits_every_screen_and_shift_tab_walks_back() {
+    let mut app = app();
+    let mut seen = vec![app.screen];
+    for _ in 0..Screen::ALL.len() {
+        act(&mut app, Action::NextScreen);
+        seen.push(app.screen);
+    }
+    assert_eq!(&seen[..5], &Screen::ALL[..]);
+    assert_eq!(seen[5], Screen::ALL[0]);
+    act(&mut app, Action::PrevScreen);
+    assert_eq!(app.screen, Screen::ALL[4]);
+}
+
+#[test]
+fn failed_data_refuses_to_queue_runs() {
+    let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+    app.update(Msg::Data(DataState::Failed("missing".into())));
+    assert!(act(&mut app, Action::Start).is_empty());
+    assert!(app.runs.is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("without the data"));
+    assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
+}
+
+#[test]
+fn nothing_starts_before_the_data_is_in() {
+    let mut app = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+    assert!(queue(&mut app, Some(1)).is_empty());
+    let cmds = app.update(Msg::Data(DataState::Ready { train: 1, test: 1 }));
+    assert!(matches!(cmds[..], [Command::Start { run: 1, .. }]));
+}
+
+#[test]
+fn study_key_asks_then_queues_the_eight_presets_in_order() {
+    let mut app = app();
+    app.values.seeds = Some(Seeds::Count(1));
+    act(&mut app, Action::QueueStudy);
+    assert!(app.runs.is_empty(), "a stray a queues nothing");
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("8 runs (8 presets x 1 seed(s), 10 epochs)? y or a: yes")
+    );
+    act(&mut app, Action::Down);
+    assert_eq!((app.mode.clone(), app.runs.len()), (Mode::Normal, 0));
+    act(&mut app, Action::QueueStudy);
+    act(&mut app, Action::Yes);
+    let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, PRESETS.map(|p| p.name));
+    assert!(app.runs[7].config.dropout_conv.is_some());
+}
+
+#[test]
+fn seeds_repeat_a_run_and_the_study_seed_by_seed() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    assert_eq!(app.runs.len(), 1, "a single run stays one run");
+    assert_eq!(app.runs[0].config.seed, 42);
+    app.values.seeds = Some(Seeds::Count(3));
+    act(&mut app, Action::Start);
+    let seeds: Vec<u64> = app.runs[1..].iter().map(|r| r.config.seed).collect();
+    assert_eq!(seeds, [42, 43, 44]);
+    assert!(app.runs[1..].iter().all(|r| r.name == "baseline"));
+
+    let mut app = self::app();
+    act(&mut app, Action::QueueStudy);
+    act(&mut app, Action::Yes);
+    assert_eq!(app.runs.len(), 24, "8 presets x 3 seeds on the CPU");
+    let order: Vec<(&str, u64)> = app.runs[7..10]
+        .iter()
+        .map(|r| (r.name.as_str(), r.config.seed))
+        .collect();
+    assert_eq!(
+        order,
+        [("dropout_both", 42), ("baseline", 43), ("norm_inputs", 43)]
+    );
+    let mut app = self::app();
+    app.values.device = DeviceChoice::Cuda(0);
+    act(&mut app, Action::QueueStudy);
+    act(&mut app, Action::Yes);
+    assert_eq!(app.runs.len(), 40, "5 seeds on a GPU");
+}
+
+#[test]
+fn presets_tick_their_tricks_and_space_toggles() {
+    let mut app = app();
+    act(&mut app, Action::Preset(2));
+    assert_eq!(app.preset_name(), Some("lr_schedule"));
+    assert_eq!(app.item(), Item::Trick(Trick::NormInputs));
+    act(&mut app, Action::Toggle);
+    assert!(!app.tricks.contains(&Trick::NormInputs));
+    assert_eq!(app.preset_name(), None);
+}
+
+#[test]
+fn editing_a_value_by_typing() {
+    let mut app = app();
+    app.cursor = TRICKS.len() + 2; // LR (fixed)
+    act(&mut app, Action::Edit);
+    assert!(
+        matches!(&app.mode, Mode::Editing { text, .. } if text == "1e-3"),
+        "opens with the value"
+    );
+    for _ in 0..4 {
+        act(&mut app, Action::Backspace);
+    }
+    act(&mut app, Action::Commit);
+    assert_eq!(app.values.hyper.lr, 1e-3, "an empty field keeps the value");
+    act(&mut app, Action::Edit);
+    for _ in 0..4 {
+        act(&mut app, Action::Backspace);
+    }
+    for c in "5e-4".chars() {
+        act(&mut app, Action::Input(c));
+    }
+    act(&mut app, Action::Commit);
+    assert_eq!(app.values.hyper.lr, 5e-4);
+    act(&mut app, Action::Edit);
+    for _ in 0..2 * MAX_INPUT {
+        act(&mut app, Action::Input('9'));
+    }
+    assert!(matches!(&app.mode, Mode::Editing { text, .. } if text.len() == MAX_INPUT));
+    act(&mut app, Action::Abort);
+    act(&mut app, Action::Edit);
+    act(&mut app, Action::Input('x'));
+    act(&mut app, Action::Commit);
+    assert_eq!(app.values.hyper.lr, 5e-4);
+    assert!(app.notice.as_deref().unwrap().contains("not a number"));
+    // A queued run keeps the values it was queued with.
+    act(&mut app, Action::Start);
+    assert_eq!(app.runs[0].config.lr.at(0), 5e-4);
+}
+
+#[test]
+fn queued_runs_are_recorded_and_start_with_their_history_number() {
+    let mut app = app();
+    let cmds = app.update(Msg::Action(Action::Start));
+    assert!(matches!(&cmds[0], Command::Enqueue { run: 1, name, .. } if name == "baseline"));
+    app.update(Msg::Stored {
+        run: 1,
+        id: Some(56),
+    });
+    // The second run waits; its history number arrives before it starts.
+    queue(&mut app, Some(57));
+    let cmds = app.update(Msg::Done {
+        run: 1,
+        result: Err(RunEnd::Cancelled),
+    });
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::Start {
+            run: 2,
+            stored: Some(57),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_run_waits_in_the_queue_until_the_history_has_numbered_it() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    act(&mut app, Action::Start);
+    // The first one's number is still on the way: the second must not overtake it.
+    let cmds = app.update(Msg::Stored {
+        run: 2,
+        id: Some(9),
+    });
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = app.update(Msg::Stored { run: 1, id: None });
+    assert!(matches!(
+        cmds[..],
+        [Command::Start {
+            run: 1,
+            stored: None,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn every_failure_before_training_ends_the_run_failed_and_the_next_starts() {
+    // No data, no thread, no device: the effects answer with a failed end; the run's
+    // history row, still queued, is ended with it and the queue moves on.
+    for why in [
+        "the data is not loaded yet",
+        "cannot start a training thread (no more threads)",
+        "history database: disk I/O error",
+    ] {
+        let mut app = app();
+        queue(&mut app, Some(4));
+        queue(&mut app, Some(5));
+        assert_eq!(app.runs[0].status, Status::Starting);
+        let cmds = app.update(Msg::Done {
+            run: 1,
+            result: Err(RunEnd::Failed(why.into())),
+        });
+        assert_eq!(app.runs[0].status, Status::Failed(why.into()));
+        assert_eq!(
+            cmds[0],
+            Command::EndQueued {
+                run: 1,
+                stored: Some(4),
+                status: Status::Failed(why.into()),
+            }
+        );
+        assert!(matches!(cmds[1], Command::Start { run: 2, .. }), "{cmds:?}");
+        assert!(app.notice.as_deref().unwrap().contains(why));
+    }
+}
+
+#[test]
+fn cancelling_a_queued_run_records_it_cancelled() {
+    let mut app = app();
+    queue(&mut app, Some(1));
+    queue(&mut app, Some(2));
+    // x cancels the training run first, then the newest queued one.
+    assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+    app.update(Msg::Done {
+        run: 1,
+        result: Err(RunEnd::Cancelled),
+    });
+    act(&mut app, Action::Start); // run 3: its number is still on the way
+    assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(2)]);
+    app.update(Msg::Done {
+        run: 2,
+        result: Err(RunEnd::Cancelled),
+    });
+    assert_eq!(
+        act(&mut app, Action::Cancel),
+        [Command::EndQueued {
+            run: 3,
+            stored: None,
+            status: Status::Cancelled,
+        }]
+    );
+    assert_eq!(app.runs[2].status, Status::Cancelled);
+    // Once numbered, a cancelled run does not start.
+    assert!(
+        app.update(Msg::Stored {
+            run: 3,
+            id: Some(3)
+        })
+        .iter()
+        .all(|c| !matches!(c, Command::Start { .. }))
+    );
+}
+
+#[test]
+fn quitting_marks_queued_runs_interrupted() {
+    let mut app = app();
+    queue(&mut app, Some(1));
+    queue(&mut app, Some(2));
+    act(&mut app, Action::Start); // number on the way
+    let cmds = act(&mut app, Action::ForceQuit);
+    let ended: Vec<_> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::EndQueued {
+                run,
+                stored,
+                status: Status::Interrupted(_),
+            } => Some((*run, *stored)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [(2, Some(2)), (3, None)]);
+    assert_eq!(cmds.last(), Some(&Command::Quit));
+}
+
+#[test]
+fn delete_refuses_a_run_that_is_training_here_or_elsewhere() {
+    let mut app = app();
+    let mut rows = crate::store::fixtures::stored(3);
+    // Run 3 trains in this session; run 2 in another process (its row reads running
+    // after the dead-process check); run 1 is finished.
+    rows[1].status = Status::Running(None);
+    app.update(Msg::History(Ok(rows.clone())));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Start);
+    app.update(Msg::Stored {
+        run: 1,
+        id: Some(3),
+    });
+    assert!(app.active_run().is_some());
+    for (row, says) in [(0, "in this session"), (1, "in another cifar-tui")] {
+        app.history.cursor = row;
+        assert_eq!(app.history.current().unwrap().id, rows[row].id);
+        assert!(act(&mut app, Action::Delete).is_empty());
+        assert_eq!(app.mode, Mode::Normal, "no confirmation is asked");
+        let notice = app.notice.clone().unwrap();
+        assert!(
+            notice.contains(says) && notice.contains("cancel it") && notice.contains("x"),
+            "{notice}"
+        );
+    }
+    // A selection with a busy run in it is refused whole.
+    app.history.selected = [1, 2].into();
+    act(&mut app, Action::Delete);
+    assert_eq!(app.mode, Mode::Normal);
+    app.history.selected = [1].into();
+    act(&mut app, Action::Delete);
+    assert_eq!(app.mode, Mode::ConfirmDelete(vec![1]));
+}
+
+#[test]
+fn an_epoch_on_the_history_screen_reads_only_that_run_again() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    queue(&mut app, Some(4));
+    let epoch = TrainEvent::Epoch(outcome(0.5, 1).epochs[0]);
+    // Elsewhere the History screen is not drawn: nothing is read.
+    let cmds = app.update(Msg::Train {
+        run: 1,
+        event: epoch.clone(),
+    });
+    assert!(cmds.is_empty(), "{cmds:?}");
+    act(&mut app, Action::Goto(Screen::History));
+    let cmds = app.update(Msg::Train {
+        run: 1,
+        event: epoch,
+    });
+    assert_eq!(
+        cmds,
+        [Command::RefreshRun(4)],
+        "one row, not the whole history"
+    );
+    let mut row = crate::store::fixtures::stored(1).remove(0);
+    row.id = 4;
+    app.update(Msg::HistoryRow {
+        id: 4,
+        row: Some(Box::new(row)),
+    });
+    assert_eq!(app.history.rows.len(), 4);
+}
+
+#[test]
+fn history_selection_feeds_compare_and_delete_asks_first() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Toggle);
+    assert_eq!(app.compared().len(), 1, "a selected stored run is compared");
+    assert_eq!(app.compared()[0].stored(), Some(3));
+    act(&mut app, Action::Delete);
+    assert!(matches!(app.mode, Mode::ConfirmDelete(ref ids) if ids == &[3]));
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("delete run #3 (the selected runs) from the history? y deletes"),
+        "{:?}",
+        app.notice
+    );
+    assert!(
+        act(&mut app, Action::Abort).is_empty(),
+        "any other key keeps them"
+    );
+    act(&mut app, Action::Delete);
+    assert_eq!(act(&mut app, Action::Yes), [Command::Delete(vec![3])]);
+    act(&mut app, Action::Edit);
+    assert_eq!(app.screen, Screen::Results);
+    assert_eq!(app.results().unwrap().stored(), Some(3));
+}
+
+#[test]
+fn only_interrupted_runs_resume() {
+    let mut app = app();
+    let mut rows = crate::store::fixtures::stored(2);
+    assert!(app.resume(&rows[0]).unwrap_err().contains("finished"));
+    rows[0].status = Status::Interrupted(None);
+    rows[0].epochs.truncate(1);
+    app.resume(&rows[0]).unwrap();
+    let run = app.runs.last().unwrap();
+    assert_eq!((run.stored(), run.epochs.len()), (Some(rows[0].id), 1));
+    assert!(app.resume(&rows[0]).unwrap_err().contains("already queued"));
+}
+
+#[test]
+fn cancel_and_quit_confirmation() {
+    let mut app = app();
+    queue(&mut app, None);
+    assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+    assert!(act(&mut app, Action::Quit).is_empty());
+    assert_eq!(app.mode, Mode::ConfirmQuit);
+    let notice = app.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("stay resumable") && !notice.contains("cancel"),
+        "{notice}"
+    );
+    assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
+}
+
+#[test]
+fn progress_events_update_the_live_run() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    app.update(Msg::Train {
+        run: 1,
+        event: TrainEvent::Progress(Progress {
+            epoch: 0,
+            step: 20,
+            steps_per_epoch: 782,
+            loss: 2.1,
+            accuracy: 0.4,
+            images_per_sec: 900.0,
+            elapsed: 1.4,
+        }),
+    });
+    let run = app.live_run().unwrap();
+    assert!(matches!(run.status, Status::Running(_)));
+    assert_eq!(run.losses, [2.1]);
+}
+
+/// Issue 9: `e` shows the run that finished last, even after an old one was opened.
+#[test]
+fn results_follow_the_run_that_finished_last() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Edit);
+    assert_eq!(
+        (app.screen, app.results().unwrap().id),
+        (Screen::Results, 2)
+    );
+    act(&mut app, Action::Goto(Screen::Train));
+    queue(&mut app, Some(4));
+    let key = app.active_run().unwrap().key;
+    app.update(Msg::Done {
+        run: key,
+        result: Ok(Box::new(outcome(0.8, 1))),
+    });
+    assert_eq!(
+        app.results().unwrap().id,
+        4,
+        "the new run, not the opened one"
+    );
+    assert!(app.notice.as_deref().unwrap().contains("run #4 finished"));
+}
+
+/// Issue 9: runs picked from the history for Compare are not shown as live on Train.
+#[test]
+fn runs_opened_from_the_history_are_never_the_live_run() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Toggle);
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Toggle);
+    assert_eq!(app.compared().len(), 2);
+    assert!(app.live_run().is_none(), "{:?}", app.live_run());
+    queue(&mut app, Some(4));
+    assert_eq!(app.live_run().unwrap().id, 4);
+}
+
+#[test]
+fn notices_go_after_a_while_but_questions_stay() {
+    let mut app = app();
+    act(&mut app, Action::Cancel);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("nothing to cancel: no run is training or queued")
+    );
+    for _ in 1..NOTICE_SECONDS {
+        app.update(Msg::Tick);
+    }
+    assert!(app.notice.is_some(), "not yet");
+    app.update(Msg::Tick);
+    assert_eq!(app.notice, None);
+    queue(&mut app, Some(1));
+    act(&mut app, Action::Quit);
+    for _ in 0..3 * NOTICE_SECONDS {
+        app.update(Msg::Tick);
+    }
+    assert!(app.notice.as_deref().unwrap().contains("q again quits"));
+    // A new notice starts its own time.
+    act(&mut app, Action::Abort);
+    act(&mut app, Action::Preset(1));
+    app.update(Msg::Tick);
+    assert!(app.notice.as_deref().unwrap().starts_with("preset"));
+}
+
+#[test]
+fn capital_x_cancels_every_queued_run_and_leaves_the_training_one() {
+    let mut app = app();
+    for id in 1..=3 {
+        queue(&mut app, Some(id));
+    }
+    let cmds = act(&mut app, Action::CancelQueued);
+    let ended: Vec<_> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::EndQueued {
+                stored,
+                status: Status::Cancelled,
+                ..
+            } => *stored,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [2, 3]);
+    assert!(app.runs[0].status.is_active(), "the training run goes on");
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("cancelled 2 queued")
+    );
+    act(&mut app, Action::CancelQueued);
+    assert_eq!(app.notice.as_deref(), Some("no run is queued"));
+}
+
+#[test]
+fn slash_finds_history_runs_as_they_are_typed() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(4))));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Search);
+    for c in "sched".chars() {
+        act(&mut app, Action::Input(c));
+    }
+    let names: Vec<_> = app
+        .history
+        .visible()
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["weight_decay", "lr_schedule"],
+        "the runs with the schedule"
+    );
+    act(&mut app, Action::Commit);
+    assert_eq!(
+        (app.mode.clone(), app.history.text.as_str()),
+        (Mode::Normal, "sched")
+    );
+    act(&mut app, Action::Search);
+    act(&mut app, Action::Abort);
+    assert_eq!(app.history.visible().len(), 4, "Esc clears the text");
+    act(&mut app, Action::SelectAll);
+    assert_eq!(app.compared().len(), 4, "all selected go to Compare");
+    act(&mut app, Action::SelectAll);
+    assert!(app.compared().is_empty());
+}
+
+#[test]
+fn changed_settings_are_kept_once_and_d_returns_to_the_config() {
+    let mut app = app();
+    let saves = |cmds: Vec<Command>| {
+        cmds.into_iter()
+            .filter_map(|c| match c {
+                Command::SaveSettings(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        saves(act(&mut app, Action::Down)).is_empty(),
+        "moving saves nothing"
+    );
+    let saved = saves(act(&mut app, Action::Preset(2)));
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].tricks, [Trick::NormInputs, Trick::LrSchedule]);
+    assert!(
+        saves(act(&mut app, Action::Preset(2))).is_empty(),
+        "no change, no write"
+    );
+    app.cursor = TRICKS.len(); // Epochs
+    let saved = saves(act(&mut app, Action::Right));
+    assert_eq!(saved[0].hyper.epochs, 11);
+    let saved = saves(act(&mut app, Action::ResetSettings));
+    assert_eq!((saved[0].tricks.len(), saved[0].hyper.epochs), (0, 10));
+    assert!(app.tricks.is_empty());
+    // The next launch starts where this one left off.
+    let mut next = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
+    let mut state = saved[0].clone();
+    state.train_limit = Some(2000);
+    next.restore(state);
+    assert_eq!(next.values.train_limit, Some(2000));
+    assert!(
+        saves(next.update(Msg::Tick)).is_empty(),
+        "restoring is not a change"
+    );
+}
+
+#[test]
+fn a_question_names_the_runs_it_is_about() {
+    assert_eq!(numbers(&[3]), "run #3");
+    assert_eq!(numbers(&[3, 5, 7]), "runs #3, #5, #7");
+    assert_eq!(numbers(&(1..=12).collect::<Vec<_>>()), "12 runs (#1 … #12)");
+}
+
+#[test]
+fn results_screen_walks_finished_runs() {
+    let mut app = app();
+    for acc in [0.5, 0.6, 0.7] {
+        queue(&mut app, None);
+        let id = app.active_run().unwrap().key;
+        app.update(Msg::Done {
+            run: id,
+            result: Ok(Box::new(outcome(acc, 1))),
+        });
+    }
+    app.screen = Screen::Results;
+    assert_eq!(app.results().unwrap().key, 3);
+    act(&mut app, Action::Left);
+    assert_eq!(app.results().unwrap().key, 2);
+    act(&mut app, Action::Left);
+    act(&mut app, Action::Left);
+    assert_eq!(app.results().unwrap().key, 1);
+}

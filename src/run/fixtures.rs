@@ -1,0 +1,33 @@
+//! Runs' figures made up for tests: an outcome of a given accuracy, whole and consistent.
+
+use cifar_engine::events::{Device, EpochStats, Outcome};
+use cifar_engine::metrics::Confusion;
+
+/// A finished outcome whose accuracy is `acc`, for tests of views and state.
+pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
+    let mut c = Confusion::new(10);
+    let right = (acc * 1000.0).round() as u64;
+    for (k, row) in c.counts.iter_mut().enumerate() {
+        row[k] = right;
+        row[(k + 1) % 10] = 1000 - right;
+    }
+    Outcome {
+        device: Device::Cpu,
+        epochs: (0..epochs)
+            .map(|e| EpochStats {
+                epoch: e + 1,
+                lr: 1e-3,
+                train_loss: 2.0 / (e + 1) as f64,
+                train_accuracy: acc * (e + 1) as f64 / epochs as f64,
+                val_loss: 2.1 / (e + 1) as f64,
+                val_accuracy: acc * (e + 1) as f64 / epochs as f64,
+                seconds: 60.0,
+                train_images_per_sec: 1000.0,
+            })
+            .collect(),
+        report: c.report(),
+        confusion: c,
+        seconds: 60.0 * epochs as f64,
+        images_per_sec: 900.0,
+    }
+}

@@ -1,0 +1,335 @@
+//! The runs' records: added, claimed, updated, read and deleted, waiting out others' locks.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cifar_engine::config::TrainConfig;
+use cifar_engine::events::{EpochStats, Outcome};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::Store;
+use super::error::{StoreError, busy, classify};
+use super::liveness::{gone, host, now};
+use super::row::{Row, insert_epoch, status_of};
+use crate::run::{Run, Status};
+
+impl Store {
+    /// Runs a write of the run's record, waiting while another process holds the history's
+    /// lock. SQLite's busy handler waits [`BUSY_WAIT`] at a time and some busy answers come at
+    /// once (a stale WAL snapshot), so the whole write is tried again until `patience` passes.
+    ///
+    /// [`BUSY_WAIT`]: super::schema::BUSY_WAIT
+    pub(super) fn patiently<T>(
+        &self,
+        mut write: impl FnMut(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            match write(&self.conn) {
+                Err(e) if busy(&e) && Instant::now() < deadline => {
+                    #[cfg(test)]
+                    if let Some(hook) = &self.on_busy {
+                        hook();
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(StoreError::Sql(e)) => return Err(classify(&self.path, e)),
+                done => return done,
+            }
+        }
+    }
+
+    /// Runs a statement once, naming its failure (locked, read-only, damaged).
+    pub(super) fn once<T>(
+        &self,
+        statement: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        statement(&self.conn).map_err(|e| match e {
+            StoreError::Sql(e) => classify(&self.path, e),
+            e => e,
+        })
+    }
+
+    /// Shortens how long writes wait, so a test of a lock need not wait a minute.
+    #[cfg(test)]
+    pub(crate) fn set_patience(&mut self, busy: Duration, patience: Duration) {
+        self.conn
+            .busy_timeout(busy)
+            .expect("SQLite takes any busy timeout");
+        self.patience = patience;
+    }
+
+    /// Adds a queued run, owned by this process; its number. The tricks column is the
+    /// config's, described for lists.
+    pub fn insert(&self, name: &str, config: &TrainConfig) -> Result<i64, StoreError> {
+        let tricks = cifar_engine::tricks::describe_config(config);
+        let config = serde_json::to_string(config)?;
+        self.once(|conn| {
+            conn.execute(
+                "INSERT INTO runs (created_at, name, tricks, config, status, pid, host, heartbeat)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?1)",
+                params![now(), name, tricks, config, std::process::id(), host()],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
+    }
+
+    /// Takes a run for this process before it trains: its own queued run, or a resumable one,
+    /// or one whose process is gone. The check and the taking are one write, so of several
+    /// processes resuming the same run at once exactly one gets it; the others learn who has it.
+    pub fn claim(&self, id: i64, device: &str) -> Result<(), StoreError> {
+        let me = i64::from(std::process::id());
+        self.patiently(|conn| {
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            type Owner = (String, Option<i64>, Option<String>, Option<String>);
+            let row: Option<Owner> = tx
+                .query_row(
+                    "SELECT status, pid, host, heartbeat FROM runs WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let (status, pid, run_host, beat) = row.ok_or(StoreError::NoRun(id))?;
+            let taken = |doing| StoreError::Taken {
+                id,
+                doing,
+                pid: pid.unwrap_or(0),
+                host: run_host.clone().unwrap_or_else(|| "?".into()),
+            };
+            let dead = gone(pid, run_host.as_deref(), beat.as_deref());
+            match status.as_str() {
+                "queued" if pid == Some(me) && run_host.as_deref() == Some(host()) => {}
+                "queued" | "running" if dead => {}
+                "queued" => return Err(taken("queued to train")),
+                "running" => return Err(taken("being resumed")),
+                "finished" => {
+                    return Err(StoreError::NotResumable {
+                        id,
+                        status: "finished",
+                    });
+                }
+                word => {
+                    let s = status_of(word, None);
+                    if !s.resumable() {
+                        return Err(StoreError::NotResumable {
+                            id,
+                            status: s.label(),
+                        });
+                    }
+                }
+            }
+            // Only the row as it was read is taken: the immediate transaction already keeps
+            // other writers out, and the row count proves it.
+            let n = tx.execute(
+                "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                 WHERE id = ?1 AND status = ?6 AND pid IS ?7 AND host IS ?8",
+                params![id, device, me, host(), now(), status, pid, run_host],
+            )?;
+            if n != 1 {
+                return Err(taken("being resumed"));
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Records where a run's files are, so that `resume` finds them: the data folder it was
+    /// given (`None`: the download cache) and the result file it writes (`--out`).
+    pub fn set_files(
+        &self,
+        id: i64,
+        data_dir: Option<&Path>,
+        out: Option<&Path>,
+    ) -> Result<(), StoreError> {
+        let text = |p: Option<&Path>| p.map(|p| p.to_string_lossy().into_owned());
+        let (data_dir, out) = (text(data_dir), text(out));
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET data_dir = ?2, out_path = ?3 WHERE id = ?1",
+                params![id, data_dir, out],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A run's data folder and result file, as [`Store::set_files`] recorded them.
+    pub fn files(&self, id: i64) -> Result<(Option<PathBuf>, Option<PathBuf>), StoreError> {
+        let (data, out): (Option<String>, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT data_dir, out_path FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::NoRun(id))?;
+        Ok((data.map(PathBuf::from), out.map(PathBuf::from)))
+    }
+
+    /// Marks a run as running in this process (also when resuming one).
+    pub fn start(&self, id: i64, device: &str) -> Result<(), StoreError> {
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                 WHERE id = ?1",
+                params![id, device, std::process::id(), host(), now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records how a run stands now (not its outcome: see [`Store::finish`]).
+    pub fn set_status(&self, id: i64, status: &Status) -> Result<(), StoreError> {
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4 WHERE id = ?1",
+                params![id, status.label(), status.reason(), now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// One finished epoch and the loss curve so far, in one transaction.
+    pub fn record_epoch(
+        &mut self,
+        id: i64,
+        e: &EpochStats,
+        losses: &[f64],
+        steps_per_point: usize,
+    ) -> Result<(), StoreError> {
+        let losses = serde_json::to_string(losses)?;
+        self.patiently(|conn| {
+            // Immediate: the lock is asked for first, where SQLite's busy handler waits for
+            // it, not on the first write of a read transaction, where it answers busy at once.
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            insert_epoch(&tx, id, e)?;
+            tx.execute(
+                "UPDATE runs SET losses = ?2, steps_per_point = ?3, heartbeat = ?4 WHERE id = ?1",
+                params![id, losses, steps_per_point as i64, now()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn finish(&mut self, id: i64, o: &Outcome) -> Result<(), StoreError> {
+        let confusion = serde_json::to_string(&o.confusion)?;
+        let report = serde_json::to_string(&o.report)?;
+        self.patiently(|conn| {
+            let t = now();
+            conn.execute(
+                "UPDATE runs SET status = 'finished', finished_at = ?2, heartbeat = ?2,
+                     device = CASE WHEN device LIKE ?3 || ': %' THEN device ELSE ?3 END,
+                     seconds = ?4, images_per_sec = ?5, accuracy = ?6,
+                     macro_f1 = ?7, confusion = ?8, report = ?9, error = NULL
+                 WHERE id = ?1",
+                params![
+                    id,
+                    t,
+                    o.device.to_string(),
+                    o.seconds,
+                    o.images_per_sec,
+                    o.report.accuracy,
+                    o.report.macro_f1,
+                    confusion,
+                    report
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn delete(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for id in ids {
+            n += self.once(|conn| Ok(conn.execute("DELETE FROM runs WHERE id = ?1", [id])?))?;
+        }
+        Ok(n)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Run, StoreError> {
+        let run = self
+            .once(|conn| {
+                Ok(conn
+                    .query_row("SELECT * FROM runs WHERE id = ?1", [id], |r| {
+                        Ok(Row::read(r, &self.path))
+                    })
+                    .optional()?)
+            })?
+            .ok_or(StoreError::NoRun(id))??;
+        self.with_epochs(run)
+    }
+
+    /// Every run, newest first.
+    pub fn list(&self) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<Result<Run, StoreError>> = self.once(|conn| {
+            let mut stmt = conn.prepare("SELECT * FROM runs ORDER BY id DESC")?;
+            let rows = stmt
+                .query_map([], |r| Ok(Row::read(r, &self.path)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })?;
+        rows.into_iter()
+            .map(|r| r.and_then(|r| self.with_epochs(r)))
+            .collect()
+    }
+
+    fn with_epochs(&self, mut run: Run) -> Result<Run, StoreError> {
+        let id = run.id;
+        run.epochs = self.once(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT epoch, lr, train_loss, train_accuracy, val_loss, val_accuracy, seconds,
+                        train_images_per_sec
+                 FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+            )?;
+            let epochs = stmt
+                .query_map([id], |r| {
+                    Ok(EpochStats {
+                        epoch: r.get::<_, i64>(0)? as usize,
+                        lr: r.get(1)?,
+                        train_loss: r.get(2)?,
+                        train_accuracy: r.get(3)?,
+                        val_loss: r.get(4)?,
+                        val_accuracy: r.get(5)?,
+                        seconds: r.get(6)?,
+                        train_images_per_sec: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(epochs)
+        })?;
+        if let Status::Finished(o) = &mut run.status {
+            o.epochs = run.epochs.clone();
+        }
+        Ok(run)
+    }
+
+    /// Ends a run that never started (cancelled while queued, failed to start, its process
+    /// quitting first). A run that started meanwhile is left to its owner. Whether it ended.
+    pub fn end_queued(&self, id: i64, status: &Status) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE runs SET status = ?2, error = ?3, heartbeat = ?4
+             WHERE id = ?1 AND status = 'queued'",
+            params![id, status.label(), status.reason(), now()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Deletes the runs that no process is training or about to train, in one statement per
+    /// run so a run started meanwhile is never taken from under its owner; the ids deleted.
+    pub fn delete_idle(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut deleted = Vec::new();
+        for &id in ids {
+            let n = self.conn.execute(
+                "DELETE FROM runs WHERE id = ?1 AND status NOT IN ('queued', 'running')",
+                [id],
+            )?;
+            if n > 0 {
+                deleted.push(id);
+            }
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,486 @@
+//! Tests of the history store: writing and reading runs, migrations, refusals, locks and claims.
+
+use super::schema::WRITE_WAIT;
+use super::*;
+use crate::run::Status;
+use crate::run::fixtures::outcome;
+use cifar_engine::config::{Hyper, TrainConfig};
+use cifar_engine::events::Device;
+use cifar_engine::tricks::{self, TrickSet};
+
+fn cfg() -> TrainConfig {
+    tricks::resolve(&TrickSet::new(), &Hyper::default())
+}
+
+#[test]
+fn a_run_is_written_as_it_goes_and_read_back_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("deep/history.db");
+    let mut s = Store::open(&path).unwrap();
+    let id = s.insert("baseline", &cfg()).unwrap();
+    assert_eq!(s.get(id).unwrap().status.label(), "queued");
+    s.start(id, "cpu").unwrap();
+    let o = outcome(0.7, 2);
+    for e in &o.epochs {
+        s.record_epoch(id, e, &[2.3, 2.0, 1.7], 20).unwrap();
+    }
+    s.finish(id, &o).unwrap();
+    drop(s);
+
+    let s = Store::open(&path).unwrap();
+    let run = s.get(id).unwrap();
+    assert_eq!(run.status.label(), "finished");
+    assert_eq!(run.config, cfg());
+    assert_eq!(run.epochs, o.epochs);
+    assert_eq!(run.losses, [2.3, 2.0, 1.7]);
+    assert_eq!(run.outcome().unwrap().confusion, o.confusion);
+    assert_eq!(run.accuracy(), Some(0.7));
+    assert_eq!(s.list().unwrap().len(), 1);
+    let mode: String = s
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// The history stores the one run model and reads it back as it was: every status with
+/// its reason, a finished run with its whole outcome.
+#[test]
+fn every_status_reads_back_as_it_was_written() {
+    let mut s = Store::in_memory();
+    let statuses = [
+        Status::Cancelled,
+        Status::Failed("no data".into()),
+        Status::Diverged("lower lr".into()),
+        Status::Interrupted(None),
+        Status::Interrupted(Some("disk full".into())),
+    ];
+    for status in &statuses {
+        let id = s.insert("baseline", &cfg()).unwrap();
+        s.start(id, "cpu").unwrap();
+        s.set_status(id, status).unwrap();
+        assert_eq!(&s.get(id).unwrap().status, status);
+    }
+    let id = s.insert("baseline", &cfg()).unwrap();
+    s.start(id, "cuda").unwrap();
+    let mut o = outcome(0.7, 2);
+    o.device = Device::Cuda;
+    for e in &o.epochs {
+        s.record_epoch(id, e, &[2.0], 20).unwrap();
+    }
+    s.finish(id, &o).unwrap();
+    let run = s.get(id).unwrap();
+    assert_eq!(run.status, Status::Finished(Box::new(o)));
+    assert_eq!((run.id, run.device), (id, Some(Device::Cuda)));
+    assert_eq!(run.tricks, TrickSet::new());
+    assert!(run.created_at.is_some());
+
+    // A wgpu run keeps its GPU's name through its end (the outcome knows only the kind).
+    let id = s.insert("baseline", &cfg()).unwrap();
+    s.start(id, "wgpu: AMD Radeon 780M (Vulkan)").unwrap();
+    let mut o = outcome(0.7, 2);
+    o.device = Device::Wgpu;
+    s.finish(id, &o).unwrap();
+    let run = s.get(id).unwrap();
+    assert_eq!(
+        (run.device, run.gpu.as_deref()),
+        (Some(Device::Wgpu), Some("AMD Radeon 780M (Vulkan)"))
+    );
+    assert_eq!(
+        run.device_label().as_deref(),
+        Some("wgpu: AMD Radeon 780M (Vulkan)")
+    );
+    // A run started on one kind and finished on another records the other.
+    let id = s.insert("baseline", &cfg()).unwrap();
+    s.start(id, "wgpu: AMD Radeon 780M (Vulkan)").unwrap();
+    s.finish(id, &outcome(0.7, 2)).unwrap();
+    assert_eq!(s.get(id).unwrap().device_label().as_deref(), Some("cpu"));
+}
+
+#[test]
+fn a_first_version_history_gains_the_files_of_its_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let old = Connection::open(&path).unwrap();
+    old.execute_batch(MIGRATIONS[0]).unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    drop(old);
+    let s = Store::open(&path).unwrap();
+    let id = s.insert("a", &cfg()).unwrap();
+    assert_eq!(s.files(id).unwrap(), (None, None));
+    s.set_files(id, Some(Path::new("/d")), Some(Path::new("/o.json")))
+        .unwrap();
+    assert_eq!(
+        s.files(id).unwrap(),
+        (Some(PathBuf::from("/d")), Some(PathBuf::from("/o.json")))
+    );
+    assert!(matches!(s.files(id + 1), Err(StoreError::NoRun(_))));
+}
+
+#[test]
+fn runs_of_dead_processes_become_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Store::open(&tmp.path().join("h.db")).unwrap();
+    let mine = s.insert("a", &cfg()).unwrap();
+    s.start(mine, "cpu").unwrap();
+    let dead = s.insert("b", &cfg()).unwrap();
+    s.start(dead, "cpu").unwrap();
+    // No process has pid 2^30: this one died.
+    s.conn
+        .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
+        .unwrap();
+    // A live process's queued run does not beat: an old heartbeat must not condemn it.
+    let waiting = s.insert("c", &cfg()).unwrap();
+    // Elsewhere only the heartbeat can tell: an old one means gone.
+    let away = s.insert("d", &cfg()).unwrap();
+    let old = "2000-01-01T00:00:00+00:00";
+    s.conn
+        .execute(
+            "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
+            (waiting, old),
+        )
+        .unwrap();
+    s.conn
+        .execute(
+            "UPDATE runs SET heartbeat = ?2, host = 'elsewhere' WHERE id = ?1",
+            (away, old),
+        )
+        .unwrap();
+    assert_eq!(s.mark_interrupted().unwrap(), 2);
+    assert_eq!(s.get(dead).unwrap().status.label(), "interrupted");
+    assert_eq!(s.get(away).unwrap().status.label(), "interrupted");
+    assert_eq!(s.get(mine).unwrap().status.label(), "running");
+    assert_eq!(s.get(waiting).unwrap().status.label(), "queued");
+}
+
+#[test]
+fn a_file_that_is_not_a_history_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("history.db");
+    let junk = b"this is not SQLite at all, just some bytes that a crash left behind....";
+    std::fs::write(&path, junk.repeat(100)).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), junk.repeat(100));
+
+    // Another program's SQLite database is refused too.
+    let other = tmp.path().join("other.db");
+    Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let before = std::fs::read(&other).unwrap();
+    assert!(matches!(
+        Store::open(&other),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("history.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Newer { found, .. } if found == SCHEMA_VERSION + 1));
+    let v: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION + 1, "not downgraded");
+}
+
+#[test]
+fn two_processes_can_write_the_same_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let (a, b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let threads: Vec<_> = [a, b]
+        .into_iter()
+        .map(|mut s| {
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let id = s.insert("x", &cfg()).unwrap();
+                    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(Store::open(&path).unwrap().list().unwrap().len(), 40);
+}
+
+#[test]
+fn processes_that_create_a_history_at_once_all_open_it() {
+    // Each round starts several openers on a missing file at the same instant: the first
+    // creates the schema, the others must wait for it, not create it again or call it foreign.
+    for round in 0..100 {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("h.db");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    Store::open(&path).map(|_| ()).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for o in openers {
+            o.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn of_two_claims_at_once_exactly_one_wins_and_the_other_is_told_who() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let first = Store::open(&path).unwrap();
+    for round in 0..20 {
+        let id = first.insert("x", &cfg()).unwrap();
+        first.set_status(id, &Status::Interrupted(None)).unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let s = Store::open(&path).unwrap();
+                    start.wait();
+                    s.claim(id, "cpu")
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let lost = results.into_iter().find_map(Result::err).unwrap();
+        let who = format!(
+            "run #{id} is already being resumed by process {} on host {}",
+            std::process::id(),
+            host()
+        );
+        assert!(lost.to_string().contains(&who), "{lost}");
+        assert_eq!(first.get(id).unwrap().status.label(), "running");
+    }
+}
+
+#[test]
+fn only_own_queued_resumable_or_orphaned_runs_can_be_claimed() {
+    let s = Store::in_memory();
+    let mine = s.insert("a", &cfg()).unwrap();
+    s.claim(mine, "cpu").unwrap();
+    assert!(matches!(
+        s.claim(mine, "cpu"),
+        Err(StoreError::Taken { .. })
+    ));
+    let done = s.insert("b", &cfg()).unwrap();
+    s.conn
+        .execute("UPDATE runs SET status = 'finished' WHERE id = ?1", [done])
+        .unwrap();
+    let err = s.claim(done, "cpu").unwrap_err();
+    assert!(err.to_string().contains("is finished"), "{err}");
+    // A queued run of another live process on this host (pid 1 is always there).
+    let theirs = s.insert("c", &cfg()).unwrap();
+    s.conn
+        .execute("UPDATE runs SET pid = 1 WHERE id = ?1", [theirs])
+        .unwrap();
+    let err = s.claim(theirs, "cpu").unwrap_err();
+    assert!(
+        err.to_string().contains("queued to train by process 1"),
+        "{err}"
+    );
+    // A running run whose process died is free.
+    let orphan = s.insert("d", &cfg()).unwrap();
+    s.start(orphan, "cpu").unwrap();
+    s.conn
+        .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [orphan])
+        .unwrap();
+    s.claim(orphan, "cpu").unwrap();
+    assert!(matches!(s.claim(99, "cpu"), Err(StoreError::NoRun(99))));
+}
+
+/// A history with a few runs and epochs, closed, so that the file holds all of it.
+fn history_with_runs(path: &Path) {
+    let mut s = Store::open(path).unwrap();
+    for _ in 0..3 {
+        let id = s.insert("baseline", &cfg()).unwrap();
+        for e in &outcome(0.5, 3).epochs {
+            s.record_epoch(id, e, &[2.3; 50], 20).unwrap();
+        }
+        s.finish(id, &outcome(0.5, 3)).unwrap();
+    }
+}
+
+#[test]
+fn a_history_cut_short_is_reported_damaged_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    history_with_runs(&path);
+    let len = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(len - 2000).unwrap();
+    drop(file);
+    let before = std::fs::read(&path).unwrap();
+    for err in [
+        Store::open(&path).err().unwrap(),
+        Store::open_read_only(&path).err().unwrap(),
+    ] {
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("h.db is damaged"), "{text}");
+        assert!(text.contains("left untouched"), "{text}");
+        assert!(text.contains(".recover"), "{text}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not written");
+}
+
+#[test]
+fn bad_stored_json_names_the_file_the_run_and_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let s = Store::open(&path).unwrap();
+    let id = s.insert("x", &cfg()).unwrap();
+    s.conn
+        .execute("UPDATE runs SET losses = '[1.0, \u{1}' WHERE id = ?1", [id])
+        .unwrap();
+    for err in [s.get(id).unwrap_err(), s.list().unwrap_err()] {
+        let text = err.to_string();
+        assert!(text.contains("h.db"), "{text}");
+        assert!(
+            text.contains(&format!("run #{id} holds a damaged losses")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("DELETE FROM runs WHERE id = {id}")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_write_to_a_history_opened_read_only_says_read_only() {
+    // Root writes through file permissions, so this opens the file the way SQLite does
+    // when it may not write it (SQLITE_OPEN_READONLY) and checks what a write then says.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    history_with_runs(&path);
+    let s = Store::open_read_only(&path).unwrap();
+    assert_eq!(s.list().unwrap().len(), 3);
+    let err = s.insert("x", &cfg()).unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+    assert!(err.to_string().contains("h.db is read-only"), "{err}");
+    assert!(err.to_string().contains("--history FILE"), "{err}");
+}
+
+/// `chattr +i` on a path for the life of the guard; `None` where the file system or the
+/// process's capabilities do not allow it.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_history_in_an_immutable_folder_or_file_is_read_and_said_read_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let path = dir.join("h.db");
+    history_with_runs(&path);
+    let before = std::fs::read(&path).unwrap();
+    for locked in [&dir, &path] {
+        let Some(_guard) = Immutable::set(locked) else {
+            eprintln!("chattr +i is not available here: the read-only cases are not run");
+            return;
+        };
+        let err = Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+        assert!(err.to_string().contains("is read-only"), "{err}");
+        let s = Store::open_read_only(&path).unwrap();
+        assert_eq!(s.list().unwrap().len(), 3);
+        assert_eq!(s.get(1).unwrap().epochs.len(), 3);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_missing_history_reads_as_empty_and_is_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("none/h.db");
+    let s = Store::open_read_only(&path).unwrap();
+    assert!(s.list().unwrap().is_empty());
+    assert!(matches!(s.get(1), Err(StoreError::NoRun(1))));
+    assert!(!tmp.path().join("none").exists());
+}
+
+#[test]
+fn a_write_waits_for_a_lock_another_process_holds_and_then_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let mut s = Store::open(&path).unwrap();
+    let id = s.insert("x", &cfg()).unwrap();
+    // SQLite's own wait is cut to nothing, so that only the retries can wait.
+    s.set_patience(Duration::ZERO, WRITE_WAIT);
+    let (tell, told) = std::sync::mpsc::channel();
+    s.on_busy = Some(Box::new(move || {
+        let _ = tell.send(());
+    }));
+    let holder = Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // The lock is let go once the write has found it taken.
+    let releaser = std::thread::spawn(move || {
+        told.recv().unwrap();
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
+        .unwrap();
+    releaser.join().unwrap();
+    assert_eq!(s.get(id).unwrap().epochs.len(), 1);
+}
+
+#[test]
+fn delete_removes_runs_and_their_epochs() {
+    let mut s = Store::in_memory();
+    let id = s.insert("x", &cfg()).unwrap();
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[], 20)
+        .unwrap();
+    assert_eq!(s.delete(&[id]).unwrap(), 1);
+    assert!(matches!(s.get(id), Err(StoreError::NoRun(_))));
+    let n: i64 = s
+        .conn
+        .query_row("SELECT count(*) FROM epochs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}
