@@ -41,8 +41,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut ctx = Context::new(&cli)?;
     let _log = setup::logging(&ctx.log_file);
     cifar_engine::backend::keep_gpu_caches_in(&ctx.cache_dir.join("gpu"));
-    // Before anything touches rayon, so its workers flush denormals.
-    cifar_engine::install_pool();
     match &cli.command {
         Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
         Some(Command::Study(args)) if args.headless || args.report => headless::study(&ctx, args),

@@ -6,7 +6,6 @@ pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
-mod denormals;
 pub mod events;
 pub mod kernels;
 pub mod metrics;
@@ -26,8 +25,6 @@ use runner::TrainError;
 
 pub use runner::RunInputs;
 
-pub use denormals::{enabled as denormals_flushed, install_pool};
-
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
@@ -45,9 +42,7 @@ pub fn bench_on(
 ) -> Result<speed::Figures, RunError> {
     let kind = place.kind();
     Ok(match place {
-        Place::Cpu => denormals::flushed(|| {
-            speed::measure::<CpuAd>(&Default::default(), kind, data, steps, epoch_images)
-        }),
+        Place::Cpu => speed::measure::<CpuAd>(&Default::default(), kind, data, steps, epoch_images),
         Place::Gpu(n) => {
             speed::measure::<GpuAd>(&CudaDevice::new(n), kind, data, steps, epoch_images)
         }
@@ -88,9 +83,7 @@ pub fn run_on(
         ..job
     };
     let outcome = match place {
-        Place::Cpu => {
-            denormals::flushed(|| runner::train::<CpuAd>(&Default::default(), kind, job, emit))
-        }
+        Place::Cpu => runner::train::<CpuAd>(&Default::default(), kind, job, emit),
         Place::Gpu(n) => runner::train::<GpuAd>(&CudaDevice::new(n), kind, job, emit),
         Place::Wgpu(adapter) => runner::train::<WgpuAd>(&adapter.device(), kind, job, emit),
     }?;

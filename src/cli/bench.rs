@@ -141,7 +141,6 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let report = json!({
         "device": device.to_string(),
         "burn_kernels": burn_kernels,
-        "denormals_flushed": device.kind() == Device::Cpu && cifar_engine::denormals_flushed(),
         "threads": threads,
         "reps": args.reps,
         "steps": args.steps,
