@@ -708,16 +708,22 @@ mod tests {
         assert!(why.contains("cannot start a training thread"), "{why}");
     }
 
+    /// Effects on a fresh history whose write lock another process holds until the returned
+    /// connection commits.
+    fn held_up(dir: &std::path::Path) -> (Effects, UnboundedReceiver<Msg>, rusqlite::Connection) {
+        let places = places(dir);
+        drop(Store::open(&places.history).unwrap());
+        let other = rusqlite::Connection::open(&places.history).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (tx, rx) = unbounded_channel();
+        (Effects::new(places, tx), rx, other)
+    }
+
     #[test]
     fn commands_return_while_the_history_waits_on_another_writer() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = places(tmp.path());
-        drop(Store::open(&places.history).unwrap());
         // Another process holds the write lock: an insert has to wait for it.
-        let other = rusqlite::Connection::open(&places.history).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (tx, mut rx) = unbounded_channel();
-        let mut effects = Effects::new(places, tx);
+        let (mut effects, mut rx, other) = held_up(tmp.path());
         effects.perform(Command::Enqueue {
             run: 1,
             name: "baseline".into(),
@@ -739,14 +745,9 @@ mod tests {
     #[test]
     fn reads_asked_while_the_ledger_is_busy_wait_once_each() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = places(tmp.path());
-        drop(Store::open(&places.history).unwrap());
         // The ledger is held up by another process's write lock while History is visited
         // over and over.
-        let other = rusqlite::Connection::open(&places.history).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (tx, mut rx) = unbounded_channel();
-        let mut effects = Effects::new(places, tx);
+        let (mut effects, mut rx, other) = held_up(tmp.path());
         let enqueue = |run| Command::Enqueue {
             run,
             name: "baseline".into(),
