@@ -47,8 +47,15 @@ pub enum CifarError {
     Missing { path: PathBuf, name: &'static str },
     #[error("{path} is a symbolic link to {target}, which does not exist")]
     DanglingLink { path: PathBuf, target: PathBuf },
-    #[error("{path} is a folder, not the CIFAR-10 binary batch {name}")]
-    NotAFile { path: PathBuf, name: &'static str },
+    #[error(
+        "{path} is {what}, not the CIFAR-10 binary batch {name}: only files (or links to \
+         them) are read"
+    )]
+    NotAFile {
+        path: PathBuf,
+        name: &'static str,
+        what: &'static str,
+    },
     #[error(
         "{path} is {actual} bytes, expected {expected} ({RECORDS_PER_FILE} records of 1 label \
          byte + {IMAGE_BYTES} pixel bytes): the file is {what}"
@@ -188,10 +195,37 @@ pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<Split, CifarError> {
     Ok(split)
 }
 
+/// What `path` is when it is there but not a file (after links): reading a FIFO would wait
+/// forever, a device would read without end. `None` for a file, or for nothing there (reading
+/// it then says why).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a file")
+}
+
 fn read_batch(dir: &Path, name: &'static str) -> Result<Split, CifarError> {
     let path = dir.join(name);
-    if path.is_dir() {
-        return Err(CifarError::NotAFile { path, name });
+    if let Some(what) = not_a_file(&path) {
+        return Err(CifarError::NotAFile { path, name, what });
     }
     let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => match std::fs::read_link(&path) {
@@ -356,7 +390,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_folder_or_a_dangling_link_in_place_of_a_batch_is_named_as_such() {
+    fn a_folder_a_fifo_or_a_dangling_link_in_place_of_a_batch_is_named_as_such() {
         let tmp = tempfile::tempdir().unwrap();
         let inner = write_dataset(tmp.path());
         let batch = inner.join("data_batch_2.bin");
@@ -365,6 +399,24 @@ pub(crate) mod tests {
         let msg = load(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("data_batch_2.bin is a folder"), "{msg}");
         std::fs::remove_dir(&batch).unwrap();
+        #[cfg(unix)]
+        {
+            // Read, a FIFO waits for a writer that never comes: the load would hang.
+            let made = std::process::Command::new("mkfifo").arg(&batch).status();
+            assert!(made.unwrap().success(), "mkfifo");
+            let (tx, rx) = std::sync::mpsc::channel();
+            let dir = tmp.path().to_path_buf();
+            std::thread::spawn(move || tx.send(load(&dir).map(|_| ()).map_err(|e| e.to_string())));
+            let msg = rx
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("the load hangs on a FIFO")
+                .unwrap_err();
+            assert!(
+                msg.contains("data_batch_2.bin is a named pipe (FIFO), not the CIFAR-10"),
+                "{msg}"
+            );
+            std::fs::remove_file(&batch).unwrap();
+        }
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink("/gone/data_batch_2.bin", &batch).unwrap();
