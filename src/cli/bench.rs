@@ -209,7 +209,7 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     match &args.json {
         Some(path) => {
-            std::fs::write(path, &text)
+            crate::sys::write_whole(&[(path, text.as_bytes())])
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("JSON written to {}", path.display());
         }

@@ -241,7 +241,8 @@ fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig, out: Option<&Path>) -> 
 }
 
 /// Checks, before any training, that `--out` can be written: an hour of work must not end in
-/// "no such folder". The file is opened as it will be (an existing one is left as it is).
+/// "no such folder". The file is opened as it will be (an existing one is left as it is), and
+/// a file made beside it.
 pub fn check_out_file(path: &Path) -> Result<()> {
     let shown = path.display();
     if path.is_dir() {
@@ -269,6 +270,13 @@ pub fn check_out_file(path: &Path) -> Result<()> {
     if !existed {
         let _ = std::fs::remove_file(path);
     }
+    // The result is written beside it first, then renamed over it.
+    tempfile::NamedTempFile::new_in(parent).with_context(|| {
+        format!(
+            "--out {shown}: cannot make files in {}. Fix: choose a folder you can write to",
+            parent.display()
+        )
+    })?;
     Ok(())
 }
 
@@ -301,9 +309,7 @@ fn write_record(
         outcome,
     };
     let text = serde_json::to_string_pretty(&record)?;
-    let written = std::fs::File::create(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
-    if let Err(e) = written {
+    if let Err(e) = crate::sys::write_whole(&[(path, text.as_bytes())]) {
         note!("{text}");
         bail!(
             "cannot write {} ({e}); the result is printed above on stderr. Fix: copy it from \
@@ -334,7 +340,7 @@ fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
 pub fn run_config(ctx: &Context, args: &RunArgs) -> Result<(TrickSet, TrainConfig)> {
     let tricks = ctx.tricks(args.preset.as_deref(), args.tricks.as_deref())?;
     let mut cfg = tricks::resolve(&tricks, &ctx.hyper(&args.overrides)?);
-    cfg.train_limit = args.overrides.train_limit;
+    cfg.train_limit = args.overrides.train_limit();
     Ok((tricks, cfg))
 }
 
@@ -472,7 +478,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
         );
         if let Some(out) = &out {
             let text = serde_json::to_string_pretty(&json!({ "variant": v, "n": v.n() }))?;
-            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+            crate::sys::write_whole(&[(out, text.as_bytes())])
+                .with_context(|| format!("cannot write {}", out.display()))?;
             note!("the variant's figures written to {}", out.display());
         }
     }
@@ -579,7 +586,7 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
             presets.iter().map(move |preset| {
                 let tricks = preset.trick_set();
                 let mut cfg = tricks::resolve(&tricks, &hyper);
-                cfg.train_limit = args.overrides.train_limit;
+                cfg.train_limit = args.overrides.train_limit();
                 (preset.name, tricks, cfg)
             })
         })
@@ -634,12 +641,17 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
 
 /// `study.md` and `study.json` in `dir`.
 fn write_report(dir: &Path, variants: &[Variant], reference: &str, table: &str) -> Result<()> {
-    let md = dir.join("study.md");
-    std::fs::write(&md, table).with_context(|| format!("cannot write {}", md.display()))?;
-    let json = dir.join("study.json");
+    let (md, json) = (dir.join("study.md"), dir.join("study.json"));
     let text = serde_json::to_string_pretty(&variants::report_json(variants, reference))?;
-    std::fs::write(&json, text).with_context(|| format!("cannot write {}", json.display()))?;
-    Ok(())
+    crate::sys::write_whole(&[(&md, table.as_bytes()), (&json, text.as_bytes())]).with_context(
+        || {
+            format!(
+                "cannot write {} and {}: neither was changed",
+                md.display(),
+                json.display()
+            )
+        },
+    )
 }
 
 /// What a study's runs share: epochs, batch size, training images.
@@ -658,7 +670,7 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
         .filter_map(Trial::from_run)
         .filter(|t| o.epochs.is_none_or(|e| t.config.epochs == e))
         .filter(|t| o.batch_size.is_none_or(|b| t.config.batch_size == b))
-        .filter(|t| o.train_limit.is_none() || t.config.train_limit == o.train_limit)
+        .filter(|t| o.train_limit.is_none() || t.config.train_limit == o.train_limit())
         .collect();
     if trials.is_empty() {
         bail!(
