@@ -183,7 +183,7 @@ pub fn plan(ctx: &Context, args: &SweepArgs) -> Result<Plan> {
             let mut h = hyper.clone();
             h.seed = seed;
             let mut config = tricks::resolve(set, &h);
-            config.train_limit = args.overrides.train_limit;
+            config.train_limit = args.overrides.train_limit();
             tasks.push(TaskSpec {
                 name: name.clone(),
                 config,
@@ -378,6 +378,9 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         history.path().display(),
         done.summary()
     );
+    for (task, why) in &done.skipped {
+        note!("task {task} skipped: {why}");
+    }
     if let Some(waiting) = done.waiting() {
         note!(
             "{waiting}; see `cifar-tui sweep --status {}`, and import again later",

@@ -74,6 +74,9 @@ pub struct Imported {
     pub already: usize,
     /// Tasks with no result yet (queued, running, failed).
     pub unfinished: Vec<usize>,
+    /// Tasks whose result could not be read or is not a finished run's, and why: left out,
+    /// while the others are imported.
+    pub skipped: Vec<(usize, String)>,
 }
 
 impl Imported {
@@ -84,8 +87,15 @@ impl Imported {
             (Some(a), Some(b)) => format!(" (#{a}-#{b})"),
             _ => String::new(),
         };
+        let skipped = match self.skipped.len() {
+            0 => String::new(),
+            n => {
+                let tasks: Vec<usize> = self.skipped.iter().map(|(t, _)| *t).collect();
+                format!("; {n} bad task(s) skipped ({})", ranges(&tasks))
+            }
+        };
         format!(
-            "imported {} run(s){added}; {} already there",
+            "imported {} run(s){added}; {} already there{skipped}",
             self.added.len(),
             self.already
         )
@@ -94,29 +104,34 @@ impl Imported {
     /// `not finished yet: 9 task(s) (0-6,9,12)`, when some are not: runs of tasks as ranges,
     /// so forty fit a line.
     pub fn waiting(&self) -> Option<String> {
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for &t in &self.unfinished {
-            match ranges.last_mut() {
-                Some((_, end)) if *end + 1 == t => *end = t,
-                _ => ranges.push((t, t)),
-            }
-        }
-        let list: Vec<String> = ranges
-            .iter()
-            .map(|&(a, b)| match b - a {
-                0 => a.to_string(),
-                1 => format!("{a},{b}"),
-                _ => format!("{a}-{b}"),
-            })
-            .collect();
-        (!list.is_empty()).then(|| {
+        (!self.unfinished.is_empty()).then(|| {
             format!(
                 "not finished yet: {} task(s) ({})",
                 self.unfinished.len(),
-                list.join(",")
+                ranges(&self.unfinished)
             )
         })
     }
+}
+
+/// Ascending task numbers as ranges: `0-6,9,10,12`.
+fn ranges(tasks: &[usize]) -> String {
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for &t in tasks {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == t => *end = t,
+            _ => ranges.push((t, t)),
+        }
+    }
+    let list: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| match b - a {
+            0 => a.to_string(),
+            1 => format!("{a},{b}"),
+            _ => format!("{a}-{b}"),
+        })
+        .collect();
+    list.join(",")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,12 +147,26 @@ pub fn import_sweep(store: &Store, folder: &Folder) -> Result<Imported, ImportEr
     let plan = folder.read_plan()?;
     let mut done = Imported::default();
     for i in 0..plan.tasks.len() {
-        match folder.read_result(i)? {
-            None => done.unfinished.push(i),
-            Some(result) => match store.import(&result)? {
-                Some(id) => done.added.push(id),
-                None => done.already += 1,
-            },
+        // One bad task must not keep the good ones out.
+        let result = match folder.read_result(i) {
+            Ok(None) => {
+                done.unfinished.push(i);
+                continue;
+            }
+            Ok(Some(result)) => result,
+            Err(e) => {
+                done.skipped.push((i, e.to_string()));
+                continue;
+            }
+        };
+        if let Err(why) = result.check() {
+            let path = folder.result(i);
+            done.skipped.push((i, format!("{}: {why}", path.display())));
+            continue;
+        }
+        match store.import(&result)? {
+            Some(id) => done.added.push(id),
+            None => done.already += 1,
         }
     }
     Ok(done)
@@ -207,6 +236,49 @@ mod tests {
         assert_eq!(s.import(&r).unwrap(), None);
         assert!(s.import(&result(4)).unwrap().is_some());
         assert_eq!(s.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_bad_task_is_skipped_with_its_reason_and_the_good_ones_import() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = Folder(tmp.path().to_path_buf());
+        folder.create(&crate::store::sweep::sample().plan).unwrap();
+        let write = |task: usize, text: String| {
+            std::fs::create_dir_all(folder.task(task)).unwrap();
+            std::fs::write(folder.result(task), text).unwrap();
+        };
+        let json = |r: &TaskResult| serde_json::to_string(r).unwrap();
+        write(0, json(&result(0)));
+        let mut eleven = result(1);
+        for row in &mut eleven.outcome.confusion.counts {
+            row.push(0);
+        }
+        eleven.outcome.confusion.counts.push(vec![0; 11]);
+        write(1, json(&eleven));
+        let mut wild = result(2);
+        wild.outcome.report.accuracy = 7.5;
+        write(2, json(&wild));
+        // JSON has no NaN: a writer that emits one leaves a file that does not parse.
+        write(
+            3,
+            json(&result(3)).replace("\"seconds\":120.0", "\"seconds\":NaN"),
+        );
+        let mut huge = result(4);
+        huge.outcome.confusion.counts[0][0] = u64::MAX;
+        write(4, json(&huge));
+
+        let s = Store::in_memory();
+        let done = import_sweep(&s, &folder).unwrap();
+        assert_eq!(done.added.len(), 1, "{done:?}");
+        let skipped: Vec<usize> = done.skipped.iter().map(|(t, _)| *t).collect();
+        assert_eq!(skipped, [1, 2, 3, 4], "{done:?}");
+        let why = |t: usize| done.skipped[t - 1].1.clone();
+        assert!(why(1).contains("is 11x11, not 10x10"), "{}", why(1));
+        assert!(why(2).contains("accuracy 7.5"), "{}", why(2));
+        assert!(why(4).contains("counts"), "{}", why(4));
+        let said = done.summary();
+        assert!(said.ends_with("; 4 bad task(s) skipped (1-4)"), "{said}");
+        assert_eq!(s.list().unwrap().len(), 1);
     }
 
     #[test]

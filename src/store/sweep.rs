@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use cifar_engine::config::TrainConfig;
+use cifar_engine::config::{TEST_IMAGES, TrainConfig};
 use cifar_engine::events::{DeviceChoice, Outcome};
 
 /// The plan's file name in the sweep folder.
@@ -368,9 +368,14 @@ impl TaskState {
                 job,
                 attempt,
                 epoch,
-                epochs,
+                epochs: seen,
             } => Cells {
-                epoch: format!("{}/{epochs}", epoch.map(|e| e.0).unwrap_or(0)),
+                // Before its first epoch line the task has said no count: the plan's holds.
+                epoch: format!(
+                    "{}/{}",
+                    epoch.map(|e| e.0).unwrap_or(0),
+                    if *seen > 0 { *seen } else { epochs }
+                ),
                 accuracy: epoch.map(|e| format!("{:.4}", e.1)).unwrap_or_default(),
                 host: host.clone(),
                 note: match (job, attempt) {
@@ -454,6 +459,63 @@ pub struct TaskResult {
     pub steps_per_point: usize,
     pub created_at: String,
     pub finished_at: String,
+}
+
+impl TaskResult {
+    /// Why this result cannot be a finished run, if so. It is checked whole before it is
+    /// imported, so no view meets a matrix or a figure a finished run could not have: a 10x10
+    /// confusion matrix counting the whole test set, the accuracy and macro-F1 it gives, finite
+    /// figures, accuracies within 0..1.
+    pub fn check(&self) -> Result<(), String> {
+        let o = &self.outcome;
+        let classes = cifar_engine::data::CLASSES.len();
+        let counts = &o.confusion.counts;
+        if counts.len() != classes || counts.iter().any(|row| row.len() != classes) {
+            let cols = counts.iter().map(Vec::len).max().unwrap_or(0);
+            return Err(format!(
+                "its confusion matrix is {}x{cols}, not {classes}x{classes}",
+                counts.len()
+            ));
+        }
+        let total: u128 = counts.iter().flatten().map(|&n| u128::from(n)).sum();
+        if total != TEST_IMAGES as u128 {
+            return Err(format!(
+                "its confusion matrix counts {total} test images, not the test set's {TEST_IMAGES}"
+            ));
+        }
+        let figures = [o.seconds, o.images_per_sec]
+            .into_iter()
+            .chain(o.epochs.iter().flat_map(|e| {
+                [
+                    e.lr,
+                    e.train_loss,
+                    e.val_loss,
+                    e.seconds,
+                    e.train_images_per_sec,
+                ]
+            }))
+            .chain(self.losses.iter().copied());
+        if figures.into_iter().any(|x| !x.is_finite()) {
+            return Err("a figure in it is not a finite number".into());
+        }
+        let fraction = |x: f64| (0.0..=1.0).contains(&x);
+        if !o
+            .epochs
+            .iter()
+            .all(|e| fraction(e.train_accuracy) && fraction(e.val_accuracy))
+        {
+            return Err("an epoch's accuracy is outside 0..1".into());
+        }
+        let mine = o.confusion.report();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9;
+        if !close(o.report.accuracy, mine.accuracy) || !close(o.report.macro_f1, mine.macro_f1) {
+            return Err(format!(
+                "its accuracy {} and macro-F1 {} are not its confusion matrix's ({:.4}, {:.4})",
+                o.report.accuracy, o.report.macro_f1, mine.accuracy, mine.macro_f1
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A sweep of five `baseline` tasks, one in each state (finished, running on its second
@@ -556,6 +618,8 @@ mod tests {
         );
         let resumed = TaskState::from_lines(interrupted.clone().into_iter().chain([started(2)]));
         assert!(matches!(resumed, TaskState::Running { attempt: 2, .. }));
+        // Started, no epoch line yet: the plan's count, not `0/0`.
+        assert_eq!(TaskState::from_lines([started(1)]).cells(3).epoch, "0/3");
         let finished = TaskState::from_lines(interrupted.into_iter().chain([
             started(2),
             Line::Finished {

@@ -7,7 +7,6 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
-use crate::app::params::fmt_float;
 use crate::run::Run;
 use crate::run::variants::{self, Variant};
 use cifar_engine::data::CLASSES;
@@ -110,9 +109,11 @@ pub fn draw(
         head.push(Span::styled(format!("{s:>cell$}"), theme.dim()));
     }
     lines.push(Line::from(head));
-    for (t, row) in outcome.confusion.counts.iter().enumerate() {
-        let mut spans = vec![Span::raw(format!("{:>10} ", CLASSES[t]))];
-        for (p, &count) in row.iter().enumerate() {
+    // Zipped with the classes, never indexed: a matrix of another shape (an old history's
+    // import) draws its first 10x10, not a panic.
+    for ((t, row), class) in outcome.confusion.counts.iter().enumerate().zip(CLASSES) {
+        let mut spans = vec![Span::raw(format!("{class:>10} "))];
+        for (p, &count) in row.iter().take(CLASSES.len()).enumerate() {
             spans.push(Span::styled(
                 format!("{count:>cell$}"),
                 theme.heat(count as f64 / max, t == p),
@@ -144,10 +145,25 @@ pub fn draw(
     // Per-epoch figures, newest epochs kept when they do not all fit.
     let fit = (epochs.width.saturating_sub(13) / 6) as usize;
     let shown = &outcome.epochs[outcome.epochs.len().saturating_sub(fit)..];
+    // A space before every value, whatever its width, so two never run together.
     let row = |label: &str, style, value: &dyn Fn(&EpochStats) -> String| {
         let mut spans = vec![Span::styled(format!(" {label:<10}"), style)];
-        spans.extend(shown.iter().map(|e| Span::raw(format!("{:>6}", value(e)))));
+        spans.extend(shown.iter().map(|e| Span::raw(format!(" {:>5}", value(e)))));
         Line::from(spans)
+    };
+    // In units of the largest rate's power of ten, so each fits a column: 2e-3, 1.6e-3 and
+    // 1.28e-3 read 2.000 1.600 1.280 under `lr ×1e-3`.
+    let lr_max = outcome.epochs.iter().map(|e| e.lr).fold(0.0, f64::max);
+    let lr_exp = if lr_max > 0.0 {
+        lr_max.log10().floor() as i32
+    } else {
+        0
+    };
+    let lr_unit = 10f64.powi(lr_exp);
+    let lr_label = if lr_exp == 0 {
+        "lr".to_string()
+    } else {
+        format!("lr ×1e{lr_exp}")
     };
     let lines = vec![
         row("epoch", theme.dim(), &|e| e.epoch.to_string()),
@@ -161,7 +177,7 @@ pub fn draw(
         row("train loss", theme.train(), &|e| {
             format!("{:.3}", e.train_loss)
         }),
-        row("lr", theme.dim(), &|e| fmt_float(e.lr)),
+        row(&lr_label, theme.dim(), &|e| scaled(e.lr / lr_unit)),
         row("seconds", theme.dim(), &|e| format!("{:.0}", e.seconds)),
     ];
     // The whole configuration below the epochs, where the terminal is tall enough.
@@ -191,4 +207,13 @@ pub fn draw(
             .block(Block::bordered().title(Span::styled(" Configuration ", theme.title()))),
         config,
     );
+}
+
+/// A rate in the lr row's unit, in at most five characters.
+fn scaled(x: f64) -> String {
+    if x == 0.0 || x >= 0.001 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.0e}")
+    }
 }
