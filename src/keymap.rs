@@ -141,18 +141,26 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    if ctrl && matches!(key.code, KeyCode::Char('c')) {
-        return Some(Action::ForceQuit);
+    // Ctrl and Alt make another key: Ctrl-S is not `s`. Only Ctrl-C and Ctrl-Z are bound, in
+    // every mode, as a shell would have them.
+    if key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
+        return match (key.modifiers.contains(KeyModifiers::CONTROL), key.code) {
+            (true, KeyCode::Char('c')) => Some(Action::ForceQuit),
+            (true, KeyCode::Char('z')) => Some(Action::Suspend),
+            _ => None,
+        };
     }
     if let Mode::Editing { .. } = mode {
+        // Every character is taken: the value is checked whole on Enter, so nothing typed is
+        // dropped or changed on the way (`1;2` is refused, not read as 12).
         return match key.code {
             KeyCode::Enter => Some(Action::Commit),
             KeyCode::Esc => Some(Action::Abort),
             KeyCode::Backspace => Some(Action::Backspace),
-            KeyCode::Char(c) if c.is_ascii_alphanumeric() || "+-._".contains(c) => {
-                Some(Action::Input(c))
-            }
+            KeyCode::Char(c) if !c.is_control() => Some(Action::Input(c)),
             _ => None,
         };
     }
@@ -337,6 +345,36 @@ mod tests {
                 KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
             ),
             Some(Action::ForceQuit)
+        );
+    }
+
+    #[test]
+    fn control_and_alt_make_other_keys_and_ctrl_z_suspends() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let alt = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
+        for screen in Screen::ALL {
+            for c in ['s', 'x', 'a', 'q', 'd', 'y'] {
+                assert_eq!(action(&Mode::Normal, screen, ctrl(c)), None, "Ctrl-{c}");
+                assert_eq!(action(&Mode::Normal, screen, alt(c)), None, "Alt-{c}");
+            }
+            // `z` zooms a chart; Ctrl-Z is the shell's.
+            assert_eq!(
+                action(&Mode::Normal, screen, ctrl('z')),
+                Some(Action::Suspend)
+            );
+        }
+        let editing = Mode::Editing {
+            param: crate::app::params::Param::Seeds,
+            text: String::new(),
+        };
+        assert_eq!(action(&editing, Screen::Train, ctrl('s')), None);
+        assert_eq!(
+            action(&editing, Screen::Train, ctrl('z')),
+            Some(Action::Suspend)
+        );
+        assert_eq!(
+            action(&Mode::Help, Screen::Train, ctrl('z')),
+            Some(Action::Suspend)
         );
     }
 

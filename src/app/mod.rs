@@ -18,7 +18,7 @@ use crate::app::params::{Editable, PARAMS, Param};
 use crate::app::sweep::SweepWatch;
 use crate::run::variants::{self, Trial, Variant};
 use crate::run::{Run, RunKey, Status};
-use crate::store::state::UiState;
+use crate::store::state::{Settings, UiState};
 use cifar_engine::config::Hyper;
 use cifar_engine::events::{Device, DeviceChoice, TrainEvent};
 use cifar_engine::tricks::{self, TRICKS, Trick, TrickSet};
@@ -27,8 +27,8 @@ use cifar_engine::tricks::{self, TRICKS, Trick, TrickSet};
 pub const NO_SWEEP: &str = "no sweep watched: start cifar-tui with --sweep DIR (a folder made \
      by `cifar-tui sweep`)";
 
-/// Longest typed value.
-pub const MAX_INPUT: usize = 24;
+/// Longest typed value, in characters: a list of seeds fits ("1,2,…,20" is 50).
+pub const MAX_INPUT: usize = 60;
 
 /// How long a notice stays in the footer.
 pub const NOTICE_SECONDS: u32 = 8;
@@ -139,7 +139,10 @@ impl App {
             screen: Screen::Train,
             mode: Mode::Normal,
             defaults: (tricks.clone(), values.clone()),
-            saved: ui_state(&tricks, &values),
+            saved: UiState {
+                config: Some(ui_state(&tricks, &values).chosen),
+                ..ui_state(&tricks, &values)
+            },
             tricks,
             values,
             cursor: 0,
@@ -166,11 +169,22 @@ impl App {
         }
     }
 
-    /// Takes the settings of the last session (config.toml's stay the defaults `D` returns to).
+    /// Takes the settings of the last session, but for values changed in config.toml (or
+    /// given another `--config`) since, which win and are named; config.toml's stay the
+    /// defaults `D` returns to.
     pub fn restore(&mut self, state: UiState) {
-        self.tricks = state.tricks.iter().copied().collect();
-        self.values.hyper = state.hyper.clone();
-        self.values.train_limit = state.train_limit;
+        let (settings, taken) = state.over(&ui_state(&self.defaults.0, &self.defaults.1).chosen);
+        self.tricks = settings.tricks.iter().copied().collect();
+        self.values.hyper = settings.hyper;
+        self.values.train_limit = settings.train_limit;
+        if !taken.is_empty() {
+            self.notice = Some(format!(
+                "changed in the config since the last session, so taken from it: {}; the rest \
+                 as you left it",
+                taken.join(", ")
+            ));
+        }
+        // The file then learns the config's values as they are now.
         self.saved = state;
     }
 
@@ -183,14 +197,19 @@ impl App {
     }
 
     /// The run whose live figures the Train screen shows: the active one, else the newest
-    /// of this session's that has any figures. Never one only opened from the history.
+    /// of this session's that left the queue, other than one cancelled there (it has nothing
+    /// to show). Never one only opened from the history.
     pub fn live_run(&self) -> Option<&Run> {
         self.runs.iter().find(|r| r.status.is_active()).or_else(|| {
             self.runs
                 .iter()
                 .rev()
                 .filter(|r| !self.opened.contains(&r.key))
-                .find(|r| !matches!(r.status, Status::Queued))
+                .find(|r| match r.status {
+                    Status::Queued => false,
+                    Status::Cancelled => r.device.is_some(),
+                    _ => true,
+                })
         })
     }
 
@@ -233,6 +252,7 @@ impl App {
         let said = self.notice.clone();
         match msg {
             Msg::Action(a) => self.act(a, &mut out),
+            Msg::Paste(text) => self.paste(&text),
             Msg::Tick => {
                 self.age_notice();
                 // Live while looked at: a second is what `sweep --status` in `watch` gives.
@@ -290,7 +310,7 @@ impl App {
         if self.notice != said {
             self.notice_age = 0;
         }
-        let now = ui_state(&self.tricks, &self.values);
+        let now = self.settings_kept();
         if now != self.saved {
             self.saved = now.clone();
             out.push(Command::SaveSettings(now));
@@ -311,6 +331,40 @@ impl App {
             }
         }
         out
+    }
+
+    /// Pasted text goes into the field being typed in, as far as it fits and up to its first
+    /// line; it is never read as keys (a word with `d` and `y` in it must not delete a run).
+    fn paste(&mut self, pasted: &str) {
+        let line = pasted.lines().next().unwrap_or_default();
+        let text = match &mut self.mode {
+            Mode::Editing { text, .. } | Mode::Search(text) => text,
+            _ => {
+                self.notice = Some(
+                    "pasted text is not taken as keys: press Enter on a setting (or / on \
+                     History) and paste into the field"
+                        .into(),
+                );
+                return;
+            }
+        };
+        let room = MAX_INPUT.saturating_sub(text.chars().count());
+        let taken: String = line
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(room)
+            .collect();
+        let dropped = pasted.chars().filter(|c| !c.is_control()).count() - taken.chars().count();
+        text.push_str(&taken);
+        if let Mode::Search(text) = &self.mode {
+            self.history.set_text(text.clone());
+        }
+        if dropped > 0 {
+            self.notice = Some(format!(
+                "pasted {} characters, {dropped} left out (one line, at most {MAX_INPUT})",
+                taken.chars().count()
+            ));
+        }
     }
 
     /// A notice goes once read, so the footer's help comes back; a question stays until
@@ -374,9 +428,22 @@ impl App {
 /// belongs to the machine (and `--device`).
 fn ui_state(tricks: &TrickSet, values: &Editable) -> UiState {
     UiState {
-        tricks: tricks.iter().copied().collect(),
-        hyper: values.hyper.clone(),
-        train_limit: values.train_limit,
+        chosen: Settings {
+            tricks: tricks.iter().copied().collect(),
+            hyper: values.hyper.clone(),
+            train_limit: values.train_limit,
+        },
+        config: None,
+    }
+}
+
+impl App {
+    /// The settings as they are, with the config's they were chosen against.
+    fn settings_kept(&self) -> UiState {
+        UiState {
+            config: Some(ui_state(&self.defaults.0, &self.defaults.1).chosen),
+            ..ui_state(&self.tricks, &self.values)
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub enum Action {
     Quit,
     /// Ctrl-C: quit now, cancelling any run.
     ForceQuit,
+    /// Ctrl-Z: stop the process as a shell's job (the terminal restored until `fg`).
+    Suspend,
     ToggleHelp,
     Goto(Screen),
     NextScreen,
@@ -122,6 +124,9 @@ pub enum DataState {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
     Action(Action),
+    /// Text pasted into the terminal (bracketed paste): text for the field being typed in,
+    /// never keys.
+    Paste(String),
     /// A second has passed: notices age.
     Tick,
     Data(DataState),
@@ -199,5 +204,7 @@ pub enum Command {
     ReadSweep(PathBuf),
     /// Add a sweep's finished tasks to the history (once each).
     ImportSweep(PathBuf),
+    /// Hand the terminal back to the shell and stop until `fg`.
+    Suspend,
     Quit,
 }

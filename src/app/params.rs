@@ -187,7 +187,7 @@ impl Param {
             Param::TrainImages => {
                 "train on the first N images (quick demos); the test set stays whole"
             }
-            Param::Device => "auto uses CUDA when a GPU answers, else the CPU",
+            Param::Device => "auto: CUDA, else a hardware GPU through wgpu, else the CPU",
             Param::Activation => "the non-linearity when LeCun's tanh is off",
             Param::Loss => "what is minimised when MSE targets is off (runs report cross-entropy)",
             Param::Targets => "MSE targets: one_hot (1/0) or lecun (+-1 for LeCun's tanh)",

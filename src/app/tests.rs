@@ -355,6 +355,102 @@ fn editing_a_value_by_typing() {
     assert_eq!(app.runs[0].config.lr.at(0), 5e-4);
 }
 
+/// Types `text` into the setting `param` key by key, through the keymap as a terminal would
+/// send it, and presses Enter.
+fn type_into(app: &mut App, param: params::Param, text: &str) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let index = params::PARAMS.iter().position(|p| *p == param).unwrap();
+    app.cursor = TRICKS.len() + index;
+    let press = |app: &mut App, code| {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        if let Some(a) = crate::keymap::action(&app.mode, app.screen, key) {
+            app.update(Msg::Action(a));
+        }
+    };
+    press(app, KeyCode::Enter);
+    for _ in 0..MAX_INPUT {
+        press(app, KeyCode::Backspace);
+    }
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+    press(app, KeyCode::Enter);
+}
+
+#[test]
+fn values_typed_through_the_keymap_arrive_whole() {
+    use params::Param;
+    let mut app = app();
+    type_into(&mut app, Param::Seeds, "1,2,3");
+    assert_eq!(app.values.seeds, Some(Seeds::List(vec![1, 2, 3])));
+    type_into(&mut app, Param::Seeds, "7, 9");
+    assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
+    // Not read as 12 seeds: refused whole, the value kept and the reason said.
+    type_into(&mut app, Param::Seeds, "1;2");
+    assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
+    assert!(
+        app.notice.as_deref().unwrap().contains("`1;2`"),
+        "{:?}",
+        app.notice
+    );
+    type_into(&mut app, Param::Device, "cuda:1");
+    assert_eq!(app.values.device, DeviceChoice::Cuda(1));
+    type_into(&mut app, Param::Device, "cuda:all");
+    assert_eq!(app.values.device, DeviceChoice::CudaAll);
+    type_into(&mut app, Param::Lr, "2e-4");
+    assert_eq!(app.values.hyper.lr, 2e-4);
+}
+
+#[test]
+fn pasted_text_fills_the_field_and_is_never_keys() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    act(&mut app, Action::Goto(Screen::History));
+    // `dy` as keys would delete the selected run.
+    let out = app.update(Msg::Paste("dy".into()));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.notice.as_deref().unwrap().contains("not taken as keys"));
+
+    act(&mut app, Action::Goto(Screen::Train));
+    app.cursor = TRICKS.len()
+        + params::PARAMS
+            .iter()
+            .position(|p| *p == params::Param::Seeds)
+            .unwrap();
+    act(&mut app, Action::Edit);
+    for _ in 0..MAX_INPUT {
+        act(&mut app, Action::Backspace);
+    }
+    app.update(Msg::Paste("1,2,3\ns".into()));
+    assert!(matches!(&app.mode, Mode::Editing { text, .. } if text == "1,2,3"));
+    act(&mut app, Action::Commit);
+    assert_eq!(app.values.seeds, Some(Seeds::List(vec![1, 2, 3])));
+    assert!(app.runs.is_empty(), "the second line's `s` started nothing");
+
+    act(&mut app, Action::Edit);
+    app.update(Msg::Paste("9".repeat(2 * MAX_INPUT)));
+    assert!(matches!(&app.mode, Mode::Editing { text, .. } if text.chars().count() == MAX_INPUT));
+    assert!(
+        app.notice.as_deref().unwrap().contains("left out"),
+        "{:?}",
+        app.notice
+    );
+}
+
+#[test]
+fn ctrl_z_hands_the_terminal_back_in_any_mode() {
+    let mut app = app();
+    assert_eq!(act(&mut app, Action::Suspend), [Command::Suspend]);
+    app.cursor = TRICKS.len(); // Epochs
+    act(&mut app, Action::Edit);
+    assert_eq!(act(&mut app, Action::Suspend), [Command::Suspend]);
+    assert!(
+        matches!(app.mode, Mode::Editing { .. }),
+        "typing goes on after fg"
+    );
+}
+
 #[test]
 fn queued_runs_are_recorded_and_start_with_their_history_number() {
     let mut app = app();
@@ -706,6 +802,24 @@ fn notices_go_after_a_while_but_questions_stay() {
 }
 
 #[test]
+fn after_queued_runs_are_cancelled_train_shows_the_run_that_trained() {
+    let mut app = app();
+    for id in 1..=3 {
+        queue(&mut app, Some(id));
+    }
+    act(&mut app, Action::CancelQueued);
+    app.update(Msg::Done {
+        run: 1,
+        result: Ok(Box::new(outcome(0.7, 10))),
+    });
+    assert_eq!(
+        app.live_run().map(|r| r.key),
+        Some(1),
+        "not a run that never started"
+    );
+}
+
+#[test]
 fn capital_x_cancels_every_queued_run_and_leaves_the_training_one() {
     let mut app = app();
     for id in 1..=3 {
@@ -786,26 +900,48 @@ fn changed_settings_are_kept_once_and_d_returns_to_the_config() {
     );
     let saved = saves(act(&mut app, Action::Preset(2)));
     assert_eq!(saved.len(), 1);
-    assert_eq!(saved[0].tricks, [Trick::NormInputs, Trick::LrSchedule]);
+    assert_eq!(
+        saved[0].chosen.tricks,
+        [Trick::NormInputs, Trick::LrSchedule]
+    );
     assert!(
         saves(act(&mut app, Action::Preset(2))).is_empty(),
         "no change, no write"
     );
     app.cursor = TRICKS.len(); // Epochs
     let saved = saves(act(&mut app, Action::Right));
-    assert_eq!(saved[0].hyper.epochs, 11);
+    assert_eq!(saved[0].chosen.hyper.epochs, 11);
     let saved = saves(act(&mut app, Action::ResetSettings));
-    assert_eq!((saved[0].tricks.len(), saved[0].hyper.epochs), (0, 10));
+    assert_eq!(
+        (saved[0].chosen.tricks.len(), saved[0].chosen.hyper.epochs),
+        (0, 10)
+    );
     assert!(app.tricks.is_empty());
     // The next launch starts where this one left off.
     let mut next = App::new(TrickSet::new(), Hyper::default(), DeviceChoice::Cpu);
     let mut state = saved[0].clone();
-    state.train_limit = Some(2000);
-    next.restore(state);
+    state.chosen.train_limit = Some(2000);
+    next.restore(state.clone());
     assert_eq!(next.values.train_limit, Some(2000));
     assert!(
         saves(next.update(Msg::Tick)).is_empty(),
         "restoring is not a change"
+    );
+    // A launch on a config.toml whose epochs were edited since: its value wins, and is named.
+    let mut state = saved[0].clone();
+    state.chosen.hyper.epochs = 12;
+    let edited = Hyper {
+        epochs: 3,
+        ..Hyper::default()
+    };
+    let mut next = App::new(TrickSet::new(), edited, DeviceChoice::Cpu);
+    next.restore(state);
+    assert_eq!(next.values.hyper.epochs, 3);
+    assert!(
+        next.notice
+            .as_deref()
+            .unwrap()
+            .contains("taken from it: epochs")
     );
 }
 

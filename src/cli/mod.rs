@@ -203,6 +203,16 @@ pub struct Overrides {
     pub regularize_after: Option<usize>,
 }
 
+impl Overrides {
+    /// `--train-limit` as it will be trained and recorded: a limit at or past the training
+    /// set's size is the whole set (a run asked for 99,999,999 images trains on 50,000 and must
+    /// not be labelled otherwise).
+    pub fn train_limit(&self) -> Option<usize> {
+        self.train_limit
+            .filter(|&n| n < cifar_engine::config::TRAIN_IMAGES)
+    }
+}
+
 /// The quick demo's epochs: on the full training set even the baseline passes 0.5 test accuracy
 /// after two (0.536 measured; on 20,000 images it stayed at 0.44).
 pub const QUICK_EPOCHS: usize = 2;
@@ -275,6 +285,26 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_train_limit_past_the_training_set_is_the_whole_set() {
+        let limit = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Some(Command::Run(run)) = cli.command else {
+                panic!("not a run: {args:?}")
+            };
+            run.overrides.train_limit()
+        };
+        assert_eq!(
+            limit(&["cifar-tui", "run", "--train-limit", "3000"]),
+            Some(3000)
+        );
+        assert_eq!(
+            limit(&["cifar-tui", "run", "--train-limit", "99999999"]),
+            None
+        );
+        assert_eq!(limit(&["cifar-tui", "run", "--train-limit", "50000"]), None);
     }
 
     #[test]

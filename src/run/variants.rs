@@ -156,6 +156,9 @@ pub struct Variant {
     pub seeds: Vec<u64>,
     /// The runs, one per seed, in seed order.
     pub runs: Vec<i64>,
+    /// Runs of a seed already counted, left out (the newest of each seed is counted): a
+    /// repeated seed would count one draw twice.
+    pub repeats: Vec<i64>,
     /// Test accuracy, which is also the micro-F1 (single-label).
     pub accuracy: Interval,
     pub macro_f1: Interval,
@@ -194,8 +197,19 @@ pub fn group(trials: impl IntoIterator<Item = Trial>) -> Vec<Variant> {
         .into_iter()
         .map(|(key, mut g)| {
             g.sort_by_key(|t| (t.config.seed, std::cmp::Reverse(t.id)));
-            g.dedup_by_key(|t| t.config.seed);
-            variant(key, &g)
+            let mut repeats = Vec::new();
+            g.dedup_by(|later, kept| {
+                let same = later.config.seed == kept.config.seed;
+                if same {
+                    repeats.push(later.id);
+                }
+                same
+            });
+            repeats.sort_unstable();
+            Variant {
+                repeats,
+                ..variant(key, &g)
+            }
         })
         .collect()
 }
@@ -223,6 +237,7 @@ fn variant(key: String, g: &[Trial]) -> Variant {
         train_limit: first.config.train_limit,
         seeds: g.iter().map(|t| t.config.seed).collect(),
         runs: g.iter().map(|t| t.id).collect(),
+        repeats: Vec::new(),
         accuracy: interval(g.iter().map(|t| t.accuracy)),
         macro_f1: interval(g.iter().map(|t| t.macro_f1)),
         minutes: interval(g.iter().map(|t| t.seconds / 60.0)),
@@ -649,6 +664,7 @@ pub(crate) mod tests {
             (g[0].runs.clone(), g[0].accuracy.values.clone()),
             (vec![51], vec![0.661])
         );
+        assert_eq!(g[0].repeats, [1], "the left-out run is named, not lost");
     }
 
     #[test]

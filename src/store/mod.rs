@@ -32,6 +32,9 @@ pub use schema::SCHEMA_VERSION;
 
 pub struct Store {
     conn: Connection,
+    /// The folder of the private copy an older history is read from (see
+    /// `Store::open_read_only`); after `conn`, so the connection closes first.
+    copy: Option<tempfile::TempDir>,
     path: PathBuf,
     /// How long a run's writes keep trying while the history is locked.
     patience: Duration,

@@ -127,6 +127,38 @@ impl Store {
         }
     }
 
+    /// A history of an older schema, for a reading command: upgraded in a private copy that
+    /// lives as long as the store, never in place (a reader writes nothing); the next writing
+    /// command upgrades the file itself.
+    fn upgraded_copy(path: &Path) -> Result<Store, StoreError> {
+        let fail = |e: std::io::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            reason: format!("its older schema is read from an upgraded copy, which failed: {e}"),
+        };
+        let dir = tempfile::tempdir().map_err(fail)?;
+        let copy = dir.path().join("history.db");
+        std::fs::copy(path, &copy).map_err(fail)?;
+        // What a writer committed but has not yet moved into the file itself.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        if Path::new(&wal).exists() {
+            std::fs::copy(&wal, dir.path().join("history.db-wal")).map_err(fail)?;
+        }
+        let db = |e: rusqlite::Error| fail(std::io::Error::other(e));
+        drop(Self::setup(
+            Connection::open(&copy).map_err(db)?,
+            path,
+            false,
+        )?);
+        // Read-only from here, as the file itself would be: a write says so, never lands in
+        // the copy.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&copy, flags).map_err(db)?;
+        let mut store = Self::setup(conn, path, true)?;
+        store.copy = Some(dir);
+        Ok(store)
+    }
+
     /// An empty history that lives as long as the process, named `path` in messages.
     fn empty(path: &Path) -> Result<Store, StoreError> {
         Self::setup(Connection::open_in_memory()?, path, false)
@@ -158,13 +190,10 @@ impl Store {
                 // An empty file is an empty history; an older schema needs a writer.
                 return match Self::checked_version(&conn, path)? {
                     0 => Self::empty(path),
-                    v => Err(StoreError::Open {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "its schema {v} needs an upgrade, which only a writing command \
-                             (`cifar-tui run`) makes"
-                        ),
-                    }),
+                    _ => {
+                        drop(conn);
+                        Self::upgraded_copy(path)
+                    }
                 };
             }
             // Two processes may find the same new file at once. The immediate transaction makes
@@ -185,6 +214,7 @@ impl Store {
         }
         Ok(Store {
             conn,
+            copy: None,
             path: path.to_path_buf(),
             patience: WRITE_WAIT,
             #[cfg(test)]

@@ -197,6 +197,39 @@ fn a_newer_schema_is_refused_and_left_alone() {
 }
 
 #[test]
+fn a_reading_command_reads_an_older_history_and_leaves_it_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("history.db");
+    // A history of schema 1, with one finished run in it.
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(super::schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO runs (created_at, name, tricks, config, status) \
+             VALUES ('2026-01-01T00:00:00Z', 'baseline', '[]', ?1, 'queued')",
+            [serde_json::to_string(&cfg()).unwrap()],
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let s = Store::open_read_only(&path).unwrap();
+    let runs = s.list().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].name, "baseline");
+    assert!(matches!(
+        s.insert("x", &cfg()),
+        Err(StoreError::ReadOnly { .. })
+    ));
+    drop(s);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "a reader writes nothing"
+    );
+}
+
+#[test]
 fn two_processes_can_write_the_same_history() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("h.db");

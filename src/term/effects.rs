@@ -182,7 +182,8 @@ impl Effects {
             ))));
         }
     }
-
+    /// Carries out one command; returns at once. `Quit` is [`Effects::shut_down`]'s, `Suspend`
+    /// the event loop's.
     /// Carries out one command; returns at once. `Quit` is [`Effects::shut_down`]'s.
     pub fn perform(&mut self, command: Command) {
         match command {
@@ -229,7 +230,7 @@ impl Effects {
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
             Command::ImportSweep(dir) => self.ledger(LedgerTask::ImportSweep(dir)),
             Command::ReadSweep(dir) => self.read_sweep(dir),
-            Command::Quit => {}
+            Command::Quit | Command::Suspend => {}
         }
     }
 
@@ -492,10 +493,20 @@ impl Ledger {
             LedgerTask::ImportSweep(dir) => {
                 let Some(store) = &self.store else { return };
                 let notice = match import_sweep(store, &Folder(dir)) {
-                    Ok(done) => match done.waiting() {
-                        Some(waiting) => format!("{}; {waiting}", done.summary()),
-                        None => done.summary(),
-                    },
+                    Ok(done) => {
+                        // The first reason; `cifar-tui import DIR` lists them all.
+                        let why = done
+                            .skipped
+                            .first()
+                            .map(|(task, why)| format!(" (task {task}: {why})"));
+                        let waiting = done.waiting().map(|w| format!("; {w}"));
+                        format!(
+                            "{}{}{}",
+                            done.summary(),
+                            why.unwrap_or_default(),
+                            waiting.unwrap_or_default()
+                        )
+                    }
                     Err(e) => format!("import failed: {e}"),
                 };
                 self.send(Msg::Notice(notice));

@@ -17,17 +17,22 @@ use crate::keymap;
 use crate::term::effects::Effects;
 use crate::ui::{self, theme::Theme};
 
-/// Hands commands to the effects; whether one of them was `Quit`.
-fn carry_out(effects: &mut Effects, commands: Vec<Command>) -> bool {
+/// Hands commands to the effects, and suspends where asked; whether one of them was `Quit`.
+fn carry_out(
+    terminal: &mut DefaultTerminal,
+    ctx: &Context,
+    effects: &mut Effects,
+    commands: Vec<Command>,
+) -> Result<bool> {
     let mut quit = false;
     for command in commands {
-        if command == Command::Quit {
-            quit = true;
-        } else {
-            effects.perform(command);
+        match command {
+            Command::Quit => quit = true,
+            Command::Suspend => super::suspend(terminal, ctx)?,
+            command => effects.perform(command),
         }
     }
-    quit
+    Ok(quit)
 }
 
 /// Runs the interface until quit. `first` holds commands the app issued before the loop
@@ -53,13 +58,14 @@ pub async fn run(
     let mut dirty = true;
     // What the last frame drew where, for clicks.
     let mut hits = ui::Hits::default();
-    let mut quit = carry_out(&mut effects, first);
+    let mut quit = carry_out(&mut terminal, &ctx, &mut effects, first)?;
 
     while !quit {
         let msg = tokio::select! {
             Some(Ok(ev)) = keys.next() => match ev {
                 Event::Key(key) => keymap::action(&app.mode, app.screen, key).map(Msg::Action),
                 Event::Mouse(m) => keymap::mouse(&app.mode, &hits, m).map(Msg::Action),
+                Event::Paste(text) => Some(Msg::Paste(text)),
                 Event::Resize(..) => { dirty = true; None }
                 _ => None,
             },
@@ -79,7 +85,7 @@ pub async fn run(
         };
         if let Some(msg) = msg {
             dirty = true;
-            quit = carry_out(&mut effects, app.update(msg));
+            quit = carry_out(&mut terminal, &ctx, &mut effects, app.update(msg))?;
         }
     }
     // Training threads stop at their next step and save: say so while they do.

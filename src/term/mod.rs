@@ -7,7 +7,10 @@ pub mod event_loop;
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
+use ratatui::DefaultTerminal;
 
 use crate::app::sweep::SweepWatch;
 use crate::app::{Action, App, Msg, Screen};
@@ -16,12 +19,50 @@ use crate::cli::{RunArgs, StudyArgs};
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::{self, TrickSet};
 
-/// The terminal as it was: mouse reporting off (harmless when it was never on), raw mode and
-/// the alternate screen left, stderr back on the terminal.
+/// The terminal as it was: mouse reporting and bracketed paste off (harmless when never on),
+/// raw mode and the alternate screen left, stderr back on the terminal.
 fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        DisableBracketedPaste
+    );
     ratatui::restore();
     stderr_back();
+}
+
+/// What the interface turns on in the terminal beside raw mode and the alternate screen:
+/// pasted text marked as such (so it is never read as keys), and the mouse when wanted.
+fn take_over(ctx: &Context) {
+    if let Err(e) = crossterm::execute!(std::io::stdout(), EnableBracketedPaste) {
+        tracing::warn!("no bracketed paste: {e}");
+    }
+    if ctx.settings.app.mouse
+        && let Err(e) = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+    {
+        tracing::warn!("no mouse: {e}");
+    }
+    stderr_to(&ctx.log_file);
+}
+
+/// Ctrl-Z: the terminal handed back to the shell, the process stopped as a job would be
+/// (training pauses with it), and on `fg` the interface taken up again and drawn whole.
+/// Raw mode turns off the terminal's own Ctrl-Z, so this does what it would have done.
+#[cfg(unix)]
+pub fn suspend(terminal: &mut DefaultTerminal, ctx: &Context) -> Result<()> {
+    restore();
+    rustix::process::kill_current_process_group(rustix::process::Signal::TSTP)?;
+    // Here again after SIGCONT.
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    take_over(ctx);
+    terminal.clear()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn suspend(_: &mut DefaultTerminal, _: &Context) -> Result<()> {
+    Ok(())
 }
 
 /// The process's own stderr while the interface is up, to put back.
@@ -90,7 +131,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default()),
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
-    app.values.train_limit = overrides.train_limit;
+    app.values.train_limit = overrides.train_limit();
     // A plain start takes the last session's settings; a command line that names its run
     // (run, study, resume) is taken as it is.
     let restored = match start {
@@ -145,12 +186,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
-    stderr_to(&ctx.log_file);
-    if ctx.settings.app.mouse
-        && let Err(e) = crossterm::execute!(std::io::stdout(), EnableMouseCapture)
-    {
-        tracing::warn!("no mouse: {e}");
-    }
+    take_over(&ctx);
     let result = runtime.block_on(event_loop::run(terminal, app, ctx, first));
     restore();
     // Training threads stop at their next step; don't wait for blocking tasks.

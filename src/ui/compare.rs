@@ -96,7 +96,15 @@ fn table(
                 format!("{:.4}", o.report.accuracy),
                 format!("{:.4}", o.report.macro_f1),
             ),
-            (None, Status::Running(_)) => (format!("{:.0}%", r.progress() * 100.0), String::new()),
+            // Not a percentage under "acc": a run at 100% of its steps would read as perfect.
+            (None, Status::Running(_)) => (
+                "running".into(),
+                format!(
+                    "ep {}/{}",
+                    (r.epochs.len() + 1).min(r.config.epochs),
+                    r.config.epochs
+                ),
+            ),
             (None, status) => (status.label().to_string(), String::new()),
         };
         let vs = variants

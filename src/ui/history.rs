@@ -114,8 +114,14 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
         })
         .collect();
     let count = rows.len();
+    // Said, not merged silently: the list shows every run.
+    let repeats: usize = variants.iter().map(|v| v.repeats.len()).sum();
+    let left_out = match repeats {
+        0 => String::new(),
+        n => format!(" (+{n} repeated seed(s) left out: newest counted)"),
+    };
     let title = format!(
-        " History by variant: {count} variant(s) of {runs} finished run(s), by {} ",
+        " History by variant: {count} variant(s) of {runs} finished run(s){left_out}, by {} ",
         h.sort.label()
     );
     let mut state = TableState::default().with_selected((count > 0).then_some(h.cursor));

@@ -17,7 +17,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, DataState, Item, Mode, Panel, Screen, Target};
+use crate::app::{App, DataState, Item, MAX_INPUT, Mode, Panel, Screen, Target};
 use cifar_engine::data::DataProgress;
 use theme::Theme;
 
@@ -185,9 +185,17 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &m
     // The longest that fits: five tabs and a CUDA device leave no room for all of it at 80.
     let data = data_status(app);
     let room = (area.width as usize).saturating_sub(used + 1);
+    // Loaded data is said in short before `? help` goes (at 80 columns the first screen must
+    // say where the keys are); data still on its way is said whole.
+    let data_short = match app.data {
+        DataState::Ready { train, test } => format!("{train}+{test}"),
+        _ => data.clone(),
+    };
     let right = [
         format!("{data} | {device} | ? help "),
+        format!("{data_short} | {device} | ? help "),
         format!("{data} | {device} "),
+        format!("{device} | ? help "),
         format!("{device} "),
         format!("{} ", ellipsis(&device, room)),
     ]
@@ -202,11 +210,19 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &m
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = if let Mode::Editing { param, text } = &app.mode {
+        // Said while typing, not after: a paste cut short, a full field.
+        let hint = match &app.notice {
+            Some(n) => format!("   {n}"),
+            None if text.chars().count() >= MAX_INPUT => {
+                format!("   full ({MAX_INPUT} characters) · Enter set · Esc cancel")
+            }
+            None => "   Enter set · Esc cancel".into(),
+        };
         Line::from(vec![
             Span::styled(format!(" {}: ", param.label()), theme.key()),
             Span::raw(text.clone()),
             Span::styled("█", theme.dim()),
-            Span::styled("   Enter set · Esc cancel", theme.dim()),
+            Span::styled(hint, theme.dim()),
         ])
     } else if let Mode::Search(text) = &app.mode {
         Line::from(vec![

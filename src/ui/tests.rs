@@ -111,7 +111,9 @@ fn train_run(app: &mut App, acc: f64, finish: bool) -> RunKey {
 
 #[test]
 fn train_screen_before_any_run() {
-    insta::assert_snapshot!(screen(&app(), 80, 24));
+    let s = screen(&app(), 80, 24);
+    assert!(s.lines().next().unwrap().contains("? help"), "{s}");
+    insta::assert_snapshot!(s);
 }
 
 #[test]
@@ -364,6 +366,55 @@ fn results_show_every_setting_and_compare_the_differences() {
         s.contains("#2 vs #1: lr exponential gamma 0.8 initial 2e-3 (was constant lr 1e-3) · normalize yes (was no)"),
         "{s}"
     );
+}
+
+#[test]
+fn the_per_epoch_lr_row_keeps_its_values_apart() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    let run = app.runs[0].key;
+    let mut o = outcome(0.7, 4);
+    for (e, lr) in o.epochs.iter_mut().zip([2e-3, 1.6e-3, 1.28e-3, 1.024e-3]) {
+        e.lr = lr;
+    }
+    app.update(Msg::Done {
+        run,
+        result: Ok(Box::new(o)),
+    });
+    act(&mut app, Action::Goto(Screen::Results));
+    let s = screen(&app, 120, 40);
+    let row = s
+        .lines()
+        .find(|l| l.contains("lr ×1e-3"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains("2.000 1.600 1.280 1.024"), "{row}");
+}
+
+#[test]
+fn a_run_still_training_shows_no_accuracy_on_compare() {
+    let mut app = app();
+    let run = train_run(&mut app, 0.7, false);
+    // Its progress once read as a percentage under "acc" (100% during its final scoring).
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Progress(Progress {
+            epoch: 1,
+            step: 782,
+            steps_per_epoch: 782,
+            loss: 1.0,
+            accuracy: 0.5,
+            images_per_sec: 1234.0,
+            elapsed: 80.0,
+        }),
+    });
+    act(&mut app, Action::Goto(Screen::Compare));
+    let s = screen(&app, 120, 40);
+    let row = s
+        .lines()
+        .find(|l| l.contains("baseline"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(!row.contains('%'), "{row}");
+    assert!(row.contains("running") && row.contains("ep 3/10"), "{row}");
 }
 
 #[test]

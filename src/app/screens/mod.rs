@@ -20,6 +20,7 @@ impl App {
     pub(super) fn act(&mut self, action: Action, out: &mut Vec<Command>) {
         match (&mut self.mode, action) {
             (_, Action::ForceQuit) => self.quit = true,
+            (_, Action::Suspend) => out.push(Command::Suspend),
             (Mode::Help, _) => self.mode = Mode::Normal,
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
             (Mode::ConfirmDelete(ids), Action::Yes) => {
@@ -56,7 +57,7 @@ impl App {
                 self.notice = None;
             }
             // Longer than any value: the rest would only hide the label.
-            (Mode::Search(text), Action::Input(c)) if text.len() < MAX_INPUT => {
+            (Mode::Search(text), Action::Input(c)) if text.chars().count() < MAX_INPUT => {
                 text.push(c);
                 self.history.set_text(text.clone());
             }
@@ -70,9 +71,10 @@ impl App {
                 self.history.set_text(String::new());
             }
             (Mode::Search(_), _) => {}
-            (Mode::Editing { text, .. }, Action::Input(c)) if text.len() < MAX_INPUT => {
+            (Mode::Editing { text, .. }, Action::Input(c)) if text.chars().count() < MAX_INPUT => {
                 text.push(c)
             }
+            // The footer says the field is full.
             (Mode::Editing { .. }, Action::Input(_)) => {}
             (Mode::Editing { text, .. }, Action::Backspace) => {
                 text.pop();
