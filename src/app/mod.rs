@@ -340,11 +340,8 @@ impl App {
         let text = match &mut self.mode {
             Mode::Editing { text, .. } | Mode::Search(text) => text,
             _ => {
-                self.notice = Some(
-                    "pasted text is not taken as keys: press Enter on a setting (or / on \
-                     History) and paste into the field"
-                        .into(),
-                );
+                self.notice =
+                    Some("paste ignored, never read as keys: paste into a field you edit".into());
                 return;
             }
         };

@@ -410,7 +410,12 @@ fn pasted_text_fills_the_field_and_is_never_keys() {
     let out = app.update(Msg::Paste("dy".into()));
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(app.mode, Mode::Normal);
-    assert!(app.notice.as_deref().unwrap().contains("not taken as keys"));
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("never read as keys")
+    );
 
     act(&mut app, Action::Goto(Screen::Train));
     app.cursor = TRICKS.len()

@@ -119,6 +119,11 @@ pub struct Run {
     pub preparing: Option<(usize, usize)>,
     /// Where it was trained when it came from a sweep; `None` for runs of this machine.
     pub origin: Option<Origin>,
+    /// Seconds between two reports within an epoch, smoothed: how often they come.
+    pub(crate) report_gap: Option<f64>,
+    /// Seconds the process stood still (SIGSTOP, Ctrl-Z) while it trained, left out of the
+    /// pace the ETA is drawn from.
+    pub(crate) paused: f64,
 }
 
 impl Run {
@@ -142,6 +147,8 @@ impl Run {
             evaluating: false,
             preparing: None,
             origin: None,
+            report_gap: None,
+            paused: 0.0,
         }
     }
 
@@ -176,6 +183,17 @@ impl Run {
                 if self.train_curve.len() > MAX_LOSS_POINTS {
                     // Every other point: the curve keeps its span and shape.
                     self.train_curve = self.train_curve.iter().copied().step_by(2).collect();
+                }
+                if let Status::Running(Some(last)) = &self.status
+                    && last.epoch == p.epoch
+                {
+                    let gap = p.elapsed - last.elapsed;
+                    match self.report_gap {
+                        // Far longer than reports come: the process was stopped, not working.
+                        Some(usual) if gap > 5.0 * usual + 1.0 => self.paused += gap - usual,
+                        Some(usual) => self.report_gap = Some(0.8 * usual + 0.2 * gap),
+                        None => self.report_gap = Some(gap),
+                    }
                 }
                 self.status = Status::Running(Some(p));
             }
@@ -273,13 +291,14 @@ impl Run {
         (done as f64 / total.max(1) as f64).clamp(0.0, 1.0)
     }
 
-    /// Seconds left, from the pace so far (evaluation included); `None` before a first report.
+    /// Seconds left, from the pace so far (evaluation included, time stopped left out);
+    /// `None` before a first report.
     pub fn eta(&self) -> Option<f64> {
         let Status::Running(Some(p)) = &self.status else {
             return None;
         };
         let done = self.progress();
-        (done > 0.0).then(|| p.elapsed / done * (1.0 - done))
+        (done > 0.0).then(|| (p.elapsed - self.paused).max(0.0) / done * (1.0 - done))
     }
 
     /// The name, led by the subset's size when it trained on one ("[3k] baseline"): the size
@@ -326,6 +345,33 @@ mod tests {
             images_per_sec: 100.0,
             elapsed: 30.0,
         }
+    }
+
+    #[test]
+    fn time_stopped_is_not_read_as_a_slow_pace() {
+        let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
+        let mut run = Run::new(1, TrickSet::new(), cfg);
+        let at = |step: usize, elapsed: f64| {
+            TrainEvent::Progress(Progress {
+                elapsed,
+                ..progress(0, step)
+            })
+        };
+        run.apply(TrainEvent::Started {
+            device: Device::Cpu,
+            gpu: None,
+            train_images: 640,
+            test_images: 100,
+            steps_per_epoch: 10,
+        });
+        // A report a second; SIGSTOP for 100 s after the fourth.
+        for k in 1..=4 {
+            run.apply(at(k, k as f64));
+        }
+        run.apply(at(5, 105.0));
+        // 5 of 100 steps in 5 s of work: 95 s left, not 1995.
+        let eta = run.eta().unwrap();
+        assert!((eta - 95.0).abs() < 1.0, "{eta}");
     }
 
     #[test]

@@ -243,7 +243,20 @@ pub fn execute(
         None => None,
     };
     let id_or_0 = id.unwrap_or(0);
-    let (place, fallback) = cifar_engine::backend::select(choice).map_err(RunError::from)?;
+    let (place, fallback) = match cifar_engine::backend::select(choice) {
+        Ok(picked) => picked,
+        Err(e) => {
+            let e = RunError::from(e);
+            // It never started: failed, not left queued to read as interrupted once this
+            // process is gone, and be offered for a resume that would fail the same way.
+            if let Some(s) = &store
+                && let Err(why) = s.set_status(id_or_0, &Status::Failed(e.to_string()))
+            {
+                notice(format!("cannot record run #{id_or_0} as failed ({why})"));
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(n) = fallback {
         notice(n);
     }
@@ -451,6 +464,33 @@ mod tests {
         assert_eq!(run.losses, [2.0, 1.5, 1.0]);
         assert_eq!(notices.len(), 1, "said once: {notices:?}");
         assert!(notices[0].contains("full"), "{notices:?}");
+    }
+
+    #[test]
+    fn a_run_whose_device_cannot_be_had_is_failed_not_resumable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let places = Places {
+            history: tmp.path().join("h.db"),
+            checkpoints: tmp.path().join("checkpoints"),
+        };
+        let id = Store::open(&places.history)
+            .unwrap()
+            .insert("x", &cfg())
+            .unwrap();
+        let task = Task {
+            places: &places,
+            id: Some(id),
+            data: &Default::default(),
+            config: &cfg(),
+            // No machine that runs the tests has eight NVIDIA GPUs.
+            device: DeviceChoice::Cuda(7),
+            stop: &Stop::default(),
+            val_points: 1,
+        };
+        assert!(execute(task, &mut |_| {}, &mut |_| {}).is_err());
+        let run = places.read_history().unwrap().get(id).unwrap();
+        assert_eq!(run.status.label(), "failed", "{:?}", run.status);
+        assert!(run.check_resumable().is_err());
     }
 
     #[test]

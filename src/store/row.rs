@@ -125,6 +125,8 @@ impl Row {
             steps_per_epoch: 0,
             evaluating: false,
             preparing: None,
+            report_gap: None,
+            paused: 0.0,
             train_curve: Vec::new(),
             val_points: Vec::new(),
             epochs: Vec::new(),

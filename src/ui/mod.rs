@@ -235,7 +235,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ),
         ])
     } else if let Some(n) = &app.notice {
-        Line::styled(format!(" {n}"), theme.key())
+        // Cut with an ellipsis, never mid-word without a sign that more was said.
+        let room = (area.width as usize).saturating_sub(1);
+        Line::styled(format!(" {}", ellipsis(n, room)), theme.key())
     } else if app.screen == Screen::Train && app.zoomed.is_some() {
         Line::styled(
             " z shows the next chart alone, then the whole Train screen",

@@ -447,6 +447,15 @@ fn no_color_uses_no_colour() {
 }
 
 #[test]
+fn a_long_notice_is_cut_with_an_ellipsis() {
+    let mut app = app();
+    app.notice = Some(format!("{} the end", "word ".repeat(30)));
+    let s = screen(&app, 80, 24);
+    let last = s.lines().last().unwrap();
+    assert!(last.ends_with('…') && !last.contains("the end"), "{last}");
+}
+
+#[test]
 fn failed_data_is_shown() {
     let mut app = app();
     app.update(Msg::Data(DataState::Failed(
