@@ -22,7 +22,7 @@ use cifar_engine::checkpoint::{Owner, Slot};
 use cifar_engine::config::{Hyper, TrainConfig, Trick};
 use cifar_engine::data::{Cifar10, Split};
 use cifar_engine::events::{Device, Outcome, TrainEvent, VAL_POINTS};
-use cifar_engine::kernels::{self, Kernels, TanhAffine, burn_ops};
+use cifar_engine::kernels::{self, KernelBackend, TanhAffine, burn_ops};
 use cifar_engine::runner::{RunInputs, TrainError, train};
 use cifar_engine::seeding::StepKey;
 use cifar_engine::tricks::{self, TrickSet};
@@ -147,10 +147,7 @@ fn synthetic(n: usize, seed: u64) -> Split {
 
 /// 160 training images (five steps of 32 an epoch), 60 test images.
 fn tiny() -> Cifar10 {
-    Cifar10 {
-        train: synthetic(160, 1),
-        test: synthetic(60, 2),
-    }
+    Cifar10::new(synthetic(160, 1), synthetic(60, 2))
 }
 
 fn config(tricks: &[Trick], seed: u64, epochs: usize) -> TrainConfig {
@@ -390,7 +387,7 @@ fn ops_match_flex(device: &WgpuDevice) {
             burn_ops::dropout_mask::<Wgpu>(Shape::from(shape.clone()), p, key, device),
         ));
         let cpu_mask = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
-            <Cpu as Kernels>::dropout_mask(Shape::from(shape), p, key, &cpu),
+            <Cpu as KernelBackend>::dropout_mask(Shape::from(shape), p, key, &cpu),
         ));
         assert_eq!(gpu.into_data(), cpu_mask.into_data(), "mask p {p}");
     }

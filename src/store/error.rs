@@ -61,6 +61,12 @@ pub enum StoreError {
     },
     #[error("run #{id} is {status}: only interrupted or cancelled runs can be resumed")]
     NotResumable { id: i64, status: &'static str },
+    #[error(
+        "run #{id} began on other data (fingerprint {was}, the data here is {now}): resumed here \
+         it would train on both. Fix: resume it with the data it began on (--data DIR), or \
+         train a new run"
+    )]
+    OtherData { id: i64, was: String, now: String },
     #[error("history database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("history database: {0}")]

@@ -272,11 +272,12 @@ pub fn execute(
             Some(gpu) => format!("{}: {gpu}", place.kind()),
             None => place.kind().to_string(),
         };
-        match s.claim(id_or_0, &device) {
+        match s.claim(id_or_0, &device, data.fingerprint()) {
             Ok(()) => {}
             Err(
                 e @ (StoreError::Taken { .. }
                 | StoreError::NotResumable { .. }
+                | StoreError::OtherData { .. }
                 | StoreError::NoRun(_)),
             ) => return Err(LifecycleError::Claim(e)),
             Err(e) => {

@@ -77,19 +77,33 @@ impl Store {
     /// Takes a run for this process before it trains: its own queued run, or a resumable one,
     /// or one whose process is gone. The check and the taking are one write, so of several
     /// processes resuming the same run at once exactly one gets it; the others learn who has it.
-    pub fn claim(&self, id: i64, device: &str) -> Result<(), StoreError> {
+    pub fn claim(&self, id: i64, device: &str, data: &str) -> Result<(), StoreError> {
         let me = i64::from(std::process::id());
         self.patiently(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            type Owner = (String, Option<i64>, Option<String>, Option<String>);
+            type Owner = (
+                String,
+                Option<i64>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            );
             let row: Option<Owner> = tx
                 .query_row(
-                    "SELECT status, pid, host, heartbeat FROM runs WHERE id = ?1",
+                    "SELECT status, pid, host, heartbeat, data_fingerprint FROM runs WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let (status, pid, run_host, beat) = row.ok_or(StoreError::NoRun(id))?;
+            let (status, pid, run_host, beat, was) = row.ok_or(StoreError::NoRun(id))?;
+            // Runs recorded before fingerprints were kept have none: the first claim records it.
+            if let Some(was) = was.filter(|was| was != data) {
+                return Err(StoreError::OtherData {
+                    id,
+                    was,
+                    now: data.to_string(),
+                });
+            }
             let taken = |doing| StoreError::Taken {
                 id,
                 doing,
@@ -122,9 +136,10 @@ impl Store {
             // other writers out, and the row count proves it.
             let n = tx.execute(
                 "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
-                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL,
+                     data_fingerprint = ?9
                  WHERE id = ?1 AND status = ?6 AND pid IS ?7 AND host IS ?8",
-                params![id, device, me, host(), now(), status, pid, run_host],
+                params![id, device, me, host(), now(), status, pid, run_host, data],
             )?;
             if n != 1 {
                 return Err(taken("being resumed"));

@@ -58,6 +58,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN job_id TEXT;
     CREATE UNIQUE INDEX runs_sweep_task ON runs(sweep, task_id);
 ",
+    // The data a run trains on (`Cifar10::fingerprint`): a resume on other data is refused.
+    "
+    ALTER TABLE runs ADD COLUMN data_fingerprint TEXT;
+",
 ];
 
 /// The schema version this build writes.

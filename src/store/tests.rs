@@ -292,7 +292,7 @@ fn of_two_claims_at_once_exactly_one_wins_and_the_other_is_told_who() {
                 std::thread::spawn(move || {
                     let s = Store::open(&path).unwrap();
                     start.wait();
-                    s.claim(id, "cpu")
+                    s.claim(id, "cpu", "d1")
                 })
             })
             .collect();
@@ -317,23 +317,23 @@ fn of_two_claims_at_once_exactly_one_wins_and_the_other_is_told_who() {
 fn only_own_queued_resumable_or_orphaned_runs_can_be_claimed() {
     let s = Store::in_memory();
     let mine = s.insert("a", &cfg()).unwrap();
-    s.claim(mine, "cpu").unwrap();
+    s.claim(mine, "cpu", "d1").unwrap();
     assert!(matches!(
-        s.claim(mine, "cpu"),
+        s.claim(mine, "cpu", "d1"),
         Err(StoreError::Taken { .. })
     ));
     let done = s.insert("b", &cfg()).unwrap();
     s.conn
         .execute("UPDATE runs SET status = 'finished' WHERE id = ?1", [done])
         .unwrap();
-    let err = s.claim(done, "cpu").unwrap_err();
+    let err = s.claim(done, "cpu", "d1").unwrap_err();
     assert!(err.to_string().contains("is finished"), "{err}");
     // A queued run of another live process on this host (pid 1 is always there).
     let theirs = s.insert("c", &cfg()).unwrap();
     s.conn
         .execute("UPDATE runs SET pid = 1 WHERE id = ?1", [theirs])
         .unwrap();
-    let err = s.claim(theirs, "cpu").unwrap_err();
+    let err = s.claim(theirs, "cpu", "d1").unwrap_err();
     assert!(
         err.to_string().contains("queued to train by process 1"),
         "{err}"
@@ -344,8 +344,34 @@ fn only_own_queued_resumable_or_orphaned_runs_can_be_claimed() {
     s.conn
         .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [orphan])
         .unwrap();
-    s.claim(orphan, "cpu").unwrap();
-    assert!(matches!(s.claim(99, "cpu"), Err(StoreError::NoRun(99))));
+    s.claim(orphan, "cpu", "d1").unwrap();
+    assert!(matches!(
+        s.claim(99, "cpu", "d1"),
+        Err(StoreError::NoRun(99))
+    ));
+}
+
+#[test]
+fn a_run_resumes_only_on_the_data_it_began_on() {
+    let s = Store::in_memory();
+    let id = s.insert("a", &cfg()).unwrap();
+    s.claim(id, "cpu", "d1").unwrap();
+    s.set_status(id, &Status::Interrupted(None)).unwrap();
+    let err = s.claim(id, "cpu", "d2").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::OtherData { was, now, .. } if was == "d1" && now == "d2"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--data DIR"), "{err}");
+    assert_eq!(
+        s.get(id).unwrap().status.label(),
+        "interrupted",
+        "left as it was"
+    );
+    s.claim(id, "cpu", "d1").unwrap();
+    // A run recorded before fingerprints were kept takes the data of its first claim.
+    let old = s.insert("b", &cfg()).unwrap();
+    s.claim(old, "cpu", "d2").unwrap();
 }
 
 /// A history with a few runs and epochs, closed, so that the file holds all of it.

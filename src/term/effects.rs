@@ -50,6 +50,9 @@ enum LedgerTask {
     Export(Vec<i64>),
     SaveSettings(UiState),
     ImportSweep(PathBuf),
+    /// The data folder given (`--data`, config.toml), recorded with each run inserted after,
+    /// so that `resume` finds it.
+    DataDir(Option<PathBuf>),
 }
 
 /// A training run handed to its thread.
@@ -150,6 +153,11 @@ impl Effects {
 
     /// Loads the data on its own thread, reporting progress and the end as messages.
     pub fn load_data(&self, ctx: &Context) {
+        let absolute = ctx
+            .data_dir
+            .as_deref()
+            .and_then(|d| std::path::absolute(d).ok());
+        self.ledger(LedgerTask::DataDir(absolute));
         let (dir, cache) = (ctx.data_dir.clone(), ctx.cache_dir.clone());
         let (slot, tx) = (self.data.clone(), self.tx.clone());
         let work = move || {
@@ -253,7 +261,8 @@ impl Effects {
             LedgerTask::Refresh
             | LedgerTask::RefreshRun(_)
             | LedgerTask::EndQueued { .. }
-            | LedgerTask::SaveSettings(_) => {
+            | LedgerTask::SaveSettings(_)
+            | LedgerTask::DataDir(_) => {
                 return;
             }
             LedgerTask::Delete(_) => "nothing deleted: the history is not available".into(),
@@ -394,6 +403,7 @@ struct Ledger {
     /// its number reaches the app.
     numbers: HashMap<RunKey, i64>,
     pending: Arc<Pending>,
+    data_dir: Option<PathBuf>,
 }
 
 impl Ledger {
@@ -415,6 +425,7 @@ impl Ledger {
             tx,
             numbers: HashMap::new(),
             pending,
+            data_dir: None,
         }
     }
 
@@ -431,7 +442,11 @@ impl Ledger {
     fn handle(&mut self, job: LedgerTask) {
         match job {
             LedgerTask::Insert { run, name, config } => {
-                let id = match self.store.as_ref().map(|s| s.insert(&name, &config)) {
+                let id = match self.store.as_ref().map(|s| {
+                    let id = s.insert(&name, &config)?;
+                    s.set_files(id, self.data_dir.as_deref(), None)?;
+                    Ok::<_, StoreError>(id)
+                }) {
                     Some(Ok(id)) => {
                         self.numbers.insert(run, id);
                         Some(id)
@@ -490,6 +505,7 @@ impl Ledger {
                     .unwrap_or_else(|e| format!("export failed: {e}"));
                 self.send(Msg::Notice(notice));
             }
+            LedgerTask::DataDir(dir) => self.data_dir = dir,
             LedgerTask::ImportSweep(dir) => {
                 let Some(store) = &self.store else { return };
                 let notice = match import_sweep(store, &Folder(dir)) {
@@ -807,6 +823,20 @@ mod tests {
             Msg::Stored { id: Some(id), .. } => id,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn runs_queued_in_the_interface_record_their_data_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, mut rx, store) = ledger(tmp.path());
+        l.handle(LedgerTask::DataDir(Some("/data/cifar".into())));
+        let id = insert(&mut l, &mut rx, 1);
+        let (data_dir, out) = store.files(id).unwrap();
+        assert_eq!(
+            data_dir.as_deref(),
+            Some(std::path::Path::new("/data/cifar"))
+        );
+        assert_eq!(out, None);
     }
 
     #[test]

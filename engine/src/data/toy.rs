@@ -26,8 +26,5 @@ pub(crate) fn synthetic(n: usize, seed: u64) -> Split {
 }
 
 pub(crate) fn tiny() -> Cifar10 {
-    Cifar10 {
-        train: synthetic(400, 1),
-        test: synthetic(100, 2),
-    }
+    Cifar10::new(synthetic(400, 1), synthetic(100, 2))
 }

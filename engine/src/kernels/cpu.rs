@@ -6,7 +6,7 @@ use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::{Kernels, TanhAffine, burn_ops};
+use super::{KernelBackend, TanhAffine, burn_ops};
 use crate::seeding::{MaskKey, keep_threshold};
 
 /// The CPU kernels this module replaces, each of which `CIFAR_TUI_BURN_KERNELS` can hand back
@@ -287,7 +287,7 @@ const ELEMENTWISE_BLOCK: usize = 1 << 14;
 /// Elements per rayon task of a mask (each element's draw is a function of its index alone).
 const MASK_BLOCK: usize = 1 << 14;
 
-impl Kernels for Flex {
+impl KernelBackend for Flex {
     type PoolState = Argmax;
 
     fn pool2x2(x: FlexTensor) -> (FlexTensor, Argmax) {

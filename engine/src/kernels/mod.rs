@@ -36,11 +36,11 @@ fn valid() -> ConvOptions<2> {
     ConvOptions::new([1, 1], [0, 0], [1, 1], 1)
 }
 
-/// Kernels of a non-autodiff backend. The defaults are burn's own ops ([`burn_ops`]).
+/// KernelBackend of a non-autodiff backend. The defaults are burn's own ops ([`burn_ops`]).
 ///
 /// Convolutions are valid, stride 1, 3x3, with bias: x [B, C, H, W], w [O, C, 3, 3], b [O],
 /// output and its gradient g [B, O, H-2, W-2]. Pooling is 2x2, stride 2, floor.
-pub trait Kernels: Backend {
+pub trait KernelBackend: Backend {
     /// What the pooling backward needs from the forward pass.
     type PoolState: Clone + Send + Sync + Debug + 'static;
 
@@ -75,7 +75,7 @@ pub trait Kernels: Backend {
         burn_ops::upload_images::<Self>(bytes, n, device)
     }
 
-    /// Network input from the images of [`Kernels::upload_images`]: the rows at `index`, each
+    /// Network input from the images of [`KernelBackend::upload_images`]: the rows at `index`, each
     /// channel's pixels times `scale[c]` plus `shift[c]` → [n, 3, 32, 32].
     fn gather_images(
         images: IntTensor<Self>,
@@ -305,7 +305,7 @@ pub mod burn_ops {
 }
 
 /// CUDA runs burn's own ops for every kernel.
-impl Kernels for Gpu {
+impl KernelBackend for Gpu {
     type PoolState = burn_ops::PoolState<Gpu>;
 
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState) {
@@ -317,7 +317,7 @@ impl Kernels for Gpu {
 }
 
 /// burn's ops, but the images packed four bytes to a word: WGSL has no 8-bit integers.
-impl Kernels for Wgpu {
+impl KernelBackend for Wgpu {
     type PoolState = burn_ops::PoolState<Wgpu>;
 
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState) {
@@ -363,7 +363,7 @@ pub trait ModelOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl<B: Kernels> ModelOps for B {
+impl<B: KernelBackend> ModelOps for B {
     fn conv3x3_op(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -411,7 +411,7 @@ where
 #[derive(Debug)]
 struct Conv3x3Backward;
 
-impl<B: Kernels> Backward<B, 3> for Conv3x3Backward {
+impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
     /// The input's and the weight's checkpoints.
     type State = (NodeId, NodeId);
 
@@ -444,7 +444,7 @@ impl<B: Kernels> Backward<B, 3> for Conv3x3Backward {
 #[derive(Debug)]
 struct Pool2x2Backward;
 
-impl<B: Kernels> Backward<B, 1> for Pool2x2Backward {
+impl<B: KernelBackend> Backward<B, 1> for Pool2x2Backward {
     type State = B::PoolState;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -459,7 +459,7 @@ impl<B: Kernels> Backward<B, 1> for Pool2x2Backward {
 #[derive(Debug)]
 struct TanhAffineBackward(TanhAffine);
 
-impl<B: Kernels> Backward<B, 1> for TanhAffineBackward {
+impl<B: KernelBackend> Backward<B, 1> for TanhAffineBackward {
     /// The op's output.
     type State = FloatTensor<B>;
 
@@ -472,7 +472,7 @@ impl<B: Kernels> Backward<B, 1> for TanhAffineBackward {
     }
 }
 
-impl<B: Kernels, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
+impl<B: KernelBackend, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
     fn conv3x3_op(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -710,7 +710,7 @@ mod tests {
             (Shape::new([3, 5]), 0.0, StepKey::new(2, 1, 1).mask(1)),
         ] {
             let ours = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
-                <Cpu as Kernels>::dropout_mask(shape.clone(), p, key, &dev),
+                <Cpu as KernelBackend>::dropout_mask(shape.clone(), p, key, &dev),
             ));
             let burns =
                 Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(burn_ops::dropout_mask::<

@@ -10,7 +10,7 @@ use crate::zca::{self, Zca};
 /// A split's pixels on the device.
 pub(super) enum Pixels<B: Backend> {
     /// As u8 (a quarter of f32's memory), mapped to network input batch by batch.
-    Bytes(Tensor<B, 2, Int>), // [n, 3072] (u8), or packed (see `Kernels::upload_images`)
+    Bytes(Tensor<B, 2, Int>), // [n, 3072] (u8), or packed (see `KernelBackend::upload_images`)
     /// Already network input (ZCA-whitened once, at upload), f32.
     Ready(Tensor<B, 2>), // [n, 3072]
 }
