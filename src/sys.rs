@@ -31,10 +31,25 @@ pub async fn stop_signal() {
 /// synced, and only then each renamed to its name. A kill or a full disk midway leaves the old
 /// files (or none), never a truncated one beside a complete one; on failure the temporary files
 /// are removed (after a kill, a `.cifar-tui-partial-*` file may stay).
+///
+/// A link is followed (the file it names is replaced, not the link). Where the name is not a
+/// file (`/dev/stdout`, `/dev/full`, a FIFO) there is nothing to rename over: it is written
+/// directly, last.
 pub fn write_whole(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
     let mut ready = Vec::with_capacity(files.len());
-    for (path, bytes) in files {
-        let dir = match path.parent() {
+    let mut direct = Vec::new();
+    for &(path, bytes) in files {
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            _ => path.to_path_buf(),
+        };
+        if std::fs::metadata(&target).is_ok_and(|m| !m.is_file()) {
+            direct.push((target, bytes));
+            continue;
+        }
+        let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
@@ -46,10 +61,15 @@ pub fn write_whole(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
         let mut tmp = builder.tempfile_in(dir)?;
         tmp.write_all(bytes)?;
         tmp.as_file().sync_all()?;
-        ready.push((tmp, *path));
+        ready.push((tmp, target));
     }
     for (tmp, path) in ready {
         tmp.persist(path).map_err(|e| e.error)?;
+    }
+    for (path, bytes) in direct {
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path)?;
+        file.write_all(bytes)?;
+        file.flush()?;
     }
     Ok(())
 }
@@ -87,5 +107,26 @@ mod tests {
             .filter(|n| n.starts_with(".cifar-tui-partial-"))
             .collect();
         assert!(left.is_empty(), "partial files left: {left:?}");
+
+        // Through a link, the file it names is replaced and the link stays.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("latest.md");
+            std::os::unix::fs::symlink(&md, &link).unwrap();
+            write_whole(&[(&link, b"via link")]).unwrap();
+            assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read_to_string(&md).unwrap(), "via link");
+        }
+        // Not a file: written in place, never renamed over (a device stays a device).
+        let null = Path::new("/dev/null");
+        if null.exists() {
+            write_whole(&[(null, b"x")]).unwrap();
+            assert!(!std::fs::metadata(null).unwrap().is_file(), "/dev/null replaced");
+        }
+        let full = Path::new("/dev/full");
+        if full.exists() {
+            assert!(write_whole(&[(full, b"x")]).is_err(), "a full disk says so");
+            assert!(!std::fs::metadata(full).unwrap().is_file(), "/dev/full replaced");
+        }
     }
 }

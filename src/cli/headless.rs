@@ -270,7 +270,12 @@ pub fn check_out_file(path: &Path) -> Result<()> {
     if !existed {
         let _ = std::fs::remove_file(path);
     }
-    // The result is written beside it first, then renamed over it.
+    // A file's result is written beside it first, then renamed over it (a device or a FIFO,
+    // such as /dev/stdout, is written directly).
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        return Ok(());
+    }
     tempfile::NamedTempFile::new_in(parent).with_context(|| {
         format!(
             "--out {shown}: cannot make files in {}. Fix: choose a folder you can write to",
