@@ -114,19 +114,30 @@ mod tests {
             let link = dir.path().join("latest.md");
             std::os::unix::fs::symlink(&md, &link).unwrap();
             write_whole(&[(&link, b"via link")]).unwrap();
-            assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert!(
+                std::fs::symlink_metadata(&link)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
             assert_eq!(std::fs::read_to_string(&md).unwrap(), "via link");
         }
         // Not a file: written in place, never renamed over (a device stays a device).
         let null = Path::new("/dev/null");
         if null.exists() {
             write_whole(&[(null, b"x")]).unwrap();
-            assert!(!std::fs::metadata(null).unwrap().is_file(), "/dev/null replaced");
+            assert!(
+                !std::fs::metadata(null).unwrap().is_file(),
+                "/dev/null replaced"
+            );
         }
         let full = Path::new("/dev/full");
         if full.exists() {
             assert!(write_whole(&[(full, b"x")]).is_err(), "a full disk says so");
-            assert!(!std::fs::metadata(full).unwrap().is_file(), "/dev/full replaced");
+            assert!(
+                !std::fs::metadata(full).unwrap().is_file(),
+                "/dev/full replaced"
+            );
         }
     }
 }
