@@ -398,7 +398,7 @@ impl App {
     /// The variant of a finished run over every finished run known (this session's and the
     /// history's), when it was trained on more than one seed.
     pub fn variant_of(&self, run: &Run) -> Option<Variant> {
-        let key = variants::variant_key(&run.name, &run.config);
+        let key = variants::variant_key(&run.name, &run.config, run.trained_on());
         let stored: BTreeSet<i64> = self.history.rows.iter().map(|r| r.id).collect();
         let trials = self
             .history
@@ -410,7 +410,7 @@ impl App {
                     .filter(|r| r.stored().is_none_or(|id| !stored.contains(&id)))
                     .filter_map(Trial::from_run),
             )
-            .filter(|t| variants::variant_key(&t.name, &t.config) == key);
+            .filter(|t| variants::variant_key(&t.name, &t.config, t.device) == key);
         variants::group(trials).pop().filter(|v| v.n() > 1)
     }
 

@@ -500,6 +500,7 @@ fn collect(runs: &[Planned], ended: Vec<Option<Result<Outcome>>>) -> Result<Vec<
             id: run.id.unwrap_or(0),
             name: run.name.to_string(),
             config: run.cfg.clone(),
+            device: Some(o.device),
             accuracy: o.report.accuracy,
             macro_f1: o.report.macro_f1,
             seconds: o.seconds,

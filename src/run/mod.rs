@@ -152,6 +152,11 @@ impl Run {
         }
     }
 
+    /// The device it trained on, as its outcome records it (the one its figures come from).
+    pub fn trained_on(&self) -> Option<Device> {
+        self.outcome().map(|o| o.device).or(self.device)
+    }
+
     /// Where it trained, as the screens and the history name it: "cpu", "cuda",
     /// "wgpu: Apple M2 (Metal)".
     pub fn device_label(&self) -> Option<String> {

@@ -102,6 +102,7 @@ pub struct Trial {
     pub id: i64,
     pub name: String,
     pub config: TrainConfig,
+    pub device: Option<Device>,
     pub accuracy: f64,
     pub macro_f1: f64,
     pub seconds: f64,
@@ -124,6 +125,7 @@ impl Trial {
             id: Trial::id_of(r),
             name: r.name.clone(),
             config: r.config.clone(),
+            device: Some(o.device),
             accuracy: o.report.accuracy,
             macro_f1: o.report.macro_f1,
             seconds: o.seconds,
@@ -134,11 +136,14 @@ impl Trial {
 }
 
 /// What makes runs the same variant: the name and the whole configuration but its seed.
-pub fn variant_key(name: &str, config: &TrainConfig) -> String {
+pub fn variant_key(name: &str, config: &TrainConfig, device: Option<Device>) -> String {
     let mut c = config.clone();
     c.seed = 0;
+    // The device is part of it: a GPU run of seed k is not the pair of a CPU run of seed k
+    // (other kernels, other sums), nor a second draw of the same seed.
+    let device = device.map_or("-".to_string(), |d| d.to_string());
     format!(
-        "{name} {}",
+        "{name} {device} {}",
         serde_json::to_string(&c).unwrap_or_else(|_| format!("{c:?}"))
     )
 }
@@ -149,6 +154,8 @@ pub struct Variant {
     #[serde(skip)]
     pub key: String,
     pub name: String,
+    /// Where its runs trained.
+    pub device: Option<Device>,
     /// The tricks against the baseline, as `+norm_inputs +lr_schedule`.
     pub tricks: String,
     pub epochs: usize,
@@ -169,6 +176,14 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// Its name as shown, with the device where it is not the CPU: `baseline (cuda)`.
+    pub fn label(&self) -> String {
+        match self.device {
+            Some(d) if d != Device::Cpu => format!("{} ({d})", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
     pub fn n(&self) -> usize {
         self.seeds.len()
     }
@@ -187,7 +202,7 @@ impl Variant {
 pub fn group(trials: impl IntoIterator<Item = Trial>) -> Vec<Variant> {
     let mut groups: Vec<(String, Vec<Trial>)> = Vec::new();
     for t in trials {
-        let key = variant_key(&t.name, &t.config);
+        let key = variant_key(&t.name, &t.config, t.device);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(t),
             None => groups.push((key, vec![t])),
@@ -232,6 +247,7 @@ fn variant(key: String, g: &[Trial]) -> Variant {
     Variant {
         key,
         name: first.name.clone(),
+        device: first.device,
         tricks: tricks::describe(&tricks),
         epochs: first.config.epochs,
         train_limit: first.config.train_limit,
@@ -493,7 +509,7 @@ pub fn table(variants: &[Variant], reference: &str) -> String {
             .unwrap_or_default();
         s += &format!(
             "| {}{subset} | {} | {} | {} | {per_seed} | {vs} | {} | {:.1} | {:.0} |\n",
-            v.name,
+            v.label(),
             v.tricks,
             v.n(),
             mean_ci(&v.accuracy, 4),
@@ -546,6 +562,7 @@ pub(crate) mod tests {
             id,
             name: name.into(),
             config,
+            device: Some(Device::Cpu),
             accuracy,
             macro_f1: accuracy - 0.001,
             seconds: 90.0,
@@ -665,6 +682,13 @@ pub(crate) mod tests {
             (vec![51], vec![0.661])
         );
         assert_eq!(g[0].repeats, [1], "the left-out run is named, not lost");
+        // Seed 1 on a GPU is not a second draw of seed 1 on the CPU, nor its pair.
+        let mut gpu = trial(60, "baseline", 1, 0.67);
+        gpu.device = Some(Device::Cuda);
+        let g = group([trial(1, "baseline", 1, 0.66), gpu]);
+        assert_eq!(g.len(), 2);
+        assert!(g.iter().all(|v| v.repeats.is_empty()));
+        assert_eq!(g[1].label(), "baseline (cuda)");
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn joined<T: ToString>(xs: &[T]) -> String {
 }
 
 fn line<'a>(r: &'a Run, variants: &[Variant]) -> Line<'a> {
-    let key = variant_key(&r.name, &r.config);
+    let key = variant_key(&r.name, &r.config, r.trained_on());
     let v = variants
         .iter()
         .find(|v| v.key == key && v.runs.contains(&r.id));

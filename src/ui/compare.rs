@@ -40,6 +40,32 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
     val_curves(frame, curves, &variants, theme);
 }
 
+/// What the compared variants differ in besides their settings' tricks (epochs, training
+/// images, device), said where their bars stand side by side: `epochs 2/10, device cpu/cuda`.
+fn mixed(variants: &[Variant]) -> Option<String> {
+    let distinct = |of: &dyn Fn(&Variant) -> String| {
+        let mut all: Vec<String> = variants.iter().map(of).collect();
+        all.sort();
+        all.dedup();
+        (all.len() > 1).then(|| all.join("/"))
+    };
+    let parts: Vec<String> = [
+        ("epochs", distinct(&|v| v.epochs.to_string())),
+        (
+            "images",
+            distinct(&|v| v.train_limit.map_or("all".into(), |n| n.to_string())),
+        ),
+        (
+            "device",
+            distinct(&|v| v.device.map_or("?".into(), |d| d.to_string())),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(what, values)| values.map(|v| format!("{what} {v}")))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// A variant's difference from the reference, in a cell: the paired 95% interval when it
 /// excludes zero, else what keeps it from a claim.
 fn versus(v: &Variant, reference: Option<&Variant>) -> String {
@@ -168,6 +194,12 @@ fn table(
                         format!(" Runs this session ({}) ", app.runs.len()),
                         theme.title(),
                     ))
+                    .title(Span::styled(
+                        mixed(variants)
+                            .map(|m| format!(" compared runs differ in {m} "))
+                            .unwrap_or_default(),
+                        theme.key(),
+                    ))
                     .title_bottom(diff),
             ),
         area,
@@ -291,7 +323,7 @@ fn val_curves(frame: &mut Frame, area: Rect, variants: &[Variant], theme: &Theme
                     "{} #{} {}{seeds}",
                     Theme::glyph(marker),
                     v.runs.first().copied().unwrap_or(0),
-                    v.name
+                    v.label()
                 ))
                 .marker(marker)
                 .graph_type(GraphType::Line)

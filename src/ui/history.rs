@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         (Some(r), true) => match h.current_variant() {
             Some(v) => format!(
                 " {} {} · seeds {} · each {}",
-                v.name,
+                v.label(),
                 v.tricks,
                 v.seeds
                     .iter()
@@ -105,7 +105,7 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
             };
             Row::new(vec![
                 Line::raw(sel),
-                Line::raw(v.name.clone()),
+                Line::raw(v.label()),
                 Line::raw(v.n().to_string()),
                 Line::raw(variants::mean_ci(&v.accuracy, 4)),
                 Line::raw(format!("{}", v.epochs)),

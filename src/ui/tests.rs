@@ -391,6 +391,23 @@ fn the_per_epoch_lr_row_keeps_its_values_apart() {
 }
 
 #[test]
+fn compare_says_when_compared_runs_differ_in_epochs() {
+    let mut app = app();
+    train_run(&mut app, 0.66, true);
+    app.values.hyper.epochs = 3;
+    train_run(&mut app, 0.60, true);
+    act(&mut app, Action::Goto(Screen::Compare));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("compared runs differ in epochs 10/3"), "{s}");
+    // Alike, nothing is said.
+    let mut app = self::app();
+    train_run(&mut app, 0.66, true);
+    train_run(&mut app, 0.67, true);
+    act(&mut app, Action::Goto(Screen::Compare));
+    assert!(!screen(&app, 120, 40).contains("differ in"));
+}
+
+#[test]
 fn a_run_still_training_shows_no_accuracy_on_compare() {
     let mut app = app();
     let run = train_run(&mut app, 0.7, false);
