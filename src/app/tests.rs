@@ -807,6 +807,27 @@ fn notices_go_after_a_while_but_questions_stay() {
 }
 
 #[test]
+fn x_during_the_last_scoring_says_the_run_ends_finished_and_cancels_nothing() {
+    let mut app = app();
+    queue(&mut app, Some(1));
+    let last = app.runs[0].config.epochs - 1;
+    app.runs[0].epochs = crate::run::fixtures::outcome(0.5, last).epochs;
+    app.update(Msg::Train {
+        run: 1,
+        event: TrainEvent::Evaluating { epoch: last },
+    });
+    assert!(act(&mut app, Action::Cancel).is_empty());
+    assert!(
+        app.notice.as_deref().unwrap().contains("ends finished"),
+        "{:?}",
+        app.notice
+    );
+    // Scoring an earlier epoch, x cancels as ever.
+    app.runs[0].epochs.pop();
+    assert_eq!(act(&mut app, Action::Cancel), [Command::Cancel(1)]);
+}
+
+#[test]
 fn after_queued_runs_are_cancelled_train_shows_the_run_that_trained() {
     let mut app = app();
     for id in 1..=3 {

@@ -360,7 +360,8 @@ fn legend(
     Line::from(vec![
         Span::styled(name, theme.title()),
         Span::styled(
-            format!("{} train {} ", Theme::glyph(theme.marker(0)), last(train)),
+            // The latest report window's mean, not an epoch's (which Results shows): `now`.
+            format!("{} train now {} ", Theme::glyph(theme.marker(0)), last(train)),
             theme.train(),
         ),
         Span::styled(

@@ -288,7 +288,7 @@ fn charts_move_within_the_epoch() {
         "x is in epochs"
     );
     let s = screen(&app, 80, 24);
-    assert!(s.contains("Accuracy ⣿ train 0.300 ⣿ val –"), "{s}");
+    assert!(s.contains("Accuracy ⣿ train now 0.300 ⣿ val –"), "{s}");
     assert!(s.contains("Loss ⣿ train"), "{s}");
 }
 
@@ -340,7 +340,7 @@ fn charts_without_braille_draw_blocks_and_name_them() {
         !s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
         "{s}"
     );
-    assert!(s.contains("Accuracy • train 0.547 █ val 0.560"), "{s}");
+    assert!(s.contains("Accuracy • train now 0.547 █ val 0.560"), "{s}");
     assert!(s.contains("Loss • train"), "{s}");
 }
 

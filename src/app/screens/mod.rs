@@ -198,7 +198,17 @@ impl App {
                 ));
             }
             Action::Cancel => {
-                if let Some(run) = self.active_run() {
+                if let Some(run) = self.active_run()
+                    && run.evaluating
+                    && run.epochs.len() + 1 >= run.config.epochs
+                {
+                    // Its last scoring is its end: a cancel now would still record it finished.
+                    self.notice = Some(format!(
+                        "run {} is scoring its last epoch and ends finished in a moment: \
+                         nothing left to cancel",
+                        run.number()
+                    ));
+                } else if let Some(run) = self.active_run() {
                     // Scoring the test set is not cut short: the run stops right after it.
                     let when = if run.evaluating {
                         ": it stops once the test set is scored"
