@@ -138,6 +138,10 @@ pub enum TrainEvent {
         test_images: usize,
         steps_per_epoch: usize,
     },
+    /// ZCA whitening being fitted on the training images, before anything else (minutes on a
+    /// CPU): `step` Newton–Schulz steps done, 0 while the covariance is computed; at most
+    /// [`crate::zca::MAX_STEPS`]. A cancel stops it between steps.
+    FittingZca { step: usize },
     /// Before the first step on a GPU: the kernels of each batch shape the run will use are
     /// compiled and tuned (a new machine's autotune takes seconds each), `done` of `total`.
     Preparing { done: usize, total: usize },

@@ -11,7 +11,7 @@ use burn::tensor::{Tensor, TensorData};
 use crate::data::{Split, cifar::IMAGE_BYTES};
 
 /// Newton–Schulz steps at most; convergence is checked after each.
-const MAX_STEPS: usize = 60;
+pub const MAX_STEPS: usize = 60;
 /// Done when every entry of `ZY − I` is below this (f32 rounding over 3072-term dot products
 /// keeps it from going much lower), or when a step no longer halves it.
 const TOLERANCE: f32 = 1e-4;
@@ -33,16 +33,30 @@ pub fn pixels<B: Backend>(split: &Split, device: &B::Device) -> Tensor<B, 2> {
 impl<B: Backend> Zca<B> {
     /// Fits on the rows of `x` [n, d]: the covariance divided by n, plus `epsilon` on its
     /// diagonal (which keeps near-empty directions, pixel noise, from being blown up).
+    #[cfg(test)]
     pub fn fit(x: Tensor<B, 2>, epsilon: f64) -> Self {
+        Self::fit_watched(x, epsilon, &mut |_| true).expect("a fit nobody stops ends")
+    }
+
+    /// [`Zca::fit`], saying each Newton–Schulz step done to `step` (0: the covariance is
+    /// being computed); `None` as soon as `step` answers `false` (a cancel).
+    pub fn fit_watched(
+        x: Tensor<B, 2>,
+        epsilon: f64,
+        step: &mut dyn FnMut(usize) -> bool,
+    ) -> Option<Self> {
         let [n, d] = x.dims();
         let device = x.device();
+        if !step(0) {
+            return None;
+        }
         let mean = x.clone().mean_dim(0); // [1, d]
         let centred = x - mean.clone();
         let cov = centred.clone().transpose().matmul(centred) / n as f64
             + Tensor::eye(d, &device) * epsilon;
-        let (white, steps) = inverse_sqrt(cov);
+        let (white, steps) = inverse_sqrt(cov, step)?;
         tracing::debug!("ZCA: {steps} Newton-Schulz steps");
-        Self { mean, white, steps }
+        Some(Self { mean, white, steps })
     }
 
     /// Whitens the rows of `x` [n, d].
@@ -53,31 +67,43 @@ impl<B: Backend> Zca<B> {
     /// [`Zca::fit`] on a split's pixels, reusing this process's previous fit when it was of
     /// the same images with the same epsilon: a study's runs share one training set, and a
     /// fit takes minutes on a CPU. Runs side by side wait for one fit rather than each doing it.
-    pub fn fit_split(split: &Split, epsilon: f64, device: &B::Device) -> Self {
+    /// `step` as in [`Zca::fit_watched`]; `None` when it stopped the fit.
+    pub fn fit_split(
+        split: &Split,
+        epsilon: f64,
+        device: &B::Device,
+        step: &mut dyn FnMut(usize) -> bool,
+    ) -> Option<Self> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         split.images.hash(&mut h);
         let key = (h.finish(), split.len(), epsilon.to_bits());
-        Self::reuse_or(key, device, || Self::fit(pixels(split, device), epsilon))
+        Self::reuse_or(key, device, || {
+            Self::fit_watched(pixels(split, device), epsilon, step)
+        })
     }
 
-    /// The kept fit if it has `key`, else `fit()`, kept under `key`.
-    fn reuse_or(key: FitKey, device: &B::Device, fit: impl FnOnce() -> Self) -> Self {
+    /// The kept fit if it has `key`, else `fit()`, kept under `key` (a stopped fit is not).
+    fn reuse_or(
+        key: FitKey,
+        device: &B::Device,
+        fit: impl FnOnce() -> Option<Self>,
+    ) -> Option<Self> {
         let mut last = LAST_FIT.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(kept) = last.as_ref().filter(|f| f.key == key) {
             let d = kept.mean.len();
-            return Self {
+            return Some(Self {
                 mean: Tensor::from_data(TensorData::new(kept.mean.clone(), [1, d]), device),
                 white: Tensor::from_data(TensorData::new(kept.white.clone(), [d, d]), device),
                 steps: 0,
-            };
+            });
         }
-        let fitted = fit();
+        let fitted = fit()?;
         let host = |t: &Tensor<B, 2>| t.clone().into_data().convert::<f32>().into_vec();
         if let (Ok(mean), Ok(white)) = (host(&fitted.mean), host(&fitted.white)) {
             *last = Some(HostFit { key, mean, white });
         }
-        fitted
+        Some(fitted)
     }
 }
 
@@ -109,7 +135,10 @@ static LAST_FIT: std::sync::Mutex<Option<HostFit>> = std::sync::Mutex::new(None)
 /// (Higham, Functions of Matrices, 2008, eq. 6.35): with `Y₀ = A/c`, `Z₀ = I`,
 /// `T = (3I − ZY)/2`, `Y ← YT`, `Z ← TZ`, `Z` tends to `(A/c)^{-1/2}`. Scaling by the trace
 /// `c` puts every eigenvalue in (0, 1], where it converges.
-fn inverse_sqrt<B: Backend>(a: Tensor<B, 2>) -> (Tensor<B, 2>, usize) {
+fn inverse_sqrt<B: Backend>(
+    a: Tensor<B, 2>,
+    step: &mut dyn FnMut(usize) -> bool,
+) -> Option<(Tensor<B, 2>, usize)> {
     let d = a.dims()[0];
     let device = a.device();
     let eye = Tensor::<B, 2>::eye(d, &device);
@@ -133,8 +162,11 @@ fn inverse_sqrt<B: Backend>(a: Tensor<B, 2>) -> (Tensor<B, 2>, usize) {
         y = y.matmul(t.clone());
         z = t.matmul(z);
         steps += 1;
+        if !step(steps) {
+            return None;
+        }
     }
-    (z / (trace as f64).sqrt(), steps)
+    Some((z / (trace as f64).sqrt(), steps))
 }
 
 use burn::tensor::ElementConversion;
@@ -207,19 +239,44 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_stops_when_asked_between_steps_and_says_each() {
+        let dev = Default::default();
+        let rows: Vec<f32> = (0..300).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
+        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(rows, [100, 3]), &dev);
+        let mut said = Vec::new();
+        let stopped = Zca::fit_watched(x.clone(), 0.1, &mut |k| {
+            said.push(k);
+            k < 2
+        });
+        assert!(stopped.is_none());
+        assert_eq!(
+            said,
+            [0, 1, 2],
+            "the covariance, then each step, until stopped"
+        );
+        let mut last = 0;
+        let whole = Zca::fit_watched(x, 0.1, &mut |k| {
+            last = k;
+            true
+        })
+        .unwrap();
+        assert_eq!(last, whole.steps);
+    }
+
+    #[test]
     fn a_fit_is_reused_only_for_the_same_key() {
         let dev = Default::default();
         let x = || {
             let rows: Vec<f32> = (0..300).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
             Tensor::<Cpu, 2>::from_data(TensorData::new(rows, [100, 3]), &dev)
         };
-        let first = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || Zca::fit(x(), 0.1));
+        let first = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || Some(Zca::fit(x(), 0.1))).unwrap();
         assert!(first.steps > 0);
-        let again = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || panic!("fitted again"));
+        let again = Zca::<Cpu>::reuse_or((1, 100, 7), &dev, || panic!("fitted again")).unwrap();
         assert_eq!(again.steps, 0);
         assert_eq!(again.white.into_data(), first.white.clone().into_data());
         assert_eq!(again.mean.into_data(), first.mean.into_data());
-        let other = Zca::<Cpu>::reuse_or((2, 100, 7), &dev, || Zca::fit(x(), 0.2));
+        let other = Zca::<Cpu>::reuse_or((2, 100, 7), &dev, || Some(Zca::fit(x(), 0.2))).unwrap();
         assert!(other.steps > 0, "another key is fitted anew");
     }
 

@@ -159,6 +159,14 @@ fn train_one(
         }
         TrainEvent::Warning(w) => note!("\n{label}: warning: {w}"),
         TrainEvent::Validation(_) => {}
+        TrainEvent::FittingZca { step: 0 } => {
+            note!("{label}: fitting ZCA whitening (minutes on a CPU; Ctrl-C stops it)")
+        }
+        TrainEvent::FittingZca { step } => {
+            if tty {
+                note_part!("\r{label}: ZCA step {step}   ");
+            }
+        }
         // Not only on a terminal: a log shows where a slow first start spent its time.
         TrainEvent::Preparing { done, total } => {
             note!("{label}: preparing GPU kernels {done}/{total} (tuned once per machine)")

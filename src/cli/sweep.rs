@@ -586,7 +586,8 @@ fn train_task(
         TrainEvent::Progress(_)
         | TrainEvent::Evaluating { .. }
         | TrainEvent::Validation(_)
-        | TrainEvent::Preparing { .. } => {}
+        | TrainEvent::Preparing { .. }
+        | TrainEvent::FittingZca { .. } => {}
     };
     let task = lifecycle::Task {
         places: &places,

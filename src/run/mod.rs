@@ -117,6 +117,8 @@ pub struct Run {
     pub evaluating: bool,
     /// Kernels compiled and tuned before the first step on a GPU: done of total.
     pub preparing: Option<(usize, usize)>,
+    /// ZCA whitening being fitted before anything else: Newton–Schulz steps done.
+    pub fitting_zca: Option<usize>,
     /// Where it was trained when it came from a sweep; `None` for runs of this machine.
     pub origin: Option<Origin>,
     /// Seconds between two reports within an epoch, smoothed: how often they come.
@@ -146,6 +148,7 @@ impl Run {
             steps_per_epoch: 0,
             evaluating: false,
             preparing: None,
+            fitting_zca: None,
             origin: None,
             report_gap: None,
             paused: 0.0,
@@ -178,8 +181,11 @@ impl Run {
                 self.device = Some(device);
                 self.gpu = gpu;
                 self.steps_per_epoch = steps_per_epoch;
+                // Started comes after the inputs are ready: the fit is over.
+                self.fitting_zca = None;
             }
             TrainEvent::Preparing { done, total } => self.preparing = Some((done, total)),
+            TrainEvent::FittingZca { step } => self.fitting_zca = Some(step),
             TrainEvent::Progress(p) => {
                 self.preparing = None;
                 self.push_loss(p.loss);

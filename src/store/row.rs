@@ -125,6 +125,7 @@ impl Row {
             steps_per_epoch: 0,
             evaluating: false,
             preparing: None,
+            fitting_zca: None,
             report_gap: None,
             paused: 0.0,
             train_curve: Vec::new(),

@@ -49,6 +49,16 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .unwrap_or(last)
     };
     let label = match &run.status {
+        Status::Starting if let Some(step) = run.fitting_zca => {
+            let now = match step {
+                0 => "covariance".to_string(),
+                k => format!("step {k} of at most {}", cifar_engine::zca::MAX_STEPS),
+            };
+            fit(vec![
+                format!("fitting ZCA whitening: {now} · minutes on a CPU · x cancels"),
+                format!("fitting ZCA whitening: {now}"),
+            ])
+        }
         Status::Starting | Status::Running(None) if let Some((done, total)) = run.preparing => {
             fit(vec![
                 format!("preparing GPU kernels {done}/{total} · tuned once per machine, then kept"),
@@ -146,6 +156,7 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     speed(p.images_per_sec),
                 ),
                 _ if run.preparing.is_some() => ("-".into(), "warmup".into()),
+                _ if run.fitting_zca.is_some() => ("-".into(), "zca".into()),
                 _ => ("-".into(), "start".into()),
             };
             let eta = match (run.preparing, run.eta()) {
@@ -361,7 +372,11 @@ fn legend(
         Span::styled(name, theme.title()),
         Span::styled(
             // The latest report window's mean, not an epoch's (which Results shows): `now`.
-            format!("{} train now {} ", Theme::glyph(theme.marker(0)), last(train)),
+            format!(
+                "{} train now {} ",
+                Theme::glyph(theme.marker(0)),
+                last(train)
+            ),
             theme.train(),
         ),
         Span::styled(

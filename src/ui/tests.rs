@@ -956,6 +956,23 @@ fn validation_within_the_epoch_moves_the_val_curves() {
 }
 
 #[test]
+fn a_zca_fit_says_where_it_is_and_that_x_cancels() {
+    let mut app = app();
+    act(&mut app, Action::Start);
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: Some(1) });
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::FittingZca { step: 7 },
+    });
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("fitting ZCA whitening: step 7 of at most 60 · minutes on a CPU · x cancels"),
+        "{s}"
+    );
+}
+
+#[test]
 fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
     let mut app = app();
     act(&mut app, Action::Start);

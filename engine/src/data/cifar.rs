@@ -433,7 +433,11 @@ pub(crate) mod tests {
         let mut b = a.clone();
         b.test.images[FINGERPRINT_STRIDE * IMAGE_BYTES] ^= 1;
         let b = Cifar10::new(b.train, b.test);
-        assert_ne!(a.fingerprint(), b.fingerprint(), "one pixel of a read image differs");
+        assert_ne!(
+            a.fingerprint(),
+            b.fingerprint(),
+            "one pixel of a read image differs"
+        );
         let mut c = a.clone();
         c.train.labels[1] = (c.train.labels[1] + 1) % 10;
         let c = Cifar10::new(c.train, c.test);

@@ -132,7 +132,7 @@ pub fn train<B: TrainBackend>(
 ) -> Result<Outcome, TrainError> {
     let started = Instant::now();
     let cfg = job.config;
-    let data = prepare::<B>(job.data, cfg, device)?;
+    let data = prepare::<B>(job.data, cfg, device, job.cancel, &mut emit)?;
     let mut model: Cnn<B> = initial_model(cfg, device);
     let mut epochs = job.done;
     let mut optim = Optim::<B>::new(cfg, epochs.len());
@@ -215,6 +215,8 @@ fn prepare<B: TrainBackend>(
     data: &Cifar10,
     cfg: &TrainConfig,
     device: &B::Device,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(TrainEvent),
 ) -> Result<Prepared<B>, TrainError> {
     // Borrowed unless cut: the whole set is 150 MB and is copied to the device next anyway.
     let train_split = match cfg.train_limit {
@@ -227,7 +229,14 @@ fn prepare<B: TrainBackend>(
     Ok(match cfg.zca {
         // Whitened once here, on the inner backend (no gradients), and kept as input.
         Some(epsilon) => {
-            let fitted = Zca::<B::InnerBackend>::fit_split(&train_split, epsilon, device);
+            // Minutes on a CPU: said step by step, and a cancel (or quit) is heard.
+            let mut step = |k| {
+                emit(TrainEvent::FittingZca { step: k });
+                !cancel.load(Ordering::Relaxed)
+            };
+            let fitted =
+                Zca::<B::InnerBackend>::fit_split(&train_split, epsilon, device, &mut step)
+                    .ok_or(TrainError::Cancelled)?;
             let white = fitted.apply(zca::pixels(&train_split, device));
             let train = DeviceSplit::with_pixels(
                 &train_split,

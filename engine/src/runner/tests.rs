@@ -616,3 +616,30 @@ fn one_run_cancelled_among_several_resumes_to_its_solo_figures() {
     assert_eq!(figures(&resumed), figures(&solo_a));
     assert_eq!(resumed.confusion, solo_a.confusion);
 }
+
+/// A cancel while ZCA is fitted (minutes on a CPU) stops the fit between its steps: the run
+/// ends cancelled before its first step, having said where the fit was.
+#[test]
+fn a_cancel_during_the_zca_fit_is_heard() {
+    let mut cfg = config(&[Trick::Zca]);
+    // An epsilon no other test fits with: a fit this process kept would be reused unsaid.
+    cfg.zca = Some(0.0123);
+    let (data, cancel) = (tiny(), AtomicBool::new(false));
+    let mut said = Vec::new();
+    let ended = train::<CpuAd>(
+        &Default::default(),
+        Device::Cpu,
+        plain_job(&data, &cfg, &cancel),
+        |e| match e {
+            TrainEvent::FittingZca { step } => {
+                said.push(step);
+                if step == 1 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            other => panic!("after a cancel in the fit: {other:?}"),
+        },
+    );
+    assert!(matches!(ended, Err(TrainError::Cancelled)), "{ended:?}");
+    assert_eq!(said, [0, 1]);
+}

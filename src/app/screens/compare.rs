@@ -30,8 +30,11 @@ impl App {
                     "differences are now measured against {} (paired by seed)",
                     run.name
                 ));
-                self.compare_reference =
-                    Some(variants::variant_key(&run.name, &run.config, run.trained_on()));
+                self.compare_reference = Some(variants::variant_key(
+                    &run.name,
+                    &run.config,
+                    run.trained_on(),
+                ));
             }
             _ => {}
         }
