@@ -755,7 +755,21 @@ fn a_parallel_study_gives_every_run_its_sequential_figures() {
         "{}",
         stderr(&par)
     );
-    study("1", "seq");
+    // Run again, the study would take up the runs it finished: --fresh trains them anew.
+    let o = env.run(&[
+        "study",
+        "--headless",
+        "--fresh",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--out",
+        "seq",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let figures = |dir: &str, name: &str| {
         let path = env.tmp.path().join(dir).join(format!("{name}.json"));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -777,6 +791,19 @@ fn a_parallel_study_gives_every_run_its_sequential_figures() {
     ] {
         assert_eq!(figures("par", name), figures("seq", name), "{name}");
     }
+    let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
+    assert_eq!(listing.matches("finished").count(), 16, "{listing}");
+    // The same study again: its finished runs count as they are, nothing is trained or added.
+    let again = study("2", "again");
+    assert!(
+        stderr(&again).contains("8 of its runs finished then and count as they are, 0 resume"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        figures("again", "dropout_both"),
+        figures("seq", "dropout_both")
+    );
     let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
     assert_eq!(listing.matches("finished").count(), 16, "{listing}");
 }

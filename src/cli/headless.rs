@@ -367,6 +367,8 @@ struct Planned {
     cfg: TrainConfig,
     file: Option<PathBuf>,
     id: Option<i64>,
+    /// Finished earlier (a study run again): its outcome, nothing to train.
+    done: Option<Box<Outcome>>,
 }
 
 /// Trains the runs in order, `parallel` at a time, each on its worker's thread; every run's
@@ -392,15 +394,20 @@ fn train_queue(
                     let Some(run) = runs.get(k) else {
                         break;
                     };
-                    let result =
-                        train_one(ctx, data, run.id, &run.cfg, signal, run.name, &run.label)
-                            .and_then(|o| {
-                                summary(&run.label, &run.cfg, &o);
-                                if let Some(file) = &run.file {
-                                    write_record(file, run.name, &run.tricks, &run.cfg, &o)?;
-                                }
-                                Ok(o)
-                            });
+                    // Finished earlier: its record written again where this study writes.
+                    let result = match &run.done {
+                        Some(done) => Ok((**done).clone()),
+                        None => {
+                            train_one(ctx, data, run.id, &run.cfg, signal, run.name, &run.label)
+                        }
+                    };
+                    let result = result.and_then(|o| {
+                        summary(&run.label, &run.cfg, &o);
+                        if let Some(file) = &run.file {
+                            write_record(file, run.name, &run.tricks, &run.cfg, &o)?;
+                        }
+                        Ok(o)
+                    });
                     if let Ok(mut slot) = ended[k].lock() {
                         *slot = Some(result);
                     }
@@ -475,6 +482,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
                 cfg,
                 file,
                 id,
+                done: None,
             }
         })
         .collect();
@@ -621,6 +629,15 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
+    // The same study run again takes up its own runs: the history's, newest first.
+    let mut earlier = match args.fresh {
+        true => Vec::new(),
+        false => Store::open(&ctx.places.history)
+            .and_then(|s| s.list())
+            .unwrap_or_default(),
+    };
+    earlier.retain(|r| r.origin.is_none());
+    let (mut kept, mut resumed) = (0, 0);
     // The whole study is in the history from the start: queued until a worker takes it.
     let runs: Vec<Planned> = configs
         .into_iter()
@@ -628,7 +645,19 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
             let file = out
                 .as_ref()
                 .map(|dir| seed_file(&dir.join(format!("{name}.json")), cfg.seed, repeated));
-            let id = enqueue(ctx, name, &cfg, file.as_deref());
+            let same = earlier.iter().position(|r| {
+                r.name == name && r.config == cfg && (r.outcome().is_some() || r.status.resumable())
+            });
+            let (id, done) = match same.map(|i| earlier.remove(i)) {
+                Some(r) => {
+                    match r.outcome() {
+                        Some(_) => kept += 1,
+                        None => resumed += 1,
+                    }
+                    (Some(r.id), r.outcome().cloned().map(Box::new))
+                }
+                None => (enqueue(ctx, name, &cfg, file.as_deref()), None),
+            };
             let label = if repeated {
                 format!("{name} seed {}", cfg.seed)
             } else {
@@ -641,10 +670,25 @@ pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
                 cfg,
                 file,
                 id,
+                done,
             }
         })
         .collect();
+    if kept + resumed > 0 {
+        note!(
+            "this study was begun before: {kept} of its runs finished then and count as they \
+             are, {resumed} resume where they stopped (--fresh trains every run anew)"
+        );
+    }
     let ended = train_queue(ctx, &data, &runs, parallel, &signal);
+    let finished = ended.iter().filter(|e| matches!(e, Some(Ok(_)))).count();
+    if finished < runs.len() && signal.seen.load(Ordering::SeqCst) {
+        bail!(
+            "the study stopped after {finished} of its {} runs. Fix: run the same command again \
+             to finish it (finished runs count as they are, interrupted ones resume)",
+            runs.len()
+        );
+    }
     let variants = variants::group(collect(&runs, ended)?);
     let table = variants::report(&variants, &args.reference);
     if let Some(dir) = &out {

@@ -259,6 +259,10 @@ pub struct StudyArgs {
     /// The scenario differences are measured against
     #[arg(long, default_value = "baseline", value_name = "NAME")]
     pub reference: String,
+    /// Train every run anew. Without it, the same study run again takes up its own runs from
+    /// the history: finished ones count as they are, interrupted or cancelled ones resume
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// An error and its causes on one line, each cause once: our messages often quote their cause
