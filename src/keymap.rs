@@ -71,7 +71,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "?  z  w",
         "help / a chart alone, in turn / loss: last epoch, all",
     ),
-    ("any", "q  /  Ctrl-C", "quit (q asks again while training)"),
+    (
+        "any",
+        "q  Ctrl-C Ctrl-Z",
+        "quit (q asks again while training) / suspend (fg returns)",
+    ),
     ("Train", "Up Down / k j", "move in the tricks and settings"),
     (
         "Train",

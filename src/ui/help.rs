@@ -10,7 +10,14 @@ use crate::keymap::HELP;
 
 pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
     let height = (HELP.len() as u16 + 3).min(area.height);
-    let width = 80.min(area.width);
+    // As wide as the longest line where there is room; cut with an ellipsis where there is not.
+    let longest = HELP
+        .iter()
+        .map(|(_, _, what)| 26 + what.chars().count())
+        .max()
+        .unwrap_or(0) as u16;
+    let width = (longest + 2).min(area.width);
+    let room = (width as usize).saturating_sub(2 + 26);
     let rect = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
@@ -23,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
             Line::from(vec![
                 Span::styled(format!(" {scope:<8}"), theme.dim()),
                 Span::styled(format!("{keys:<17}"), theme.key()),
-                Span::raw(*what),
+                Span::raw(super::ellipsis(what, room)),
             ])
         })
         .collect();

@@ -184,6 +184,12 @@ fn help_lists_every_key() {
         assert!(s.contains(keys), "help lacks {keys}:\n{s}");
     }
     insta::assert_snapshot!(s);
+    // At 80 columns a long line ends in an ellipsis; at 120 every line is whole.
+    assert!(s.contains("every queued") || s.contains('…'), "{s}");
+    let wide = screen(&app, 120, 40);
+    for (_, _, what) in crate::keymap::HELP {
+        assert!(wide.contains(what), "help cuts {what}:\n{wide}");
+    }
     act(&mut app, Action::Down);
     assert_eq!(app.mode, Mode::Normal, "any key closes the help");
 }
