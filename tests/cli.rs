@@ -731,45 +731,35 @@ fn a_resumed_run_finds_its_data_folder_and_writes_its_result_file() {
 #[test]
 fn a_parallel_study_gives_every_run_its_sequential_figures() {
     let env = Env::new();
-    let study = |parallel: &str, out: &str| {
-        let o = env.run(&[
-            "study",
-            "--headless",
-            "--parallel",
-            parallel,
-            "--seeds",
-            "1",
-            "--epochs",
-            "1",
-            "--train-limit",
-            "64",
-            "--out",
-            out,
-        ]);
+    let study = |how: &[&str], out: &str| {
+        let o = env.run(
+            &[
+                &["study", "--headless"][..],
+                how,
+                &[
+                    "--seeds",
+                    "1",
+                    "--epochs",
+                    "1",
+                    "--train-limit",
+                    "64",
+                    "--out",
+                    out,
+                ],
+            ]
+            .concat(),
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         o
     };
-    let par = study("3", "par");
+    let par = study(&["--parallel", "3"], "par");
     assert!(
         stderr(&par).contains("training 8 runs, 3 at a time"),
         "{}",
         stderr(&par)
     );
     // Run again, the study would take up the runs it finished: --fresh trains them anew.
-    let o = env.run(&[
-        "study",
-        "--headless",
-        "--fresh",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "64",
-        "--out",
-        "seq",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    study(&["--fresh", "--parallel", "1"], "seq");
     let figures = |dir: &str, name: &str| {
         let path = env.tmp.path().join(dir).join(format!("{name}.json"));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
@@ -794,7 +784,7 @@ fn a_parallel_study_gives_every_run_its_sequential_figures() {
     let listing = String::from_utf8(env.run(&["runs"]).stdout).unwrap();
     assert_eq!(listing.matches("finished").count(), 16, "{listing}");
     // The same study again: its finished runs count as they are, nothing is trained or added.
-    let again = study("2", "again");
+    let again = study(&["--parallel", "2"], "again");
     assert!(
         stderr(&again).contains("8 of its runs finished then and count as they are, 0 resume"),
         "{}",

@@ -358,16 +358,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn time_stopped_is_not_read_as_a_slow_pace() {
+    /// A baseline run of 10 epochs of 10 steps, started on the CPU.
+    fn started() -> Run {
         let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
         let mut run = Run::new(1, TrickSet::new(), cfg);
-        let at = |step: usize, elapsed: f64| {
-            TrainEvent::Progress(Progress {
-                elapsed,
-                ..progress(0, step)
-            })
-        };
         run.apply(TrainEvent::Started {
             device: Device::Cpu,
             gpu: None,
@@ -375,6 +369,18 @@ mod tests {
             test_images: 100,
             steps_per_epoch: 10,
         });
+        run
+    }
+
+    #[test]
+    fn time_stopped_is_not_read_as_a_slow_pace() {
+        let mut run = started();
+        let at = |step: usize, elapsed: f64| {
+            TrainEvent::Progress(Progress {
+                elapsed,
+                ..progress(0, step)
+            })
+        };
         // A report a second; SIGSTOP for 100 s after the fourth.
         for k in 1..=4 {
             run.apply(at(k, k as f64));
@@ -387,16 +393,8 @@ mod tests {
 
     #[test]
     fn progress_and_eta_follow_events() {
-        let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
-        let mut run = Run::new(1, TrickSet::new(), cfg);
+        let mut run = started();
         assert_eq!(run.name, "baseline");
-        run.apply(TrainEvent::Started {
-            device: Device::Cpu,
-            gpu: None,
-            train_images: 640,
-            test_images: 100,
-            steps_per_epoch: 10,
-        });
         run.apply(TrainEvent::Progress(progress(2, 5)));
         // 25 of 100 steps in 30 s -> 90 s left.
         assert!((run.progress() - 0.25).abs() < 1e-12);

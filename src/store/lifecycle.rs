@@ -467,13 +467,17 @@ mod tests {
         assert!(notices[0].contains("full"), "{notices:?}");
     }
 
+    fn places_in(dir: &std::path::Path) -> Places {
+        Places {
+            history: dir.join("h.db"),
+            checkpoints: dir.join("checkpoints"),
+        }
+    }
+
     #[test]
     fn a_run_whose_device_cannot_be_had_is_failed_not_resumable() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = Places {
-            history: tmp.path().join("h.db"),
-            checkpoints: tmp.path().join("checkpoints"),
-        };
+        let places = places_in(tmp.path());
         let id = Store::open(&places.history)
             .unwrap()
             .insert("x", &cfg())
@@ -497,10 +501,7 @@ mod tests {
     #[test]
     fn reading_commands_write_nothing_and_wait_for_no_lock() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = Places {
-            history: tmp.path().join("h.db"),
-            checkpoints: tmp.path().join("checkpoints"),
-        };
+        let places = places_in(tmp.path());
         let store = Store::open(&places.history).unwrap();
         let dead = store.insert("x", &cfg()).unwrap();
         store.start(dead, "cpu").unwrap();

@@ -45,6 +45,13 @@ fn screen_in(app: &App, w: u16, h: u16, theme: Theme) -> String {
         .join("\n")
 }
 
+/// The screen's first line holding `text`; the whole screen in the failure otherwise.
+fn line_with<'a>(s: &'a str, text: &str) -> &'a str {
+    s.lines()
+        .find(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("no line with {text}:\n{s}"))
+}
+
 fn act(app: &mut App, a: Action) {
     app.update(Msg::Action(a));
 }
@@ -389,10 +396,7 @@ fn the_per_epoch_lr_row_keeps_its_values_apart() {
     });
     act(&mut app, Action::Goto(Screen::Results));
     let s = screen(&app, 120, 40);
-    let row = s
-        .lines()
-        .find(|l| l.contains("lr ×1e-3"))
-        .unwrap_or_else(|| panic!("{s}"));
+    let row = line_with(&s, "lr ×1e-3");
     assert!(row.contains("2.000 1.600 1.280 1.024"), "{row}");
 }
 
@@ -432,10 +436,7 @@ fn a_run_still_training_shows_no_accuracy_on_compare() {
     });
     act(&mut app, Action::Goto(Screen::Compare));
     let s = screen(&app, 120, 40);
-    let row = s
-        .lines()
-        .find(|l| l.contains("baseline"))
-        .unwrap_or_else(|| panic!("{s}"));
+    let row = line_with(&s, "baseline");
     assert!(!row.contains('%'), "{row}");
     assert!(row.contains("running") && row.contains("ep 3/10"), "{row}");
 }
@@ -961,12 +962,18 @@ fn validation_within_the_epoch_moves_the_val_curves() {
     assert_eq!(xs, [1.0, 2.0, 2.25]);
 }
 
+/// Starts a run that the history numbers #1; its key.
+fn queued_as_one(app: &mut App) -> RunKey {
+    act(app, Action::Start);
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: Some(1) });
+    run
+}
+
 #[test]
 fn a_zca_fit_says_where_it_is_and_that_x_cancels() {
     let mut app = app();
-    act(&mut app, Action::Start);
-    let run = app.runs.last().unwrap().key;
-    app.update(Msg::Stored { run, id: Some(1) });
+    let run = queued_as_one(&mut app);
     app.update(Msg::Train {
         run,
         event: TrainEvent::FittingZca { step: 7 },
@@ -981,9 +988,7 @@ fn a_zca_fit_says_where_it_is_and_that_x_cancels() {
 #[test]
 fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
     let mut app = app();
-    act(&mut app, Action::Start);
-    let run = app.runs.last().unwrap().key;
-    app.update(Msg::Stored { run, id: Some(1) });
+    let run = queued_as_one(&mut app);
     for event in [
         TrainEvent::Started {
             device: Device::Cuda,
@@ -1019,9 +1024,7 @@ fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
 #[test]
 fn the_header_names_the_gpu_a_run_trains_on() {
     let mut app = app();
-    act(&mut app, Action::Start);
-    let run = app.runs.last().unwrap().key;
-    app.update(Msg::Stored { run, id: Some(1) });
+    let run = queued_as_one(&mut app);
     app.update(Msg::Train {
         run,
         event: TrainEvent::Started {
