@@ -411,4 +411,54 @@ mod tests {
         release.kind = KeyEventKind::Release;
         assert_eq!(action(&Mode::Normal, Screen::Train, release), None);
     }
+
+    use crate::app::params::{PARAMS, Param};
+    use crate::app::{App, MAX_INPUT, Msg};
+    use crate::run::variants::Seeds;
+    use cifar_engine::events::DeviceChoice;
+    use cifar_engine::tricks::TRICKS;
+
+    /// Types `text` into the setting `param` key by key, through the keymap as a terminal would
+    /// send it, and presses Enter.
+    fn type_into(app: &mut App, param: Param, text: &str) {
+        let index = PARAMS.iter().position(|p| *p == param).unwrap();
+        app.cursor = TRICKS.len() + index;
+        let press = |app: &mut App, code| {
+            let key = KeyEvent::new(code, KeyModifiers::NONE);
+            if let Some(a) = action(&app.mode, app.screen, key) {
+                app.update(Msg::Action(a));
+            }
+        };
+        press(app, KeyCode::Enter);
+        for _ in 0..MAX_INPUT {
+            press(app, KeyCode::Backspace);
+        }
+        for c in text.chars() {
+            press(app, KeyCode::Char(c));
+        }
+        press(app, KeyCode::Enter);
+    }
+
+    #[test]
+    fn values_typed_through_the_keymap_arrive_whole() {
+        let mut app = crate::app::tests::app();
+        type_into(&mut app, Param::Seeds, "1,2,3");
+        assert_eq!(app.values.seeds, Some(Seeds::List(vec![1, 2, 3])));
+        type_into(&mut app, Param::Seeds, "7, 9");
+        assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
+        // Not read as 12 seeds: refused whole, the value kept and the reason said.
+        type_into(&mut app, Param::Seeds, "1;2");
+        assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
+        assert!(
+            app.notice.as_deref().unwrap().contains("`1;2`"),
+            "{:?}",
+            app.notice
+        );
+        type_into(&mut app, Param::Device, "cuda:1");
+        assert_eq!(app.values.device, DeviceChoice::Cuda(1));
+        type_into(&mut app, Param::Device, "cuda:all");
+        assert_eq!(app.values.device, DeviceChoice::CudaAll);
+        type_into(&mut app, Param::Lr, "2e-4");
+        assert_eq!(app.values.hyper.lr, 2e-4);
+    }
 }

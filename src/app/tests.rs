@@ -355,52 +355,6 @@ fn editing_a_value_by_typing() {
     assert_eq!(app.runs[0].config.lr.at(0), 5e-4);
 }
 
-/// Types `text` into the setting `param` key by key, through the keymap as a terminal would
-/// send it, and presses Enter.
-fn type_into(app: &mut App, param: params::Param, text: &str) {
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    let index = params::PARAMS.iter().position(|p| *p == param).unwrap();
-    app.cursor = TRICKS.len() + index;
-    let press = |app: &mut App, code| {
-        let key = KeyEvent::new(code, KeyModifiers::NONE);
-        if let Some(a) = crate::keymap::action(&app.mode, app.screen, key) {
-            app.update(Msg::Action(a));
-        }
-    };
-    press(app, KeyCode::Enter);
-    for _ in 0..MAX_INPUT {
-        press(app, KeyCode::Backspace);
-    }
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
-    press(app, KeyCode::Enter);
-}
-
-#[test]
-fn values_typed_through_the_keymap_arrive_whole() {
-    use params::Param;
-    let mut app = app();
-    type_into(&mut app, Param::Seeds, "1,2,3");
-    assert_eq!(app.values.seeds, Some(Seeds::List(vec![1, 2, 3])));
-    type_into(&mut app, Param::Seeds, "7, 9");
-    assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
-    // Not read as 12 seeds: refused whole, the value kept and the reason said.
-    type_into(&mut app, Param::Seeds, "1;2");
-    assert_eq!(app.values.seeds, Some(Seeds::List(vec![7, 9])));
-    assert!(
-        app.notice.as_deref().unwrap().contains("`1;2`"),
-        "{:?}",
-        app.notice
-    );
-    type_into(&mut app, Param::Device, "cuda:1");
-    assert_eq!(app.values.device, DeviceChoice::Cuda(1));
-    type_into(&mut app, Param::Device, "cuda:all");
-    assert_eq!(app.values.device, DeviceChoice::CudaAll);
-    type_into(&mut app, Param::Lr, "2e-4");
-    assert_eq!(app.values.hyper.lr, 2e-4);
-}
-
 #[test]
 fn pasted_text_fills_the_field_and_is_never_keys() {
     let mut app = app();
