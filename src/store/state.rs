@@ -102,9 +102,7 @@ pub fn load(path: &Path) -> Result<Option<UiState>, String> {
 
 /// Writes the file whole or not at all: a kill mid-write leaves the previous one.
 pub fn save(path: &Path, state: &UiState) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
-    std::fs::rename(&tmp, path)
+    crate::sys::write_whole(&[(path, &serde_json::to_vec_pretty(state)?)])
 }
 
 #[cfg(test)]
