@@ -17,23 +17,8 @@ pub fn splitmix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The words a GPU hash works in: 31 bits, so that every intermediate value is a non-negative
-/// `i32` (the GPUs' integer type) and an `i64` backend gives the same bits.
-pub const M31: u32 = 0x7FFF_FFFF;
-/// The multiplier of the 32-bit integer hash by T. Mueller (two multiply-xorshift rounds).
-pub const MIX: u32 = 0x045D_9F3B;
-
-/// A 31-bit integer hash: the 32-bit `x ^= x >> 16; x *= MIX` rounds with the top bit dropped
-/// after each multiplication (the low 31 bits of a product are the same in wrapping `i32`,
-/// `u32` and exact `i64` arithmetic).
-#[inline(always)]
-pub fn mix31(mut x: u32) -> u32 {
-    x ^= x >> 16;
-    x = x.wrapping_mul(MIX) & M31;
-    x ^= x >> 16;
-    x = x.wrapping_mul(MIX) & M31;
-    x ^ (x >> 16)
-}
+// The hash's CPU loop lives with the other CPU loops, optimized even in test builds.
+pub use cifar_loops::hash::{M31, MIX, mix31};
 
 /// What one training step draws from: the run's seed, the epoch and the step in it (0-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,7 +58,7 @@ impl MaskKey {
     /// The draw of element `i` (row-major in the masked tensor), uniform in `[0, 2³¹)`.
     #[inline(always)]
     pub fn draw(self, i: u32) -> u32 {
-        mix31(mix31(i ^ self.k0) ^ self.k1)
+        cifar_loops::hash::draw(self.k0, self.k1, i)
     }
 }
 

@@ -1,10 +1,15 @@
 //! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, dropout masks
 //! from a counter-based hash ([`crate::seeding`]), and a vectorized tanh, all parallel on rayon's pool.
+//! This file splits the tensors over rayon; the loops over one plane or block are in the
+//! `cifar_loops` crate.
 #![allow(unsafe_code)]
 
 use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
+
+use cifar_loops::conv::{Dims, col2im, fill_bias, im2col};
+use cifar_loops::{pool, tanh};
 
 use super::{KernelBackend, TanhAffine, burn_ops};
 use crate::seeding::{MaskKey, keep_threshold};
@@ -132,67 +137,6 @@ fn matmul(c: &mut [f32], cv: View, a: &[f32], av: View, b: &[f32], bv: View, acc
     }
 }
 
-/// Sizes of one convolution.
-#[derive(Clone, Copy, Debug)]
-struct Dims {
-    batch: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-}
-
-impl Dims {
-    fn ho(self) -> usize {
-        self.h - 2
-    }
-    fn wo(self) -> usize {
-        self.w - 2
-    }
-    /// Patch length: one row of im2col per (channel, kernel row, kernel column).
-    fn k(self) -> usize {
-        self.c * 9
-    }
-    /// Output positions per image.
-    fn l(self) -> usize {
-        self.ho() * self.wo()
-    }
-}
-
-/// `cols` [K, L] ← the 3x3 patches of one image `x` [C, H, W], channel-major like `w`.
-fn im2col(x: &[f32], d: Dims, cols: &mut [f32]) {
-    let (ho, wo, l) = (d.ho(), d.wo(), d.l());
-    for c in 0..d.c {
-        for ki in 0..3 {
-            for kj in 0..3 {
-                let row = &mut cols[((c * 3 + ki) * 3 + kj) * l..][..l];
-                for y in 0..ho {
-                    let src = &x[c * d.h * d.w + (y + ki) * d.w + kj..][..wo];
-                    row[y * wo..][..wo].copy_from_slice(src);
-                }
-            }
-        }
-    }
-}
-
-/// `x` [C, H, W] += the patches in `cols` [K, L] put back where they came from.
-fn col2im(cols: &[f32], d: Dims, x: &mut [f32]) {
-    let (ho, wo, l) = (d.ho(), d.wo(), d.l());
-    for c in 0..d.c {
-        for ki in 0..3 {
-            for kj in 0..3 {
-                let row = &cols[((c * 3 + ki) * 3 + kj) * l..][..l];
-                for y in 0..ho {
-                    let dst = &mut x[c * d.h * d.w + (y + ki) * d.w + kj..][..wo];
-                    for (d, s) in dst.iter_mut().zip(&row[y * wo..][..wo]) {
-                        *d += s;
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
@@ -232,57 +176,15 @@ pub enum Argmax {
     Burn(burn_ops::PoolState<Flex>),
 }
 
-/// tanh by Eigen's rational approximation (odd degree-13 over even degree-6 polynomial), within
-/// 1e-6 of the true value (7 ulps at most): plain arithmetic that the compiler vectorizes, where
-/// `f32::tanh` is a libm call per element. The input is clamped to Eigen's ±7.9053, where the
-/// rational form reaches ±1 (beyond it, it would leave [-1, 1]; tanh is within 3e-7 of ±1
-/// there); NaN stays NaN (`clamp` passes it).
-#[inline(always)]
-#[allow(clippy::excessive_precision)] // Eigen's coefficients as published
-fn tanh_rational(x: f32) -> f32 {
-    const LIMIT: f32 = 7.905_311_107_635_498;
-    let x = x.clamp(-LIMIT, LIMIT);
-    let x2 = x * x;
-    let mut p = -2.76076847742355e-16_f32;
-    p = p * x2 + 2.00018790482477e-13;
-    p = p * x2 + -8.60467152213735e-11;
-    p = p * x2 + 5.12229709037114e-08;
-    p = p * x2 + 1.48572235717979e-05;
-    p = p * x2 + 6.37261928875436e-04;
-    p = p * x2 + 4.89352455891786e-03;
-    let mut q = 1.19825839466702e-06_f32;
-    q = q * x2 + 1.18534705686654e-04;
-    q = q * x2 + 2.26843463243900e-03;
-    q = q * x2 + 4.89352518554385e-03;
-    x * p / q
-}
-
-#[inline(always)]
-fn tanh_affine_body(out: &mut [f32], x: &[f32], f: TanhAffine) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = f.c + f.a * tanh_rational(f.b * v);
-    }
-}
-
-/// The same loop, compiled for AVX2's 8 lanes (the default x86-64 target has SSE2's 4). Rust
-/// never fuses a multiply and an add on its own, so both paths give the same bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn tanh_affine_avx2(out: &mut [f32], x: &[f32], f: TanhAffine) {
-    tanh_affine_body(out, x, f)
-}
-
-fn tanh_affine_slice(out: &mut [f32], x: &[f32], f: TanhAffine) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: this CPU has AVX2 (checked above).
-        return unsafe { tanh_affine_avx2(out, x, f) };
-    }
-    tanh_affine_body(out, x, f)
+fn affine(f: TanhAffine) -> tanh::Affine {
+    [f.a, f.b, f.c]
 }
 
 /// Elements per rayon task of the elementwise kernels: large enough to amortize the task.
 const ELEMENTWISE_BLOCK: usize = 1 << 14;
+
+/// Images per partial sum of a weight gradient: 8 tasks at batch 64.
+const W_GRAD_SHARE: usize = 8;
 
 /// Elements per rayon task of a mask (each element's draw is a function of its index alone).
 const MASK_BLOCK: usize = 1 << 14;
@@ -303,29 +205,7 @@ impl KernelBackend for Flex {
         out.par_chunks_mut(ho * wo)
             .zip(index.par_chunks_mut(ho * wo))
             .zip(xs.par_chunks(h * w))
-            .for_each(|((out, index), plane)| {
-                for oy in 0..ho {
-                    let top = &plane[2 * oy * w..];
-                    let bottom = &plane[(2 * oy + 1) * w..];
-                    for ox in 0..wo {
-                        let window = [
-                            top[2 * ox],
-                            top[2 * ox + 1],
-                            bottom[2 * ox],
-                            bottom[2 * ox + 1],
-                        ];
-                        // The first maximum wins ties, as in PyTorch and burn.
-                        let mut best = 0;
-                        for k in 1..4 {
-                            if window[k] > window[best] {
-                                best = k;
-                            }
-                        }
-                        out[oy * wo + ox] = window[best];
-                        index[oy * wo + ox] = best as u8;
-                    }
-                }
-            });
+            .for_each(|((out, index), plane)| pool::max2x2(plane, w, out, index));
         let state = Argmax::Ours {
             index: std::sync::Arc::new(index),
             input: [b, c, h, w],
@@ -344,14 +224,7 @@ impl KernelBackend for Flex {
         dx.par_chunks_mut(h * w)
             .zip(index.par_chunks(ho * wo))
             .zip(gs.par_chunks(ho * wo))
-            .for_each(|((dx, index), g)| {
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        let k = index[oy * wo + ox] as usize;
-                        dx[(2 * oy + k / 2) * w + 2 * ox + k % 2] = g[oy * wo + ox];
-                    }
-                }
-            });
+            .for_each(|((dx, index), g)| pool::max2x2_grad(index, g, w, dx));
         tensor(dx, [b, c, h, w])
     }
 
@@ -375,15 +248,7 @@ impl KernelBackend for Flex {
             .zip(index.par_iter())
             .for_each(|(out, &i)| {
                 let image = &bytes[i as usize * 3 * PLANE..][..3 * PLANE];
-                for c in 0..3 {
-                    let (a, b) = (scale[c], shift[c]);
-                    for (o, &p) in out[c * PLANE..][..PLANE]
-                        .iter_mut()
-                        .zip(&image[c * PLANE..][..PLANE])
-                    {
-                        *o = p as f32 * a + b;
-                    }
-                }
+                cifar_loops::bytes_affine(out, image, PLANE, &scale, &shift);
             });
         tensor(out, [index.len(), 3, 32, 32])
     }
@@ -405,9 +270,7 @@ impl KernelBackend for Flex {
             .enumerate()
             .for_each(|(block, out)| {
                 let first = (block * MASK_BLOCK) as u32;
-                for (i, v) in (first..).zip(out.iter_mut()) {
-                    *v = if key.draw(i) >= threshold { scale } else { 0.0 };
-                }
+                cifar_loops::hash::mask(out, first, (key.k0, key.k1), threshold, scale);
             });
         tensor(mask, shape)
     }
@@ -421,7 +284,7 @@ impl KernelBackend for Flex {
         let mut y = vec![0f32; xs.len()];
         y.par_chunks_mut(ELEMENTWISE_BLOCK)
             .zip(xs.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|(y, x)| tanh_affine_slice(y, x, f));
+            .for_each(|(y, x)| tanh::forward(y, x, affine(f)));
         tensor(y, shape)
     }
 
@@ -431,17 +294,11 @@ impl KernelBackend for Flex {
         }
         let shape = y.shape();
         let (ys, gs) = (f32s(&y), f32s(&g));
-        let (a2, k) = (f.a * f.a, f.b / f.a);
         let mut dx = vec![0f32; ys.len()];
         dx.par_chunks_mut(ELEMENTWISE_BLOCK)
             .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
             .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|((dx, y), g)| {
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    let d = y - f.c;
-                    *dx = g * ((a2 - d * d) * k);
-                }
-            });
+            .for_each(|((dx, y), g)| tanh::backward(dx, y, g, affine(f)));
         tensor(dx, shape)
     }
 
@@ -454,15 +311,13 @@ impl KernelBackend for Flex {
         let (k, l) = (d.k(), d.l());
         let mut out = vec![0f32; d.batch * d.o * l];
         out.par_chunks_mut(d.o * l)
-            .zip(xs.par_chunks(d.c * d.h * d.w))
+            .zip(xs.par_chunks(d.image()))
             .for_each_init(
                 || vec![0f32; k * l],
                 |cols, (y, x)| {
                     im2col(x, d, cols);
                     // Start from the bias, then y [O, L] += w [O, K] × cols [K, L].
-                    for (row, &bias) in y.chunks_mut(l).zip(bs.iter()) {
-                        row.fill(bias);
-                    }
+                    fill_bias(y, &bs, l);
                     let yv = View::row_major(d.o, l);
                     matmul(
                         y,
@@ -485,8 +340,8 @@ impl KernelBackend for Flex {
         let d = dims(&x, &w);
         let (ws, gs) = (f32s(&w), f32s(&g));
         let (k, l) = (d.k(), d.l());
-        let mut dx = vec![0f32; d.batch * d.c * d.h * d.w];
-        dx.par_chunks_mut(d.c * d.h * d.w)
+        let mut dx = vec![0f32; d.batch * d.image()];
+        dx.par_chunks_mut(d.image())
             .zip(gs.par_chunks(d.o * l))
             .for_each_init(
                 || vec![0f32; k * l],
@@ -515,16 +370,17 @@ impl KernelBackend for Flex {
         let d = dims(&x, &w);
         let (xs, gs) = (f32s(&x), f32s(&g));
         let (k, l) = (d.k(), d.l());
-        // Each worker sums its share of the batch into its own dw; the shares are then added.
-        let threads = rayon::current_num_threads().max(1);
-        let share = d.batch.div_ceil(threads);
+        // Each share of the batch is summed into its own dw, then the shares are added in
+        // order. The shares are a fixed size, not one per thread, so that the sum (and so the
+        // run's figures) is the same on 2 cores and on 64.
+        let share = W_GRAD_SHARE;
         let partial: Vec<Vec<f32>> = (0..d.batch.div_ceil(share))
             .into_par_iter()
             .map(|t| {
                 let mut dw = vec![0f32; d.o * k];
                 let mut cols = vec![0f32; k * l];
                 for i in t * share..((t + 1) * share).min(d.batch) {
-                    im2col(&xs[i * d.c * d.h * d.w..][..d.c * d.h * d.w], d, &mut cols);
+                    im2col(&xs[i * d.image()..][..d.image()], d, &mut cols);
                     // dw [O, K] += g [O, L] × colsᵀ [L, K]
                     let g = &gs[i * d.o * l..][..d.o * l];
                     let colst = View::row_major(k, l).transposed();
@@ -543,9 +399,7 @@ impl KernelBackend for Flex {
             .collect();
         let mut dw = vec![0f32; d.o * k];
         for p in &partial {
-            for (a, b) in dw.iter_mut().zip(p) {
-                *a += b;
-            }
+            cifar_loops::add_into(&mut dw, p);
         }
         tensor(dw, [d.o, d.c, 3, 3])
     }
