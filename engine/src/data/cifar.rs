@@ -124,6 +124,17 @@ impl Split {
         }
     }
 
+    /// How many of the ten classes have at least one image here.
+    pub fn classes_present(&self) -> usize {
+        let mut seen = [false; CLASSES.len()];
+        for &l in &self.labels {
+            if let Some(s) = seen.get_mut(l as usize) {
+                *s = true;
+            }
+        }
+        seen.iter().filter(|&&s| s).count()
+    }
+
     /// Mean and std per channel, accumulated in f64 so 150 M pixels lose nothing.
     pub fn channel_stats(&self) -> ChannelStats {
         let mut sum = [0f64; 3];

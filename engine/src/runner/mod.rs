@@ -30,7 +30,8 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{CLASSES, Cifar10};
 use crate::events::{
-    Device, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent, VAL_POINT_IMAGES, Validation,
+    DeviceKind, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent, VAL_POINT_IMAGES,
+    Validation,
 };
 use crate::kernels::TrainBackend;
 use crate::metrics::Confusion;
@@ -126,7 +127,7 @@ pub fn initial_model<B: Backend>(cfg: &TrainConfig, device: &B::Device) -> Cnn<B
 /// Trains one configuration to the end (or until cancelled), sending events as it goes.
 pub fn train<B: TrainBackend>(
     device: &B::Device,
-    kind: Device,
+    kind: DeviceKind,
     job: RunInputs,
     mut emit: impl FnMut(TrainEvent),
 ) -> Result<Outcome, TrainError> {
@@ -225,6 +226,17 @@ fn prepare<B: TrainBackend>(
     };
     if train_split.is_empty() {
         return Err(TrainError::NoData);
+    }
+    let classes = train_split.classes_present();
+    if classes < CLASSES.len() {
+        // The test set scores all ten: the missing ones can only be guessed wrong.
+        emit(TrainEvent::Warning(format!(
+            "the {} training images hold only {classes} of the 10 classes: the network never \
+             sees the other {}, and the test set scores them all (a larger --train-limit \
+             fixes it)",
+            train_split.len(),
+            CLASSES.len() - classes
+        )));
     }
     Ok(match cfg.zca {
         // Whitened once here, on the inner backend (no gradients), and kept as input.

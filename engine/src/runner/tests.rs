@@ -62,7 +62,7 @@ fn run_tiny(
         done,
         ..plain_job(&data, cfg, &cancel)
     };
-    train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+    train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| {
         if let (TrainEvent::Epoch(e), Some(k)) = (e, stop_after)
             && e.epoch == k
         {
@@ -146,7 +146,7 @@ fn each_epoch_says_when_its_test_set_is_scored() {
     let job = plain_job(&data, &cfg, &cancel);
     let mut said = Vec::new();
     let mut running = 0.0;
-    train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
+    train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| match e {
         TrainEvent::Evaluating { epoch } => said.push(format!("scoring {epoch}")),
         TrainEvent::Epoch(e) => {
             said.push(format!("epoch {}", e.epoch));
@@ -179,7 +179,7 @@ fn validation_within_the_epoch_changes_nothing_and_comes_evenly() {
             ..plain_job(&data, &cfg, &cancel)
         };
         let mut points = Vec::new();
-        let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+        let outcome = train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| {
             if let TrainEvent::Validation(v) = e {
                 points.push(v);
             }
@@ -226,7 +226,7 @@ fn the_warm_up_says_its_progress_and_changes_nothing() {
             ..plain_job(&data, &cfg, &cancel)
         };
         let mut said = Vec::new();
-        let outcome = train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| match e {
+        let outcome = train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| match e {
             TrainEvent::Preparing { done, total } => said.push(format!("{done}/{total}")),
             TrainEvent::Progress(_) if said.last().is_some_and(|s| s != "step") => {
                 said.push("step".into())
@@ -544,7 +544,7 @@ fn runs_side_by_side_equal_their_solo_runs() {
         let run = |cfg: &TrainConfig| {
             let cancel = AtomicBool::new(false);
             let job = plain_job(&data, cfg, &cancel);
-            train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {}).unwrap()
+            train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |_| {}).unwrap()
         };
         std::thread::scope(|s| {
             let ta = s.spawn(|| run(&a));
@@ -594,7 +594,7 @@ fn one_run_cancelled_among_several_resumes_to_its_solo_figures() {
                     }),
                     ..plain_job(&data, &a, &cancel)
                 };
-                train::<CpuAd>(&Default::default(), Device::Cpu, job, |e| {
+                train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| {
                     if matches!(e, TrainEvent::Epoch(e) if e.epoch == 1) {
                         cancel.store(true, Ordering::Relaxed);
                     }
@@ -603,7 +603,7 @@ fn one_run_cancelled_among_several_resumes_to_its_solo_figures() {
             let tb = s.spawn(|| {
                 let cancel = AtomicBool::new(false);
                 let job = plain_job(&data, &b, &cancel);
-                train::<CpuAd>(&Default::default(), Device::Cpu, job, |_| {})
+                train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |_| {})
             });
             (ta.join().unwrap(), tb.join().unwrap().unwrap())
         })
@@ -628,7 +628,7 @@ fn a_cancel_during_the_zca_fit_is_heard() {
     let mut said = Vec::new();
     let ended = train::<CpuAd>(
         &Default::default(),
-        Device::Cpu,
+        DeviceKind::Cpu,
         plain_job(&data, &cfg, &cancel),
         |e| match e {
             TrainEvent::FittingZca { step } => {
@@ -642,4 +642,63 @@ fn a_cancel_during_the_zca_fit_is_heard() {
     );
     assert!(matches!(ended, Err(TrainError::Cancelled)), "{ended:?}");
     assert_eq!(said, [0, 1]);
+}
+
+/// A training subset without every class says so before it trains (the test set scores all
+/// ten); the full tiny set says nothing.
+#[test]
+fn a_subset_missing_classes_is_named_before_training() {
+    let warnings = |limit| {
+        let mut cfg = config(&[]);
+        cfg.train_limit = limit;
+        let (data, cancel) = (tiny(), AtomicBool::new(false));
+        let mut said = Vec::new();
+        let _ = train::<CpuAd>(
+            &Default::default(),
+            DeviceKind::Cpu,
+            plain_job(&data, &cfg, &cancel),
+            |e| match e {
+                TrainEvent::Warning(w) => said.push(w),
+                // Enough seen: what comes before the first step is what is checked.
+                _ => cancel.store(true, Ordering::Relaxed),
+            },
+        );
+        said
+    };
+    let few = warnings(Some(3));
+    assert!(
+        few.len() == 1 && few[0].contains("3 training images hold only 3 of the 10 classes"),
+        "{few:?}"
+    );
+    assert_eq!(warnings(None), Vec::<String>::new());
+}
+
+/// A run's figures do not depend on how many threads train it: every sum over the batch is
+/// split the same way on 1 core and on many (over three epochs, a split by thread count
+/// changed the last bits of the losses from the second).
+#[test]
+fn the_thread_count_changes_no_figure() {
+    let cfg = config(&[Trick::NormInputs, Trick::DropoutConv, Trick::DropoutDense]);
+    let on = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| figures(&train_tiny(&cfg)))
+    };
+    assert_eq!(on(1), on(3));
+}
+
+/// The shuffled order is pinned: a `rand` or generator change that moved it would change
+/// every run's figures (and the README's tables) without a word.
+#[test]
+fn the_shuffled_order_is_pinned() {
+    let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+    let order = epoch_order(Order::Shuffled, 42, 0, &labels);
+    assert_eq!(
+        order,
+        [
+            12, 17, 9, 19, 1, 7, 16, 3, 5, 13, 6, 0, 4, 18, 15, 11, 8, 14, 2, 10
+        ]
+    );
 }
