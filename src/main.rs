@@ -12,7 +12,7 @@ use clap::Parser;
 
 use cifar_tui::cli::setup::{self, Context};
 use cifar_tui::cli::{Cli, Command};
-use cifar_tui::cli::{bench, headless, runs, sweep};
+use cifar_tui::cli::{bench, headless, runs, study, sweep};
 use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
@@ -43,9 +43,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     cifar_engine::backend::keep_gpu_caches_in(&ctx.cache_dir.join("gpu"));
     match &cli.command {
         Some(Command::Run(args)) if args.headless => headless::run(&ctx, args),
-        Some(Command::Study(args)) if args.headless || args.report => headless::study(&ctx, args),
+        Some(Command::Study(args)) if args.headless || args.report => study::study(&ctx, args),
         Some(Command::Run(args)) => {
-            ctx.check_memory(&headless::run_config(&ctx, args)?.1)?;
+            ctx.check_memory(&headless::run_config(&ctx, args)?.1, 1)?;
             tui::main(ctx, tui::Start::Run(args))
         }
         Some(Command::Study(args)) => tui::main(ctx, tui::Start::Study(args)),
@@ -58,8 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             // The interface loads one data set for all its runs: the one this run began on.
-            let history = ctx.places.open_history()?;
-            ctx.check_memory(&history.get(args.id)?.config)?;
+            let history = ctx.storage.open_history()?;
+            ctx.check_memory(&history.get(args.id)?.config, 1)?;
             ctx.data_dir = headless::resume_data_dir(&ctx, history.files(args.id)?.0);
             drop(history);
             tui::main(ctx, tui::Start::Resume(args.id))

@@ -546,13 +546,21 @@ pub struct MemoryEstimate {
     pub activations: u64,
     /// Weights, their gradients and Adam's two moments, f32.
     pub parameters: u64,
-    /// The loaded data set (u8 records) and its device copy (u8 pixels, i64 labels).
+    /// The run's own data: its device copy (u8 pixels, i64 labels) and its training subset.
     pub data: u64,
+    /// The loaded data set (u8 records), which runs in one process share.
+    pub shared: u64,
 }
 
 impl MemoryEstimate {
+    /// Everything: the data's and the run's own.
     pub fn total(&self) -> u64 {
-        self.activations + self.parameters + self.data
+        self.at_once(1)
+    }
+
+    /// `runs` runs of this size trained side by side in one process.
+    pub fn at_once(&self, runs: usize) -> u64 {
+        self.shared + runs as u64 * (self.activations + self.parameters + self.data)
     }
 }
 
@@ -576,29 +584,31 @@ impl TrainConfig {
         let train_images = self.train_limit.unwrap_or(TRAIN_IMAGES).min(TRAIN_IMAGES) as u64;
         let batch = (self.batch_size as u64).min(train_images);
         let record = 1 + INPUT;
-        let loaded = (TRAIN_IMAGES + TEST_IMAGES) as u64 * record
-            + if self.train_limit.is_some() {
-                train_images * record
-            } else {
-                0
-            };
+        let loaded = (TRAIN_IMAGES + TEST_IMAGES) as u64 * record;
+        let subset = if self.train_limit.is_some() {
+            train_images * record
+        } else {
+            0
+        };
         // ZCA-whitened pixels are kept as f32, the others as u8.
         let pixel = if self.zca.is_some() { F32 } else { 1 };
         let on_device = (train_images + TEST_IMAGES as u64) * (INPUT * pixel + 8);
         MemoryEstimate {
             activations: (batch * per_train_image).max(EVAL_BATCH * KEPT * F32),
             parameters: PARAMETERS * F32 * 4,
-            data: loaded + on_device,
+            data: subset + on_device,
+            shared: loaded,
         }
     }
 
-    /// The largest power-of-two batch (at least 1) whose estimate fits in `bytes`.
-    pub fn largest_batch_within(&self, bytes: u64) -> usize {
+    /// The largest power-of-two batch (at least 1) at which `runs` such runs side by side fit
+    /// in `bytes`.
+    pub fn largest_batch_within(&self, bytes: u64, runs: usize) -> usize {
         let mut cfg = self.clone();
         let mut batch = MAX_BATCH;
         while batch > 1 {
             cfg.batch_size = batch;
-            if cfg.memory_estimate().total() <= bytes {
+            if cfg.memory_estimate().at_once(runs) <= bytes {
                 break;
             }
             batch /= 2;
@@ -620,15 +630,20 @@ mod tests {
         assert_eq!(e.activations, 1000 * 53_354 * 4);
         assert_eq!(e.parameters, 122_570 * 16);
         // 60,000 records of 3073 bytes loaded, 60,000 × (3072 + 8) bytes on the device.
-        assert_eq!(e.data, 184_380_000 + 184_800_000);
+        assert_eq!((e.shared, e.data), (184_380_000, 184_800_000));
         assert_eq!(e.total(), 213_416_000 + 1_961_120 + 369_180_000);
+        // Side by side, runs share the loaded records and nothing else.
+        assert_eq!(
+            e.at_once(3),
+            184_380_000 + 3 * (213_416_000 + 1_961_120 + 184_800_000)
+        );
 
         // Batch 4096 on 4096 images: (53,354 + 28,800) floats per image.
         cfg.batch_size = 4096;
         cfg.train_limit = Some(4096);
         let e = cfg.memory_estimate();
         assert_eq!(e.activations, 4096 * 82_154 * 4);
-        assert_eq!(e.data, 184_380_000 + 4096 * 3073 + 14_096 * 3080);
+        assert_eq!(e.data, 4096 * 3073 + 14_096 * 3080);
         // Conv dropout keeps a mask per conv output: + 40,640 floats per image.
         cfg.dropout_conv = Some(0.2);
         assert_eq!(cfg.memory_estimate().activations, 4096 * 122_794 * 4);
@@ -643,13 +658,18 @@ mod tests {
     #[test]
     fn the_largest_batch_that_fits_is_a_power_of_two() {
         let cfg = TrainConfig::baseline(&Hyper::default());
-        assert_eq!(cfg.largest_batch_within(u64::MAX), MAX_BATCH);
-        assert_eq!(cfg.largest_batch_within(0), 1);
+        assert_eq!(cfg.largest_batch_within(u64::MAX, 1), MAX_BATCH);
+        assert_eq!(cfg.largest_batch_within(0, 1), 1);
         let mut at = cfg.clone();
         at.batch_size = 1024;
         let fits = at.memory_estimate().total();
-        assert_eq!(cfg.largest_batch_within(fits), 1024);
-        assert_eq!(cfg.largest_batch_within(fits - 1), 512);
+        assert_eq!(cfg.largest_batch_within(fits, 1), 1024);
+        assert_eq!(cfg.largest_batch_within(fits - 1, 1), 512);
+        // Two runs side by side need room for two.
+        assert_eq!(cfg.largest_batch_within(fits, 2), 1);
+        let two = at.memory_estimate().at_once(2);
+        assert_eq!(cfg.largest_batch_within(two, 2), 1024);
+        assert_eq!(cfg.largest_batch_within(two - 1, 2), 512);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use crate::app::{WGPU_PARALLEL, per_gpu};
 use crate::cli::{Cli, Overrides};
 use crate::run::variants::Seeds;
 use crate::settings::Settings;
-use crate::store::lifecycle::Places;
+use crate::store::lifecycle::Storage;
 use cifar_engine::config::{Hyper, TRAIN_IMAGES, TrainConfig};
-use cifar_engine::events::{Device, DeviceChoice};
+use cifar_engine::events::{DeviceChoice, DeviceKind};
 use cifar_engine::tricks::{self, TrickSet};
 
 /// Resolved settings and folders.
@@ -28,7 +28,7 @@ pub struct Context {
     pub parallel: Option<usize>,
     pub log_file: PathBuf,
     /// Where runs are kept.
-    pub places: Places,
+    pub storage: Storage,
     /// The sweep folder the interface follows (`--sweep`).
     pub sweep: Option<PathBuf>,
 }
@@ -57,7 +57,7 @@ impl Context {
                 Some(d) => d.data_dir().join("history.db"),
                 None => std::env::temp_dir().join("cifar-tui/history.db"),
             });
-        let places = Places {
+        let storage = Storage {
             checkpoints: history
                 .parent()
                 .unwrap_or(Path::new("."))
@@ -65,7 +65,7 @@ impl Context {
             history,
         };
         Ok(Self {
-            places,
+            storage,
             data_dir: cli.data.clone().or_else(|| settings.app.data_dir.clone()),
             data_flag: cli.data.clone(),
             device: cli.device.unwrap_or(settings.app.device),
@@ -79,13 +79,13 @@ impl Context {
 
     /// Most runs training at once on `device`: as asked, else 8 per GPU (one run leaves most
     /// of it idle) and 1 on the CPU (one run keeps every core busy already).
-    pub fn parallel_on(&self, device: Device) -> usize {
+    pub fn parallel_on(&self, device: DeviceKind) -> usize {
         self.parallel.unwrap_or(match device {
-            Device::Cuda => self.gpu_parallel(),
+            DeviceKind::Cuda => self.gpu_parallel(),
             // A laptop's GPU, or one without CUDA: not measured on hardware yet (lavapipe, a
             // software GPU, trained two at once no faster than one after the other), so two.
-            Device::Wgpu => WGPU_PARALLEL,
-            Device::Cpu => 1,
+            DeviceKind::Wgpu => WGPU_PARALLEL,
+            DeviceKind::Cpu => 1,
         })
     }
 
@@ -132,12 +132,13 @@ impl Context {
 
     /// Refuses a configuration that would not fit in memory, before any work. GPU memory is
     /// the CUDA runtime's to report, so an explicit `--device cuda` is not checked.
-    pub fn check_memory(&self, cfg: &TrainConfig) -> Result<()> {
+    /// `runs` is how many train side by side (`--parallel`), which share only the loaded data.
+    pub fn check_memory(&self, cfg: &TrainConfig, runs: usize) -> Result<()> {
         if self.device.is_gpu() {
             return Ok(());
         }
         match available_memory() {
-            Some(available) => memory_verdict(cfg, available).map_err(anyhow::Error::msg),
+            Some(available) => memory_verdict(cfg, runs, available).map_err(anyhow::Error::msg),
             None => Ok(()),
         }
     }
@@ -160,27 +161,69 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// Whether `cfg` fits in `available` bytes; if not, the figures and the batch that fits.
-pub fn memory_verdict(cfg: &TrainConfig, available: u64) -> Result<(), String> {
+/// Whether `runs` runs of `cfg` side by side fit in `available` bytes; if not, the figures and
+/// what fits: fewer runs at once, or a smaller batch.
+pub fn memory_verdict(cfg: &TrainConfig, runs: usize, available: u64) -> Result<(), String> {
     let need = cfg.memory_estimate();
-    if need.total() <= available {
+    let runs = runs.max(1);
+    if need.at_once(runs) <= available {
         return Ok(());
     }
-    let fits = cfg.largest_batch_within(available);
+    let fits = cfg.largest_batch_within(available, runs);
     let mut smaller = cfg.clone();
     smaller.batch_size = fits;
-    let fix = if smaller.memory_estimate().total() <= available {
-        format!("use --batch-size {fits} or smaller (or batch_size in config.toml)")
-    } else {
-        "free some memory first; even batch_size 1 does not fit".to_string()
+    let mut fixes = Vec::new();
+    if let Some(k) = (1..runs).rev().find(|&k| need.at_once(k) <= available) {
+        fixes.push(format!("use --parallel {k}"));
+    }
+    if smaller.memory_estimate().at_once(runs) <= available {
+        fixes.push(format!(
+            "use --batch-size {fits} or smaller (or batch_size in config.toml)"
+        ));
+    }
+    let fix = match fixes.is_empty() {
+        true if runs > 1 => "free some memory first; even one run does not fit".to_string(),
+        true => "free some memory first; even batch_size 1 does not fit".to_string(),
+        false => fixes.join(", or "),
+    };
+    let what = match runs {
+        1 => format!("batch_size {} needs", cfg.batch_size),
+        n => format!(
+            "{n} runs side by side at batch_size {} need",
+            cfg.batch_size
+        ),
+    };
+    let each = if runs > 1 { " each" } else { "" };
+    Err(format!(
+        "{what} about {} of memory ({} activations{each}, {} data), but {} is available. \
+         Fix: {fix}",
+        size(need.at_once(runs)),
+        size(need.activations),
+        size(need.shared + runs as u64 * need.data),
+        size(available)
+    ))
+}
+
+/// Whether one more run of `cfg` fits in `available` bytes beside `training` runs already
+/// training in this process (which `available`, read now, already leaves out, as it does the
+/// loaded data).
+pub fn room_beside(cfg: &TrainConfig, training: usize, available: u64) -> Result<(), String> {
+    let e = cfg.memory_estimate();
+    let need = e.total() - e.shared;
+    if need <= available {
+        return Ok(());
+    }
+    let beside = match training {
+        0 => String::new(),
+        1 => " beside the run training".to_string(),
+        n => format!(" beside the {n} runs training"),
     };
     Err(format!(
-        "batch_size {} needs about {} of memory ({} activations, {} data), but {} is available. \
-         Fix: {fix}",
+        "not enough memory to start{beside}: batch_size {} needs about {} more, {} is \
+         available. Fix: let a run finish first (a lower `parallel` in the settings), or use a \
+         smaller batch size",
         cfg.batch_size,
-        size(need.total()),
-        size(need.activations),
-        size(need.data),
+        size(need),
         size(available)
     ))
 }
@@ -257,16 +300,51 @@ mod tests {
         // 4096 × 328,616 B of activations + 369.18 MB of data + 1.96 MB of parameters.
         let need = 1_346_011_136 + 369_180_000 + 1_961_120;
         assert_eq!(cfg.memory_estimate().total(), need);
-        assert_eq!(memory_verdict(&cfg, need), Ok(()));
-        let msg = memory_verdict(&cfg, 1_000_000_000).unwrap_err();
+        assert_eq!(memory_verdict(&cfg, 1, need), Ok(()));
+        let msg = memory_verdict(&cfg, 1, 1_000_000_000).unwrap_err();
         assert_eq!(
             msg,
             "batch_size 4096 needs about 1.7 GB of memory (1.3 GB activations, 369 MB data), \
              but 1.0 GB is available. Fix: use --batch-size 1024 or smaller (or batch_size in \
              config.toml)"
         );
-        let msg = memory_verdict(&cfg, 100_000_000).unwrap_err();
+        let msg = memory_verdict(&cfg, 1, 100_000_000).unwrap_err();
         assert!(msg.contains("even batch_size 1 does not fit"), "{msg}");
+    }
+
+    #[test]
+    fn a_run_joining_others_is_sized_alone() {
+        let cfg = TrainConfig::baseline(&Hyper::default());
+        let e = cfg.memory_estimate();
+        let own = e.total() - e.shared;
+        assert_eq!(room_beside(&cfg, 2, own), Ok(()));
+        let msg = room_beside(&cfg, 2, own - 1).unwrap_err();
+        assert!(
+            msg.starts_with(
+                "not enough memory to start beside the 2 runs training: batch_size 64 needs \
+                 about 400 MB more, 400 MB is available"
+            ),
+            "{msg}"
+        );
+    }
+
+    /// Runs side by side each need their activations, parameters and device copy; only the
+    /// loaded records are shared. What fits one run at a time does not fit three.
+    #[test]
+    fn runs_side_by_side_are_sized_together() {
+        let cfg = TrainConfig::baseline(&Hyper::default());
+        let e = cfg.memory_estimate();
+        let (one, three) = (e.at_once(1), e.at_once(3));
+        assert_eq!(memory_verdict(&cfg, 1, three - 1), Ok(()));
+        let msg = memory_verdict(&cfg, 3, three - 1).unwrap_err();
+        assert!(
+            msg.starts_with("3 runs side by side at batch_size 64 need about 1.4 GB of memory")
+                && msg.ends_with("Fix: use --parallel 2"),
+            "{msg}"
+        );
+        assert_eq!(memory_verdict(&cfg, 3, three), Ok(()));
+        let msg = memory_verdict(&cfg, 2, one - 1).unwrap_err();
+        assert!(msg.ends_with("even one run does not fit"), "{msg}");
     }
 
     #[test]

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::app::{Command, DataState, Msg, RunEnd};
-use crate::cli::setup::Context;
+use crate::cli::setup::{Context, available_memory, room_beside};
 use crate::run::RunKey;
 use crate::run::Status;
 use crate::store::export::Format;
 use crate::store::import::import_sweep;
-use crate::store::lifecycle::{self, Places, Stop};
+use crate::store::lifecycle::{self, Stop, Storage};
 use crate::store::state::{self, UiState};
 use crate::store::sweep::Folder;
 use crate::store::{Store, StoreError};
@@ -102,7 +102,7 @@ struct Training {
 
 pub struct Effects {
     tx: UnboundedSender<Msg>,
-    places: Places,
+    storage: Storage,
     /// Set by the loading thread before it reports the data ready, so a run the app starts
     /// after that report always finds it.
     data: Arc<OnceLock<Arc<Cifar10>>>,
@@ -111,6 +111,8 @@ pub struct Effects {
     /// Shared with the ledger thread.
     pending: Arc<Pending>,
     training: HashMap<RunKey, Training>,
+    /// Memory free now, in bytes (tests stand in their own figure).
+    available: fn() -> Option<u64>,
     /// Makes every training thread fail to spawn, as when the system is out of threads.
     #[cfg(test)]
     fail_spawn: bool,
@@ -118,14 +120,14 @@ pub struct Effects {
 
 impl Effects {
     /// Starts the ledger thread, which opens the history; messages go to `tx`.
-    pub fn new(places: Places, tx: UnboundedSender<Msg>) -> Effects {
+    pub fn new(storage: Storage, tx: UnboundedSender<Msg>) -> Effects {
         let (ledger, jobs) = mpsc::channel();
         let pending = Arc::new(Pending::default());
         let ledger_thread = {
-            let (places, tx, pending) = (places.clone(), tx.clone(), pending.clone());
+            let (storage, tx, pending) = (storage.clone(), tx.clone(), pending.clone());
             std::thread::Builder::new()
                 .name("ledger".into())
-                .spawn(move || Ledger::open(places, tx, pending).serve(jobs))
+                .spawn(move || Ledger::open(storage, tx, pending).serve(jobs))
         };
         let ledger_thread = match ledger_thread {
             Ok(t) => Some(t),
@@ -143,9 +145,10 @@ impl Effects {
             ledger_thread,
             pending,
             tx,
-            places,
+            storage,
             data: Arc::default(),
             training: HashMap::new(),
+            available: available_memory,
             #[cfg(test)]
             fail_spawn: false,
         }
@@ -294,6 +297,13 @@ impl Effects {
         let Some(data) = self.data.get().cloned() else {
             return self.fail(run, "the data is not loaded yet".into());
         };
+        // Sized when it starts, beside the runs already training (GPU memory is the driver's).
+        if !launch.device.is_gpu()
+            && let Some(bytes) = (self.available)()
+            && let Err(why) = room_beside(&launch.config, self.training.len(), bytes)
+        {
+            return self.fail(run, why);
+        }
         let stop = Arc::new(Stop::default());
         match self.spawn(launch, data, stop.clone()) {
             Ok(thread) => {
@@ -322,7 +332,7 @@ impl Effects {
         if self.fail_spawn {
             return Err(std::io::Error::other("no more threads (test)"));
         }
-        let (places, tx) = (self.places.clone(), self.tx.clone());
+        let (storage, tx) = (self.storage.clone(), self.tx.clone());
         let run = launch.run;
         std::thread::Builder::new()
             .name(format!("train-{run}"))
@@ -331,7 +341,7 @@ impl Effects {
                 let event_tx = tx.clone();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let task = lifecycle::Task {
-                        places: &places,
+                        storage: &storage,
                         id: launch.stored,
                         data: &data,
                         config: &launch.config,
@@ -397,7 +407,7 @@ impl Effects {
 /// the reason went to the History screen.
 struct Ledger {
     store: Option<Store>,
-    places: Places,
+    storage: Storage,
     tx: UnboundedSender<Msg>,
     /// History numbers of the runs this session inserted: a queued run can be ended before
     /// its number reaches the app.
@@ -407,8 +417,8 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn open(places: Places, tx: UnboundedSender<Msg>, pending: Arc<Pending>) -> Ledger {
-        let store = match places.open_history() {
+    fn open(storage: Storage, tx: UnboundedSender<Msg>, pending: Arc<Pending>) -> Ledger {
+        let store = match storage.open_history() {
             Ok(s) => Some(s),
             Err(e) => {
                 let why = e.to_string();
@@ -421,7 +431,7 @@ impl Ledger {
         };
         Ledger {
             store,
-            places,
+            storage,
             tx,
             numbers: HashMap::new(),
             pending,
@@ -529,7 +539,7 @@ impl Ledger {
                 self.send(self.rows());
             }
             LedgerTask::SaveSettings(state) => {
-                let path = state::path_beside(&self.places.history);
+                let path = state::path_beside(&self.storage.history);
                 if let Err(e) = state::save(&path, &state) {
                     self.send(Msg::Notice(format!(
                         "settings not kept for the next launch: cannot write {} ({e})",
@@ -559,7 +569,7 @@ impl Ledger {
         store.mark_interrupted().map_err(|e| e.to_string())?;
         let deleted = store.delete_idle(ids).map_err(|e| e.to_string())?;
         for &id in &deleted {
-            self.places.remove_checkpoints(id);
+            self.storage.remove_checkpoints(id);
         }
         let kept: Vec<String> = ids
             .iter()
@@ -584,7 +594,7 @@ impl Ledger {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         let dir = self
-            .places
+            .storage
             .checkpoints
             .parent()
             .unwrap_or(std::path::Path::new("."))
@@ -621,8 +631,8 @@ mod tests {
         tricks::resolve(&TrickSet::new(), &Hyper::default())
     }
 
-    fn places(dir: &std::path::Path) -> Places {
-        Places {
+    fn storage(dir: &std::path::Path) -> Storage {
+        Storage {
             history: dir.join("history.db"),
             checkpoints: dir.join("checkpoints"),
         }
@@ -665,7 +675,7 @@ mod tests {
         use crate::store::sweep::{Line, TaskState, sample};
         let tmp = tempfile::tempdir().unwrap();
         let (tx, mut rx) = unbounded_channel();
-        let mut effects = Effects::new(places(tmp.path()), tx);
+        let mut effects = Effects::new(storage(tmp.path()), tx);
         let dir = tmp.path().join("sweep1");
         effects.perform(Command::ReadSweep(dir.clone()));
         match next(&mut rx) {
@@ -711,7 +721,7 @@ mod tests {
     fn a_start_without_data_ends_the_run_failed() {
         let tmp = tempfile::tempdir().unwrap();
         let (tx, mut rx) = unbounded_channel();
-        let mut effects = Effects::new(places(tmp.path()), tx);
+        let mut effects = Effects::new(storage(tmp.path()), tx);
         effects.perform(start(3, None));
         // Without an answer the channel closes, and the test fails instead of waiting.
         drop(effects);
@@ -721,10 +731,27 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_would_not_fit_in_memory_beside_the_others_fails_to_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(storage(tmp.path()), tx);
+        effects.data.set(Arc::default()).unwrap();
+        effects.available = || Some(50_000_000);
+        effects.perform(start(5, None));
+        drop(effects);
+        let (run, why) = failed(next(&mut rx));
+        assert_eq!(run, 5);
+        assert!(
+            why.starts_with("not enough memory to start: batch_size 64"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn a_thread_that_cannot_be_spawned_ends_the_run_failed() {
         let tmp = tempfile::tempdir().unwrap();
         let (tx, mut rx) = unbounded_channel();
-        let mut effects = Effects::new(places(tmp.path()), tx);
+        let mut effects = Effects::new(storage(tmp.path()), tx);
         effects.data.set(Arc::default()).unwrap();
         effects.fail_spawn = true;
         effects.perform(start(4, None));
@@ -738,12 +765,12 @@ mod tests {
     /// Effects on a fresh history whose write lock another process holds until the returned
     /// connection commits.
     fn held_up(dir: &std::path::Path) -> (Effects, UnboundedReceiver<Msg>, rusqlite::Connection) {
-        let places = places(dir);
-        drop(Store::open(&places.history).unwrap());
-        let other = rusqlite::Connection::open(&places.history).unwrap();
+        let storage = storage(dir);
+        drop(Store::open(&storage.history).unwrap());
+        let other = rusqlite::Connection::open(&storage.history).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let (tx, rx) = unbounded_channel();
-        (Effects::new(places, tx), rx, other)
+        (Effects::new(storage, tx), rx, other)
     }
 
     #[test]
@@ -808,7 +835,7 @@ mod tests {
     /// A ledger on its own history, driven job by job on the test's thread.
     fn ledger(dir: &std::path::Path) -> (Ledger, UnboundedReceiver<Msg>, Store) {
         let (tx, rx) = unbounded_channel();
-        let ledger = Ledger::open(places(dir), tx, Arc::default());
+        let ledger = Ledger::open(storage(dir), tx, Arc::default());
         let store = Store::open(&dir.join("history.db")).unwrap();
         (ledger, rx, store)
     }
@@ -876,7 +903,7 @@ mod tests {
             .unwrap()
             .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
             .unwrap();
-        let ckpt = |id: i64| places(tmp.path()).run_dir(id);
+        let ckpt = |id: i64| storage(tmp.path()).run_dir(id);
         for id in [idle, live, dead] {
             std::fs::create_dir_all(ckpt(id)).unwrap();
         }
@@ -918,7 +945,7 @@ mod tests {
     async fn quitting_lets_the_ledger_finish_its_jobs() {
         let tmp = tempfile::tempdir().unwrap();
         let (tx, _rx) = unbounded_channel();
-        let mut effects = Effects::new(places(tmp.path()), tx);
+        let mut effects = Effects::new(storage(tmp.path()), tx);
         effects.perform(Command::Enqueue {
             run: 1,
             name: "baseline".into(),
