@@ -10,17 +10,17 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 
 use crate::cli::setup::Context;
-use crate::cli::{ResumeArgs, RunArgs, StudyArgs, absolute, print_out};
+use crate::cli::{ResumeArgs, RunArgs, absolute};
 use crate::run::RunRecord;
-use crate::run::variants::{self, Seeds, Trial, Variant};
+use crate::run::variants::{self, Seeds, Trial};
 use crate::store::Store;
 use crate::store::lifecycle::{self, LifecycleError, Stop};
 use cifar_engine::RunError;
-use cifar_engine::config::{Hyper, TrainConfig};
+use cifar_engine::config::TrainConfig;
 use cifar_engine::data::{self, Cifar10, DataProgress};
 use cifar_engine::events::{Outcome, TrainEvent};
 use cifar_engine::runner::TrainError;
-use cifar_engine::tricks::{self, PRESETS, TrickSet};
+use cifar_engine::tricks::{self, TrickSet};
 
 /// The epoch lines of a run on stdout. Once stdout fails (closed pipe, full disk) the run
 /// goes on to its end, its record saved, and only the lines stop.
@@ -68,16 +68,16 @@ pub fn load_data(ctx: &Context) -> Result<Cifar10> {
 /// left to stop: the final evaluation completes and the run is saved as finished, and both the
 /// notice and the exit status say so.
 #[derive(Default)]
-struct Signal {
+pub(super) struct Signal {
     stop: Stop,
     /// A signal came.
-    seen: AtomicBool,
+    pub seen: AtomicBool,
     /// Runs training now that have not taken their last training step yet.
     before_last_step: AtomicUsize,
 }
 
 impl Signal {
-    fn listen(rt: &tokio::runtime::Runtime) -> Arc<Signal> {
+    pub(super) fn listen(rt: &tokio::runtime::Runtime) -> Arc<Signal> {
         let signal = Arc::new(Signal::default());
         let s = signal.clone();
         rt.spawn(async move {
@@ -194,7 +194,7 @@ fn train_one(
         }
     };
     let task = lifecycle::Task {
-        places: &ctx.places,
+        storage: &ctx.storage,
         id,
         data,
         config: cfg,
@@ -232,8 +232,13 @@ fn train_one(
 
 /// Adds the run to the history with the files `resume` needs (its data folder, its result
 /// file), or says why it is kept in memory only.
-fn enqueue(ctx: &Context, name: &str, cfg: &TrainConfig, out: Option<&Path>) -> Option<i64> {
-    let saved = Store::open(&ctx.places.history).and_then(|s| {
+pub(super) fn enqueue(
+    ctx: &Context,
+    name: &str,
+    cfg: &TrainConfig,
+    out: Option<&Path>,
+) -> Option<i64> {
+    let saved = Store::open(&ctx.storage.history).and_then(|s| {
         let id = s.insert(name, cfg)?;
         let data_dir = ctx.data_dir.as_deref().map(absolute);
         s.set_files(id, data_dir.as_deref(), out)?;
@@ -294,7 +299,7 @@ pub fn check_out_file(path: &Path) -> Result<()> {
 }
 
 /// Checks that files can be made in a `--out` folder, creating it.
-fn check_out_dir(dir: &Path) -> Result<()> {
+pub(super) fn check_out_dir(dir: &Path) -> Result<()> {
     let fix = || {
         format!(
             "--out {} cannot be written. Fix: choose a folder you can write to",
@@ -359,21 +364,21 @@ pub fn run_config(ctx: &Context, args: &RunArgs) -> Result<(TrickSet, TrainConfi
 
 /// A run to train: its configuration on one seed, the file its record goes to, its history
 /// number.
-struct Planned {
-    name: &'static str,
+pub(super) struct Planned {
+    pub name: &'static str,
     /// The name in notes: with the seed when the variant is repeated.
-    label: String,
-    tricks: TrickSet,
-    cfg: TrainConfig,
-    file: Option<PathBuf>,
-    id: Option<i64>,
+    pub label: String,
+    pub tricks: TrickSet,
+    pub cfg: TrainConfig,
+    pub file: Option<PathBuf>,
+    pub id: Option<i64>,
     /// Finished earlier (a study run again): its outcome, nothing to train.
-    done: Option<Box<Outcome>>,
+    pub done: Option<Box<Outcome>>,
 }
 
 /// Trains the runs in order, `parallel` at a time, each on its worker's thread; every run's
 /// end in the runs' order.
-fn train_queue(
+pub(super) fn train_queue(
     ctx: &Context,
     data: &Cifar10,
     runs: &[Planned],
@@ -422,7 +427,7 @@ fn train_queue(
 }
 
 /// `FILE` for one seed; `STEM.seedK.EXT` beside it for each of several.
-fn seed_file(path: &Path, seed: u64, repeated: bool) -> PathBuf {
+pub(super) fn seed_file(path: &Path, seed: u64, repeated: bool) -> PathBuf {
     if !repeated {
         return path.to_path_buf();
     }
@@ -443,7 +448,6 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     if let Some(out) = &out {
         check_out_file(out)?;
     }
-    ctx.check_memory(&cfg)?;
     note!("{name}: {}", serde_json::to_string(&cfg)?);
     if repeated {
         let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
@@ -455,6 +459,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
     } else {
         1
     };
+    ctx.check_memory(&cfg, parallel)?;
     let data = load_data(ctx)?;
     let rt = tokio::runtime::Runtime::new()?;
     let signal = Signal::listen(&rt);
@@ -508,7 +513,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<()> {
 }
 
 /// The runs' outcomes as trials (the first failure is the error).
-fn collect(runs: &[Planned], ended: Vec<Option<Result<Outcome>>>) -> Result<Vec<Trial>> {
+pub(super) fn collect(runs: &[Planned], ended: Vec<Option<Result<Outcome>>>) -> Result<Vec<Trial>> {
     let mut trials = Vec::new();
     for (run, result) in runs.iter().zip(ended) {
         let o = result.unwrap_or_else(|| bail!("{}: did not run", run.label))?;
@@ -537,7 +542,7 @@ pub fn resume_data_dir(ctx: &Context, stored: Option<PathBuf>) -> Option<PathBuf
 }
 
 pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
-    let history = ctx.places.open_history()?;
+    let history = ctx.storage.open_history()?;
     let run = history.get(args.id)?;
     run.check_resumable().map_err(anyhow::Error::msg)?;
     let (stored_data, stored_out) = history.files(run.id)?;
@@ -549,12 +554,12 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
     if let Some(out) = &out {
         check_out_file(out)?;
     }
-    ctx.check_memory(&run.config)?;
+    ctx.check_memory(&run.config, 1)?;
     let data_dir = ctx.data_dir.as_deref().map(absolute);
     history.set_files(run.id, data_dir.as_deref(), out.as_deref())?;
     drop(history);
     note!(
-        "resuming run #{} {} after epoch {} of {}",
+        "resuming run #{} {}: {} of its {} epochs stored",
         run.id,
         run.name,
         run.epochs.len(),
@@ -578,198 +583,4 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
         write_record(out, &run.name, &tricks, &run.config, &outcome)?;
     }
     Ok(())
-}
-
-pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
-    let presets = tricks::study(&args.preset)?.presets;
-    if args.report {
-        return study_report(ctx, args);
-    }
-    let hyper = ctx.hyper(&args.overrides)?;
-    let out = args.out.as_deref().map(absolute);
-    if let Some(dir) = &out {
-        check_out_dir(dir)?;
-    }
-    let device = cifar_engine::backend::select(ctx.device)?.0.kind();
-    let seeds = ctx.seeds(
-        &args.overrides,
-        hyper.seed,
-        Seeds::default_for(true, device),
-    );
-    let repeated = seeds.len() > 1;
-    // Seed by seed: an interrupted study still has whole, paired seeds.
-    let configs: Vec<_> = seeds
-        .iter()
-        .flat_map(|&seed| {
-            let hyper = Hyper {
-                seed,
-                ..hyper.clone()
-            };
-            presets.iter().map(move |preset| {
-                let tricks = preset.trick_set();
-                let mut cfg = tricks::resolve(&tricks, &hyper);
-                cfg.train_limit = args.overrides.train_limit();
-                (preset.name, tricks, cfg)
-            })
-        })
-        .collect();
-    for (_, _, cfg) in configs.iter().take(presets.len()) {
-        ctx.check_memory(cfg)?;
-    }
-    if repeated {
-        let list: Vec<String> = seeds.iter().map(u64::to_string).collect();
-        note!(
-            "{} scenarios x {} seeds ({})",
-            presets.len(),
-            seeds.len(),
-            list.join(", ")
-        );
-    }
-    let parallel = ctx.parallel_on(device).min(configs.len()).max(1);
-    let data = load_data(ctx)?;
-    let rt = tokio::runtime::Runtime::new()?;
-    let signal = Signal::listen(&rt);
-    // The same study run again takes up its own runs: the history's, newest first.
-    let mut earlier = match args.fresh {
-        true => Vec::new(),
-        false => Store::open(&ctx.places.history)
-            .and_then(|s| s.list())
-            .unwrap_or_default(),
-    };
-    earlier.retain(|r| r.origin.is_none());
-    let (mut kept, mut resumed) = (0, 0);
-    // The whole study is in the history from the start: queued until a worker takes it.
-    let runs: Vec<Planned> = configs
-        .into_iter()
-        .map(|(name, tricks, cfg)| {
-            let file = out
-                .as_ref()
-                .map(|dir| seed_file(&dir.join(format!("{name}.json")), cfg.seed, repeated));
-            let same = earlier.iter().position(|r| {
-                r.name == name && r.config == cfg && (r.outcome().is_some() || r.status.resumable())
-            });
-            let (id, done) = match same.map(|i| earlier.remove(i)) {
-                Some(r) => {
-                    match r.outcome() {
-                        Some(_) => kept += 1,
-                        None => resumed += 1,
-                    }
-                    (Some(r.id), r.outcome().cloned().map(Box::new))
-                }
-                None => (enqueue(ctx, name, &cfg, file.as_deref()), None),
-            };
-            let label = if repeated {
-                format!("{name} seed {}", cfg.seed)
-            } else {
-                name.to_string()
-            };
-            Planned {
-                name,
-                label,
-                tricks,
-                cfg,
-                file,
-                id,
-                done,
-            }
-        })
-        .collect();
-    if kept + resumed > 0 {
-        note!(
-            "this study was begun before: {kept} of its runs finished then and count as they \
-             are, {resumed} resume where they stopped (--fresh trains every run anew)"
-        );
-    }
-    let ended = train_queue(ctx, &data, &runs, parallel, &signal);
-    let finished = ended.iter().filter(|e| matches!(e, Some(Ok(_)))).count();
-    if finished < runs.len() && signal.seen.load(Ordering::SeqCst) {
-        bail!(
-            "the study stopped after {finished} of its {} runs. Fix: run the same command again \
-             to finish it (finished runs count as they are, interrupted ones resume)",
-            runs.len()
-        );
-    }
-    let variants = variants::group(collect(&runs, ended)?);
-    let table = variants::report(&variants, &args.reference);
-    if let Some(dir) = &out {
-        write_report(dir, &variants, &args.reference, &table)?;
-    }
-    print_out(&table)
-}
-
-/// `study.md` and `study.json` in `dir`.
-fn write_report(dir: &Path, variants: &[Variant], reference: &str, table: &str) -> Result<()> {
-    let (md, json) = (dir.join("study.md"), dir.join("study.json"));
-    let text = serde_json::to_string_pretty(&variants::report_json(variants, reference))?;
-    crate::sys::write_whole(&[(&md, table.as_bytes()), (&json, text.as_bytes())]).with_context(
-        || {
-            format!(
-                "cannot write {} and {}: neither was changed",
-                md.display(),
-                json.display()
-            )
-        },
-    )
-}
-
-/// What a study's runs share: epochs, batch size, training images.
-type Setting = (usize, usize, Option<usize>);
-
-/// `cifar-tui study --report`: the report of the finished runs in the history, one section
-/// per setting (epochs, batch size, training images), the most runs first. Trains nothing.
-pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
-    let store = ctx.places.read_history()?;
-    let o = &args.overrides;
-    let mut rows = store.list()?;
-    // Oldest first, so the scenarios come in the order they were trained.
-    rows.reverse();
-    let trials: Vec<Trial> = rows
-        .iter()
-        .filter_map(Trial::from_run)
-        .filter(|t| o.epochs.is_none_or(|e| t.config.epochs == e))
-        .filter(|t| o.batch_size.is_none_or(|b| t.config.batch_size == b))
-        .filter(|t| o.train_limit.is_none() || t.config.train_limit == o.train_limit())
-        .collect();
-    if trials.is_empty() {
-        bail!(
-            "no finished runs in {} match. Fix: train some (`cifar-tui study --headless`), or \
-             name the history that holds them with --history FILE",
-            store.path().display()
-        );
-    }
-    let mut sections: Vec<(Setting, Vec<Trial>)> = Vec::new();
-    for t in trials {
-        let key = (t.config.epochs, t.config.batch_size, t.config.train_limit);
-        match sections.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(t),
-            None => sections.push((key, vec![t])),
-        }
-    }
-    sections.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    let mut text = String::new();
-    let mut all = Vec::new();
-    for ((epochs, batch, limit), trials) in sections {
-        let runs = trials.len();
-        let mut variants = variants::group(trials);
-        // The study's scenarios in their order, then anything else.
-        variants.sort_by_key(|v| {
-            PRESETS
-                .iter()
-                .position(|p| p.name == v.name)
-                .unwrap_or(PRESETS.len())
-        });
-        let images = limit.map_or("all training images".to_string(), |n| {
-            format!("the first {n} images")
-        });
-        text += &format!(
-            "## {epochs} epochs, batch {batch}, {images}: {runs} finished runs\n\n{}\n",
-            variants::report(&variants, &args.reference)
-        );
-        all.extend(variants);
-    }
-    if let Some(dir) = args.out.as_deref() {
-        check_out_dir(dir)?;
-        write_report(dir, &all, &args.reference, &text)?;
-    }
-    print_out(&text)
 }

@@ -21,6 +21,7 @@ pub mod bench;
 pub mod headless;
 pub mod runs;
 pub mod setup;
+pub mod study;
 pub mod sweep;
 
 use crate::store::export::Format;
