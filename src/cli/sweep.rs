@@ -19,7 +19,7 @@ use crate::cli::{absolute, print_out};
 use crate::run::Status;
 use crate::run::variants::Seeds;
 use crate::store::import::import_sweep;
-use crate::store::lifecycle::{self, LifecycleError, Places, Stop};
+use crate::store::lifecycle::{self, LifecycleError, Stop, Storage};
 use crate::store::sweep::{
     FORMAT, Folder, Line, Origin, Plan, Snapshot, TaskResult, TaskSpec, TaskState,
 };
@@ -370,7 +370,7 @@ fn status(folder: &Folder) -> Result<()> {
 /// `cifar-tui import DIR`.
 pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
     let folder = Folder(absolute(&args.dir));
-    let history = ctx.places.open_history()?;
+    let history = ctx.storage.open_history()?;
     let done = import_sweep(&history, &folder)?;
     note!(
         "from {} into {}: {}",
@@ -448,7 +448,9 @@ pub fn task(ctx: &Context, args: &TaskArgs) -> Result<()> {
         return Ok(());
     }
     let started = |l: &Line| matches!(l, Line::Started { .. });
-    let attempt = folder.lines(i).iter().filter(|l| started(l)).count() as u32 + 1;
+    // An unreadable file counts no earlier attempt; the new lines are appended all the same.
+    let earlier = folder.lines(i).unwrap_or_default();
+    let attempt = earlier.iter().filter(|l| started(l)).count() as u32 + 1;
     let origin = Origin {
         sweep: plan.sweep.clone(),
         task: i,
@@ -516,14 +518,14 @@ fn train_task(
     spec: &TaskSpec,
     origin: Origin,
 ) -> Result<TaskResult> {
-    let places = Places {
+    let storage = Storage {
         history: folder.history(i),
         checkpoints: folder.task(i).join("checkpoints"),
     };
     let ctx = Context {
         data_dir: plan.data_dir.clone(),
         device: plan.device,
-        places: places.clone(),
+        storage: storage.clone(),
         ..ctx.clone()
     };
     // First of all: a signal while the data loads must requeue the task too, not kill it.
@@ -535,7 +537,7 @@ fn train_task(
         note!("task {i}: signal received: stopping at the next step, after its checkpoint");
         signalled.interrupt();
     });
-    let store = Store::open(&places.history)?;
+    let store = Store::open(&storage.history)?;
     // The task's history holds its one run. Only one process runs a task at a time, so a run
     // left queued or running is an earlier attempt's (killed, or its node lost): resumable.
     let id = match store.list()?.pop() {
@@ -590,7 +592,7 @@ fn train_task(
         | TrainEvent::FittingZca { .. } => {}
     };
     let task = lifecycle::Task {
-        places: &places,
+        storage: &storage,
         id: Some(id),
         data: &data,
         config: &spec.config,
@@ -600,11 +602,11 @@ fn train_task(
     };
     match lifecycle::execute(task, &mut notice, &mut emit) {
         Ok(_) => {
-            let store = Store::open(&places.history)?;
+            let store = Store::open(&storage.history)?;
             result_of(&store, id, spec, origin)
         }
         Err(LifecycleError::Run(RunError::Train(TrainError::Cancelled))) => {
-            let done = Store::open(&places.history)
+            let done = Store::open(&storage.history)
                 .and_then(|s| s.get(id))
                 .map(|r| r.epochs.len())
                 .unwrap_or(0);

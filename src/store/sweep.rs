@@ -3,7 +3,7 @@
 //! tasks, read by `sweep --status` and `import`. No two tasks write the same file, and no
 //! SQLite file is ever shared between tasks.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -186,22 +186,59 @@ impl Folder {
             .map_err(|e| file_error(&path, e))
     }
 
-    /// A task's progress lines, oldest first. A line cut short by a kill does not parse and is
-    /// skipped; a missing file has none.
-    pub fn lines(&self, i: usize) -> Vec<Line> {
-        let Ok(file) = std::fs::File::open(self.progress(i)) else {
-            return Vec::new();
+    /// A task's progress lines, oldest first, or why the file cannot be trusted. A last line
+    /// cut short by a kill (no newline at its end) is skipped; any other line that is not a
+    /// progress line, bytes that are not text, or an epoch count that cannot be, make the whole
+    /// file unreadable: a guess from its other lines could show a task as queued that ran. A
+    /// missing file has no lines.
+    pub fn lines(&self, i: usize) -> Result<Vec<Line>, String> {
+        let path = self.progress(i);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("cannot read {} ({e})", path.display())),
         };
-        BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str::<Line>(&l).ok())
-            .collect()
+        let text = String::from_utf8(bytes).map_err(|_| {
+            format!(
+                "{} is not text (a progress file is JSON lines)",
+                path.display()
+            )
+        })?;
+        let cut_short = !text.is_empty() && !text.ends_with('\n');
+        let raw: Vec<&str> = text.lines().collect();
+        let mut lines = Vec::new();
+        for (k, l) in raw.iter().enumerate() {
+            let line = match serde_json::from_str::<Line>(l) {
+                Ok(line) => line,
+                Err(_) if cut_short && k + 1 == raw.len() && k > 0 => continue,
+                Err(e) => {
+                    return Err(format!(
+                        "line {} of {} is not a progress line ({e})",
+                        k + 1,
+                        path.display()
+                    ));
+                }
+            };
+            if let Line::Epoch { epoch, epochs, .. } = line
+                && (epoch == 0 || epoch > epochs)
+            {
+                return Err(format!(
+                    "line {} of {} says epoch {epoch} of {epochs}",
+                    k + 1,
+                    path.display()
+                ));
+            }
+            lines.push(line);
+        }
+        Ok(lines)
     }
 
     /// A task's state as its progress file tells it.
     pub fn state(&self, i: usize) -> TaskState {
-        TaskState::from_lines(self.lines(i))
+        match self.lines(i) {
+            Ok(lines) => TaskState::from_lines(lines),
+            Err(why) => TaskState::Unreadable { why },
+        }
     }
 
     /// The plan and every task's state, read now from the files alone (never SLURM's
@@ -273,6 +310,10 @@ pub enum TaskState {
     Failed {
         message: String,
     },
+    /// Its progress file holds something no task writes: what and where.
+    Unreadable {
+        why: String,
+    },
 }
 
 impl TaskState {
@@ -336,6 +377,7 @@ impl TaskState {
             TaskState::Running { .. } => "running",
             TaskState::Finished { .. } => "finished",
             TaskState::Failed { .. } => "failed",
+            TaskState::Unreadable { .. } => "unreadable",
         }
     }
 }
@@ -394,6 +436,10 @@ impl TaskState {
                 note: message.clone(),
                 ..Cells::default()
             },
+            TaskState::Unreadable { why } => Cells {
+                note: why.clone(),
+                ..Cells::default()
+            },
         }
     }
 }
@@ -412,6 +458,7 @@ pub struct Counts {
     pub running: usize,
     pub finished: usize,
     pub failed: usize,
+    pub unreadable: usize,
 }
 
 impl Snapshot {
@@ -423,6 +470,7 @@ impl Snapshot {
                 TaskState::Running { .. } => &mut c.running,
                 TaskState::Finished { .. } => &mut c.finished,
                 TaskState::Failed { .. } => &mut c.failed,
+                TaskState::Unreadable { .. } => &mut c.unreadable,
             } += 1;
         }
         c
@@ -435,9 +483,15 @@ impl Snapshot {
             running,
             finished,
             failed,
+            unreadable,
         } = self.counts();
+        let odd = match unreadable {
+            0 => String::new(),
+            n => format!(", {n} unreadable"),
+        };
         format!(
-            "{} tasks: {finished} finished, {running} running, {queued} queued, {failed} failed",
+            "{} tasks: {finished} finished, {running} running, {queued} queued, {failed} \
+             failed{odd}",
             self.states.len()
         )
     }
@@ -671,6 +725,36 @@ mod tests {
             }
         ));
         assert_eq!(folder.state(1), TaskState::Queued);
+    }
+
+    /// Garbage is not a queued task nor one `running 0/0`: it is shown unreadable, with why.
+    #[test]
+    fn a_garbage_progress_file_is_unreadable_not_queued() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = Folder(tmp.path().to_path_buf());
+        let why = |bytes: &[u8]| {
+            std::fs::create_dir_all(folder.task(0)).unwrap();
+            std::fs::write(folder.progress(0), bytes).unwrap();
+            match folder.state(0) {
+                TaskState::Unreadable { why } => why,
+                other => panic!("{:?} read as {other:?}", String::from_utf8_lossy(bytes)),
+            }
+        };
+        assert!(why(b"hello\n").contains("line 1 of"));
+        // Only a first line, cut short: nothing says the task is queued.
+        assert!(why(b"{\"state\":\"sta").contains("line 1 of"));
+        assert!(why(b"\xff\xfe\x00garbage").contains("is not text"));
+        let good = serde_json::to_string(&started(1)).unwrap();
+        let bad_epoch = r#"{"state":"epoch","at":"t","epoch":3,"epochs":0,"val_accuracy":0.1}"#;
+        let msg = why(format!("{good}\n{bad_epoch}\n").as_bytes());
+        assert!(
+            msg.starts_with("line 2 of") && msg.ends_with("says epoch 3 of 0"),
+            "{msg}"
+        );
+        // Garbage before good lines is not a line cut short by a kill.
+        assert!(why(format!("xx\n{good}\n").as_bytes()).contains("line 1 of"));
+        let s = TaskState::Unreadable { why: "w".into() };
+        assert_eq!((s.label(), s.cells(3).note.as_str()), ("unreadable", "w"));
     }
 
     #[test]
