@@ -2,7 +2,7 @@
 //! Shared by the interface and headless mode, so both keep every run the same way.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,14 +19,14 @@ use cifar_engine::{self, RunError};
 
 /// Where runs are kept.
 #[derive(Clone, Debug)]
-pub struct Places {
+pub struct Storage {
     /// The history database.
     pub history: PathBuf,
-    /// Checkpoints go in `checkpoints/<history file name>/<run id>/` (see [`Places::run_dir`]).
+    /// Checkpoints go in `checkpoints/<history file name>/<run id>/` (see [`Storage::run_dir`]).
     pub checkpoints: PathBuf,
 }
 
-impl Places {
+impl Storage {
     /// The history's file name: its checkpoints' folder is named after it, so two histories in
     /// one folder never share a run's checkpoints, and moving the folder keeps them.
     fn history_name(&self) -> String {
@@ -205,7 +205,7 @@ fn abort_point(point: &str) {
 
 /// What to train, and where it is kept.
 pub struct Task<'a> {
-    pub places: &'a Places,
+    pub storage: &'a Storage,
     /// Its number in the history; `None` trains without saving.
     pub id: Option<i64>,
     pub data: &'a Cifar10,
@@ -224,7 +224,7 @@ pub fn execute(
     emit: &mut dyn FnMut(TrainEvent),
 ) -> Result<Outcome, LifecycleError> {
     let Task {
-        places,
+        storage,
         id,
         data,
         config,
@@ -232,7 +232,7 @@ pub fn execute(
         stop,
         val_points,
     } = task;
-    let mut store = match id.map(|_| Store::open(&places.history)) {
+    let mut store = match id.map(|_| Store::open(&storage.history)) {
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
             notice(format!(
@@ -291,18 +291,23 @@ pub fn execute(
     // Checkpoints only for a run the history holds: without it there is nothing to resume.
     let stored = store.as_ref().and_then(|s| s.get(id_or_0).ok());
     let owner = stored.as_ref().map(|r| checkpoint::Owner {
-        history: places.history_name(),
+        history: storage.history_name(),
         run: r.id,
         created: r.created_at.clone().unwrap_or_default(),
     });
-    let dir = places.run_dir(id_or_0);
+    let dir = storage.run_dir(id_or_0);
     let slot = owner
         .as_ref()
         .map(|owner| checkpoint::Slot { dir: &dir, owner });
+    let stored_epochs = stored.as_ref().map_or(0, |r| r.epochs.len());
     let resumed = match (stored, slot) {
         (Some(run), Some(slot)) => resume_point(run, slot, config),
         _ => None,
     };
+    let kept = resumed.as_ref().map_or(0, |r| r.epochs.len());
+    if kept < stored_epochs {
+        notice(lost_epochs(storage, id_or_0, &dir, kept, stored_epochs));
+    }
     let mut keeper = Keeper::new(store, id_or_0, notice);
 
     // A mirror of the run gives the downsampled loss curve that is stored with each epoch; a
@@ -352,7 +357,7 @@ pub fn execute(
             // The checkpoints go only once the record says finished: a finish still waiting
             // for a lock may never land, and the run must stay resumable then.
             if keeper.keep(move |s| s.finish(id_or_0, &outcome)) && slot.is_some() {
-                places.remove_checkpoints(id_or_0);
+                storage.remove_checkpoints(id_or_0);
             }
         }
         Err(e) => {
@@ -379,6 +384,36 @@ fn end_status(e: &RunError, stop: &Stop) -> Status {
 
 /// The stored run trimmed to the epochs that its newest own checkpoint backs, `None` when
 /// there is none. Epochs stored after that checkpoint are dropped and trained again.
+/// What a resume says when it cannot continue after every stored epoch: where it looked, and
+/// that it trains the rest again (never "resuming after epoch k" and then epoch 1 anew).
+fn lost_epochs(storage: &Storage, id: i64, dir: &Path, kept: usize, stored: usize) -> String {
+    // Before checkpoints had owners they lay in checkpoints/<run>/, with no manifest to check
+    // them by: this version cannot tell whose they are, so it does not read them.
+    let legacy = storage.checkpoints.join(id.to_string());
+    let old_epochs = std::fs::read_dir(&legacy)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name();
+            name.to_str()?.strip_prefix("epoch-")?.parse::<usize>().ok()
+        });
+    let why = match old_epochs.max() {
+        Some(k) => format!(
+            "its checkpoint after epoch {k} is in the old layout ({}), which this version \
+             cannot read",
+            legacy.display()
+        ),
+        None => format!(
+            "no checkpoint of it after epoch {stored} is in {}",
+            dir.display()
+        ),
+    };
+    format!(
+        "run #{id}: {why}; it goes on after epoch {kept} of the {stored} stored and trains the \
+         rest again"
+    )
+}
+
 fn resume_point(mut run: Run, slot: checkpoint::Slot, config: &TrainConfig) -> Option<Run> {
     // Only an unbroken 1..=k prefix can be continued.
     let vouched = run
@@ -402,6 +437,61 @@ mod tests {
 
     fn cfg() -> TrainConfig {
         tricks::resolve(&TrickSet::new(), &Hyper::default())
+    }
+
+    /// A run stopped after an epoch whose checkpoint is only in the old layout says so and
+    /// trains that epoch again, rather than claiming to go on after it.
+    #[test]
+    fn a_resume_without_its_checkpoint_says_what_it_trains_again() {
+        use cifar_engine::data::{Cifar10, Split, cifar::IMAGE_BYTES};
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage {
+            history: tmp.path().join("h.db"),
+            checkpoints: tmp.path().join("checkpoints"),
+        };
+        let split = |n: usize| Split {
+            images: (0..n * IMAGE_BYTES).map(|i| (i % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        };
+        let data = Cifar10::new(split(20), split(10));
+        let mut config = cfg();
+        config.epochs = 2;
+        config.batch_size = 20;
+        let mut store = Store::open(&storage.history).unwrap();
+        let id = store.insert("baseline", &config).unwrap();
+        store.claim(id, "cpu", data.fingerprint()).unwrap();
+        store
+            .record_epoch(id, &outcome(0.5, 2).epochs[0], &[2.0], 20)
+            .unwrap();
+        store.set_status(id, &Status::Interrupted(None)).unwrap();
+        std::fs::create_dir_all(storage.checkpoints.join(format!("{id}/epoch-1"))).unwrap();
+        drop(store);
+        let mut notices = Vec::new();
+        let task = Task {
+            storage: &storage,
+            id: Some(id),
+            data: &data,
+            config: &config,
+            device: cifar_engine::events::DeviceChoice::Cpu,
+            stop: &Stop::default(),
+            val_points: 0,
+        };
+        let mut epochs = Vec::new();
+        let outcome = execute(task, &mut |n| notices.push(n), &mut |e| {
+            if let TrainEvent::Epoch(e) = e {
+                epochs.push(e.epoch);
+            }
+        })
+        .unwrap();
+        assert_eq!(epochs, [1, 2], "epoch 1 trained again");
+        assert_eq!(outcome.epochs.len(), 2);
+        let said = notices.join("\n");
+        assert!(
+            said.contains(&format!(
+                "run #{id}: its checkpoint after epoch 1 is in the old layout"
+            )) && said.contains("it goes on after epoch 0 of the 1 stored"),
+            "{said}"
+        );
     }
 
     #[test]
@@ -467,8 +557,8 @@ mod tests {
         assert!(notices[0].contains("full"), "{notices:?}");
     }
 
-    fn places_in(dir: &std::path::Path) -> Places {
-        Places {
+    fn places_in(dir: &std::path::Path) -> Storage {
+        Storage {
             history: dir.join("h.db"),
             checkpoints: dir.join("checkpoints"),
         }
@@ -477,13 +567,13 @@ mod tests {
     #[test]
     fn a_run_whose_device_cannot_be_had_is_failed_not_resumable() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = places_in(tmp.path());
-        let id = Store::open(&places.history)
+        let storage = places_in(tmp.path());
+        let id = Store::open(&storage.history)
             .unwrap()
             .insert("x", &cfg())
             .unwrap();
         let task = Task {
-            places: &places,
+            storage: &storage,
             id: Some(id),
             data: &Default::default(),
             config: &cfg(),
@@ -493,7 +583,7 @@ mod tests {
             val_points: 1,
         };
         assert!(execute(task, &mut |_| {}, &mut |_| {}).is_err());
-        let run = places.read_history().unwrap().get(id).unwrap();
+        let run = storage.read_history().unwrap().get(id).unwrap();
         assert_eq!(run.status.label(), "failed", "{:?}", run.status);
         assert!(run.check_resumable().is_err());
     }
@@ -501,19 +591,19 @@ mod tests {
     #[test]
     fn reading_commands_write_nothing_and_wait_for_no_lock() {
         let tmp = tempfile::tempdir().unwrap();
-        let places = places_in(tmp.path());
-        let store = Store::open(&places.history).unwrap();
+        let storage = places_in(tmp.path());
+        let store = Store::open(&storage.history).unwrap();
         let dead = store.insert("x", &cfg()).unwrap();
         store.start(dead, "cpu").unwrap();
         drop(store);
-        let holder = Connection::open(&places.history).unwrap();
+        let holder = Connection::open(&storage.history).unwrap();
         // No process has pid 2^30: the run's process died.
         holder
             .execute("UPDATE runs SET pid = 1073741824 WHERE id = ?1", [dead])
             .unwrap();
         // Held all along: a reader that wrote (marking the dead run) would wait, then fail.
         holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        let reader = places.read_history().unwrap();
+        let reader = storage.read_history().unwrap();
         let run = reader.get(dead).unwrap();
         assert_eq!(run.status.label(), "interrupted", "read as it stands");
         assert_eq!(reader.list().unwrap().len(), 1);
