@@ -94,6 +94,7 @@ pub struct History {
     /// Every stored run, newest first, as last read.
     pub rows: Vec<Run>,
     pub cursor: usize,
+    pub scroll: super::scroll::Scroll,
     pub sort: Sort,
     /// Only runs with this trick.
     pub filter: Option<Trick>,
@@ -115,6 +116,7 @@ impl Default for History {
         Self {
             rows: Vec::new(),
             cursor: 0,
+            scroll: Default::default(),
             sort: Sort::Newest,
             filter: None,
             show: Show::All,

@@ -6,6 +6,7 @@ mod msg;
 pub mod params;
 mod queue;
 mod screens;
+pub mod scroll;
 pub mod sweep;
 
 pub use msg::{Action, Command, DataState, Msg, RunEnd, Screen, Target};
@@ -20,7 +21,7 @@ use crate::run::variants::{self, Trial, Variant};
 use crate::run::{Run, RunKey, Status};
 use crate::store::state::{Settings, UiState};
 use cifar_engine::config::Hyper;
-use cifar_engine::events::{Device, DeviceChoice, TrainEvent};
+use cifar_engine::events::{DeviceChoice, DeviceKind, TrainEvent};
 use cifar_engine::tricks::{self, TRICKS, Trick, TrickSet};
 
 /// What the Sweep screen says when no sweep is watched.
@@ -100,6 +101,7 @@ pub struct App {
     opened: BTreeSet<RunKey>,
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
     pub compare_cursor: usize,
+    pub compare_scroll: scroll::Scroll,
     pub compare_selected: BTreeSet<RunKey>,
     /// The variant (its [`variants::variant_key`]) Compare measures differences against;
     /// `None`: the compared baseline, if any.
@@ -155,6 +157,7 @@ impl App {
             last_finished: None,
             opened: BTreeSet::new(),
             compare_cursor: 0,
+            compare_scroll: Default::default(),
             compare_selected: BTreeSet::new(),
             compare_reference: None,
             history: History::default(),
@@ -292,9 +295,11 @@ impl App {
                 if let (TrainEvent::Started { device, .. }, true) = (&event, self.parallel_auto) {
                     // The device as the runs start now: it may have changed since the start.
                     match device {
-                        Device::Cuda => self.parallel = per_gpu(self.values.device, || self.gpus),
-                        Device::Wgpu => self.parallel = WGPU_PARALLEL,
-                        Device::Cpu => {}
+                        DeviceKind::Cuda => {
+                            self.parallel = per_gpu(self.values.device, || self.gpus)
+                        }
+                        DeviceKind::Wgpu => self.parallel = WGPU_PARALLEL,
+                        DeviceKind::Cpu => {}
                     }
                 }
                 if let Some(r) = self.run_mut(run) {

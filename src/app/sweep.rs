@@ -14,6 +14,7 @@ pub struct SweepWatch {
     pub snapshot: Option<Result<Snapshot, String>>,
     /// The task under the cursor.
     pub cursor: usize,
+    pub scroll: super::scroll::Scroll,
     /// A reading is on its way: the next one waits for it, so a slow shared file system
     /// never piles up readers.
     reading: bool,
@@ -25,6 +26,7 @@ impl SweepWatch {
             dir,
             snapshot: None,
             cursor: 0,
+            scroll: Default::default(),
             reading: false,
         }
     }

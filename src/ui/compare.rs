@@ -160,6 +160,7 @@ fn table(
         Constraint::Length(14),
     ];
     let mut state = TableState::default()
+        .with_offset(app.compare_scroll.offset())
         .with_selected((!app.runs.is_empty()).then(|| app.compare_cursor.min(app.runs.len() - 1)));
     // How the run under the cursor differs from the first run: every setting, not only tricks.
     let cursor = app
@@ -205,6 +206,7 @@ fn table(
         area,
         &mut state,
     );
+    app.compare_scroll.keep(state.offset());
     (state.offset(), app.runs.len())
 }
 

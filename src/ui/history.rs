@@ -124,7 +124,9 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
         " History by variant: {count} variant(s) of {runs} finished run(s){left_out}, by {} ",
         h.sort.label()
     );
-    let mut state = TableState::default().with_selected((count > 0).then_some(h.cursor));
+    let mut state = TableState::default()
+        .with_offset(h.scroll.offset())
+        .with_selected((count > 0).then_some(h.cursor));
     frame.render_stateful_widget(
         Table::new(
             rows,
@@ -143,6 +145,7 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
         area,
         &mut state,
     );
+    h.scroll.keep(state.offset());
     (state.offset(), count)
 }
 
@@ -200,7 +203,9 @@ fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) -> (usize
         h.sort.label(),
         h.selected.len()
     );
-    let mut state = TableState::default().with_selected((count > 0).then_some(h.cursor));
+    let mut state = TableState::default()
+        .with_offset(h.scroll.offset())
+        .with_selected((count > 0).then_some(h.cursor));
     frame.render_stateful_widget(
         Table::new(
             rows,
@@ -233,5 +238,6 @@ fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) -> (usize
         table_area,
         &mut state,
     );
+    h.scroll.keep(state.offset());
     (state.offset(), count)
 }

@@ -78,7 +78,7 @@ fn no_sweep(theme: &Theme) -> Vec<Line<'static>> {
 fn state_style(state: &TaskState, theme: &Theme) -> Style {
     match state {
         TaskState::Finished { .. } => theme.good(),
-        TaskState::Failed { .. } => theme.bad(),
+        TaskState::Failed { .. } | TaskState::Unreadable { .. } => theme.bad(),
         TaskState::Running { .. } => theme.key(),
         TaskState::Queued | TaskState::Requeued { .. } => theme.dim(),
     }
@@ -120,7 +120,9 @@ fn tasks(
         })
         .collect();
     let title = format!(" Sweep {} · {} ", s.plan.sweep, s.plan.study);
-    let mut state = TableState::default().with_selected((!rows.is_empty()).then_some(watch.cursor));
+    let mut state = TableState::default()
+        .with_offset(watch.scroll.offset())
+        .with_selected((!rows.is_empty()).then_some(watch.cursor));
     frame.render_stateful_widget(
         Table::new(
             rows,
@@ -150,6 +152,7 @@ fn tasks(
         table_area,
         &mut state,
     );
+    watch.scroll.keep(state.offset());
     hits.table(table_area, state.offset(), s.states.len(), false);
     // The row under the cursor in full (the note column is cut at 80 columns), then its log
     // and the keys; only the first line wraps.

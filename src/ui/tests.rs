@@ -12,7 +12,7 @@ use crate::app::{Action, Msg};
 use crate::run::RunKey;
 use crate::run::fixtures::outcome;
 use crate::run::variants::Seeds;
-use cifar_engine::events::Device;
+use cifar_engine::events::DeviceKind;
 use cifar_engine::events::{EpochStats, Progress, TrainEvent};
 
 const COLOR: Theme = Theme::RICH;
@@ -71,7 +71,7 @@ fn train_run(app: &mut App, acc: f64, finish: bool) -> RunKey {
     send(
         app,
         TrainEvent::Started {
-            device: Device::Cpu,
+            device: DeviceKind::Cpu,
             gpu: None,
             train_images: 50_000,
             test_images: 10_000,
@@ -273,7 +273,7 @@ fn charts_move_within_the_epoch() {
     app.update(Msg::Train {
         run,
         event: TrainEvent::Started {
-            device: Device::Cpu,
+            device: DeviceKind::Cpu,
             gpu: None,
             train_images: 50_000,
             test_images: 10_000,
@@ -573,7 +573,7 @@ fn several_runs_training_show_a_row_each() {
         app.update(Msg::Train {
             run,
             event: TrainEvent::Started {
-                device: Device::Cpu,
+                device: DeviceKind::Cpu,
                 gpu: None,
                 train_images: 50_000,
                 test_images: 10_000,
@@ -991,7 +991,7 @@ fn a_gpu_warming_up_says_so_instead_of_a_frozen_gauge() {
     let run = queued_as_one(&mut app);
     for event in [
         TrainEvent::Started {
-            device: Device::Cuda,
+            device: DeviceKind::Cuda,
             gpu: None,
             train_images: 50_000,
             test_images: 10_000,
@@ -1028,7 +1028,7 @@ fn the_header_names_the_gpu_a_run_trains_on() {
     app.update(Msg::Train {
         run,
         event: TrainEvent::Started {
-            device: Device::Wgpu,
+            device: DeviceKind::Wgpu,
             gpu: Some("AMD Radeon 780M Graphics (RADV PHOENIX) (Vulkan)".into()),
             train_images: 50_000,
             test_images: 10_000,
@@ -1045,4 +1045,26 @@ fn the_header_names_the_gpu_a_run_trains_on() {
     let header = narrow.lines().next().unwrap_or_default().to_string();
     assert!(header.contains("wgpu: AMD Radeon"), "{header}");
     assert!(header.chars().count() <= 80, "{header}");
+}
+
+/// A table scrolls only when its cursor leaves the rows in view: one row up from the bottom
+/// keeps the rows where they are (a fresh offset every frame moved them all by one).
+#[test]
+fn the_history_keeps_its_rows_in_place_while_the_cursor_moves_within_them() {
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored_seeds(
+        8,
+        &[1, 2, 3, 4],
+    ))));
+    act(&mut app, Action::Goto(Screen::History));
+    app.history.cursor = 25;
+    screen_in(&app, 80, 24, PLAIN);
+    let bottom = app.history.scroll.offset();
+    assert!(bottom > 0, "row 25 is below the first screenful");
+    app.history.cursor = 24;
+    screen_in(&app, 80, 24, PLAIN);
+    assert_eq!(app.history.scroll.offset(), bottom);
+    app.history.cursor = 0;
+    screen_in(&app, 80, 24, PLAIN);
+    assert_eq!(app.history.scroll.offset(), 0);
 }
