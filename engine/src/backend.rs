@@ -1,7 +1,7 @@
 //! The backends (burn's `flex` on the CPU, `cuda` on NVIDIA GPUs, `wgpu` on the GPUs that
 //! Vulkan, Metal or DX12 reach) and choosing between them.
 
-use crate::events::{Device, DeviceChoice};
+use crate::events::{DeviceChoice, DeviceKind};
 use burn::backend::Autodiff;
 use burn::tensor::Tensor;
 
@@ -200,11 +200,11 @@ pub enum Place {
 
 impl Place {
     /// The kind of device, as runs record it.
-    pub fn kind(self) -> Device {
+    pub fn kind(self) -> DeviceKind {
         match self {
-            Place::Cpu => Device::Cpu,
-            Place::Gpu(_) => Device::Cuda,
-            Place::Wgpu(_) => Device::Wgpu,
+            Place::Cpu => DeviceKind::Cpu,
+            Place::Gpu(_) => DeviceKind::Cuda,
+            Place::Wgpu(_) => DeviceKind::Wgpu,
         }
     }
 
@@ -723,7 +723,7 @@ mod tests {
         assert_eq!(place, Place::Wgpu(WgpuKind::Software));
         assert!(note.unwrap().contains("far slower than --device cpu"));
         assert_eq!(wgpu_choice(&[]), Err(GpuError::NoWgpu));
-        assert_eq!(Place::Wgpu(WgpuKind::Software).kind(), Device::Wgpu);
+        assert_eq!(Place::Wgpu(WgpuKind::Software).kind(), DeviceKind::Wgpu);
         // What a lister process prints, its parent reads back.
         for a in [lavapipe, radeon] {
             assert_eq!(Adapter::from_line(&a.to_line()), Some(a));
@@ -752,7 +752,7 @@ mod tests {
             })
         );
         assert_eq!(Place::Gpu(2).to_string(), "cuda:2");
-        assert_eq!(Place::Gpu(2).kind(), Device::Cuda);
+        assert_eq!(Place::Gpu(2).kind(), DeviceKind::Cuda);
     }
 
     fn said(messages: &[&str]) -> GpuError {

@@ -107,22 +107,23 @@ impl From<DeviceChoice> for String {
     }
 }
 
-/// The device a run actually trains on.
+/// The kind of device a run actually trains on, as runs record it (which one of its kind is
+/// [`crate::backend::Place`]; what the person asked for is [`DeviceChoice`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Device {
+pub enum DeviceKind {
     Cpu,
     Cuda,
     /// A GPU through wgpu (Vulkan, Metal, DX12).
     Wgpu,
 }
 
-impl fmt::Display for Device {
+impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-            Device::Wgpu => "wgpu",
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+            DeviceKind::Wgpu => "wgpu",
         })
     }
 }
@@ -131,7 +132,7 @@ impl fmt::Display for Device {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainEvent {
     Started {
-        device: Device,
+        device: DeviceKind,
         /// The GPU's name where the backend gives one: "Apple M2 (Metal)" (wgpu).
         gpu: Option<String>,
         train_images: usize,
@@ -205,7 +206,7 @@ pub struct EpochStats {
 /// A finished run's figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
-    pub device: Device,
+    pub device: DeviceKind,
     pub epochs: Vec<EpochStats>,
     pub confusion: Confusion,
     pub report: Report,

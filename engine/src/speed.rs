@@ -8,7 +8,7 @@ use burn::module::AutodiffModule;
 
 use crate::config::{Hyper, TrainConfig};
 use crate::data::Cifar10;
-use crate::events::Device;
+use crate::events::DeviceKind;
 use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
@@ -42,7 +42,7 @@ fn baseline(images: Option<usize>) -> TrainConfig {
 
 pub fn measure<B: TrainBackend>(
     device: &B::Device,
-    kind: Device,
+    kind: DeviceKind,
     data: &Cifar10,
     steps: usize,
     epoch_images: Option<usize>,

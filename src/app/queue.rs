@@ -3,7 +3,7 @@
 use crate::app::{App, Command, DataState, RunEnd, Screen};
 use crate::run::variants::Seeds;
 use crate::run::{Run, RunKey, Status};
-use cifar_engine::events::{Device, DeviceChoice, Outcome};
+use cifar_engine::events::{DeviceChoice, DeviceKind, Outcome};
 use cifar_engine::tricks::{self, TrickSet};
 
 /// Runs trained at once on a GPU unless asked otherwise: one run of this small network keeps
@@ -33,10 +33,10 @@ impl App {
     pub fn seeds(&self, study: bool) -> Vec<u64> {
         let seen = |d| self.runs.iter().any(|r| r.device == Some(d));
         let device = match self.values.device {
-            DeviceChoice::Wgpu => Device::Wgpu,
-            d if d.is_gpu() || seen(Device::Cuda) => Device::Cuda,
-            _ if seen(Device::Wgpu) => Device::Wgpu,
-            _ => Device::Cpu,
+            DeviceChoice::Wgpu => DeviceKind::Wgpu,
+            d if d.is_gpu() || seen(DeviceKind::Cuda) => DeviceKind::Cuda,
+            _ if seen(DeviceKind::Wgpu) => DeviceKind::Wgpu,
+            _ => DeviceKind::Cpu,
         };
         self.values
             .seeds

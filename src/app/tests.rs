@@ -174,12 +174,12 @@ fn unasked_parallel_rises_to_the_gpu_share_once_a_run_trains_on_a_gpu() {
     };
     let cmds = app.update(Msg::Train {
         run: 1,
-        event: on(Device::Cpu),
+        event: on(DeviceKind::Cpu),
     });
     assert_eq!((started(&cmds), app.parallel), (0, 1), "the CPU keeps one");
     let cmds = app.update(Msg::Train {
         run: 1,
-        event: on(Device::Cuda),
+        event: on(DeviceKind::Cuda),
     });
     assert_eq!((started(&cmds), app.parallel), (15, 16));
 }
@@ -950,4 +950,24 @@ fn results_screen_walks_finished_runs() {
     act(&mut app, Action::Left);
     act(&mut app, Action::Left);
     assert_eq!(app.results().unwrap().key, 1);
+}
+
+/// Each of the eight scenarios of a three-seed study has its summary over its three seeds
+/// (Results showed it for two of them once).
+#[test]
+fn every_scenario_of_a_seeded_study_is_summed_over_its_seeds() {
+    let mut app = app();
+    let rows = crate::store::fixtures::stored_seeds(8, &[1, 2, 3]);
+    app.update(Msg::History(Ok(rows.clone())));
+    let over: Vec<(String, usize)> = rows
+        .iter()
+        .take(8)
+        .map(|r| (r.name.clone(), app.variant_of(r).map_or(0, |v| v.n())))
+        .collect();
+    let expected: Vec<(String, usize)> = PRESETS[..8]
+        .iter()
+        .rev()
+        .map(|p| (p.name.to_string(), 3))
+        .collect();
+    assert_eq!(over, expected);
 }

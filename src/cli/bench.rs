@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::cli::BenchArgs;
 use crate::cli::setup::Context;
 use cifar_engine::backend;
-use cifar_engine::events::Device;
+use cifar_engine::events::DeviceKind;
 use cifar_engine::kernels::{CpuKernel, uses_burn};
 
 /// The reference script, built into the binary so `bench` works from any folder.
@@ -135,7 +135,7 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     };
     let burn_kernels: Vec<&str> = CpuKernel::ALL
         .into_iter()
-        .filter(|&k| device.kind() == Device::Cuda || uses_burn(k))
+        .filter(|&k| device.kind() == DeviceKind::Cuda || uses_burn(k))
         .map(CpuKernel::name)
         .collect();
     let report = json!({

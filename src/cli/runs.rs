@@ -11,7 +11,7 @@ use crate::store::export;
 
 /// `cifar-tui runs`: one line per stored run, newest first.
 pub fn list(ctx: &Context) -> Result<()> {
-    let store = ctx.places.read_history()?;
+    let store = ctx.storage.read_history()?;
     let runs = store.list()?;
     if runs.is_empty() {
         note!("no runs yet in {}", store.path().display());
@@ -73,14 +73,14 @@ pub fn list(ctx: &Context) -> Result<()> {
 
 /// `cifar-tui show ID`: the run as JSON.
 pub fn show(ctx: &Context, id: i64) -> Result<()> {
-    let run = ctx.places.read_history()?.get(id)?;
+    let run = ctx.storage.read_history()?.get(id)?;
     let record = export::record(&run);
     print_out(&format!("{}\n", serde_json::to_string_pretty(&record)?))
 }
 
 /// `cifar-tui export IDS --format F`: to stdout.
 pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
-    let store = ctx.places.read_history()?;
+    let store = ctx.storage.read_history()?;
     let runs = args
         .ids
         .iter()

@@ -1,6 +1,6 @@
 //! Runs' figures made up for tests: an outcome of a given accuracy, whole and consistent.
 
-use cifar_engine::events::{Device, EpochStats, Outcome};
+use cifar_engine::events::{DeviceKind, EpochStats, Outcome};
 use cifar_engine::metrics::Confusion;
 
 /// A finished outcome whose accuracy is `acc`, for tests of views and state.
@@ -12,7 +12,7 @@ pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
         row[(k + 1) % 10] = 1000 - right;
     }
     Outcome {
-        device: Device::Cpu,
+        device: DeviceKind::Cpu,
         epochs: (0..epochs)
             .map(|e| EpochStats {
                 epoch: e + 1,

@@ -8,7 +8,7 @@ pub mod variants;
 use serde::Serialize;
 
 use cifar_engine::config::TrainConfig;
-use cifar_engine::events::Device;
+use cifar_engine::events::DeviceKind;
 use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation};
 use cifar_engine::tricks::{self, TrickSet};
 
@@ -98,7 +98,7 @@ pub struct Run {
     pub tricks: TrickSet,
     pub config: TrainConfig,
     pub status: Status,
-    pub device: Option<Device>,
+    pub device: Option<DeviceKind>,
     /// The GPU's name where its backend gives one ("Apple M2 (Metal)", through wgpu).
     pub gpu: Option<String>,
     /// Mean training loss of each report window, oldest first (see [`MAX_LOSS_POINTS`]).
@@ -156,7 +156,7 @@ impl Run {
     }
 
     /// The device it trained on, as its outcome records it (the one its figures come from).
-    pub fn trained_on(&self) -> Option<Device> {
+    pub fn trained_on(&self) -> Option<DeviceKind> {
         self.outcome().map(|o| o.device).or(self.device)
     }
 
@@ -363,7 +363,7 @@ mod tests {
         let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
         let mut run = Run::new(1, TrickSet::new(), cfg);
         run.apply(TrainEvent::Started {
-            device: Device::Cpu,
+            device: DeviceKind::Cpu,
             gpu: None,
             train_images: 640,
             test_images: 100,

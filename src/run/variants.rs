@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::Run;
 use cifar_engine::config::TrainConfig;
-use cifar_engine::events::Device;
+use cifar_engine::events::DeviceKind;
 use cifar_engine::stats::{Interval, Verdict, paired_difference};
 use cifar_engine::tricks;
 
@@ -73,12 +73,12 @@ impl Seeds {
 
     /// What is repeated when nothing is asked: a single run stays one run (a demo must not get
     /// three times slower); a study takes 3 seeds on the CPU and 5 on a GPU.
-    pub fn default_for(study: bool, device: Device) -> Seeds {
+    pub fn default_for(study: bool, device: DeviceKind) -> Seeds {
         Seeds::Count(match (study, device) {
             (false, _) => 1,
-            (true, Device::Cpu) => 3,
-            (true, Device::Cuda) => 5,
-            (true, Device::Wgpu) => 3,
+            (true, DeviceKind::Cpu) => 3,
+            (true, DeviceKind::Cuda) => 5,
+            (true, DeviceKind::Wgpu) => 3,
         })
     }
 }
@@ -102,7 +102,7 @@ pub struct Trial {
     pub id: i64,
     pub name: String,
     pub config: TrainConfig,
-    pub device: Option<Device>,
+    pub device: Option<DeviceKind>,
     pub accuracy: f64,
     pub macro_f1: f64,
     pub seconds: f64,
@@ -136,7 +136,7 @@ impl Trial {
 }
 
 /// What makes runs the same variant: the name and the whole configuration but its seed.
-pub fn variant_key(name: &str, config: &TrainConfig, device: Option<Device>) -> String {
+pub fn variant_key(name: &str, config: &TrainConfig, device: Option<DeviceKind>) -> String {
     let mut c = config.clone();
     c.seed = 0;
     // The device is part of it: a GPU run of seed k is not the pair of a CPU run of seed k
@@ -155,7 +155,7 @@ pub struct Variant {
     pub key: String,
     pub name: String,
     /// Where its runs trained.
-    pub device: Option<Device>,
+    pub device: Option<DeviceKind>,
     /// The tricks against the baseline, as `+norm_inputs +lr_schedule`.
     pub tricks: String,
     pub epochs: usize,
@@ -179,7 +179,7 @@ impl Variant {
     /// Its name as shown, with the device where it is not the CPU: `baseline (cuda)`.
     pub fn label(&self) -> String {
         match self.device {
-            Some(d) if d != Device::Cpu => format!("{} ({d})", self.name),
+            Some(d) if d != DeviceKind::Cpu => format!("{} ({d})", self.name),
             _ => self.name.clone(),
         }
     }
@@ -562,7 +562,7 @@ pub(crate) mod tests {
             id,
             name: name.into(),
             config,
-            device: Some(Device::Cpu),
+            device: Some(DeviceKind::Cpu),
             accuracy,
             macro_f1: accuracy - 0.001,
             seconds: 90.0,
@@ -637,9 +637,9 @@ pub(crate) mod tests {
         for bad in ["0", "x", "1,,2", "1,2,1", "101"] {
             assert!(Seeds::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Seeds::default_for(false, Device::Cuda), Seeds::Count(1));
-        assert_eq!(Seeds::default_for(true, Device::Cpu), Seeds::Count(3));
-        assert_eq!(Seeds::default_for(true, Device::Cuda), Seeds::Count(5));
+        assert_eq!(Seeds::default_for(false, DeviceKind::Cuda), Seeds::Count(1));
+        assert_eq!(Seeds::default_for(true, DeviceKind::Cpu), Seeds::Count(3));
+        assert_eq!(Seeds::default_for(true, DeviceKind::Cuda), Seeds::Count(5));
         assert_eq!(Seeds::List(vec![1, 2]).to_string(), "1,2");
     }
 
@@ -684,7 +684,7 @@ pub(crate) mod tests {
         assert_eq!(g[0].repeats, [1], "the left-out run is named, not lost");
         // Seed 1 on a GPU is not a second draw of seed 1 on the CPU, nor its pair.
         let mut gpu = trial(60, "baseline", 1, 0.67);
-        gpu.device = Some(Device::Cuda);
+        gpu.device = Some(DeviceKind::Cuda);
         let g = group([trial(1, "baseline", 1, 0.66), gpu]);
         assert_eq!(g.len(), 2);
         assert!(g.iter().all(|v| v.repeats.is_empty()));

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use cifar_engine::config::TrainConfig;
-use cifar_engine::events::{Device, EpochStats, Outcome};
+use cifar_engine::events::{DeviceKind, EpochStats, Outcome};
 use cifar_engine::metrics::{Confusion, Report};
 use rusqlite::{Connection, params};
 
@@ -60,9 +60,9 @@ impl Row {
         {
             Some((kind, gpu)) => (
                 Some(match kind {
-                    "cuda" => Device::Cuda,
-                    "wgpu" => Device::Wgpu,
-                    _ => Device::Cpu,
+                    "cuda" => DeviceKind::Cuda,
+                    "wgpu" => DeviceKind::Wgpu,
+                    _ => DeviceKind::Cpu,
                 }),
                 Some(gpu.to_string()).filter(|g| !g.is_empty()),
             ),
@@ -88,7 +88,7 @@ impl Row {
                 match figures {
                     (Some(confusion), Some(report), Some(seconds), Some(images_per_sec)) => {
                         Status::Finished(Box::new(Outcome {
-                            device: device.unwrap_or(Device::Cpu),
+                            device: device.unwrap_or(DeviceKind::Cpu),
                             // Filled in with the run's epochs (see `with_epochs`).
                             epochs: Vec::new(),
                             confusion,

@@ -5,7 +5,7 @@ use super::*;
 use crate::run::Status;
 use crate::run::fixtures::outcome;
 use cifar_engine::config::{Hyper, TrainConfig};
-use cifar_engine::events::Device;
+use cifar_engine::events::DeviceKind;
 use cifar_engine::tricks::{self, TrickSet};
 
 fn cfg() -> TrainConfig {
@@ -64,14 +64,14 @@ fn every_status_reads_back_as_it_was_written() {
     let id = s.insert("baseline", &cfg()).unwrap();
     s.start(id, "cuda").unwrap();
     let mut o = outcome(0.7, 2);
-    o.device = Device::Cuda;
+    o.device = DeviceKind::Cuda;
     for e in &o.epochs {
         s.record_epoch(id, e, &[2.0], 20).unwrap();
     }
     s.finish(id, &o).unwrap();
     let run = s.get(id).unwrap();
     assert_eq!(run.status, Status::Finished(Box::new(o)));
-    assert_eq!((run.id, run.device), (id, Some(Device::Cuda)));
+    assert_eq!((run.id, run.device), (id, Some(DeviceKind::Cuda)));
     assert_eq!(run.tricks, TrickSet::new());
     assert!(run.created_at.is_some());
 
@@ -79,12 +79,12 @@ fn every_status_reads_back_as_it_was_written() {
     let id = s.insert("baseline", &cfg()).unwrap();
     s.start(id, "wgpu: AMD Radeon 780M (Vulkan)").unwrap();
     let mut o = outcome(0.7, 2);
-    o.device = Device::Wgpu;
+    o.device = DeviceKind::Wgpu;
     s.finish(id, &o).unwrap();
     let run = s.get(id).unwrap();
     assert_eq!(
         (run.device, run.gpu.as_deref()),
-        (Some(Device::Wgpu), Some("AMD Radeon 780M (Vulkan)"))
+        (Some(DeviceKind::Wgpu), Some("AMD Radeon 780M (Vulkan)"))
     );
     assert_eq!(
         run.device_label().as_deref(),

@@ -45,7 +45,7 @@ pub async fn run(
 ) -> Result<()> {
     let theme = Theme::from_env(ctx.settings.app.charts);
     let (tx, mut rx) = unbounded_channel::<Msg>();
-    let mut effects = Effects::new(ctx.places.clone(), tx);
+    let mut effects = Effects::new(ctx.storage.clone(), tx);
     effects.load_data(&ctx);
     let mut keys = EventStream::new();
     let fps = ctx.settings.app.fps.max(1);

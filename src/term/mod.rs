@@ -136,7 +136,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     // (run, study, resume) is taken as it is.
     let restored = match start {
         Start::Idle => {
-            crate::store::state::load(&crate::store::state::path_beside(&ctx.places.history))
+            crate::store::state::load(&crate::store::state::path_beside(&ctx.storage.history))
         }
         _ => Ok(None),
     };
@@ -170,7 +170,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
             app.update(Msg::Action(Action::Yes))
         }
         Start::Resume(id) => {
-            let store = ctx.places.open_history()?;
+            let store = ctx.storage.open_history()?;
             app.resume(&store.get(id)?).map_err(anyhow::Error::msg)?;
             Vec::new()
         }
