@@ -1,6 +1,8 @@
 //! Histories made up for tests: runs of the presets, recorded through a real (in-memory)
 //! store as training would record them.
 
+use std::path::{Path, PathBuf};
+
 use crate::run::Run;
 use crate::run::fixtures::outcome;
 use crate::store::Store;
@@ -41,4 +43,29 @@ pub(crate) fn stored_seeds(presets: usize, seeds: &[u64]) -> Vec<Run> {
         }
     }
     s.list().unwrap()
+}
+
+/// `chattr +i` on a path for the life of the guard; `None` where the file system or the
+/// process's capabilities do not allow it.
+pub(crate) struct Immutable(PathBuf);
+
+impl Immutable {
+    pub(crate) fn set(path: &Path) -> Option<Immutable> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
 }

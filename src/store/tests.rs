@@ -4,6 +4,7 @@ use super::schema::WRITE_WAIT;
 use super::*;
 use crate::run::Status;
 use crate::run::fixtures::outcome;
+use crate::store::fixtures::Immutable;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::events::DeviceKind;
 use cifar_engine::tricks::{self, TrickSet};
@@ -445,31 +446,6 @@ fn a_write_to_a_history_opened_read_only_says_read_only() {
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
     assert!(err.to_string().contains("h.db is read-only"), "{err}");
     assert!(err.to_string().contains("--history FILE"), "{err}");
-}
-
-/// `chattr +i` on a path for the life of the guard; `None` where the file system or the
-/// process's capabilities do not allow it.
-struct Immutable(PathBuf);
-
-impl Immutable {
-    fn set(path: &Path) -> Option<Immutable> {
-        let ok = std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Immutable(path.to_path_buf()))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 #[test]

@@ -241,7 +241,7 @@ impl Effects {
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
             Command::ImportSweep(dir) => self.ledger(LedgerTask::ImportSweep(dir)),
             Command::ReadSweep(dir) => self.read_sweep(dir),
-            Command::Quit | Command::Suspend => {}
+            Command::Quit | Command::Suspend | Command::Notify(_) => {}
         }
     }
 
@@ -407,6 +407,8 @@ impl Effects {
 /// the reason went to the History screen.
 struct Ledger {
     store: Option<Store>,
+    /// The history could only be opened for reading: it is shown, nothing is written to it.
+    read_only: bool,
     storage: Storage,
     tx: UnboundedSender<Msg>,
     /// History numbers of the runs this session inserted: a queued run can be ended before
@@ -418,25 +420,41 @@ struct Ledger {
 
 impl Ledger {
     fn open(storage: Storage, tx: UnboundedSender<Msg>, pending: Arc<Pending>) -> Ledger {
-        let store = match storage.open_history() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let why = e.to_string();
-                let _ = tx.send(Msg::Notice(format!(
-                    "history: {why}; runs are kept in memory only"
-                )));
-                let _ = tx.send(Msg::History(Err(why)));
-                None
+        let (store, read_only) = match storage.open_history() {
+            Ok(s) => (Some(s), false),
+            // What cannot be written can still be shown: `runs` reads it, so does this.
+            Err(e @ (StoreError::ReadOnly { .. } | StoreError::Locked { .. })) => {
+                match storage.read_history() {
+                    Ok(s) => {
+                        let _ = tx.send(Msg::Notice(format!(
+                            "history: {e}; it is shown read-only, and new runs are kept in \
+                             memory only"
+                        )));
+                        (Some(s), true)
+                    }
+                    Err(_) => (Self::unavailable(&tx, e), false),
+                }
             }
+            Err(e) => (Self::unavailable(&tx, e), false),
         };
         Ledger {
             store,
+            read_only,
             storage,
             tx,
             numbers: HashMap::new(),
             pending,
             data_dir: None,
         }
+    }
+
+    fn unavailable(tx: &UnboundedSender<Msg>, e: StoreError) -> Option<Store> {
+        let why = e.to_string();
+        let _ = tx.send(Msg::Notice(format!(
+            "history: {why}; runs are kept in memory only"
+        )));
+        let _ = tx.send(Msg::History(Err(why)));
+        None
     }
 
     fn serve(mut self, jobs: mpsc::Receiver<LedgerTask>) {
@@ -451,6 +469,10 @@ impl Ledger {
 
     fn handle(&mut self, job: LedgerTask) {
         match job {
+            // Said once, when it was opened: a read-only history numbers no new run.
+            LedgerTask::Insert { run, .. } if self.read_only => {
+                self.send(Msg::Stored { run, id: None });
+            }
             LedgerTask::Insert { run, name, config } => {
                 let id = match self.store.as_ref().map(|s| {
                     let id = s.insert(&name, &config)?;
@@ -715,6 +737,43 @@ mod tests {
             }
         }
         assert!(matches!(next(&mut rx), Msg::History(Ok(rows)) if rows.is_empty()));
+    }
+
+    /// A history nobody may write (here `chattr +i`) is shown read-only, as `runs` shows it,
+    /// rather than "not available"; a new run is kept in memory without a second word.
+    #[test]
+    fn a_read_only_history_is_shown_and_new_runs_are_kept_in_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = storage(tmp.path());
+        let mut store = Store::open(&storage.history).unwrap();
+        let id = store.insert("baseline", &cfg()).unwrap();
+        store
+            .finish(id, &crate::run::fixtures::outcome(0.5, 2))
+            .unwrap();
+        drop(store);
+        let Some(_guard) = crate::store::fixtures::Immutable::set(tmp.path()) else {
+            eprintln!("chattr +i is not available here: the read-only history is not tried");
+            return;
+        };
+        let (tx, mut rx) = unbounded_channel();
+        let mut effects = Effects::new(storage, tx);
+        effects.perform(Command::RefreshHistory);
+        effects.perform(Command::Enqueue {
+            run: 1,
+            name: "baseline".into(),
+            config: cfg(),
+        });
+        let Msg::Notice(said) = rx.blocking_recv().unwrap() else {
+            panic!("the first word is a notice");
+        };
+        assert!(
+            said.contains("is read-only") && said.contains("shown read-only"),
+            "{said}"
+        );
+        assert!(matches!(next(&mut rx), Msg::History(Ok(rows)) if rows.len() == 1));
+        assert_eq!(next(&mut rx), Msg::Stored { run: 1, id: None });
+        drop(effects);
+        assert!(rx.blocking_recv().is_none(), "nothing more said");
     }
 
     #[test]
