@@ -60,7 +60,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "s",
         "start a run with the ticked tricks (queued if busy)",
     ),
-    ("any", "a", "queue the seed study's eight presets (asks y)"),
+    (
+        "any",
+        "a",
+        "queue a study (asks y; s offers the next study)",
+    ),
     (
         "any",
         "x  X",
@@ -190,6 +194,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     if let Mode::ConfirmStudy = mode {
         return Some(match key.code {
             KeyCode::Char('y' | 'a') => Action::Yes,
+            KeyCode::Char('s') => Action::NextStudy,
             _ => Action::Abort,
         });
     }
@@ -390,6 +395,15 @@ mod tests {
             Some(Action::Delete)
         );
         assert_eq!(action(&m, Screen::Train, key(KeyCode::Char('d'))), None);
+        // The study question: y or a queues, s offers the next study, anything else declines.
+        for (c, want) in [
+            ('a', Action::Yes),
+            ('s', Action::NextStudy),
+            ('x', Action::Abort),
+        ] {
+            let got = action(&Mode::ConfirmStudy, Screen::Train, key(KeyCode::Char(c)));
+            assert_eq!(got, Some(want), "{c}");
+        }
         let confirm = Mode::ConfirmDelete(vec![1]);
         assert_eq!(
             action(&confirm, Screen::History, key(KeyCode::Char('y'))),

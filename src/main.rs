@@ -48,7 +48,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ctx.check_memory(&headless::run_config(&ctx, args)?.1, 1)?;
             tui::main(ctx, tui::Start::Run(args))
         }
-        Some(Command::Study(args)) => tui::main(ctx, tui::Start::Study(args)),
+        Some(Command::Study(args)) => {
+            // What only the headless study does is refused, not dropped without a word.
+            let headless_only = [
+                (args.out.is_some(), "--out"),
+                (args.fresh, "--fresh"),
+                (args.reference != "baseline", "--reference"),
+            ];
+            if let Some((_, flag)) = headless_only.iter().find(|(given, _)| *given) {
+                bail!(
+                    "{flag} applies to `cifar-tui study --headless` only. Fix: add --headless, \
+                     or leave {flag} out (the interface compares on its Compare screen, where b \
+                     picks the reference)"
+                );
+            }
+            cifar_engine::tricks::study(&args.preset)?;
+            tui::main(ctx, tui::Start::Study(args))
+        }
         Some(Command::Resume(args)) if args.headless => headless::resume(&ctx, args),
         Some(Command::Resume(args)) => {
             if !std::io::stdout().is_terminal() {

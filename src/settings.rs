@@ -44,6 +44,8 @@ pub struct AppSettings {
     /// Clicks and the wheel (an extra: every action has its key). Off leaves the mouse to the
     /// terminal, for selecting text.
     pub mouse: bool,
+    /// When a study's last run ends: the terminal bell and a desktop notification (OSC 9).
+    pub notify: bool,
 }
 
 impl Default for AppSettings {
@@ -57,6 +59,7 @@ impl Default for AppSettings {
             charts: Default::default(),
             seeds: None,
             mouse: true,
+            notify: true,
         }
     }
 }

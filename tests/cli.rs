@@ -630,6 +630,17 @@ fn bad_inputs_are_refused_early_with_the_right_fix() {
         assert!(!err.contains("loading CIFAR-10"), "{err}");
     }
 
+    // The interface's study takes --preset; what only the headless study does is refused.
+    for flag in [
+        &["--out", "x"][..],
+        &["--fresh"],
+        &["--reference", "norm_inputs"],
+    ] {
+        let args = [&["study"][..], flag].concat();
+        expect_failure(&env, &args, &[flag[0], "study --headless"]);
+    }
+    expect_failure(&env, &["study", "--preset", "nope"], &["nope"]);
+
     // A folder given with --data is the person's: never "delete it so cifar-tui downloads".
     let batch = env.data.join("data_batch_2.bin");
     std::fs::remove_file(&batch).unwrap();

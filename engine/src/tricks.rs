@@ -255,6 +255,7 @@ pub fn describe_short(tricks: &TrickSet) -> String {
 }
 
 /// A named set of tricks: the seed study's scenarios.
+#[derive(Debug)]
 pub struct Preset {
     pub name: &'static str,
     pub tricks: &'static [Trick],
@@ -441,6 +442,7 @@ pub const LECUN_PRESETS: [Preset; 8] = [
 ];
 
 /// A named list of presets trained together and compared (`study --preset NAME`).
+#[derive(Debug)]
 pub struct Study {
     pub name: &'static str,
     pub about: &'static str,

@@ -22,7 +22,7 @@ use crate::run::{Run, RunKey, Status};
 use crate::store::state::{Settings, UiState};
 use cifar_engine::config::Hyper;
 use cifar_engine::events::{DeviceChoice, DeviceKind, TrainEvent};
-use cifar_engine::tricks::{self, TRICKS, Trick, TrickSet};
+use cifar_engine::tricks::{self, STUDIES, Study, TRICKS, Trick, TrickSet};
 
 /// What the Sweep screen says when no sweep is watched.
 pub const NO_SWEEP: &str = "no sweep watched: start cifar-tui with --sweep DIR (a folder made \
@@ -72,7 +72,8 @@ pub enum Mode {
     ConfirmQuit,
     /// `d` on the History screen: `y` deletes these runs.
     ConfirmDelete(Vec<i64>),
-    /// `a`: eight runs are a lot to queue by a stray key; `y` or `a` again queues them.
+    /// `a`: a study is a lot to queue by a stray key; `y` or `a` again queues [`App::study`],
+    /// `s` offers the next study.
     ConfirmStudy,
     /// `/` on the History screen: typing the text runs are filtered by, live.
     Search(String),
@@ -85,6 +86,12 @@ pub struct App {
     pub tricks: TrickSet,
     pub values: Editable,
     /// Row of the left panel under the cursor.
+    /// The study `a` offers (`study --preset` names it; `s` at the question turns it).
+    pub study: &'static Study,
+    /// The study queued last and its runs, until the last of them ends.
+    pub study_queued: Option<(&'static str, Vec<RunKey>)>,
+    /// Ring the bell and notify when a study ends (`[app] notify`).
+    pub notify: bool,
     pub cursor: usize,
     pub runs: Vec<Run>,
     next_id: RunKey,
@@ -147,6 +154,9 @@ impl App {
             },
             tricks,
             values,
+            study_queued: None,
+            notify: true,
+            study: &STUDIES[0],
             cursor: 0,
             runs: Vec::new(),
             next_id: 1,
@@ -310,7 +320,10 @@ impl App {
                     }
                 }
             }
-            Msg::Done { run, result } => self.done(run, result, &mut out),
+            Msg::Done { run, result } => {
+                self.done(run, result, &mut out);
+                self.study_end(&mut out);
+            }
         }
         if self.notice != said {
             self.notice_age = 0;
@@ -367,6 +380,33 @@ impl App {
                 taken.chars().count()
             ));
         }
+    }
+
+    /// Once the last run of the queued study has ended (finished, failed or cancelled): says
+    /// so on screen and, unless `[app] notify` is off, with the bell and a desktop
+    /// notification, since a study takes long enough to be left alone.
+    fn study_end(&mut self, out: &mut Vec<Command>) {
+        let Some((name, keys)) = &self.study_queued else {
+            return;
+        };
+        let ended = |r: &Run| !(r.status.is_active() || r.status == Status::Queued);
+        let runs: Vec<&Run> = self.runs.iter().filter(|r| keys.contains(&r.key)).collect();
+        if !runs.iter().all(|r| ended(r)) {
+            return;
+        }
+        let finished = runs
+            .iter()
+            .filter(|r| matches!(r.status, Status::Finished(_)))
+            .count();
+        let text = format!(
+            "the {name} study has ended: {finished} of its {} runs finished; Compare shows them",
+            runs.len()
+        );
+        self.study_queued = None;
+        if self.notify {
+            out.push(Command::Notify(format!("cifar-tui: {text}")));
+        }
+        self.notice = Some(text);
     }
 
     /// A notice goes once read, so the footer's help comes back; a question stays until

@@ -62,6 +62,8 @@ pub enum Action {
     Preset(usize),
     Start,
     QueueStudy,
+    /// While a study is offered: offer the next one (seed, lecun, …) instead.
+    NextStudy,
     Cancel,
     Input(char),
     Backspace,
@@ -206,5 +208,7 @@ pub enum Command {
     ImportSweep(PathBuf),
     /// Hand the terminal back to the shell and stop until `fg`.
     Suspend,
+    /// Ring the bell and send a desktop notification (OSC 9) saying this.
+    Notify(String),
     Quit,
 }

@@ -274,6 +274,94 @@ fn study_key_asks_then_queues_the_eight_presets_in_order() {
     assert!(app.runs[7].config.dropout_conv.is_some());
 }
 
+/// `s` at the study question offers the next study; `y` queues the one offered.
+#[test]
+fn the_study_question_offers_each_study_and_queues_the_one_shown() {
+    let mut app = app();
+    app.values.seeds = Some(Seeds::Count(1));
+    act(&mut app, Action::QueueStudy);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("queue the seed study")
+            && app
+                .notice
+                .as_deref()
+                .unwrap()
+                .contains("s: the lecun study"),
+        "{:?}",
+        app.notice
+    );
+    act(&mut app, Action::NextStudy);
+    assert_eq!(app.mode, Mode::ConfirmStudy, "still asking");
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("queue the lecun study, 8 runs")
+    );
+    act(&mut app, Action::Yes);
+    let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, cifar_engine::tricks::LECUN_PRESETS.map(|p| p.name));
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("queued the lecun study")
+    );
+}
+
+/// The end of a study's last run (whatever its end) is said on screen and, unless
+/// `[app] notify` is off, with the bell and a notification; runs outside the study do not
+/// count, and the next study is told of only once it ends too.
+#[test]
+fn the_end_of_a_study_is_rung_once() {
+    let notified = |cmds: &[Command]| {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Command::Notify(text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    for notify in [true, false] {
+        let mut app = app();
+        app.notify = notify;
+        app.parallel = 8;
+        app.values.seeds = Some(Seeds::Count(1));
+        queue(&mut app, Some(1));
+        act(&mut app, Action::QueueStudy);
+        act(&mut app, Action::Yes);
+        let mut said = Vec::new();
+        for run in 2..=9 {
+            app.update(Msg::Stored {
+                run,
+                id: Some(run as i64),
+            });
+        }
+        for run in 2..=9 {
+            let result = match run {
+                5 => Err(RunEnd::Cancelled),
+                _ => Ok(Box::new(outcome(0.6, 2))),
+            };
+            said.extend(notified(&app.update(Msg::Done { run, result })));
+            assert_eq!(said.is_empty(), run < 9 || !notify, "after run {run}");
+        }
+        let text = "the seed study has ended: 7 of its 8 runs finished; Compare shows them";
+        assert_eq!(app.notice.as_deref(), Some(text));
+        if notify {
+            assert_eq!(said, [format!("cifar-tui: {text}")]);
+        }
+        // The run queued before the study ends later: nothing more is rung.
+        let cmds = app.update(Msg::Done {
+            run: 1,
+            result: Ok(Box::new(outcome(0.6, 2))),
+        });
+        assert!(notified(&cmds).is_empty());
+    }
+}
+
 #[test]
 fn seeds_repeat_a_run_and_the_study_seed_by_seed() {
     let mut app = app();

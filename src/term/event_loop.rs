@@ -29,6 +29,7 @@ fn carry_out(
         match command {
             Command::Quit => quit = true,
             Command::Suspend => super::suspend(terminal, ctx)?,
+            Command::Notify(text) => super::notify(&text),
             command => effects.perform(command),
         }
     }

@@ -65,6 +65,16 @@ pub fn suspend(_: &mut DefaultTerminal, _: &Context) -> Result<()> {
     Ok(())
 }
 
+/// A study's end, for a person who left it training: the bell (which tmux and screen pass on
+/// and mark on the window) and OSC 9, the desktop notification that kitty, iTerm2, WezTerm
+/// and foot show; a terminal that does not know OSC 9 ignores it.
+pub fn notify(text: &str) {
+    use std::io::Write;
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]9;{clean}\x07\x07").and_then(|()| out.flush());
+}
+
 /// The process's own stderr while the interface is up, to put back.
 static SAVED_STDERR: std::sync::Mutex<Option<std::os::fd::OwnedFd>> = std::sync::Mutex::new(None);
 
@@ -131,6 +141,9 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default()),
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
+    if let Start::Study(a) = &start {
+        app.study = tricks::study(&a.preset)?;
+    }
     app.values.train_limit = overrides.train_limit();
     // A plain start takes the last session's settings; a command line that names its run
     // (run, study, resume) is taken as it is.
@@ -150,6 +163,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .clone()
         .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
+    app.notify = ctx.settings.app.notify;
     app.parallel_auto = ctx.parallel.is_none();
     if app.parallel_auto && ctx.device == DeviceChoice::CudaAll {
         app.gpus = cifar_engine::backend::gpu_count();

@@ -13,7 +13,7 @@ use crate::app::{
     Action, App, Command, DataState, ITEM_COUNT, Item, MAX_INPUT, Mode, Screen, Target,
 };
 use crate::run::{RunKey, Status};
-use cifar_engine::tricks::PRESETS;
+use cifar_engine::tricks::STUDIES;
 
 impl App {
     /// What a key does in the current mode.
@@ -32,17 +32,28 @@ impl App {
             (Mode::ConfirmStudy, Action::Yes) => {
                 self.mode = Mode::Normal;
                 let seeds = self.seeds(true);
+                let study = self.study;
+                let first = self.runs.len();
                 // Seed by seed: a study stopped half-way still has whole, paired seeds.
                 for &seed in &seeds {
-                    for p in &PRESETS {
+                    for p in study.presets {
                         self.enqueue(p.trick_set(), seed, out);
                     }
                 }
+                let keys = self.runs[first..].iter().map(|r| r.key).collect();
+                self.study_queued = Some((study.name, keys));
                 self.notice = Some(format!(
-                    "queued the seed study: eight presets x {} seed(s) ({})",
+                    "queued the {} study: {} presets x {} seed(s) ({})",
+                    study.name,
+                    study.presets.len(),
                     seeds.len(),
                     seed_list(&seeds)
                 ));
+            }
+            (Mode::ConfirmStudy, Action::NextStudy) => {
+                let i = STUDIES.iter().position(|s| s.name == self.study.name);
+                self.study = &STUDIES[i.map_or(0, |i| (i + 1) % STUDIES.len())];
+                self.ask_study();
             }
             (Mode::ConfirmStudy, _) => {
                 self.mode = Mode::Normal;
@@ -167,6 +178,27 @@ impl App {
 
     /// The run queue's keys, the same on every screen: `s` queues a run (one per seed), `a`
     /// asks to queue the seed study, `x` cancels a run and `X` every queued one.
+    /// Offers [`App::study`]: what it queues, and which study `s` would offer instead.
+    fn ask_study(&mut self) {
+        let seeds = self.seeds(true);
+        let study = self.study;
+        let i = STUDIES
+            .iter()
+            .position(|s| s.name == study.name)
+            .unwrap_or(0);
+        let next = STUDIES[(i + 1) % STUDIES.len()].name;
+        self.mode = Mode::ConfirmStudy;
+        self.notice = Some(format!(
+            "queue the {} study, {} runs ({} presets x {} seed(s), {} epochs)? y or a: yes, s: \
+             the {next} study, other keys: no",
+            study.name,
+            study.presets.len() * seeds.len(),
+            study.presets.len(),
+            seeds.len(),
+            self.values.hyper.epochs
+        ));
+    }
+
     fn act_queue(&mut self, action: Action, out: &mut Vec<Command>) {
         match action {
             Action::Start | Action::QueueStudy if matches!(self.data, DataState::Failed(_)) => {
@@ -185,18 +217,7 @@ impl App {
                     )
                 });
             }
-            Action::QueueStudy => {
-                let seeds = self.seeds(true);
-                self.mode = Mode::ConfirmStudy;
-                self.notice = Some(format!(
-                    "queue {} runs ({} presets x {} seed(s), {} epochs)? y or a: yes, other keys: \
-                     no",
-                    PRESETS.len() * seeds.len(),
-                    PRESETS.len(),
-                    seeds.len(),
-                    self.values.hyper.epochs
-                ));
-            }
+            Action::QueueStudy => self.ask_study(),
             Action::Cancel => {
                 if let Some(run) = self.active_run()
                     && run.evaluating
