@@ -263,7 +263,7 @@ fn study_key_asks_then_queues_the_eight_presets_in_order() {
         app.notice
             .as_deref()
             .unwrap()
-            .contains("8 runs (8 presets x 1 seed(s), 10 epochs)? y or a: yes")
+            .contains("seed study, 8 runs (8 x 1 seed(s), 10 ep)? y: queue")
     );
     act(&mut app, Action::Down);
     assert_eq!((app.mode.clone(), app.runs.len()), (Mode::Normal, 0));
@@ -281,15 +281,8 @@ fn the_study_question_offers_each_study_and_queues_the_one_shown() {
     app.values.seeds = Some(Seeds::Count(1));
     act(&mut app, Action::QueueStudy);
     assert!(
-        app.notice
-            .as_deref()
-            .unwrap()
-            .starts_with("queue the seed study")
-            && app
-                .notice
-                .as_deref()
-                .unwrap()
-                .contains("s: the lecun study"),
+        app.notice.as_deref().unwrap().starts_with("seed study")
+            && app.notice.as_deref().unwrap().contains("s: lecun study"),
         "{:?}",
         app.notice
     );
@@ -299,7 +292,7 @@ fn the_study_question_offers_each_study_and_queues_the_one_shown() {
         app.notice
             .as_deref()
             .unwrap()
-            .starts_with("queue the lecun study, 8 runs")
+            .starts_with("lecun study, 8 runs")
     );
     act(&mut app, Action::Yes);
     let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();

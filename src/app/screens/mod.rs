@@ -188,9 +188,9 @@ impl App {
             .unwrap_or(0);
         let next = STUDIES[(i + 1) % STUDIES.len()].name;
         self.mode = Mode::ConfirmStudy;
+        // One line at 80 columns: what it queues, and the two other answers.
         self.notice = Some(format!(
-            "queue the {} study, {} runs ({} presets x {} seed(s), {} epochs)? y or a: yes, s: \
-             the {next} study, other keys: no",
+            "{} study, {} runs ({} x {} seed(s), {} ep)? y: queue, s: {next} study, other: no",
             study.name,
             study.presets.len() * seeds.len(),
             study.presets.len(),
