@@ -257,15 +257,20 @@ pub fn load<B: TrainBackend>(
     Ok((model.load_record(model_record), optim))
 }
 
-/// Epoch counts of the complete checkpoints in `dir` (whoever owns them), ascending.
-pub fn complete(dir: &Path) -> Vec<usize> {
-    let mut found: Vec<usize> = std::fs::read_dir(dir)
+/// Epoch counts of the `epoch-K` folders in `dir`, complete or not, in no order.
+pub fn epoch_folders(dir: &Path) -> impl Iterator<Item = usize> {
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| {
             let name = e.ok()?.file_name();
             name.to_str()?.strip_prefix("epoch-")?.parse().ok()
         })
+}
+
+/// Epoch counts of the complete checkpoints in `dir` (whoever owns them), ascending.
+pub fn complete(dir: &Path) -> Vec<usize> {
+    let mut found: Vec<usize> = epoch_folders(dir)
         .filter(|&k| epoch_dir(dir, k).join(MANIFEST).is_file())
         .collect();
     found.sort_unstable();

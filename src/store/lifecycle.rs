@@ -390,14 +390,7 @@ fn lost_epochs(storage: &Storage, id: i64, dir: &Path, kept: usize, stored: usiz
     // Before checkpoints had owners they lay in checkpoints/<run>/, with no manifest to check
     // them by: this version cannot tell whose they are, so it does not read them.
     let legacy = storage.checkpoints.join(id.to_string());
-    let old_epochs = std::fs::read_dir(&legacy)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.ok()?.file_name();
-            name.to_str()?.strip_prefix("epoch-")?.parse::<usize>().ok()
-        });
-    let why = match old_epochs.max() {
+    let why = match checkpoint::epoch_folders(&legacy).max() {
         Some(k) => format!(
             "its checkpoint after epoch {k} is in the old layout ({}), which this version \
              cannot read",

@@ -19,8 +19,8 @@ pub fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// One image's bytes as floats, channel by channel: `out = byte · scale[c] + shift[c]` over
-/// `planes.len() / plane` channels.
+/// One image's bytes as floats, channel by channel: `out = byte · scale[c] + shift[c]`, each
+/// channel `plane` values long.
 pub fn bytes_affine(out: &mut [f32], bytes: &[u8], plane: usize, scale: &[f32], shift: &[f32]) {
     for (c, (out, bytes)) in out.chunks_mut(plane).zip(bytes.chunks(plane)).enumerate() {
         let (a, b) = (scale[c], shift[c]);
