@@ -4,6 +4,7 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
+use crate::app::detail::Move;
 use crate::app::{Action, Mode, Screen, Target};
 use ratatui::layout::Rect;
 
@@ -72,8 +73,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "any",
-        "?  z  w",
-        "help / a chart alone, in turn / loss: last epoch, all",
+        "?  n  z  w",
+        "help / every message, whole / a chart alone / loss: last epoch",
     ),
     (
         "any",
@@ -105,12 +106,12 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "Compare",
         "Enter  b",
-        "open the run's results / make it the reference",
+        "the run whole (Enter again: results) / the reference",
     ),
     (
         "History",
         "Up Down Space A",
-        "move / select (A all or none) · Enter: results",
+        "move / select (A all or none) · Enter: the run whole",
     ),
     (
         "History",
@@ -124,8 +125,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "Sweep",
-        "Up Down  i",
-        "move in the tasks / import the finished ones",
+        "Up Down Enter i",
+        "move / a task whole / import the finished ones",
     ),
 ];
 
@@ -140,6 +141,8 @@ pub fn mouse(mode: &Mode, hits: &Hits, ev: MouseEvent) -> Option<Action> {
         }
         (Mode::Normal, MouseEventKind::ScrollUp) => Some(Action::Up),
         (Mode::Normal, MouseEventKind::ScrollDown) => Some(Action::Down),
+        (Mode::Detail(_), MouseEventKind::ScrollUp) => Some(Action::Scroll(Move::Line(-3))),
+        (Mode::Detail(_), MouseEventKind::ScrollDown) => Some(Action::Scroll(Move::Line(3))),
         _ => None,
     }
 }
@@ -191,6 +194,22 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if let Mode::Detail(_) = mode {
+        // As a pager: Enter goes on to a finished run's results, the rest closes or moves.
+        return match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::Scroll(Move::Line(-1))),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::Scroll(Move::Line(1))),
+            KeyCode::PageUp | KeyCode::Char('b') => Some(Action::Scroll(Move::Page(-1))),
+            KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::Scroll(Move::Page(1))),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Scroll(Move::Home)),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Scroll(Move::End)),
+            KeyCode::Enter => Some(Action::Commit),
+            KeyCode::Esc | KeyCode::Char('q' | 'n') | KeyCode::Backspace | KeyCode::Left => {
+                Some(Action::Abort)
+            }
+            _ => None,
+        };
+    }
     if let Mode::ConfirmStudy = mode {
         return Some(match key.code {
             KeyCode::Char('y' | 'a') => Action::Yes,
@@ -236,6 +255,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('D') if screen == Screen::Train => Action::ResetSettings,
         KeyCode::Char('z') => Action::Zoom,
         KeyCode::Char('w') => Action::LossWindow,
+        KeyCode::Char('n') => Action::Notices,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Left | KeyCode::Char('h') => Action::Left,
@@ -355,6 +375,30 @@ mod tests {
             ),
             Some(Action::ForceQuit)
         );
+    }
+
+    /// The detail view reads keys as a pager does; Enter goes on, Esc and q close.
+    #[test]
+    fn the_detail_view_takes_pager_keys() {
+        use crate::app::detail::{Detail, Subject};
+        let m = Mode::Detail(Detail::new(Subject::Notices));
+        let at = |code| action(&m, Screen::History, key(code));
+        assert_eq!(at(KeyCode::Down), Some(Action::Scroll(Move::Line(1))));
+        assert_eq!(at(KeyCode::Char('k')), Some(Action::Scroll(Move::Line(-1))));
+        assert_eq!(at(KeyCode::PageDown), Some(Action::Scroll(Move::Page(1))));
+        assert_eq!(at(KeyCode::Char(' ')), Some(Action::Scroll(Move::Page(1))));
+        assert_eq!(at(KeyCode::End), Some(Action::Scroll(Move::End)));
+        assert_eq!(at(KeyCode::Char('g')), Some(Action::Scroll(Move::Home)));
+        assert_eq!(at(KeyCode::Enter), Some(Action::Commit));
+        for close in [KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('n')] {
+            assert_eq!(at(close), Some(Action::Abort));
+        }
+        // Keys of the screen underneath do nothing while it is open.
+        assert_eq!(at(KeyCode::Char('d')), None);
+        assert_eq!(at(KeyCode::Char('s')), None);
+        let normal = Mode::Normal;
+        let n = action(&normal, Screen::Train, key(KeyCode::Char('n')));
+        assert_eq!(n, Some(Action::Notices));
     }
 
     #[test]

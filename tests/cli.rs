@@ -104,7 +104,7 @@ fn figures_on(env: &Env, history: &Path, id: i64) -> Figures {
     (
         epochs,
         v["confusion"].clone(),
-        serde_json::json!([v["losses"], v["steps_per_point"]]),
+        serde_json::json!([v["losses"], v["steps_per_epoch"]]),
         v["status"].as_str().unwrap().to_string(),
     )
 }

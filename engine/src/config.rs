@@ -565,6 +565,17 @@ impl MemoryEstimate {
 }
 
 impl TrainConfig {
+    /// Training images a run of this configuration sees each epoch on CIFAR-10.
+    pub fn train_images(&self) -> usize {
+        self.train_limit
+            .map_or(TRAIN_IMAGES, |n| n.min(TRAIN_IMAGES))
+    }
+
+    /// Training steps an epoch of this configuration takes on CIFAR-10.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train_images().div_ceil(self.batch_size.max(1))
+    }
+
     /// The memory a run of this configuration needs. Checked against measurement on the CPU
     /// (peak RSS, one epoch): 434 MB estimated vs 465 MB measured at batch 512, 903 MB vs
     /// 881 MB at 2048; batch 50000 would need 16.4 GB (about 14 GB measured).
@@ -581,7 +592,7 @@ impl TrainConfig {
             0
         };
         let per_train_image = (KEPT + masks + CONV1) * F32;
-        let train_images = self.train_limit.unwrap_or(TRAIN_IMAGES).min(TRAIN_IMAGES) as u64;
+        let train_images = self.train_images() as u64;
         let batch = (self.batch_size as u64).min(train_images);
         let record = 1 + INPUT;
         let loaded = (TRAIN_IMAGES + TEST_IMAGES) as u64 * record;

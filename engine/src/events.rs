@@ -12,6 +12,19 @@ use crate::metrics::{Confusion, Report};
 /// its queue, so the loop reads once per window instead of once per step.
 pub const REPORT_EVERY: usize = 20;
 
+/// Whether a loss report comes after `step` (1-based) of an epoch of `steps_per_epoch` steps:
+/// every [`REPORT_EVERY`] steps and after the epoch's last, so an epoch's last window is
+/// usually shorter than the others (2 steps of 782 on the full set).
+pub fn reports_after(step: usize, steps_per_epoch: usize) -> bool {
+    step.is_multiple_of(REPORT_EVERY) || step == steps_per_epoch
+}
+
+/// The steps of an epoch after which a loss report comes, in order: what the engine sends,
+/// for whoever has to stand in for it (tests, curves stored before reports kept their step).
+pub fn report_steps(steps_per_epoch: usize) -> impl Iterator<Item = usize> {
+    (1..=steps_per_epoch).filter(move |&s| reports_after(s, steps_per_epoch))
+}
+
 /// Validation points within an epoch when someone watches (the interface): the last one is
 /// the epoch's own, on the whole test set; the others are on [`VAL_POINT_IMAGES`] of it.
 pub const VAL_POINTS: usize = 4;

@@ -1,6 +1,7 @@
 //! The app's state and its update step: messages in, commands out. No terminal, no burn, no
 //! channels, so every behaviour here is testable by feeding messages.
 
+pub mod detail;
 pub mod history;
 mod msg;
 pub mod params;
@@ -33,6 +34,9 @@ pub const MAX_INPUT: usize = 60;
 
 /// How long a notice stays in the footer.
 pub const NOTICE_SECONDS: u32 = 8;
+
+/// Most messages `n` keeps; older ones go first.
+pub const MAX_NOTICES: usize = 500;
 
 /// A chart of the Train screen, drawn over the whole screen by `z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +81,8 @@ pub enum Mode {
     ConfirmStudy,
     /// `/` on the History screen: typing the text runs are filtered by, live.
     Search(String),
+    /// Enter on a row, `n`: its text whole, scrolled.
+    Detail(detail::Detail),
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +106,8 @@ pub struct App {
     pub notice: Option<String>,
     /// Seconds the notice has been shown.
     notice_age: u32,
+    /// Every notice shown this session, oldest first (`n` shows them whole).
+    pub notices: std::collections::VecDeque<String>,
     /// The run the Results screen shows; `None` follows the run that finished last.
     pub results_run: Option<RunKey>,
     /// The run of this session that finished last.
@@ -163,6 +171,7 @@ impl App {
             data: DataState::Loading(None),
             notice: None,
             notice_age: 0,
+            notices: Default::default(),
             results_run: None,
             last_finished: None,
             opened: BTreeSet::new(),
@@ -327,6 +336,12 @@ impl App {
         }
         if self.notice != said {
             self.notice_age = 0;
+            if let Some(n) = &self.notice {
+                if self.notices.len() == MAX_NOTICES {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(n.clone());
+            }
         }
         let now = self.settings_kept();
         if now != self.saved {

@@ -99,6 +99,10 @@ pub enum Action {
     Click(Target),
     /// Train screen: the loss chart shows the last epoch's steps, or the whole run.
     LossWindow,
+    /// The detail view moved: a line, a page, its start or end.
+    Scroll(super::detail::Move),
+    /// `n`: every message of this session, whole.
+    Notices,
 }
 
 /// What was drawn where a click lands.

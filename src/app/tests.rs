@@ -3,6 +3,7 @@
 
 use super::screens::numbers;
 use super::*;
+use crate::app::detail::Subject;
 use crate::run::fixtures::outcome;
 use crate::run::variants::Seeds;
 use cifar_engine::events::Progress;
@@ -718,8 +719,13 @@ fn history_selection_feeds_compare_and_delete_asks_first() {
     );
     act(&mut app, Action::Delete);
     assert_eq!(act(&mut app, Action::Yes), [Command::Delete(vec![3])]);
+    // Enter shows the run whole; Enter again, its results.
     act(&mut app, Action::Edit);
-    assert_eq!(app.screen, Screen::Results);
+    assert!(
+        matches!(&app.mode, Mode::Detail(d) if d.subject == Subject::Stored(Box::new(app.history.rows[0].clone())))
+    );
+    act(&mut app, Action::Commit);
+    assert_eq!((app.screen, &app.mode), (Screen::Results, &Mode::Normal));
     assert_eq!(app.results().unwrap().stored(), Some(3));
 }
 
@@ -769,7 +775,7 @@ fn progress_events_update_the_live_run() {
     });
     let run = app.live_run().unwrap();
     assert!(matches!(run.status, Status::Running(_)));
-    assert_eq!(run.losses, [2.1]);
+    assert_eq!(run.losses, crate::run::fixtures::loss_points(&[2.1]));
 }
 
 /// Issue 9: `e` shows the run that finished last, even after an old one was opened.
@@ -780,6 +786,7 @@ fn results_follow_the_run_that_finished_last() {
     act(&mut app, Action::Goto(Screen::History));
     act(&mut app, Action::Down);
     act(&mut app, Action::Edit);
+    act(&mut app, Action::Commit);
     assert_eq!(
         (app.screen, app.results().unwrap().id),
         (Screen::Results, 2)
@@ -1051,4 +1058,37 @@ fn every_scenario_of_a_seeded_study_is_summed_over_its_seeds() {
         .map(|p| (p.name.to_string(), 3))
         .collect();
     assert_eq!(over, expected);
+}
+
+/// Issue 18 #10: Enter shows a row whole (a failure's whole message, which tables and the
+/// footer cut), Enter again a finished run's results; `n` shows every message of the session.
+#[test]
+fn enter_shows_a_row_whole_and_n_every_message() {
+    let mut app = app();
+    let mut rows = crate::store::fixtures::stored(2);
+    let why = "no NVIDIA driver found (libcuda.so is not on this machine): install the driver, \
+               or choose --device cpu or wgpu";
+    rows[0].status = Status::Failed(why.into());
+    app.update(Msg::History(Ok(rows.clone())));
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Edit);
+    let Mode::Detail(d) = &app.mode else {
+        panic!("{:?}", app.mode)
+    };
+    assert_eq!(d.subject, Subject::Stored(Box::new(rows[0].clone())));
+    // A run without results stays described, and says so.
+    act(&mut app, Action::Commit);
+    assert!(matches!(app.mode, Mode::Detail(_)));
+    assert_eq!(app.screen, Screen::History);
+    assert!(app.notice.as_deref().unwrap().contains("has no results"));
+    act(&mut app, Action::Abort);
+    assert_eq!(app.mode, Mode::Normal);
+
+    // Every notice is kept, whole, in the order shown.
+    act(&mut app, Action::Goto(Screen::Sweep));
+    act(&mut app, Action::Import);
+    act(&mut app, Action::Notices);
+    assert!(matches!(&app.mode, Mode::Detail(d) if d.subject == Subject::Notices));
+    let kept: Vec<&str> = app.notices.iter().map(String::as_str).collect();
+    assert_eq!(kept, ["run #2 has no results", crate::app::NO_SWEEP]);
 }

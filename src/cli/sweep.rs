@@ -633,7 +633,8 @@ fn result_of(store: &Store, id: i64, spec: &TaskSpec, origin: Origin) -> Result<
         config: spec.config.clone(),
         outcome: outcome.clone(),
         losses: run.losses,
-        steps_per_point: run.steps_per_point,
+        steps_per_epoch: Some(run.steps_per_epoch),
+        steps_per_point: None,
         created_at: run.created_at.unwrap_or_default(),
         finished_at: store::now(),
     })

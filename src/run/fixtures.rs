@@ -31,3 +31,15 @@ pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
         images_per_sec: 900.0,
     }
 }
+
+/// A loss curve of these values, one report window of 20 steps each.
+pub(crate) fn loss_points(values: &[f64]) -> Vec<crate::run::LossPoint> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &loss)| crate::run::LossPoint {
+            step: 20 * (i + 1),
+            loss,
+        })
+        .collect()
+}

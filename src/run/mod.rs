@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod losses;
 pub mod variants;
 
 use serde::Serialize;
@@ -12,12 +13,10 @@ use cifar_engine::events::DeviceKind;
 use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation};
 use cifar_engine::tricks::{self, TrickSet};
 
+pub use losses::{LossPoint, MAX_LOSS_POINTS};
+
 /// The session's key for a run: engine events and commands name a run by it.
 pub type RunKey = u64;
-
-/// Most loss points a run keeps; older points are merged pairwise beyond that, so a long run
-/// costs bounded memory and drawing time.
-pub const MAX_LOSS_POINTS: usize = 1024;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -101,10 +100,9 @@ pub struct Run {
     pub device: Option<DeviceKind>,
     /// The GPU's name where its backend gives one ("Apple M2 (Metal)", through wgpu).
     pub gpu: Option<String>,
-    /// Mean training loss of each report window, oldest first (see [`MAX_LOSS_POINTS`]).
-    pub losses: Vec<f64>,
-    /// Training steps each point of `losses` stands for.
-    pub steps_per_point: usize,
+    /// Mean training loss of each report window with the step it ended at, oldest first (see
+    /// [`MAX_LOSS_POINTS`]).
+    pub losses: Vec<LossPoint>,
     /// Running train accuracy at each report, at its place in epochs (1.5 = half-way through
     /// the second), while this session trains it: the chart moves within an epoch.
     pub train_curve: Vec<(f64, f64)>,
@@ -141,7 +139,6 @@ impl Run {
             device: None,
             gpu: None,
             losses: Vec::new(),
-            steps_per_point: cifar_engine::events::REPORT_EVERY,
             train_curve: Vec::new(),
             val_points: Vec::new(),
             epochs: Vec::new(),
@@ -188,7 +185,8 @@ impl Run {
             TrainEvent::FittingZca { step } => self.fitting_zca = Some(step),
             TrainEvent::Progress(p) => {
                 self.preparing = None;
-                self.push_loss(p.loss);
+                let step = p.epoch * p.steps_per_epoch + p.step;
+                losses::push(&mut self.losses, LossPoint { step, loss: p.loss });
                 let at = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
                 self.train_curve.push((at, p.accuracy));
                 if self.train_curve.len() > MAX_LOSS_POINTS {
@@ -235,16 +233,13 @@ impl Run {
         points
     }
 
-    fn push_loss(&mut self, loss: f64) {
-        self.losses.push(loss);
-        if self.losses.len() > MAX_LOSS_POINTS {
-            self.losses = self
-                .losses
-                .chunks(2)
-                .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-                .collect();
-            self.steps_per_point *= 2;
-        }
+    /// The training loss at its place in epochs (1.5: half-way through the second), each
+    /// point where its report window ended.
+    pub fn loss_curve(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let per_epoch = self.steps_per_epoch.max(1) as f64;
+        self.losses
+            .iter()
+            .map(move |p| (p.step as f64 / per_epoch, p.loss))
     }
 
     /// Its number in the history, once it has one.
@@ -404,17 +399,38 @@ mod tests {
 
     #[test]
     fn loss_history_stays_bounded() {
-        let cfg = tricks::resolve(&TrickSet::new(), &Hyper::default());
-        let mut run = Run::new(1, TrickSet::new(), cfg);
+        let mut run = started();
         for i in 0..5000 {
             run.apply(TrainEvent::Progress(Progress {
                 loss: i as f64,
-                ..progress(0, 1)
+                ..progress(i / 10, i % 10 + 1)
             }));
         }
         assert!(run.losses.len() <= MAX_LOSS_POINTS);
-        assert!(run.steps_per_point > cifar_engine::events::REPORT_EVERY);
+        assert_eq!(run.losses.last().map(|p| p.step), Some(5000));
         // Merging keeps the curve's shape: still increasing.
-        assert!(run.losses.windows(2).all(|w| w[0] < w[1]));
+        assert!(run.losses.windows(2).all(|w| w[0].loss < w[1].loss));
+    }
+
+    /// Each loss point sits where its window ended, fed as the engine reports: on 3,000 images
+    /// (47 steps an epoch) after steps 20, 40 and 47. Placed by their count, the third point
+    /// sat at 60/47 of an epoch and the curve ran ahead of the validation points.
+    #[test]
+    fn each_loss_point_sits_where_its_window_ended() {
+        let mut run = started();
+        run.steps_per_epoch = 47;
+        for epoch in 0..3 {
+            for step in cifar_engine::events::report_steps(47) {
+                run.apply(TrainEvent::Progress(Progress {
+                    steps_per_epoch: 47,
+                    ..progress(epoch, step)
+                }));
+            }
+        }
+        let at: Vec<f64> = run.loss_curve().map(|p| p.0).collect();
+        assert_eq!(at.len(), 9);
+        for (k, expected) in [(0, 20.0 / 47.0), (2, 1.0), (5, 2.0), (8, 3.0)] {
+            assert!((at[k] - expected).abs() < 1e-12, "point {k} at {}", at[k]);
+        }
     }
 }

@@ -8,7 +8,7 @@ use cifar_engine::config::TrainConfig;
 use cifar_engine::events::EpochStats;
 use cifar_engine::metrics::{Confusion, Report};
 
-use crate::run::Run;
+use crate::run::{LossPoint, Run};
 
 /// The file formats runs are exported in (`cifar-tui export --format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -36,8 +36,9 @@ pub struct Record<'a> {
     epochs: &'a [EpochStats],
     confusion: Option<&'a Confusion>,
     report: Option<&'a Report>,
-    losses: &'a [f64],
-    steps_per_point: usize,
+    /// Each report window's mean loss with the step it ended at.
+    losses: &'a [LossPoint],
+    steps_per_epoch: usize,
     /// Where a run imported from a sweep was trained.
     #[serde(skip_serializing_if = "Option::is_none")]
     origin: Option<&'a crate::run::Origin>,
@@ -62,7 +63,7 @@ pub fn record(r: &Run) -> Record<'_> {
         confusion: o.map(|o| &o.confusion),
         report: o.map(|o| &o.report),
         losses: &r.losses,
-        steps_per_point: r.steps_per_point,
+        steps_per_epoch: r.steps_per_epoch,
         origin: r.origin.as_ref(),
     }
 }

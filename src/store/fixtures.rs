@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::run::Run;
-use crate::run::fixtures::outcome;
+use crate::run::fixtures::{loss_points, outcome};
 use crate::store::Store;
 use cifar_engine::config::Hyper;
 use cifar_engine::tricks::{self, PRESETS};
@@ -18,7 +18,8 @@ pub(crate) fn stored(n: usize) -> Vec<Run> {
         s.start(id, "cpu").unwrap();
         let o = outcome(0.6 + 0.01 * i as f64, 3);
         for e in &o.epochs {
-            s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
+            s.record_epoch(id, e, &loss_points(&[2.0, 1.5, 1.2]), 20)
+                .unwrap();
         }
         s.finish(id, &o).unwrap();
     }
@@ -37,7 +38,8 @@ pub(crate) fn stored_seeds(presets: usize, seeds: &[u64]) -> Vec<Run> {
             s.start(id, "cpu").unwrap();
             let o = outcome(0.6 + 0.01 * i as f64 + 0.002 * k as f64, 3);
             for e in &o.epochs {
-                s.record_epoch(id, e, &[2.0, 1.5, 1.2], 20).unwrap();
+                s.record_epoch(id, e, &loss_points(&[2.0, 1.5, 1.2]), 20)
+                    .unwrap();
             }
             s.finish(id, &o).unwrap();
         }

@@ -14,7 +14,8 @@ impl Store {
         let config = serde_json::to_string(&r.config)?;
         let confusion = serde_json::to_string(&r.outcome.confusion)?;
         let report = serde_json::to_string(&r.outcome.report)?;
-        let losses = serde_json::to_string(&r.losses)?;
+        let (losses, steps_per_epoch) = r.loss_curve();
+        let losses = serde_json::to_string(&losses)?;
         let o = &r.outcome;
         self.patiently(|conn| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -31,7 +32,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO runs (created_at, name, tricks, config, status, device, host,
                      heartbeat, started_at, finished_at, seconds, images_per_sec, accuracy,
-                     macro_f1, confusion, report, losses, steps_per_point, sweep, task_id, job_id)
+                     macro_f1, confusion, report, losses, steps_per_epoch, sweep, task_id, job_id)
                  VALUES (?1, ?2, ?3, ?4, 'finished', ?5, ?6, ?7, ?1, ?7, ?8, ?9, ?10, ?11, ?12,
                      ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![
@@ -49,7 +50,7 @@ impl Store {
                     confusion,
                     report,
                     losses,
-                    r.steps_per_point as i64,
+                    steps_per_epoch as i64,
                     r.origin.sweep,
                     r.origin.task as i64,
                     r.origin.job,
@@ -192,7 +193,7 @@ mod tests {
             "not finished yet: 10 task(s) (0-6,9,10,12)"
         );
     }
-    use crate::run::fixtures::outcome;
+    use crate::run::fixtures::{loss_points, outcome};
     use crate::store::MIGRATIONS;
     use crate::store::sweep::Origin;
     use cifar_engine::config::Hyper;
@@ -213,11 +214,29 @@ mod tests {
             tricks: "(baseline)".into(),
             config,
             outcome: outcome(0.6, 2),
-            losses: vec![2.3, 1.9],
-            steps_per_point: 20,
+            losses: loss_points(&[2.3, 1.9]),
+            steps_per_epoch: Some(47),
+            steps_per_point: None,
             created_at: "2026-11-28T10:00:00Z".into(),
             finished_at: "2026-11-28T10:05:00Z".into(),
         }
+    }
+
+    /// A result written before loss points kept their step imports with each point placed as
+    /// the engine reported it: the full set's 782 steps an epoch, reports after 20, .., 780, 782.
+    #[test]
+    fn an_older_result_imports_with_its_loss_points_placed() {
+        let mut json = serde_json::to_value(result(5)).unwrap();
+        let old = json.as_object_mut().unwrap();
+        old.remove("steps_per_epoch");
+        old.insert("losses".into(), serde_json::json!([2.3, 1.9]));
+        old.insert("steps_per_point".into(), 40.into());
+        let r: TaskResult = serde_json::from_value(json).unwrap();
+        let s = Store::in_memory();
+        let run = s.get(s.import(&r).unwrap().unwrap()).unwrap();
+        let steps: Vec<usize> = run.losses.iter().map(|p| p.step).collect();
+        assert_eq!(steps, [40, 80]);
+        assert_eq!(run.steps_per_epoch, 782);
     }
 
     #[test]
@@ -230,6 +249,7 @@ mod tests {
         assert_eq!(run.config, r.config);
         assert_eq!(run.outcome().unwrap(), &r.outcome);
         assert_eq!(run.losses, r.losses);
+        assert_eq!(run.steps_per_epoch, 47);
         assert_eq!(run.origin, Some(r.origin.clone()));
         assert_eq!(run.created_at.as_deref(), Some(r.created_at.as_str()));
         // The same task again adds nothing; another task of the sweep does.

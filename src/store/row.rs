@@ -3,13 +3,14 @@
 use std::path::Path;
 
 use cifar_engine::config::TrainConfig;
-use cifar_engine::events::{DeviceKind, EpochStats, Outcome};
+use cifar_engine::events::{DeviceKind, EpochStats, Outcome, REPORT_EVERY};
 use cifar_engine::metrics::{Confusion, Report};
 use rusqlite::{Connection, params};
 
 use super::error::StoreError;
 use super::liveness::{GONE, gone};
 use super::sweep;
+use crate::run::losses::{self, LossPoint};
 use crate::run::{Run, Status};
 
 /// A status as the history's `status` column stores it; a word it does not know reads as
@@ -112,6 +113,17 @@ impl Row {
             None => None,
         };
         let tricks = config.tricks.iter().copied().collect();
+        let steps_per_epoch = r
+            .get::<_, Option<i64>>("steps_per_epoch")?
+            .map_or_else(|| config.steps_per_epoch(), |n| n as usize);
+        let mut losses: Vec<LossPoint> = json("losses")?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| bad("losses", e))?
+            .unwrap_or_default();
+        let steps_per_point = r.get::<_, Option<i64>>("steps_per_point")?;
+        let steps_per_point = steps_per_point.map_or(REPORT_EVERY, |n| n as usize);
+        losses::place_legacy(&mut losses, steps_per_point, steps_per_epoch);
         Ok(Run {
             key: 0,
             id,
@@ -122,7 +134,7 @@ impl Row {
             status,
             device,
             gpu,
-            steps_per_epoch: 0,
+            steps_per_epoch,
             evaluating: false,
             preparing: None,
             fitting_zca: None,
@@ -131,15 +143,7 @@ impl Row {
             train_curve: Vec::new(),
             val_points: Vec::new(),
             epochs: Vec::new(),
-            losses: json("losses")?
-                .map(|s| serde_json::from_str(&s))
-                .transpose()
-                .map_err(|e| bad("losses", e))?
-                .unwrap_or_default(),
-            steps_per_point: r
-                .get::<_, Option<i64>>("steps_per_point")?
-                .unwrap_or(cifar_engine::events::REPORT_EVERY as i64)
-                as usize,
+            losses,
             origin,
         })
     }

@@ -11,7 +11,7 @@ use super::Store;
 use super::error::{StoreError, busy, classify};
 use super::liveness::{gone, host, now};
 use super::row::{Row, insert_epoch, status_of};
-use crate::run::{Run, Status};
+use crate::run::{LossPoint, Run, Status};
 
 impl Store {
     /// Runs a write of the run's record, waiting while another process holds the history's
@@ -211,8 +211,8 @@ impl Store {
         &mut self,
         id: i64,
         e: &EpochStats,
-        losses: &[f64],
-        steps_per_point: usize,
+        losses: &[LossPoint],
+        steps_per_epoch: usize,
     ) -> Result<(), StoreError> {
         let losses = serde_json::to_string(losses)?;
         self.patiently(|conn| {
@@ -221,8 +221,9 @@ impl Store {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             insert_epoch(&tx, id, e)?;
             tx.execute(
-                "UPDATE runs SET losses = ?2, steps_per_point = ?3, heartbeat = ?4 WHERE id = ?1",
-                params![id, losses, steps_per_point as i64, now()],
+                "UPDATE runs SET losses = ?2, steps_per_point = NULL, steps_per_epoch = ?3,
+                     heartbeat = ?4 WHERE id = ?1",
+                params![id, losses, steps_per_epoch as i64, now()],
             )?;
             tx.commit()?;
             Ok(())

@@ -62,6 +62,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN data_fingerprint TEXT;
 ",
+    // Loss points keep the step their window ended at (`run::LossPoint`); the steps an epoch
+    // takes place them in epochs. Older rows hold bare values, each `steps_per_point` steps.
+    "
+    ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;
+",
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use cifar_engine::config::{TEST_IMAGES, TrainConfig};
-use cifar_engine::events::{DeviceChoice, Outcome};
+use cifar_engine::events::{DeviceChoice, Outcome, REPORT_EVERY};
 
 /// The plan's file name in the sweep folder.
 pub const PLAN: &str = "plan.json";
@@ -498,6 +498,7 @@ impl Snapshot {
 }
 
 pub use crate::run::Origin;
+use crate::run::losses::{self, LossPoint};
 
 /// A finished task's run, whole: what `import` adds to a history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -508,14 +509,32 @@ pub struct TaskResult {
     pub config: TrainConfig,
     #[serde(flatten)]
     pub outcome: Outcome,
-    /// The downsampled training-loss curve and the steps each point stands for.
-    pub losses: Vec<f64>,
-    pub steps_per_point: usize,
+    /// The downsampled training-loss curve: each point with the step its window ended at, or,
+    /// in results written before points kept their step, bare values of `steps_per_point`
+    /// steps each (see [`TaskResult::loss_curve`]).
+    pub losses: Vec<LossPoint>,
+    /// Training steps an epoch took; absent from older results (the config gives it).
+    #[serde(default)]
+    pub steps_per_epoch: Option<usize>,
+    /// Only in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_per_point: Option<usize>,
     pub created_at: String,
     pub finished_at: String,
 }
 
 impl TaskResult {
+    /// The loss curve with every point at its step, and the steps an epoch took.
+    pub fn loss_curve(&self) -> (Vec<LossPoint>, usize) {
+        let per_epoch = self
+            .steps_per_epoch
+            .unwrap_or_else(|| self.config.steps_per_epoch());
+        let mut points = self.losses.clone();
+        let per_point = self.steps_per_point.unwrap_or(REPORT_EVERY);
+        losses::place_legacy(&mut points, per_point, per_epoch);
+        (points, per_epoch)
+    }
+
     /// Why this result cannot be a finished run, if so. It is checked whole before it is
     /// imported, so no view meets a matrix or a figure a finished run could not have: a 10x10
     /// confusion matrix counting the whole test set, the accuracy and macro-F1 it gives, finite
@@ -548,7 +567,7 @@ impl TaskResult {
                     e.train_images_per_sec,
                 ]
             }))
-            .chain(self.losses.iter().copied());
+            .chain(self.losses.iter().map(|p| p.loss));
         if figures.into_iter().any(|x| !x.is_finite()) {
             return Err("a figure in it is not a finite number".into());
         }

@@ -3,7 +3,7 @@
 use super::schema::WRITE_WAIT;
 use super::*;
 use crate::run::Status;
-use crate::run::fixtures::outcome;
+use crate::run::fixtures::{loss_points, outcome};
 use crate::store::fixtures::Immutable;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::events::DeviceKind;
@@ -23,7 +23,8 @@ fn a_run_is_written_as_it_goes_and_read_back_whole() {
     s.start(id, "cpu").unwrap();
     let o = outcome(0.7, 2);
     for e in &o.epochs {
-        s.record_epoch(id, e, &[2.3, 2.0, 1.7], 20).unwrap();
+        s.record_epoch(id, e, &loss_points(&[2.3, 2.0, 1.7]), 20)
+            .unwrap();
     }
     s.finish(id, &o).unwrap();
     drop(s);
@@ -33,7 +34,7 @@ fn a_run_is_written_as_it_goes_and_read_back_whole() {
     assert_eq!(run.status.label(), "finished");
     assert_eq!(run.config, cfg());
     assert_eq!(run.epochs, o.epochs);
-    assert_eq!(run.losses, [2.3, 2.0, 1.7]);
+    assert_eq!(run.losses, loss_points(&[2.3, 2.0, 1.7]));
     assert_eq!(run.outcome().unwrap().confusion, o.confusion);
     assert_eq!(run.accuracy(), Some(0.7));
     assert_eq!(s.list().unwrap().len(), 1);
@@ -67,7 +68,7 @@ fn every_status_reads_back_as_it_was_written() {
     let mut o = outcome(0.7, 2);
     o.device = DeviceKind::Cuda;
     for e in &o.epochs {
-        s.record_epoch(id, e, &[2.0], 20).unwrap();
+        s.record_epoch(id, e, &loss_points(&[2.0]), 20).unwrap();
     }
     s.finish(id, &o).unwrap();
     let run = s.get(id).unwrap();
@@ -241,7 +242,7 @@ fn two_processes_can_write_the_same_history() {
             std::thread::spawn(move || {
                 for _ in 0..20 {
                     let id = s.insert("x", &cfg()).unwrap();
-                    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
+                    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &loss_points(&[1.0]), 20)
                         .unwrap();
                 }
             })
@@ -375,13 +376,51 @@ fn a_run_resumes_only_on_the_data_it_began_on() {
     s.claim(old, "cpu", "d2").unwrap();
 }
 
+/// A run read from the history draws its loss where it was trained: each point at its step,
+/// on its epochs' scale (read back, runs had no steps per epoch and every point sat at the
+/// right edge). Rows of before schema 5 hold bare values, placed as the engine reported them.
+#[test]
+fn a_stored_loss_curve_reads_back_at_its_steps() {
+    let mut s = Store::in_memory();
+    let mut config = cfg();
+    config.train_limit = Some(3000);
+    let id = s.insert("baseline", &config).unwrap();
+    s.start(id, "cpu").unwrap();
+    let curve = [
+        (20, 2.0),
+        (40, 1.8),
+        (47, 1.7),
+        (67, 1.5),
+        (87, 1.4),
+        (94, 1.3),
+    ]
+    .map(|(step, loss)| crate::run::LossPoint { step, loss });
+    for e in &outcome(0.5, 2).epochs {
+        s.record_epoch(id, e, &curve, 47).unwrap();
+    }
+    let at: Vec<f64> = s.get(id).unwrap().loss_curve().map(|p| p.0).collect();
+    assert_eq!((at[2], at[5]), (1.0, 2.0), "{at:?}");
+
+    // As schema 4 wrote it: 3,000 images at batch 64 are 47 steps an epoch.
+    s.conn
+        .execute(
+            "UPDATE runs SET losses = '[2.0, 1.8, 1.7, 1.5, 1.4, 1.3]', steps_per_point = 20,
+                 steps_per_epoch = NULL WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    let run = s.get(id).unwrap();
+    assert_eq!(run.losses, curve);
+    assert_eq!(run.steps_per_epoch, 47);
+}
+
 /// A history with a few runs and epochs, closed, so that the file holds all of it.
 fn history_with_runs(path: &Path) {
     let mut s = Store::open(path).unwrap();
     for _ in 0..3 {
         let id = s.insert("baseline", &cfg()).unwrap();
         for e in &outcome(0.5, 3).epochs {
-            s.record_epoch(id, e, &[2.3; 50], 20).unwrap();
+            s.record_epoch(id, e, &loss_points(&[2.3; 50]), 20).unwrap();
         }
         s.finish(id, &outcome(0.5, 3)).unwrap();
     }
@@ -394,7 +433,9 @@ fn a_history_cut_short_is_reported_damaged_and_left_untouched() {
     history_with_runs(&path);
     let len = std::fs::metadata(&path).unwrap().len();
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.set_len(len - 2000).unwrap();
+    // Half of it: the last pages may be free ones (rows rewritten as their loss curves grow),
+    // which SQLite's check does not read.
+    file.set_len(len / 2).unwrap();
     drop(file);
     let before = std::fs::read(&path).unwrap();
     for err in [
@@ -499,7 +540,7 @@ fn a_write_waits_for_a_lock_another_process_holds_and_then_succeeds() {
         told.recv().unwrap();
         holder.execute_batch("COMMIT").unwrap();
     });
-    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[1.0], 20)
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &loss_points(&[1.0]), 20)
         .unwrap();
     releaser.join().unwrap();
     assert_eq!(s.get(id).unwrap().epochs.len(), 1);

@@ -74,11 +74,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         (None, true) => " No finished run matches the filter (f changes it).".into(),
         (None, false) => " No run matches the filter (f changes it).".into(),
     };
+    // One line, cut with `…`: Enter shows the run whole.
+    let text = super::ellipsis(&text, detail.width as usize);
     frame.render_widget(
         Paragraph::new(vec![
             Line::raw(text),
             Line::styled(
-                " Space/A sel · Enter open · o sort · f v / g show · d del · w save · R resume",
+                " Space/A sel · Enter whole · o sort · f v / g show · d del · w save · R resume",
                 theme.dim(),
             ),
         ])

@@ -241,15 +241,12 @@ pub fn by_run(frame: &mut Frame, area: Rect, app: &App, loss: bool, theme: &Them
     );
 }
 
-/// A run's training loss, smoothed, each point at its place in epochs: it stands for
-/// `steps_per_point` steps and sits where its window ends.
+/// A run's training loss, smoothed, each point at its place in epochs: where its report
+/// window ended.
 fn loss_curve(r: &Run, epochs: usize) -> Vec<(f64, f64)> {
-    let per_epoch = r.steps_per_epoch.max(1) as f64;
-    let step = r.steps_per_point as f64;
-    smooth(&r.losses, 0.3)
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (((i + 1) as f64 * step / per_epoch).min(epochs as f64), l))
+    smooth(r.loss_curve(), 0.3)
+        .into_iter()
+        .map(|(at, l)| (at.min(epochs as f64), l))
         .collect()
 }
 
@@ -277,19 +274,19 @@ fn speed(images_per_sec: f64) -> String {
     }
 }
 
-/// Exponential moving average, so the sparkline shows the trend rather than batch noise.
-pub fn smooth(values: &[f64], alpha: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(values.len());
+/// Exponential moving average of the values, each kept at its place, so the chart shows the
+/// trend rather than batch noise. Values that are not finite are left out.
+pub fn smooth(points: impl IntoIterator<Item = (f64, f64)>, alpha: f64) -> Vec<(f64, f64)> {
     let mut acc = None;
-    for &v in values.iter().filter(|v| v.is_finite()) {
-        let next = match acc {
-            None => v,
-            Some(a) => a + alpha * (v - a),
-        };
-        acc = Some(next);
-        out.push(next);
-    }
-    out
+    points
+        .into_iter()
+        .filter(|p| p.1.is_finite())
+        .map(|(at, v)| {
+            let next = acc.map_or(v, |a: f64| a + alpha * (v - a));
+            acc = Some(next);
+            (at, next)
+        })
+        .collect()
 }
 
 /// Training loss (smoothed, at its place in epochs) and validation loss after each epoch, on an

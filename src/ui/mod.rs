@@ -3,6 +3,7 @@
 mod compare;
 mod config_pairs;
 mod confusion;
+mod detail;
 mod help;
 mod history;
 mod live;
@@ -102,6 +103,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
     if app.mode == Mode::Help {
         help::draw(frame, body, theme);
         // A click anywhere closes the help, as any key does.
+        hits = Hits::default();
+    }
+    if let Mode::Detail(d) = &app.mode {
+        detail::draw(frame, body, app, d, theme);
         hits = Hits::default();
     }
     hits
@@ -272,7 +277,6 @@ fn hints(theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-/// `m:ss` or `h:mm:ss`.
 /// `text` in at most `width` characters, cut with an ellipsis.
 pub fn ellipsis(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -283,6 +287,7 @@ pub fn ellipsis(text: &str, width: usize) -> String {
     cut
 }
 
+/// `m:ss` or `h:mm:ss`.
 pub fn clock(seconds: f64) -> String {
     let s = if seconds.is_finite() {
         seconds.max(0.0).round() as u64

@@ -178,6 +178,20 @@ fn tasks(
     };
     let [about_area, rest] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(detail);
+    // Cut with `…` where it would wrap out of its rows: Enter shows the task whole.
+    let lines = about_area.height.max(1) as usize;
+    let wraps = |text: &str| {
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .line_count(about_area.width)
+    };
+    let whole = about;
+    let mut keep = whole.chars().count().min(lines * about_area.width as usize);
+    let mut about = super::ellipsis(&whole, keep);
+    while wraps(&about) > lines && keep > 1 {
+        keep = keep.saturating_sub(4).max(1);
+        about = super::ellipsis(&whole, keep);
+    }
     frame.render_widget(
         Paragraph::new(Line::raw(about)).wrap(Wrap { trim: false }),
         about_area,
@@ -186,7 +200,7 @@ fn tasks(
         Paragraph::new(vec![
             Line::styled(log, theme.dim()),
             Line::styled(
-                " ↑↓ task · i import the finished runs into the history · read every second",
+                " ↑↓ task · Enter whole · i import the finished runs · read every second",
                 theme.dim(),
             ),
         ]),

@@ -78,18 +78,21 @@ fn train_run(app: &mut App, acc: f64, finish: bool) -> RunKey {
             steps_per_epoch: 782,
         },
     );
+    // As the engine reports: after every 20th step and the epoch's last, 40 windows an epoch.
+    let reports: Vec<usize> = cifar_engine::events::report_steps(782).collect();
     for epoch in 0..2 {
-        for k in 1..=39 {
+        for (k, &step) in (1..).zip(&reports) {
+            let n = epoch * reports.len() + k;
             send(
                 app,
                 TrainEvent::Progress(Progress {
                     epoch,
-                    step: k * 20,
+                    step,
                     steps_per_epoch: 782,
-                    loss: 2.3 / (1.0 + (epoch * 39 + k) as f64 / 20.0) + 0.05 * ((k % 3) as f64),
+                    loss: 2.3 / (1.0 + n as f64 / 20.0) + 0.05 * ((k % 3) as f64),
                     accuracy: 0.35 + 0.1 * epoch as f64 + k as f64 / 400.0,
                     images_per_sec: 1234.0,
-                    elapsed: (epoch * 39 + k) as f64,
+                    elapsed: n as f64,
                 }),
             );
         }
@@ -353,7 +356,7 @@ fn charts_without_braille_draw_blocks_and_name_them() {
         !s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
         "{s}"
     );
-    assert!(s.contains("Accuracy • train now 0.547 █ val 0.560"), "{s}");
+    assert!(s.contains("Accuracy • train now 0.550 █ val 0.560"), "{s}");
     assert!(s.contains("Loss • train"), "{s}");
 }
 
@@ -1067,4 +1070,44 @@ fn the_history_keeps_its_rows_in_place_while_the_cursor_moves_within_them() {
     app.history.cursor = 0;
     screen_in(&app, 80, 24, PLAIN);
     assert_eq!(app.history.scroll.offset(), 0);
+}
+
+/// Issue 18 #10: a failed run's message, cut with `…` in History's line, is whole in its
+/// detail view at 80x24, wrapped and scrolled; a sweep task's too.
+#[test]
+fn enter_shows_a_failed_run_whole_and_scrolls() {
+    let mut app = app();
+    let mut rows = crate::store::fixtures::stored(2);
+    let why = "no NVIDIA driver found (libcuda.so is not on this machine, or not where the \
+               loader looks): install NVIDIA's driver, or start with --device cpu or \
+               --device wgpu; `nvidia-smi` says whether the driver answers";
+    rows[0].status = crate::run::Status::Failed(why.into());
+    rows[0].created_at = Some("2026-11-27T15:00:00Z".into());
+    app.update(Msg::History(Ok(rows)));
+    act(&mut app, Action::Goto(Screen::History));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("no NVIDIA driver found (libcuda.so is"), "{s}");
+    assert!(s.contains('…'), "cut with an ellipsis: {s}");
+    act(&mut app, Action::Edit);
+    let s = screen(&app, 80, 24);
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for word in ["`nvidia-smi`", "--device wgpu;", "loader looks):"] {
+        assert!(flat.contains(word), "the whole message: {s}");
+    }
+    insta::assert_snapshot!(s);
+    // The configuration runs past the screen: End shows its last line, Home the first.
+    act(&mut app, Action::Scroll(crate::app::detail::Move::End));
+    let end = screen(&app, 80, 24);
+    assert!(end.contains("lines ") && !end.contains("status "), "{end}");
+    act(&mut app, Action::Scroll(crate::app::detail::Move::Home));
+    assert_eq!(screen(&app, 80, 24), s);
+
+    let mut app = watching(Some(Ok(crate::store::sweep::sample())));
+    for _ in 0..3 {
+        act(&mut app, Action::Down);
+    }
+    act(&mut app, Action::Edit);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Sweep task 3") && s.contains("failed"), "{s}");
+    assert!(s.contains("task-3.log"), "{s}");
 }

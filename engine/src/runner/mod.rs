@@ -30,8 +30,8 @@ use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{CLASSES, Cifar10};
 use crate::events::{
-    DeviceKind, EpochStats, Outcome, Progress, REPORT_EVERY, TrainEvent, VAL_POINT_IMAGES,
-    Validation,
+    DeviceKind, EpochStats, Outcome, Progress, TrainEvent, VAL_POINT_IMAGES, Validation,
+    reports_after,
 };
 use crate::kernels::TrainBackend;
 use crate::metrics::Confusion;
@@ -326,7 +326,7 @@ impl<B: TrainBackend> Loop<'_, B> {
             model = next;
             tally.add(batch_loss, logits, labels);
             let steps = i + 1;
-            if steps % REPORT_EVERY == 0 || steps == steps_per_epoch {
+            if reports_after(steps, steps_per_epoch) {
                 let (mean, right) = tally.read_window();
                 if self.watch.diverged(mean) {
                     return Err(self.diverged(epoch, steps, mean));

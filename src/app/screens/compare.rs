@@ -1,7 +1,8 @@
 //! The Compare screen's keys: the runs charted, and the variant differences are measured against.
 
 use super::toggle;
-use crate::app::{Action, App, Screen, Target};
+use crate::app::detail::{Detail, Subject};
+use crate::app::{Action, App, Mode, Target};
 use crate::run::variants;
 
 impl App {
@@ -18,11 +19,8 @@ impl App {
                 toggle(&mut self.compare_selected, id);
             }
             Action::Edit => {
-                let run = &self.runs[self.compare_cursor.min(n - 1)];
-                if run.outcome().is_some() {
-                    self.results_run = Some(run.key);
-                    self.screen = Screen::Results;
-                }
+                let key = self.runs[self.compare_cursor.min(n - 1)].key;
+                self.mode = Mode::Detail(Detail::new(Subject::Session(key)));
             }
             Action::Reference => {
                 let run = &self.runs[self.compare_cursor.min(n - 1)];

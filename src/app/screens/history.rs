@@ -1,6 +1,7 @@
 //! The History screen's keys: sort, filter, select, search, open, delete, export, resume.
 
 use super::numbers;
+use crate::app::detail::{Detail, Subject};
 use crate::app::{Action, App, Command, Mode, Screen, Target};
 use crate::run::Run;
 
@@ -52,12 +53,8 @@ impl App {
             }
             Action::Edit => {
                 if let Some(stored) = h.current().cloned() {
-                    if stored.outcome().is_some() {
-                        self.results_run = Some(self.adopt(&stored));
-                        self.screen = Screen::Results;
-                    } else {
-                        self.notice = Some(format!("run #{} has no results yet", stored.id));
-                    }
+                    let subject = Subject::Stored(Box::new(stored));
+                    self.mode = Mode::Detail(Detail::new(subject));
                 }
             }
             Action::Delete => {

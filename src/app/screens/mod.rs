@@ -9,6 +9,7 @@ mod train;
 
 use std::collections::BTreeSet;
 
+use crate::app::detail::{Detail, Subject};
 use crate::app::{
     Action, App, Command, DataState, ITEM_COUNT, Item, MAX_INPUT, Mode, Screen, Target,
 };
@@ -22,6 +23,13 @@ impl App {
             (_, Action::ForceQuit) => self.quit = true,
             (_, Action::Suspend) => out.push(Command::Suspend),
             (Mode::Help, _) => self.mode = Mode::Normal,
+            (Mode::Detail(d), Action::Scroll(m)) => d.scroll(m),
+            (Mode::Detail(d), Action::Commit) => {
+                let subject = d.subject.clone();
+                self.open_results(subject);
+            }
+            (Mode::Detail(_), Action::Abort) => self.mode = Mode::Normal,
+            (Mode::Detail(_), _) => {}
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
             (Mode::ConfirmDelete(ids), Action::Yes) => {
                 let ids = std::mem::take(ids);
@@ -133,6 +141,7 @@ impl App {
             }
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.mode = Mode::Help,
+            Action::Notices => self.mode = Mode::Detail(Detail::new(Subject::Notices)),
             Action::Goto(s) => self.screen = s,
             Action::NextScreen | Action::PrevScreen => {
                 let i = Screen::ALL
@@ -173,6 +182,31 @@ impl App {
                 Screen::History => self.act_history(action, out),
                 Screen::Sweep => self.act_sweep(action, out),
             },
+        }
+    }
+
+    /// Enter in a run's detail view: its results, when it has them (else the view stays).
+    fn open_results(&mut self, subject: Subject) {
+        let key = match subject {
+            Subject::Session(key) => self
+                .runs
+                .iter()
+                .find(|r| r.key == key && r.outcome().is_some())
+                .map(|r| r.key),
+            Subject::Stored(run) if run.outcome().is_some() => Some(self.adopt(&run)),
+            Subject::Stored(run) => {
+                self.notice = Some(format!("run #{} has no results", run.id));
+                return;
+            }
+            Subject::Task(_) | Subject::Notices => None,
+        };
+        match key {
+            Some(key) => {
+                self.results_run = Some(key);
+                self.screen = Screen::Results;
+                self.mode = Mode::Normal;
+            }
+            None => self.mode = Mode::Normal,
         }
     }
 

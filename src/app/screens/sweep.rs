@@ -1,6 +1,7 @@
 //! The Sweep screen's keys: its task table, and `i` to import the finished tasks.
 
-use crate::app::{Action, App, Command, NO_SWEEP, Target};
+use crate::app::detail::{Detail, Subject};
+use crate::app::{Action, App, Command, Mode, NO_SWEEP, Target};
 
 impl App {
     pub(super) fn act_sweep(&mut self, action: Action, out: &mut Vec<Command>) {
@@ -14,6 +15,9 @@ impl App {
             Action::Up => w.up(),
             Action::Down => w.down(),
             Action::Click(Target::Row(i)) => w.cursor = i.min(w.tasks().saturating_sub(1)),
+            Action::Edit if w.tasks() > 0 => {
+                self.mode = Mode::Detail(Detail::new(Subject::Task(w.cursor)));
+            }
             Action::Import => {
                 self.notice = Some(format!(
                     "importing the finished tasks of {}…",
