@@ -43,6 +43,29 @@ impl Interval {
         self.mean + self.half_width.unwrap_or(0.0)
     }
 
+    /// The two-sided p-value of the t test that the true mean is zero (for a paired
+    /// difference: the paired t test); `None` for a single value. No spread at all gives 0
+    /// for a non-zero mean, 1 for a zero one.
+    pub fn p_value(&self) -> Option<f64> {
+        let n = self.n;
+        if n < 2 {
+            return None;
+        }
+        let var = self
+            .values
+            .iter()
+            .map(|v| (v - self.mean).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64;
+        let se = (var / n as f64).sqrt();
+        if se == 0.0 {
+            return Some(if self.mean == 0.0 { 1.0 } else { 0.0 });
+        }
+        let t = (self.mean / se).abs();
+        let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
+        Some((2.0 * (1.0 - dist.cdf(t))).clamp(0.0, 1.0))
+    }
+
     /// What the interval says of a difference: a real gain or loss only when it excludes zero.
     pub fn verdict(&self) -> Verdict {
         match self.half_width {
@@ -63,6 +86,27 @@ pub fn paired_difference(a: &[f64], b: &[f64]) -> Option<Interval> {
     }
     let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
     Interval::of(&d)
+}
+
+/// Holm's step-down adjustment of p-values tested together: the smallest times m, the next
+/// times m − 1, …, each at least the one before it and at most 1; a claim holds for the whole
+/// family at 5% when its adjusted p is under 0.05. `None` (no test) stays `None` and does not
+/// count in m. In the order given.
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut tested: Vec<(usize, f64)> = p
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.map(|p| (i, p)))
+        .collect();
+    tested.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let m = tested.len();
+    let mut out = vec![None; p.len()];
+    let mut running: f64 = 0.0;
+    for (k, (i, p)) in tested.into_iter().enumerate() {
+        running = running.max(((m - k) as f64 * p).min(1.0));
+        out[i] = Some(running);
+    }
+    out
 }
 
 /// Whether a difference is real at 95%.
@@ -144,6 +188,28 @@ mod tests {
         // One value: a mean, no interval; nothing: nothing.
         assert_eq!(Interval::of(&[0.3]).unwrap().half_width, None);
         assert_eq!(Interval::of(&[]), None);
+    }
+
+    #[test]
+    fn p_values_and_holm_by_hand() {
+        // n = 3, df = 2: the t CDF is 1/2 + t / (2 sqrt(2 + t^2)), so p = 1 - t / sqrt(2 + t^2).
+        // Mean 2, se 1/sqrt(3): t = 3.464102, p = 1 - 3.464102 / sqrt(14) = 0.074180.
+        let p = Interval::of(&[1.0, 2.0, 3.0]).unwrap().p_value().unwrap();
+        assert!(close(p, 0.074180), "{p}");
+        // The interval excludes zero exactly when p < 0.05.
+        let d = Interval::of(&[0.011, 0.009, 0.011]).unwrap();
+        assert!(d.p_value().unwrap() < 0.05 && d.verdict() == Verdict::Higher);
+        assert_eq!(Interval::of(&[0.3]).unwrap().p_value(), None);
+        assert_eq!(Interval::of(&[0.0, 0.0]).unwrap().p_value(), Some(1.0));
+        // Holm, as in his 1979 paper's scheme: sorted 0.01, 0.02, 0.03, 0.04 times 4, 3, 2, 1,
+        // each at least the one before: 0.04, 0.06, 0.06, 0.06. Untested claims stay out of m.
+        let adjusted = holm(&[Some(0.03), None, Some(0.01), Some(0.04), Some(0.02)]);
+        let want = [Some(0.06), None, Some(0.04), Some(0.06), Some(0.06)];
+        for (a, w) in adjusted.iter().zip(want) {
+            assert_eq!(a.is_some(), w.is_some());
+            assert!(close(a.unwrap_or(0.0), w.unwrap_or(0.0)), "{adjusted:?}");
+        }
+        assert_eq!(holm(&[Some(0.6), Some(0.5)]), [Some(1.0), Some(1.0)]);
     }
 
     #[test]

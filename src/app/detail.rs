@@ -17,6 +17,12 @@ pub enum Subject {
     Task(usize),
     /// Every message this session showed in the footer, oldest first.
     Notices,
+    /// A study queued in this session, ended: its scenarios and claims, as `study --report`
+    /// answers them, from its runs that finished.
+    Study {
+        name: &'static str,
+        runs: Vec<RunKey>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

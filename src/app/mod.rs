@@ -417,11 +417,19 @@ impl App {
             "the {name} study has ended: {finished} of its {} runs finished; Compare shows them",
             runs.len()
         );
-        self.study_queued = None;
         if self.notify {
             out.push(Command::Notify(format!("cifar-tui: {text}")));
         }
-        self.notice = Some(text);
+        // Its claims table, as `study --report` ends with, unless the person is busy typing or
+        // answering a question.
+        self.notice = Some(if self.mode == Mode::Normal {
+            let (name, runs) = (*name, keys.clone());
+            self.mode = Mode::Detail(detail::Detail::new(detail::Subject::Study { name, runs }));
+            format!("{text} (its claims are open: Esc closes)")
+        } else {
+            text
+        });
+        self.study_queued = None;
     }
 
     /// A notice goes once read, so the footer's help comes back; a question stays until

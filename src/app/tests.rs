@@ -343,10 +343,23 @@ fn the_end_of_a_study_is_rung_once() {
             assert_eq!(said.is_empty(), run < 9 || !notify, "after run {run}");
         }
         let text = "the seed study has ended: 7 of its 8 runs finished; Compare shows them";
-        assert_eq!(app.notice.as_deref(), Some(text));
+        let shown = format!("{text} (its claims are open: Esc closes)");
+        assert_eq!(app.notice.as_deref(), Some(shown.as_str()));
         if notify {
             assert_eq!(said, [format!("cifar-tui: {text}")]);
         }
+        // Its claims table is open, on the study's own runs.
+        let Mode::Detail(d) = &app.mode else {
+            panic!("{:?}", app.mode)
+        };
+        let keys: Vec<RunKey> = (2..=9).collect();
+        assert_eq!(
+            d.subject,
+            Subject::Study {
+                name: "seed",
+                runs: keys
+            }
+        );
         // The run queued before the study ends later: nothing more is rung.
         let cmds = app.update(Msg::Done {
             run: 1,

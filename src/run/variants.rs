@@ -288,6 +288,15 @@ pub fn mean_ci(i: &Interval, digits: usize) -> String {
     }
 }
 
+/// A p-value as the reports print it: `0.033`, `<0.001`, `–` for none.
+pub fn p_label(p: Option<f64>) -> String {
+    match p {
+        None => "–".into(),
+        Some(p) if p < 0.001 => "<0.001".into(),
+        Some(p) => format!("{p:.3}"),
+    }
+}
+
 /// A difference: `+0.0514 ± 0.0100`.
 pub fn signed_ci(i: &Interval, digits: usize) -> String {
     match i.half_width {
@@ -385,6 +394,13 @@ pub struct Checked {
     pub difference: Option<Interval>,
     /// Why it is not shown, when so.
     pub why: Option<String>,
+    /// The paired t test's two-sided p-value, this claim alone.
+    pub p: Option<f64>,
+    /// `p` adjusted by Holm's method over every claim of the study tested (see
+    /// [`cifar_engine::stats::holm`]): what holds for the claims together.
+    pub p_holm: Option<f64>,
+    /// The answer at 5% for the claims together: yes or no only where `p_holm` < 0.05.
+    pub answer_holm: Answer,
 }
 
 fn by_name<'a>(variants: &'a [Variant], name: &str) -> Option<&'a Variant> {
@@ -392,8 +408,23 @@ fn by_name<'a>(variants: &'a [Variant], name: &str) -> Option<&'a Variant> {
 }
 
 /// Every claim of the study ([`claims_of`]) answered from `variants` (one study: one variant
-/// per preset).
+/// per preset): each alone by its 95% interval, and together by Holm's adjusted p-values.
 pub fn check_claims(variants: &[Variant]) -> Vec<Checked> {
+    let mut checked = each_claim(variants);
+    let p: Vec<Option<f64>> = checked.iter().map(|c| c.p).collect();
+    for (c, p_holm) in checked.iter_mut().zip(cifar_engine::stats::holm(&p)) {
+        c.p_holm = p_holm;
+        let mean = c.difference.as_ref().map_or(0.0, |d| d.mean);
+        c.answer_holm = match p_holm {
+            Some(p) if p < 0.05 && mean > 0.0 => Answer::Yes,
+            Some(p) if p < 0.05 && mean < 0.0 => Answer::No,
+            _ => Answer::NotShown,
+        };
+    }
+    checked
+}
+
+fn each_claim(variants: &[Variant]) -> Vec<Checked> {
     claims_of(variants)
         .into_iter()
         .map(|c| {
@@ -426,8 +457,11 @@ pub fn check_claims(variants: &[Variant]) -> Vec<Checked> {
                 variant: c.variant,
                 reference: c.reference,
                 answer,
+                p: difference.as_ref().and_then(Interval::p_value),
                 difference,
                 why,
+                p_holm: None,
+                answer_holm: Answer::NotShown,
             }
         })
         .collect()
@@ -449,10 +483,17 @@ fn common_seeds(variants: &[Variant]) -> Option<String> {
 /// value, the paired difference against `reference`), then the claims checked.
 pub fn report(variants: &[Variant], reference: &str) -> String {
     let mut s = table(variants, reference);
-    s += "\nThe study's claims, each a paired difference in test accuracy (95% CI) over the seeds \
-          both have (n):\n\n\
-          | claim | compared | n | difference | answer |\n|---|---|---:|---|---|\n";
-    for c in check_claims(variants) {
+    let claims = check_claims(variants);
+    let m = claims.iter().filter(|c| c.p.is_some()).count();
+    s += &format!(
+        "\nThe study's claims, each a paired difference in test accuracy over the seeds both \
+         have (n). The difference's 95% CI, its p (paired t test) and the answer are each \
+         claim's alone, uncorrected for the {m} comparisons; the last two columns answer for \
+         the claims together (Holm's adjustment over the {m}, 5% family-wise):\n\n\
+         | claim | compared | n | difference (95% CI) | p | answer | p, Holm | answer, Holm |\n\
+         |---|---|---:|---|---:|---|---:|---|\n"
+    );
+    for c in claims {
         let diff = c
             .difference
             .as_ref()
@@ -461,11 +502,14 @@ pub fn report(variants: &[Variant], reference: &str) -> String {
         let why = c.why.map(|w| format!(" ({w})")).unwrap_or_default();
         let n = c.difference.as_ref().map_or(0, |d| d.n);
         s += &format!(
-            "| {} | {} − {} | {n} | {diff} | {}{why} |\n",
+            "| {} | {} − {} | {n} | {diff} | {} | {}{why} | {} | {} |\n",
             c.claim,
             c.variant,
             c.reference,
-            c.answer.label()
+            p_label(c.p),
+            c.answer.label(),
+            p_label(c.p_holm),
+            c.answer_holm.label()
         );
     }
     s

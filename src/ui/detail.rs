@@ -10,7 +10,8 @@ use super::config_pairs;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::detail::{Detail, Extent, Subject};
-use crate::run::{Run, Status};
+use crate::run::variants::{self, Answer, Trial};
+use crate::run::{Run, RunKey, Status};
 use crate::store::sweep::{Folder, TaskState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail, theme: &Theme) {
@@ -27,6 +28,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &Detail, theme: &Theme)
         Subject::Notices => (
             " Messages of this session ".into(),
             notice_lines(app, theme),
+        ),
+        Subject::Study { name, runs } => (
+            format!(" The {name} study "),
+            study_lines(app, runs, area.width.saturating_sub(2) as usize, theme),
         ),
     };
     lines.push(Line::raw(""));
@@ -134,8 +139,17 @@ fn run_lines<'a>(run: &Run, theme: &Theme) -> Vec<Line<'a>> {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("configuration", theme.dim()));
-    for (k, v) in config_pairs::pairs(&run.config) {
-        lines.push(field(&format!("  {k}"), v, theme));
+    let pairs = config_pairs::pairs(&run.config);
+    let width = pairs
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (k, v) in pairs {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k:<width$}  "), theme.dim()),
+            Span::raw(v),
+        ]));
     }
     lines
 }
@@ -223,4 +237,72 @@ fn notice_lines<'a>(app: &App, theme: &Theme) -> Vec<Line<'a>> {
         .iter()
         .map(|n| Line::raw(format!("· {n}")))
         .collect()
+}
+
+/// A study's scenarios and its claims, as `study --report` ends with, in rows cut to `width`
+/// (a table that wraps cannot be read).
+fn study_lines<'a>(app: &App, keys: &[RunKey], width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let trials: Vec<Trial> = app
+        .runs
+        .iter()
+        .filter(|r| keys.contains(&r.key))
+        .filter_map(Trial::from_run)
+        .collect();
+    if trials.is_empty() {
+        return vec![Line::raw(
+            "None of its runs finished: there is nothing to report.",
+        )];
+    }
+    let variants = variants::group(trials);
+    let row = |text: String| super::ellipsis(&text, width);
+    let mut lines = vec![Line::styled(
+        row("scenario                  n  test accuracy (= micro-F1), 95% CI".into()),
+        theme.dim(),
+    )];
+    for v in &variants {
+        lines.push(Line::raw(row(format!(
+            "{:<24} {:>2}  {}",
+            v.label(),
+            v.n(),
+            variants::mean_ci(&v.accuracy, 4)
+        ))));
+    }
+    let claims = variants::check_claims(&variants);
+    let m = claims.iter().filter(|c| c.p.is_some()).count();
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(format!(
+        "Its claims, each a paired difference over the seeds both have (n). The interval \
+         (95%), p and answer are each claim's alone, uncorrected for the {m} comparisons; \
+         Holm answers for them together (5% family-wise)."
+    )));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        row("answer     Holm       n  difference         p       claim".into()),
+        theme.dim(),
+    ));
+    for c in claims {
+        let style = match c.answer_holm {
+            Answer::Yes => theme.good(),
+            Answer::No => theme.bad(),
+            Answer::NotShown => ratatui::style::Style::default(),
+        };
+        let diff = c
+            .difference
+            .as_ref()
+            .map_or("–".into(), |d| variants::signed_ci(d, 4));
+        let p = variants::p_label(c.p);
+        let n = c.difference.as_ref().map_or(0, |d| d.n);
+        lines.push(Line::styled(
+            row(format!(
+                "{:<10} {:<10} {n:>1}  {diff:<18} {p:<7} {} ({} − {})",
+                c.answer.label(),
+                c.answer_holm.label(),
+                c.claim,
+                c.variant,
+                c.reference
+            )),
+            style,
+        ));
+    }
+    lines
 }

@@ -1111,3 +1111,53 @@ fn enter_shows_a_failed_run_whole_and_scrolls() {
     assert!(s.contains("Sweep task 3") && s.contains("failed"), "{s}");
     assert!(s.contains("task-3.log"), "{s}");
 }
+
+/// Issue 18 #1: when a study queued here ends, its claims table opens, as `study --report`
+/// ends with, each row cut to the screen rather than wrapped.
+#[test]
+fn a_study_that_ends_opens_its_claims() {
+    let mut app = app();
+    app.values.seeds = Some(Seeds::List(vec![1, 2, 3]));
+    act(&mut app, Action::QueueStudy);
+    act(&mut app, Action::Yes);
+    let keys: Vec<(RunKey, String, u64)> = app
+        .runs
+        .iter()
+        .map(|r| (r.key, r.name.clone(), r.config.seed))
+        .collect();
+    for &(run, _, _) in &keys {
+        app.update(Msg::Stored {
+            run,
+            id: Some(run as i64),
+        });
+    }
+    for (run, name, seed) in keys {
+        // Normalizing gains 5 points on every seed; the rest move by a seed's noise.
+        let acc = match name.as_str() {
+            "baseline" => 0.650,
+            _ => 0.700 + 0.004 * ((seed as usize * name.len()) % 3) as f64,
+        };
+        app.update(Msg::Done {
+            run,
+            result: Ok(Box::new(outcome(acc, 2))),
+        });
+    }
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("The seed study"), "{s}");
+    let flat: String = s
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("uncorrected for the 7 comparisons"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("yes        yes") && l.contains("+0.0540 ± 0.0099")),
+        "{s}"
+    );
+    assert!(
+        s.contains("normalizing inputs helps …"),
+        "cut, not wrapped: {s}"
+    );
+    insta::assert_snapshot!(s);
+}

@@ -198,7 +198,7 @@ impl App {
                 self.notice = Some(format!("run #{} has no results", run.id));
                 return;
             }
-            Subject::Task(_) | Subject::Notices => None,
+            Subject::Task(_) | Subject::Notices | Subject::Study { .. } => None,
         };
         match key {
             Some(key) => {
