@@ -61,6 +61,9 @@ pub struct Hyper {
     pub zca_epsilon: f64,
     /// L1 and L2 act from this epoch on (0: from the start).
     pub regularize_after: usize,
+    /// Training images held out to validate on (the last N of the training set); 0: the test
+    /// set validates, as in the seed notebook. See [`TrainConfig::val_split`].
+    pub val_split: usize,
 }
 
 impl Default for Hyper {
@@ -84,6 +87,7 @@ impl Default for Hyper {
             order: Order::Shuffled,
             zca_epsilon: 1e-2,
             regularize_after: 0,
+            val_split: 0,
         }
     }
 }
@@ -194,6 +198,12 @@ impl Hyper {
             "regularize_after",
             self.regularize_after,
             "0 to 999 (epochs)",
+        )?;
+        check(
+            self.val_split < TRAIN_IMAGES,
+            "val_split",
+            self.val_split,
+            "0 (the test set validates) to 49999 held-out training images",
         )
     }
 }
@@ -434,6 +444,12 @@ pub struct TrainConfig {
     /// The first (0-based) epoch in which `weight_decay` and `l1` act.
     #[serde(default)]
     pub regularize_from: usize,
+    /// The last N training images held out as the validation set: the curves, each epoch's
+    /// validation figures and the saturation rule read them, and the test set scores the run
+    /// once, at its end, so nothing is tuned on it. `None`: the test set validates (the seed
+    /// notebook's way; its figures are then the test set's after every epoch).
+    #[serde(default)]
+    pub val_split: Option<usize>,
 }
 
 impl TrainConfig {
@@ -468,6 +484,7 @@ impl TrainConfig {
             order: h.order,
             zca: None,
             regularize_from: h.regularize_after,
+            val_split: (h.val_split > 0).then_some(h.val_split),
         }
     }
 
@@ -565,10 +582,19 @@ impl MemoryEstimate {
 }
 
 impl TrainConfig {
-    /// Training images a run of this configuration sees each epoch on CIFAR-10.
+    /// Training images a run of this configuration sees each epoch on CIFAR-10: the first
+    /// ones, up to `train_limit`, never the held-out ones.
     pub fn train_images(&self) -> usize {
-        self.train_limit
-            .map_or(TRAIN_IMAGES, |n| n.min(TRAIN_IMAGES))
+        let room = TRAIN_IMAGES - self.val_split.unwrap_or(0).min(TRAIN_IMAGES - 1);
+        self.train_limit.map_or(room, |n| n.min(room))
+    }
+
+    /// What validates the run, as screens and reports name it.
+    pub fn validation_label(&self) -> String {
+        match self.val_split {
+            Some(n) => format!("{n} held-out training images"),
+            None => "the test set".into(),
+        }
     }
 
     /// Training steps an epoch of this configuration takes on CIFAR-10.
@@ -596,14 +622,16 @@ impl TrainConfig {
         let batch = (self.batch_size as u64).min(train_images);
         let record = 1 + INPUT;
         let loaded = (TRAIN_IMAGES + TEST_IMAGES) as u64 * record;
-        let subset = if self.train_limit.is_some() {
-            train_images * record
+        // Held-out validation images are copied out of the training set, as a subset is.
+        let held = self.val_split.unwrap_or(0) as u64;
+        let subset = if self.train_limit.is_some() || held > 0 {
+            (train_images + held) * record
         } else {
             0
         };
         // ZCA-whitened pixels are kept as f32, the others as u8.
         let pixel = if self.zca.is_some() { F32 } else { 1 };
-        let on_device = (train_images + TEST_IMAGES as u64) * (INPUT * pixel + 8);
+        let on_device = (train_images + held + TEST_IMAGES as u64) * (INPUT * pixel + 8);
         MemoryEstimate {
             activations: (batch * per_train_image).max(EVAL_BATCH * KEPT * F32),
             parameters: PARAMETERS * F32 * 4,
@@ -631,6 +659,40 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_images_come_out_of_the_training_set() {
+        let mut cfg = crate::tricks::resolve(
+            &Default::default(),
+            &Hyper {
+                val_split: 5000,
+                ..Hyper::default()
+            },
+        );
+        assert_eq!(cfg.val_split, Some(5000));
+        assert_eq!(cfg.train_images(), 45_000);
+        assert_eq!(cfg.steps_per_epoch(), 704);
+        assert_eq!(cfg.validation_label(), "5000 held-out training images");
+        cfg.train_limit = Some(48_000);
+        assert_eq!(cfg.train_images(), 45_000, "never the held-out ones");
+        cfg.train_limit = Some(3000);
+        assert_eq!(cfg.train_images(), 3000);
+        let bad = Hyper {
+            val_split: TRAIN_IMAGES,
+            ..Hyper::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("val_split")
+        );
+        // Older records have no such field: the test set validated them.
+        let mut old = serde_json::to_value(&cfg).unwrap();
+        old.as_object_mut().unwrap().remove("val_split");
+        let old: TrainConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(old.validation_label(), "the test set");
+    }
 
     #[test]
     fn memory_estimate_matches_the_figures_by_hand() {

@@ -347,8 +347,10 @@ pub const LECUN_RECIPE: [Trick; 7] = [
 ];
 
 /// The `lecun` study: the whole recipe, then the recipe without each of its tricks in turn
-/// (leave-one-out), in the recipe's order.
-pub const LECUN_PRESETS: [Preset; 8] = [
+/// (leave-one-out), in the recipe's order, then the recipe with standardized inputs in ZCA's
+/// place: leaving ZCA out also leaves the inputs unstandardized, so that alone does not show
+/// what the decorrelation adds.
+pub const LECUN_PRESETS: [Preset; 9] = [
     Preset {
         name: "lecun",
         tricks: &LECUN_RECIPE,
@@ -438,6 +440,19 @@ pub const LECUN_PRESETS: [Preset; 8] = [
             InterleaveClasses,
         ],
         about: "the recipe at a fixed sgd_lr",
+    },
+    Preset {
+        name: "lecun_norm_not_zca",
+        tricks: &[
+            NormInputs,
+            ScaledTanh,
+            LecunInit,
+            MseTargets,
+            SgdMomentum,
+            InterleaveClasses,
+            LrSchedule,
+        ],
+        about: "the recipe with per-channel standardized inputs in ZCA's place",
     },
 ];
 
@@ -664,7 +679,7 @@ mod tests {
         let s = study("lecun").unwrap();
         let recipe = s.presets[0].trick_set();
         assert_eq!(recipe, LECUN_RECIPE.into_iter().collect());
-        assert_eq!(s.presets.len(), LECUN_RECIPE.len() + 1);
+        assert_eq!(s.presets.len(), LECUN_RECIPE.len() + 2);
         for (p, left_out) in s.presets[1..].iter().zip(LECUN_RECIPE) {
             let mut want = recipe.clone();
             want.remove(&left_out);
@@ -673,6 +688,12 @@ mod tests {
             assert_eq!(preset(p.name).unwrap().name, p.name);
             assert_eq!(preset_name(&want), Some(p.name));
         }
+        // ZCA's own part: the recipe with standardized inputs in its place.
+        let mut want = recipe.clone();
+        want.remove(&Zca);
+        want.insert(NormInputs);
+        let last = s.presets.last().unwrap();
+        assert_eq!((last.name, last.trick_set()), ("lecun_norm_not_zca", want));
         assert_eq!(study("seed").unwrap().presets.len(), 8);
         let Err(err) = study("bogus") else {
             panic!("a study named bogus")

@@ -293,7 +293,7 @@ fn the_study_question_offers_each_study_and_queues_the_one_shown() {
         app.notice
             .as_deref()
             .unwrap()
-            .starts_with("lecun study, 8 runs")
+            .starts_with("lecun study, 9 runs")
     );
     act(&mut app, Action::Yes);
     let names: Vec<_> = app.runs.iter().map(|r| r.name.as_str()).collect();

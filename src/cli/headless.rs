@@ -344,6 +344,10 @@ fn summary(name: &str, cfg: &TrainConfig, o: &Outcome) {
         Some(n) => format!(" (trained on the first {n} images, {} epochs)", cfg.epochs),
         None => String::new(),
     };
+    let subset = match cfg.val_split {
+        Some(n) => format!("{subset} (validated on {n} held-out training images)"),
+        None => subset,
+    };
     note!(
         "{name}: test accuracy {:.4} (= micro-F1), macro-F1 {:.4}{subset}, {:.1} min, {:.0} img/s on {}",
         o.report.accuracy,

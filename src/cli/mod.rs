@@ -174,6 +174,11 @@ pub struct Overrides {
     /// Train on the first N training images only (the test set stays whole)
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Hold out the last N training images to validate on (curves, per-epoch figures, tuning);
+    /// the test set then scores each run once, at its end [default: `val_split` in
+    /// config.toml, else 0: the test set validates, as in the seed notebook]
+    #[arg(long, value_name = "N")]
+    pub val_split: Option<usize>,
     /// Quick demo: 2 epochs (about 20 s on 2 cores), scored on the whole test set
     /// (--epochs still wins)
     #[arg(long)]

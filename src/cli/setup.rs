@@ -119,6 +119,7 @@ impl Context {
         h.targets = o.targets.unwrap_or(h.targets);
         h.order = o.order.unwrap_or(h.order);
         h.regularize_after = o.regularize_after.unwrap_or(h.regularize_after);
+        h.val_split = o.val_split.unwrap_or(h.val_split);
         h.validate().context("bad command-line value")?;
         // Checked here, before the data loads, not by the engine after.
         if o.train_limit == Some(0) {

@@ -148,11 +148,12 @@ fn write_report(dir: &Path, variants: &[Variant], reference: &str, table: &str) 
     )
 }
 
-/// What a study's runs share: epochs, batch size, training images.
-type Setting = (usize, usize, Option<usize>);
+/// What a study's runs share: epochs, batch size, training images, held-out validation images.
+type Setting = (usize, usize, Option<usize>, Option<usize>);
 
 /// `cifar-tui study --report`: the report of the finished runs in the history, one section
-/// per setting (epochs, batch size, training images), the most runs first. Trains nothing.
+/// per setting (epochs, batch size, training images, held-out images), the most runs first.
+/// Trains nothing.
 pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
     let store = ctx.storage.read_history()?;
     let o = &args.overrides;
@@ -175,7 +176,8 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
     }
     let mut sections: Vec<(Setting, Vec<Trial>)> = Vec::new();
     for t in trials {
-        let key = (t.config.epochs, t.config.batch_size, t.config.train_limit);
+        let c = &t.config;
+        let key = (c.epochs, c.batch_size, c.train_limit, c.val_split);
         match sections.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(t),
             None => sections.push((key, vec![t])),
@@ -184,7 +186,7 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
     sections.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
     let mut text = String::new();
     let mut all = Vec::new();
-    for ((epochs, batch, limit), trials) in sections {
+    for ((epochs, batch, limit, held_out), trials) in sections {
         let runs = trials.len();
         let mut variants = variants::group(trials);
         // The study's scenarios in their order, then anything else.
@@ -194,9 +196,16 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
                 .position(|p| p.name == v.name)
                 .unwrap_or(PRESETS.len())
         });
-        let images = limit.map_or("all training images".to_string(), |n| {
-            format!("the first {n} images")
-        });
+        let images = match (limit, held_out) {
+            (None, None) => "all training images".to_string(),
+            (Some(n), None) => format!("the first {n} images"),
+            (None, Some(h)) => {
+                format!("all training images but the last {h}, held out to validate on")
+            }
+            (Some(n), Some(h)) => {
+                format!("the first {n} images, the last {h} held out to validate on")
+            }
+        };
         text += &format!(
             "## {epochs} epochs, batch {batch}, {images}: {runs} finished runs\n\n{}\n",
             variants::report(&variants, &args.reference)

@@ -326,7 +326,7 @@ pub struct Claim {
 /// notebook's ([`CLAIMS`]).
 pub fn claims_of(variants: &[Variant]) -> Vec<Claim> {
     if variants.iter().any(|v| v.name.starts_with("lecun")) {
-        return cifar_engine::tricks::LECUN_RECIPE
+        let mut claims: Vec<Claim> = cifar_engine::tricks::LECUN_RECIPE
             .iter()
             .map(|t| Claim {
                 text: format!("{} helps LeCun's recipe", t.info().label),
@@ -334,6 +334,17 @@ pub fn claims_of(variants: &[Variant]) -> Vec<Claim> {
                 reference: format!("lecun_no_{}", t.info().key),
             })
             .collect();
+        // Left out, ZCA also takes the standardization with it: its decorrelation alone is
+        // the recipe against the recipe on standardized inputs.
+        claims.insert(
+            1,
+            Claim {
+                text: "ZCA's decorrelation helps LeCun's recipe".into(),
+                variant: "lecun".into(),
+                reference: "lecun_norm_not_zca".into(),
+            },
+        );
+        return claims;
     }
     CLAIMS
         .iter()
@@ -647,7 +658,11 @@ pub(crate) mod tests {
             trials.push(trial(base + 2, "lecun_no_scaled_tanh", seed, no_tanh));
         }
         let checked = check_claims(&group(trials));
-        assert_eq!(checked.len(), 7, "one per trick of the recipe");
+        assert_eq!(
+            checked.len(),
+            8,
+            "one per trick of the recipe, and ZCA's decorrelation"
+        );
         let zca = &checked[0];
         assert_eq!(
             (
@@ -663,11 +678,15 @@ pub(crate) mod tests {
         );
         // +0.05 and +0.04: two seeds, t(1) = 12.7 -> 0.045 ± 0.064, within noise.
         assert_eq!(zca.answer, Answer::NotShown);
-        let tanh = &checked[1];
+        assert_eq!(
+            (checked[1].reference.as_str(), checked[1].why.as_deref()),
+            ("lecun_norm_not_zca", Some("no runs of lecun_norm_not_zca"))
+        );
+        let tanh = &checked[2];
         assert_eq!(tanh.reference, "lecun_no_scaled_tanh");
         assert_eq!(tanh.answer, Answer::No, "the recipe does worse with it");
         assert_eq!(
-            checked[2].why.as_deref(),
+            checked[3].why.as_deref(),
             Some("no runs of lecun_no_lecun_init")
         );
         // The seed study keeps the notebook's claims.

@@ -188,8 +188,10 @@ pub fn draw(
         [epochs, Rect::default()]
     };
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(Block::bordered().title(Span::styled(" Per epoch ", theme.title()))),
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
+            format!(" Per epoch · val: {} ", run.config.validation_label()),
+            theme.title(),
+        ))),
         epochs,
     );
     let mut spans = Vec::new();

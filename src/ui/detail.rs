@@ -110,6 +110,7 @@ fn run_lines<'a>(run: &Run, theme: &Theme) -> Vec<Line<'a>> {
     lines.push(field("tricks", run.tricks_label(), theme));
     let images = run.config.train_images();
     lines.push(field("train images", images.to_string(), theme));
+    lines.push(field("validated on", run.config.validation_label(), theme));
     if let Some(o) = run.outcome() {
         let text = format!(
             "test accuracy (micro-F1) {:.4} · macro-F1 {:.4} · {:.0} s · Enter: its results",

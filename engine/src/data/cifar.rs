@@ -124,6 +124,15 @@ impl Split {
         }
     }
 
+    /// The last `n` images (all of them when `n` is larger).
+    pub fn tail(&self, n: usize) -> Split {
+        let from = self.len() - n.min(self.len());
+        Split {
+            images: self.images[from * IMAGE_BYTES..].to_vec(),
+            labels: self.labels[from..].to_vec(),
+        }
+    }
+
     /// How many of the ten classes have at least one image here.
     pub fn classes_present(&self) -> usize {
         let mut seen = [false; CLASSES.len()];

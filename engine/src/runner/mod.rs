@@ -184,10 +184,16 @@ pub fn train<B: TrainBackend>(
         last_eval = Some(eval);
     }
 
-    // A run resumed after its last epoch still gets its final evaluation.
+    // The test set scores the run: the last epoch's validation when it validates, else once
+    // now (a held-out split validated; a run resumed after its last epoch).
     let eval = match last_eval {
-        Some(e) => e,
-        None => evaluate(&model.valid(), &run.data.test, run.data.input),
+        Some(e) if run.data.held_out.is_none() => e,
+        _ => {
+            emit(TrainEvent::Evaluating {
+                epoch: epochs.len().saturating_sub(1),
+            });
+            evaluate(&model.valid(), &run.data.test, run.data.input)
+        }
     };
     let test_labels = &run.data.test.host_labels;
     let confusion = Confusion::from_labels(CLASSES.len(), test_labels, &eval.predictions);
@@ -207,7 +213,16 @@ pub fn train<B: TrainBackend>(
 struct Prepared<B: TrainBackend> {
     train: DeviceSplit<B>,
     test: DeviceSplit<B::InnerBackend>,
+    /// The held-out training images that validate the run (`val_split`), if any.
+    held_out: Option<DeviceSplit<B::InnerBackend>>,
     input: InputMap,
+}
+
+impl<B: TrainBackend> Prepared<B> {
+    /// What validates the run: the held-out images, else the test set.
+    fn validation(&self) -> &DeviceSplit<B::InnerBackend> {
+        self.held_out.as_ref().unwrap_or(&self.test)
+    }
 }
 
 /// The input tricks, before the loop: the training subset, then ZCA whitening (fitted on the
@@ -220,10 +235,13 @@ fn prepare<B: TrainBackend>(
     emit: &mut dyn FnMut(TrainEvent),
 ) -> Result<Prepared<B>, TrainError> {
     // Borrowed unless cut: the whole set is 150 MB and is copied to the device next anyway.
-    let train_split = match cfg.train_limit {
-        Some(n) => Cow::Owned(data.train.head(n)),
-        None => Cow::Borrowed(&data.train),
+    // Held-out images come from its end, so a subset (its start) never holds one.
+    let room = data.train.len().saturating_sub(cfg.val_split.unwrap_or(0));
+    let train_split = match (cfg.train_limit, cfg.val_split) {
+        (None, None) => Cow::Borrowed(&data.train),
+        (limit, _) => Cow::Owned(data.train.head(limit.map_or(room, |n| n.min(room)))),
     };
+    let held_out = cfg.val_split.map(|n| data.train.tail(n));
     if train_split.is_empty() {
         return Err(TrainError::NoData);
     }
@@ -256,9 +274,11 @@ fn prepare<B: TrainBackend>(
                 device,
             );
             let test = DeviceSplit::upload_whitened(&data.test, &fitted, device);
+            let held_out = held_out.map(|s| DeviceSplit::upload_whitened(&s, &fitted, device));
             Prepared {
                 train,
                 test,
+                held_out,
                 input: InputMap::new(None),
             }
         }
@@ -267,6 +287,7 @@ fn prepare<B: TrainBackend>(
             Prepared {
                 train: DeviceSplit::upload(&train_split, device),
                 test: DeviceSplit::upload(&data.test, device),
+                held_out: held_out.map(|s| DeviceSplit::upload(&s, device)),
                 input: InputMap::new(stats),
             }
         }
@@ -345,8 +366,12 @@ impl<B: TrainBackend> Loop<'_, B> {
             }
             if val_point_at(steps, steps_per_epoch, self.val_points) {
                 let t = Instant::now();
-                let test = &self.data.test;
-                let v = evaluate_head(&model.valid(), test, input, VAL_POINT_IMAGES);
+                let v = evaluate_head(
+                    &model.valid(),
+                    self.data.validation(),
+                    input,
+                    VAL_POINT_IMAGES,
+                );
                 emit(TrainEvent::Validation(Validation {
                     at: epoch as f64 + steps as f64 / steps_per_epoch as f64,
                     loss: v.loss,
@@ -386,7 +411,7 @@ impl<B: TrainBackend> Loop<'_, B> {
         }
         emit(TrainEvent::Evaluating { epoch });
         let model = trained.model;
-        let eval = evaluate(&model.valid(), &self.data.test, self.data.input);
+        let eval = evaluate(&model.valid(), self.data.validation(), self.data.input);
         if let Some(slot) = checkpoints {
             // Losing the checkpoint only costs resumability: the run goes on.
             if let Err(e) = checkpoint::save(slot, cfg, epoch + 1, &model, optim) {

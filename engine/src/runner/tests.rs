@@ -702,3 +702,69 @@ fn the_shuffled_order_is_pinned() {
         ]
     );
 }
+
+/// `val_split`: the last training images validate (each epoch's figures, the curves), the
+/// first ones train, and the test set scores the run once, at its end. Told apart by data
+/// sets that share their training images: a run validated on the test set of one whose test
+/// set is the held-out images has the same per-epoch figures; a test-validated run on the
+/// same images ends with the same confusion.
+#[test]
+fn a_held_out_split_validates_and_the_test_set_scores_the_end() {
+    let images = synthetic(400, 1);
+    let held = images.tail(100);
+    let with_test = Cifar10::new(images.clone(), synthetic(100, 2));
+    let with_held_as_test = Cifar10::new(images, held);
+    let mut first_300 = config(&[]);
+    first_300.train_limit = Some(300);
+    let mut split = config(&[]);
+    split.val_split = Some(100);
+    let run = |data: &Cifar10, cfg: &TrainConfig| {
+        let cancel = AtomicBool::new(false);
+        let mut images = 0;
+        let mut scoring = 0;
+        let o = train::<CpuAd>(
+            &Default::default(),
+            DeviceKind::Cpu,
+            plain_job(data, cfg, &cancel),
+            |e| match e {
+                TrainEvent::Started { train_images, .. } => images = train_images,
+                TrainEvent::Evaluating { .. } => scoring += 1,
+                _ => {}
+            },
+        )
+        .unwrap();
+        (o, images, scoring)
+    };
+    let (held_out, images, scoring) = run(&with_test, &split);
+    let (tested, _, tested_scoring) = run(&with_test, &first_300);
+    let (on_held, _, _) = run(&with_held_as_test, &first_300);
+    assert_eq!(images, 300);
+    assert_eq!(
+        (scoring, tested_scoring),
+        (split.epochs + 1, split.epochs),
+        "one more scoring: the test set's at the end"
+    );
+    let val = |o: &Outcome| -> Vec<(f64, f64)> {
+        o.epochs
+            .iter()
+            .map(|e| (e.val_loss, e.val_accuracy))
+            .collect()
+    };
+    assert_eq!(
+        val(&held_out),
+        val(&on_held),
+        "validated on the held-out images"
+    );
+    assert_ne!(val(&held_out), val(&tested));
+    assert_eq!(
+        held_out.confusion, tested.confusion,
+        "scored on the test set"
+    );
+    let train_figures = |o: &Outcome| -> Vec<(f64, f64)> {
+        o.epochs
+            .iter()
+            .map(|e| (e.train_loss, e.train_accuracy))
+            .collect()
+    };
+    assert_eq!(train_figures(&held_out), train_figures(&tested));
+}
