@@ -662,13 +662,10 @@ mod tests {
 
     #[test]
     fn held_out_images_come_out_of_the_training_set() {
-        let mut cfg = crate::tricks::resolve(
-            &Default::default(),
-            &Hyper {
-                val_split: 5000,
-                ..Hyper::default()
-            },
-        );
+        let mut cfg = TrainConfig::baseline(&Hyper {
+            val_split: 5000,
+            ..Hyper::default()
+        });
         assert_eq!(cfg.val_split, Some(5000));
         assert_eq!(cfg.train_images(), 45_000);
         assert_eq!(cfg.steps_per_epoch(), 704);
