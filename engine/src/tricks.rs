@@ -245,7 +245,7 @@ pub fn resolve(tricks: &TrickSet, hyper: &Hyper) -> TrainConfig {
 /// Like [`describe`], with the short names: `+norm +sched`.
 pub fn describe_short(tricks: &TrickSet) -> String {
     if tricks.is_empty() {
-        return "-".into();
+        return "no tricks".into();
     }
     tricks
         .iter()

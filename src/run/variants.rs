@@ -160,6 +160,8 @@ pub struct Variant {
     pub tricks: String,
     pub epochs: usize,
     pub train_limit: Option<usize>,
+    /// Training images held out to validate on; `None`: the test set validated.
+    pub val_split: Option<usize>,
     pub seeds: Vec<u64>,
     /// The runs, one per seed, in seed order.
     pub runs: Vec<i64>,
@@ -171,7 +173,8 @@ pub struct Variant {
     pub macro_f1: Interval,
     pub minutes: Interval,
     pub images_per_sec: Interval,
-    /// Test accuracy after each epoch that every seed has.
+    /// Validation accuracy after each epoch that every seed has (the test set's, unless
+    /// `val_split` held images out).
     pub val_accuracy: Vec<Interval>,
 }
 
@@ -251,6 +254,7 @@ fn variant(key: String, g: &[Trial]) -> Variant {
         tricks: tricks::describe(&tricks),
         epochs: first.config.epochs,
         train_limit: first.config.train_limit,
+        val_split: first.config.val_split,
         seeds: g.iter().map(|t| t.config.seed).collect(),
         runs: g.iter().map(|t| t.id).collect(),
         repeats: Vec::new(),

@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
 }
 
 /// What the compared variants differ in besides their settings' tricks (epochs, training
-/// images, device), said where their bars stand side by side: `epochs 2/10, device cpu/cuda`.
+/// images, device, what validated them), said where their bars stand side by side: `epochs 2/10, device cpu/cuda`.
 fn mixed(variants: &[Variant]) -> Option<String> {
     let distinct = |of: &dyn Fn(&Variant) -> String| {
         let mut all: Vec<String> = variants.iter().map(of).collect();
@@ -58,6 +58,13 @@ fn mixed(variants: &[Variant]) -> Option<String> {
         (
             "device",
             distinct(&|v| v.device.map_or("?".into(), |d| d.to_string())),
+        ),
+        (
+            "validated on",
+            distinct(&|v| {
+                v.val_split
+                    .map_or("test".into(), |n| format!("{n} held out"))
+            }),
         ),
     ]
     .into_iter()

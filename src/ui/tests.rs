@@ -412,6 +412,14 @@ fn compare_says_when_compared_runs_differ_in_epochs() {
     act(&mut app, Action::Goto(Screen::Compare));
     let s = screen(&app, 120, 40);
     assert!(s.contains("compared runs differ in epochs 10/3"), "{s}");
+    // Validated on held-out images against on the test set: said too.
+    let mut app = self::app();
+    train_run(&mut app, 0.66, true);
+    app.values.hyper.val_split = 5000;
+    train_run(&mut app, 0.60, true);
+    act(&mut app, Action::Goto(Screen::Compare));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("validated on 5000 held out/test"), "{s}");
     // Alike, nothing is said.
     let mut app = self::app();
     train_run(&mut app, 0.66, true);
