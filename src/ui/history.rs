@@ -126,6 +126,7 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
         " History by variant: {count} variant(s) of {runs} finished run(s){left_out}, by {} ",
         h.sort.label()
     );
+    let title = super::ellipsis(&title, area.width.saturating_sub(2) as usize);
     let mut state = TableState::default()
         .with_offset(h.scroll.offset())
         .with_selected((count > 0).then_some(h.cursor));
@@ -205,6 +206,7 @@ fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) -> (usize
         h.sort.label(),
         h.selected.len()
     );
+    let title = super::ellipsis(&title, table_area.width.saturating_sub(2) as usize);
     let mut state = TableState::default()
         .with_offset(h.scroll.offset())
         .with_selected((count > 0).then_some(h.cursor));

@@ -758,6 +758,18 @@ fn history_groups_runs_by_variant() {
         3,
         "Space selected the variant's three runs"
     );
+    // A title longer than the screen is cut with `…`, never mid-word at the border.
+    let mut rows = crate::store::fixtures::stored_seeds(3, &[1, 2, 2]);
+    for r in &mut rows {
+        r.created_at = Some("2026-11-27T15:00:00Z".into());
+    }
+    app.update(Msg::History(Ok(rows)));
+    let s = screen_in(&app, 80, 24, PLAIN);
+    let title = s.lines().nth(1).unwrap();
+    assert!(
+        title.contains("repeated seed") && title.contains('…'),
+        "{s}"
+    );
 }
 
 /// The app on the Sweep screen, watching /shared/sweep1 after `reading` (if any).
