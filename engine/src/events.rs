@@ -191,7 +191,7 @@ pub struct Progress {
 }
 
 /// A validation point within an epoch.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
     /// Where, in epochs from the start (1.25: a quarter into the second).
     pub at: f64,

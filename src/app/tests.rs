@@ -788,7 +788,13 @@ fn progress_events_update_the_live_run() {
     });
     let run = app.live_run().unwrap();
     assert!(matches!(run.status, Status::Running(_)));
-    assert_eq!(run.losses, crate::run::fixtures::loss_points(&[2.1]));
+    let point = crate::run::TrainPoint {
+        accuracy: Some(0.4),
+        images_per_sec: Some(900.0),
+        seconds: Some(1.4),
+        ..crate::run::TrainPoint::new(20, 2.1)
+    };
+    assert_eq!(run.train_points, [point]);
 }
 
 /// Issue 9: `e` shows the run that finished last, even after an old one was opened.

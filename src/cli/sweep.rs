@@ -632,7 +632,7 @@ fn result_of(store: &Store, id: i64, spec: &TaskSpec, origin: Origin) -> Result<
         tricks: tricks::describe(&spec.config.tricks.iter().copied().collect()),
         config: spec.config.clone(),
         outcome: outcome.clone(),
-        losses: run.losses,
+        losses: run.train_points,
         steps_per_epoch: Some(run.steps_per_epoch),
         steps_per_point: None,
         created_at: run.created_at.unwrap_or_default(),

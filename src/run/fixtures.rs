@@ -33,13 +33,10 @@ pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
 }
 
 /// A loss curve of these values, one report window of 20 steps each.
-pub(crate) fn loss_points(values: &[f64]) -> Vec<crate::run::LossPoint> {
+pub(crate) fn train_points(values: &[f64]) -> Vec<crate::run::TrainPoint> {
     values
         .iter()
         .enumerate()
-        .map(|(i, &loss)| crate::run::LossPoint {
-            step: 20 * (i + 1),
-            loss,
-        })
+        .map(|(i, &loss)| crate::run::TrainPoint::new(20 * (i + 1), loss))
         .collect()
 }

@@ -3,7 +3,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixtures;
-pub mod losses;
+pub mod points;
 pub mod variants;
 
 use serde::Serialize;
@@ -13,7 +13,7 @@ use cifar_engine::events::DeviceKind;
 use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation};
 use cifar_engine::tricks::{self, TrickSet};
 
-pub use losses::{LossPoint, MAX_LOSS_POINTS};
+pub use points::{MAX_TRAIN_POINTS, TrainPoint};
 
 /// The session's key for a run: engine events and commands name a run by it.
 pub type RunKey = u64;
@@ -101,11 +101,8 @@ pub struct Run {
     /// The GPU's name where its backend gives one ("Apple M2 (Metal)", through wgpu).
     pub gpu: Option<String>,
     /// Mean training loss of each report window with the step it ended at, oldest first (see
-    /// [`MAX_LOSS_POINTS`]).
-    pub losses: Vec<LossPoint>,
-    /// Running train accuracy at each report, at its place in epochs (1.5 = half-way through
-    /// the second), while this session trains it: the chart moves within an epoch.
-    pub train_curve: Vec<(f64, f64)>,
+    /// [`MAX_TRAIN_POINTS`]).
+    pub train_points: Vec<TrainPoint>,
     /// Validation points within the epochs while this session trains it (on the test set's
     /// first [`cifar_engine::events::VAL_POINT_IMAGES`] images; each epoch's own is in `epochs`).
     pub val_points: Vec<Validation>,
@@ -138,8 +135,7 @@ impl Run {
             status: Status::Queued,
             device: None,
             gpu: None,
-            losses: Vec::new(),
-            train_curve: Vec::new(),
+            train_points: Vec::new(),
             val_points: Vec::new(),
             epochs: Vec::new(),
             steps_per_epoch: 0,
@@ -185,14 +181,14 @@ impl Run {
             TrainEvent::FittingZca { step } => self.fitting_zca = Some(step),
             TrainEvent::Progress(p) => {
                 self.preparing = None;
-                let step = p.epoch * p.steps_per_epoch + p.step;
-                losses::push(&mut self.losses, LossPoint { step, loss: p.loss });
-                let at = p.epoch as f64 + p.step as f64 / p.steps_per_epoch.max(1) as f64;
-                self.train_curve.push((at, p.accuracy));
-                if self.train_curve.len() > MAX_LOSS_POINTS {
-                    // Every other point: the curve keeps its span and shape.
-                    self.train_curve = self.train_curve.iter().copied().step_by(2).collect();
-                }
+                let point = TrainPoint {
+                    step: p.epoch * p.steps_per_epoch + p.step,
+                    loss: p.loss,
+                    accuracy: Some(p.accuracy),
+                    images_per_sec: Some(p.images_per_sec),
+                    seconds: Some(p.elapsed),
+                };
+                points::push(&mut self.train_points, point);
                 if let Status::Running(Some(last)) = &self.status
                     && last.epoch == p.epoch
                 {
@@ -233,11 +229,21 @@ impl Run {
         points
     }
 
+    /// The running train accuracy at each report that kept it, at its place in epochs (1.5 =
+    /// half-way through the second): the chart moves within an epoch.
+    pub fn accuracy_curve(&self) -> Vec<(f64, f64)> {
+        let per_epoch = self.steps_per_epoch.max(1) as f64;
+        self.train_points
+            .iter()
+            .filter_map(|p| Some((p.step as f64 / per_epoch, p.accuracy?)))
+            .collect()
+    }
+
     /// The training loss at its place in epochs (1.5: half-way through the second), each
     /// point where its report window ended.
     pub fn loss_curve(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         let per_epoch = self.steps_per_epoch.max(1) as f64;
-        self.losses
+        self.train_points
             .iter()
             .map(move |p| (p.step as f64 / per_epoch, p.loss))
     }
@@ -394,7 +400,7 @@ mod tests {
         // 25 of 100 steps in 30 s -> 90 s left.
         assert!((run.progress() - 0.25).abs() < 1e-12);
         assert!((run.eta().unwrap() - 90.0).abs() < 1e-9);
-        assert_eq!(run.losses.len(), 1);
+        assert_eq!(run.train_points.len(), 1);
     }
 
     #[test]
@@ -406,10 +412,10 @@ mod tests {
                 ..progress(i / 10, i % 10 + 1)
             }));
         }
-        assert!(run.losses.len() <= MAX_LOSS_POINTS);
-        assert_eq!(run.losses.last().map(|p| p.step), Some(5000));
+        assert!(run.train_points.len() <= MAX_TRAIN_POINTS);
+        assert_eq!(run.train_points.last().map(|p| p.step), Some(5000));
         // Merging keeps the curve's shape: still increasing.
-        assert!(run.losses.windows(2).all(|w| w[0].loss < w[1].loss));
+        assert!(run.train_points.windows(2).all(|w| w[0].loss < w[1].loss));
     }
 
     /// Each loss point sits where its window ended, fed as the engine reports: on 3,000 images

@@ -8,7 +8,7 @@ use cifar_engine::config::TrainConfig;
 use cifar_engine::events::EpochStats;
 use cifar_engine::metrics::{Confusion, Report};
 
-use crate::run::{LossPoint, Run};
+use crate::run::{Run, TrainPoint};
 
 /// The file formats runs are exported in (`cifar-tui export --format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -37,7 +37,7 @@ pub struct Record<'a> {
     confusion: Option<&'a Confusion>,
     report: Option<&'a Report>,
     /// Each report window's mean loss with the step it ended at.
-    losses: &'a [LossPoint],
+    losses: &'a [TrainPoint],
     steps_per_epoch: usize,
     /// Where a run imported from a sweep was trained.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,7 +62,7 @@ pub fn record(r: &Run) -> Record<'_> {
         epochs: &r.epochs,
         confusion: o.map(|o| &o.confusion),
         report: o.map(|o| &o.report),
-        losses: &r.losses,
+        losses: &r.train_points,
         steps_per_epoch: r.steps_per_epoch,
         origin: r.origin.as_ref(),
     }
@@ -192,6 +192,7 @@ mod tests {
     use super::*;
     use crate::run::fixtures::outcome;
     use crate::store::Store;
+    use crate::store::runs::Curves;
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks::{self, Trick, TrickSet};
 
@@ -201,7 +202,8 @@ mod tests {
         let a = s.insert("baseline", &cfg).unwrap();
         s.start(a, "cpu").unwrap();
         let o = outcome(0.6703, 2);
-        s.record_epoch(a, &o.epochs[0], &[], 20).unwrap();
+        s.record_epoch(a, &o.epochs[0], Curves::points(&[], 20))
+            .unwrap();
         s.finish(a, &o).unwrap();
         let custom: TrickSet = [Trick::NormInputs, Trick::L1].into_iter().collect();
         let mut cfg = tricks::resolve(&custom, &Hyper::default());

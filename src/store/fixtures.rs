@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::run::Run;
-use crate::run::fixtures::{loss_points, outcome};
+use crate::run::fixtures::{outcome, train_points};
 use crate::store::Store;
+use crate::store::runs::Curves;
 use cifar_engine::config::Hyper;
 use cifar_engine::tricks::{self, PRESETS};
 
@@ -18,7 +19,7 @@ pub(crate) fn stored(n: usize) -> Vec<Run> {
         s.start(id, "cpu").unwrap();
         let o = outcome(0.6 + 0.01 * i as f64, 3);
         for e in &o.epochs {
-            s.record_epoch(id, e, &loss_points(&[2.0, 1.5, 1.2]), 20)
+            s.record_epoch(id, e, Curves::points(&train_points(&[2.0, 1.5, 1.2]), 20))
                 .unwrap();
         }
         s.finish(id, &o).unwrap();
@@ -38,7 +39,7 @@ pub(crate) fn stored_seeds(presets: usize, seeds: &[u64]) -> Vec<Run> {
             s.start(id, "cpu").unwrap();
             let o = outcome(0.6 + 0.01 * i as f64 + 0.002 * k as f64, 3);
             for e in &o.epochs {
-                s.record_epoch(id, e, &loss_points(&[2.0, 1.5, 1.2]), 20)
+                s.record_epoch(id, e, Curves::points(&train_points(&[2.0, 1.5, 1.2]), 20))
                     .unwrap();
             }
             s.finish(id, &o).unwrap();

@@ -193,7 +193,7 @@ mod tests {
             "not finished yet: 10 task(s) (0-6,9,10,12)"
         );
     }
-    use crate::run::fixtures::{loss_points, outcome};
+    use crate::run::fixtures::{outcome, train_points};
     use crate::store::MIGRATIONS;
     use crate::store::sweep::Origin;
     use cifar_engine::config::Hyper;
@@ -214,7 +214,7 @@ mod tests {
             tricks: "(baseline)".into(),
             config,
             outcome: outcome(0.6, 2),
-            losses: loss_points(&[2.3, 1.9]),
+            losses: train_points(&[2.3, 1.9]),
             steps_per_epoch: Some(47),
             steps_per_point: None,
             created_at: "2026-11-28T10:00:00Z".into(),
@@ -234,7 +234,7 @@ mod tests {
         let r: TaskResult = serde_json::from_value(json).unwrap();
         let s = Store::in_memory();
         let run = s.get(s.import(&r).unwrap().unwrap()).unwrap();
-        let steps: Vec<usize> = run.losses.iter().map(|p| p.step).collect();
+        let steps: Vec<usize> = run.train_points.iter().map(|p| p.step).collect();
         assert_eq!(steps, [40, 80]);
         assert_eq!(run.steps_per_epoch, 782);
     }
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(run.status.label(), "finished");
         assert_eq!(run.config, r.config);
         assert_eq!(run.outcome().unwrap(), &r.outcome);
-        assert_eq!(run.losses, r.losses);
+        assert_eq!(run.train_points, r.losses);
         assert_eq!(run.steps_per_epoch, 47);
         assert_eq!(run.origin, Some(r.origin.clone()));
         assert_eq!(run.created_at.as_deref(), Some(r.created_at.as_str()));

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::run::{LossPoint, Run, Status};
+use crate::run::{Run, Status};
+use crate::store::runs::Curves;
 use crate::store::{Store, StoreError};
 use cifar_engine::checkpoint;
 use cifar_engine::config::TrainConfig;
@@ -171,14 +172,14 @@ impl<'a> Keeper<'a> {
 
     /// Records every epoch again when an earlier write failed (a disk full then, freed since),
     /// so the history ends whole wherever it can. The loss curve stored is the run's last.
-    fn catch_up(&mut self, epochs: &[EpochStats], losses: &[LossPoint], steps_per_epoch: usize) {
+    fn catch_up(&mut self, epochs: &[EpochStats], mirror: &Run) {
         if !self.lost {
             return;
         }
         let id = self.id;
         for &e in epochs {
-            let losses = losses.to_vec();
-            self.keep(move |s| s.record_epoch(id, &e, &losses, steps_per_epoch));
+            let mirror = mirror.clone();
+            self.keep(move |s| s.record_epoch(id, &e, Curves::of(&mirror)));
         }
     }
 
@@ -334,8 +335,8 @@ pub fn execute(
                 abort_point(&format!("epoch-{}-saved", e.epoch));
                 // Write, commit, then prune: the older checkpoint goes only once the history
                 // vouches for the new one.
-                let (e, losses, per_epoch) = (*e, mirror.losses.clone(), mirror.steps_per_epoch);
-                if keeper.keep(move |s| s.record_epoch(id_or_0, &e, &losses, per_epoch))
+                let (e, curves) = (*e, mirror.clone());
+                if keeper.keep(move |s| s.record_epoch(id_or_0, &e, Curves::of(&curves)))
                     && slot.is_some()
                 {
                     checkpoint::prune(&dir, e.epoch);
@@ -352,7 +353,7 @@ pub fn execute(
     });
     match &result {
         Ok(outcome) => {
-            keeper.catch_up(&outcome.epochs, &mirror.losses, mirror.steps_per_epoch);
+            keeper.catch_up(&outcome.epochs, &mirror);
             let outcome = outcome.clone();
             // The checkpoints go only once the record says finished: a finish still waiting
             // for a lock may never land, and the run must stay resumable then.
@@ -423,7 +424,7 @@ fn resume_point(mut run: Run, slot: checkpoint::Slot, config: &TrainConfig) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::fixtures::{loss_points, outcome};
+    use crate::run::fixtures::{outcome, train_points};
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks;
     use rusqlite::Connection;
@@ -454,7 +455,11 @@ mod tests {
         let id = store.insert("baseline", &config).unwrap();
         store.claim(id, "cpu", data.fingerprint()).unwrap();
         store
-            .record_epoch(id, &outcome(0.5, 2).epochs[0], &loss_points(&[2.0]), 20)
+            .record_epoch(
+                id,
+                &outcome(0.5, 2).epochs[0],
+                Curves::points(&train_points(&[2.0]), 20),
+            )
             .unwrap();
         store.set_status(id, &Status::Interrupted(None)).unwrap();
         std::fs::create_dir_all(storage.checkpoints.join(format!("{id}/epoch-1"))).unwrap();
@@ -501,10 +506,12 @@ mod tests {
         let mut notice = |n: String| notices.push(n);
         let mut keeper = Keeper::new(Some(store), id, &mut notice);
         let [first, second] = [0, 1].map(|i| outcome(0.5, 2).epochs[i]);
-        keeper.keep(move |s| s.record_epoch(id, &first, &loss_points(&[2.0]), 20));
+        keeper.keep(move |s| s.record_epoch(id, &first, Curves::points(&train_points(&[2.0]), 20)));
         assert_eq!(keeper.pending.len(), 1, "kept for later, not dropped");
         holder.execute_batch("COMMIT").unwrap();
-        keeper.keep(move |s| s.record_epoch(id, &second, &loss_points(&[2.0, 1.0]), 20));
+        keeper.keep(move |s| {
+            s.record_epoch(id, &second, Curves::points(&train_points(&[2.0, 1.0]), 20))
+        });
         assert!(keeper.pending.is_empty());
         let store = keeper.store.take().unwrap();
         assert_eq!(store.get(id).unwrap().epochs.len(), 2);
@@ -534,18 +541,25 @@ mod tests {
         assert!(!keeper.keep(move |_| Err(full())), "epoch 1 is lost");
         assert!(!keeper.keep(move |_| Err(full())), "so is epoch 2");
         let third = epochs[2];
-        assert!(keeper.keep(move |s| s.record_epoch(id, &third, &loss_points(&[1.0]), 47)));
+        assert!(keeper.keep(move |s| s.record_epoch(
+            id,
+            &third,
+            Curves::points(&train_points(&[1.0]), 47)
+        )));
         assert_eq!(
             keeper.store.as_ref().unwrap().get(id).unwrap().epochs.len(),
             1
         );
-        keeper.catch_up(&epochs, &loss_points(&[2.0, 1.5, 1.0]), 47);
+        let mut mirror = Run::new(0, TrickSet::new(), cfg());
+        mirror.train_points = train_points(&[2.0, 1.5, 1.0]);
+        mirror.steps_per_epoch = 47;
+        keeper.catch_up(&epochs, &mirror);
         let run = keeper.store.take().unwrap().get(id).unwrap();
         assert_eq!(
             run.epochs, epochs,
             "every epoch is in the history at the end"
         );
-        assert_eq!(run.losses, loss_points(&[2.0, 1.5, 1.0]));
+        assert_eq!(run.train_points, train_points(&[2.0, 1.5, 1.0]));
         assert_eq!(run.steps_per_epoch, 47);
         assert_eq!(notices.len(), 1, "said once: {notices:?}");
         assert!(notices[0].contains("full"), "{notices:?}");

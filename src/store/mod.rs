@@ -12,7 +12,7 @@ mod error;
 pub(crate) mod fixtures;
 mod liveness;
 mod row;
-mod runs;
+pub mod runs;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use super::error::StoreError;
 use super::liveness::{GONE, gone};
 use super::sweep;
-use crate::run::losses::{self, LossPoint};
+use crate::run::points::{self, TrainPoint};
 use crate::run::{Run, Status};
 
 /// A status as the history's `status` column stores it; a word it does not know reads as
@@ -116,14 +116,14 @@ impl Row {
         let steps_per_epoch = r
             .get::<_, Option<i64>>("steps_per_epoch")?
             .map_or_else(|| config.steps_per_epoch(), |n| n as usize);
-        let mut losses: Vec<LossPoint> = json("losses")?
+        let mut losses: Vec<TrainPoint> = json("losses")?
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(|e| bad("losses", e))?
             .unwrap_or_default();
         let steps_per_point = r.get::<_, Option<i64>>("steps_per_point")?;
         let steps_per_point = steps_per_point.map_or(REPORT_EVERY, |n| n as usize);
-        losses::place_legacy(&mut losses, steps_per_point, steps_per_epoch);
+        points::place_legacy(&mut losses, steps_per_point, steps_per_epoch);
         Ok(Run {
             key: 0,
             id,
@@ -140,10 +140,13 @@ impl Row {
             fitting_zca: None,
             report_gap: None,
             paused: 0.0,
-            train_curve: Vec::new(),
-            val_points: Vec::new(),
+            val_points: json("val_points")?
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|e| bad("val_points", e))?
+                .unwrap_or_default(),
             epochs: Vec::new(),
-            losses,
+            train_points: losses,
             origin,
         })
     }

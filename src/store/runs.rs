@@ -4,14 +4,42 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cifar_engine::config::TrainConfig;
-use cifar_engine::events::{EpochStats, Outcome};
+use cifar_engine::events::{EpochStats, Outcome, Validation};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::Store;
 use super::error::{StoreError, busy, classify};
 use super::liveness::{gone, host, now};
 use super::row::{Row, insert_epoch, status_of};
-use crate::run::{LossPoint, Run, Status};
+use crate::run::{Run, Status, TrainPoint};
+
+/// A run's curves so far, as each epoch's record keeps them.
+#[derive(Clone, Copy, Debug)]
+pub struct Curves<'a> {
+    pub points: &'a [TrainPoint],
+    /// Validation points within the epochs (the interface asks for them).
+    pub validation: &'a [Validation],
+    pub steps_per_epoch: usize,
+}
+
+impl<'a> Curves<'a> {
+    pub fn of(run: &'a Run) -> Self {
+        Curves {
+            points: &run.train_points,
+            validation: &run.val_points,
+            steps_per_epoch: run.steps_per_epoch,
+        }
+    }
+
+    /// Training points alone, no validation within the epochs.
+    pub fn points(points: &'a [TrainPoint], steps_per_epoch: usize) -> Self {
+        Curves {
+            points,
+            validation: &[],
+            steps_per_epoch,
+        }
+    }
+}
 
 impl Store {
     /// Runs a write of the run's record, waiting while another process holds the history's
@@ -206,15 +234,16 @@ impl Store {
         })
     }
 
-    /// One finished epoch and the loss curve so far, in one transaction.
+    /// One finished epoch and the curves so far, in one transaction.
     pub fn record_epoch(
         &mut self,
         id: i64,
         e: &EpochStats,
-        losses: &[LossPoint],
-        steps_per_epoch: usize,
+        curves: Curves,
     ) -> Result<(), StoreError> {
-        let losses = serde_json::to_string(losses)?;
+        let losses = serde_json::to_string(curves.points)?;
+        let validation = serde_json::to_string(curves.validation)?;
+        let steps_per_epoch = curves.steps_per_epoch;
         self.patiently(|conn| {
             // Immediate: the lock is asked for first, where SQLite's busy handler waits for
             // it, not on the first write of a read transaction, where it answers busy at once.
@@ -222,8 +251,8 @@ impl Store {
             insert_epoch(&tx, id, e)?;
             tx.execute(
                 "UPDATE runs SET losses = ?2, steps_per_point = NULL, steps_per_epoch = ?3,
-                     heartbeat = ?4 WHERE id = ?1",
-                params![id, losses, steps_per_epoch as i64, now()],
+                     val_points = ?4, heartbeat = ?5 WHERE id = ?1",
+                params![id, losses, steps_per_epoch as i64, validation, now()],
             )?;
             tx.commit()?;
             Ok(())

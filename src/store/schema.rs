@@ -62,10 +62,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN data_fingerprint TEXT;
 ",
-    // Loss points keep the step their window ended at (`run::LossPoint`); the steps an epoch
+    // Loss points keep the step their window ended at (`run::TrainPoint`); the steps an epoch
     // takes place them in epochs. Older rows hold bare values, each `steps_per_point` steps.
+    // Validation points within the epochs (the interface's), so a replay or a second
+    // viewer draws what the live screens drew.
     "
     ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;
+    ALTER TABLE runs ADD COLUMN val_points TEXT;
 ",
 ];
 

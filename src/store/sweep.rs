@@ -498,7 +498,7 @@ impl Snapshot {
 }
 
 pub use crate::run::Origin;
-use crate::run::losses::{self, LossPoint};
+use crate::run::points::{self, TrainPoint};
 
 /// A finished task's run, whole: what `import` adds to a history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -512,7 +512,7 @@ pub struct TaskResult {
     /// The downsampled training-loss curve: each point with the step its window ended at, or,
     /// in results written before points kept their step, bare values of `steps_per_point`
     /// steps each (see [`TaskResult::loss_curve`]).
-    pub losses: Vec<LossPoint>,
+    pub losses: Vec<TrainPoint>,
     /// Training steps an epoch took; absent from older results (the config gives it).
     #[serde(default)]
     pub steps_per_epoch: Option<usize>,
@@ -525,13 +525,13 @@ pub struct TaskResult {
 
 impl TaskResult {
     /// The loss curve with every point at its step, and the steps an epoch took.
-    pub fn loss_curve(&self) -> (Vec<LossPoint>, usize) {
+    pub fn loss_curve(&self) -> (Vec<TrainPoint>, usize) {
         let per_epoch = self
             .steps_per_epoch
             .unwrap_or_else(|| self.config.steps_per_epoch());
         let mut points = self.losses.clone();
         let per_point = self.steps_per_point.unwrap_or(REPORT_EVERY);
-        losses::place_legacy(&mut points, per_point, per_epoch);
+        points::place_legacy(&mut points, per_point, per_epoch);
         (points, per_epoch)
     }
 

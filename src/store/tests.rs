@@ -3,8 +3,9 @@
 use super::schema::WRITE_WAIT;
 use super::*;
 use crate::run::Status;
-use crate::run::fixtures::{loss_points, outcome};
+use crate::run::fixtures::{outcome, train_points};
 use crate::store::fixtures::Immutable;
+use crate::store::runs::Curves;
 use cifar_engine::config::{Hyper, TrainConfig};
 use cifar_engine::events::DeviceKind;
 use cifar_engine::tricks::{self, TrickSet};
@@ -23,7 +24,7 @@ fn a_run_is_written_as_it_goes_and_read_back_whole() {
     s.start(id, "cpu").unwrap();
     let o = outcome(0.7, 2);
     for e in &o.epochs {
-        s.record_epoch(id, e, &loss_points(&[2.3, 2.0, 1.7]), 20)
+        s.record_epoch(id, e, Curves::points(&train_points(&[2.3, 2.0, 1.7]), 20))
             .unwrap();
     }
     s.finish(id, &o).unwrap();
@@ -34,7 +35,7 @@ fn a_run_is_written_as_it_goes_and_read_back_whole() {
     assert_eq!(run.status.label(), "finished");
     assert_eq!(run.config, cfg());
     assert_eq!(run.epochs, o.epochs);
-    assert_eq!(run.losses, loss_points(&[2.3, 2.0, 1.7]));
+    assert_eq!(run.train_points, train_points(&[2.3, 2.0, 1.7]));
     assert_eq!(run.outcome().unwrap().confusion, o.confusion);
     assert_eq!(run.accuracy(), Some(0.7));
     assert_eq!(s.list().unwrap().len(), 1);
@@ -68,7 +69,8 @@ fn every_status_reads_back_as_it_was_written() {
     let mut o = outcome(0.7, 2);
     o.device = DeviceKind::Cuda;
     for e in &o.epochs {
-        s.record_epoch(id, e, &loss_points(&[2.0]), 20).unwrap();
+        s.record_epoch(id, e, Curves::points(&train_points(&[2.0]), 20))
+            .unwrap();
     }
     s.finish(id, &o).unwrap();
     let run = s.get(id).unwrap();
@@ -242,8 +244,12 @@ fn two_processes_can_write_the_same_history() {
             std::thread::spawn(move || {
                 for _ in 0..20 {
                     let id = s.insert("x", &cfg()).unwrap();
-                    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &loss_points(&[1.0]), 20)
-                        .unwrap();
+                    s.record_epoch(
+                        id,
+                        &outcome(0.5, 1).epochs[0],
+                        Curves::points(&train_points(&[1.0]), 20),
+                    )
+                    .unwrap();
                 }
             })
         })
@@ -394,9 +400,9 @@ fn a_stored_loss_curve_reads_back_at_its_steps() {
         (87, 1.4),
         (94, 1.3),
     ]
-    .map(|(step, loss)| crate::run::LossPoint { step, loss });
+    .map(|(step, loss)| crate::run::TrainPoint::new(step, loss));
     for e in &outcome(0.5, 2).epochs {
-        s.record_epoch(id, e, &curve, 47).unwrap();
+        s.record_epoch(id, e, Curves::points(&curve, 47)).unwrap();
     }
     let at: Vec<f64> = s.get(id).unwrap().loss_curve().map(|p| p.0).collect();
     assert_eq!((at[2], at[5]), (1.0, 2.0), "{at:?}");
@@ -410,8 +416,38 @@ fn a_stored_loss_curve_reads_back_at_its_steps() {
         )
         .unwrap();
     let run = s.get(id).unwrap();
-    assert_eq!(run.losses, curve);
+    assert_eq!(run.train_points, curve);
     assert_eq!(run.steps_per_epoch, 47);
+}
+
+/// Everything the live screens drew comes back from the history: every report (loss, running
+/// accuracy, speed, time at its step) and the validation points within the epochs.
+#[test]
+fn a_runs_curves_read_back_as_they_were_drawn() {
+    let mut s = Store::in_memory();
+    let id = s.insert("baseline", &cfg()).unwrap();
+    let points = [crate::run::TrainPoint {
+        accuracy: Some(0.31),
+        images_per_sec: Some(1520.5),
+        seconds: Some(0.84),
+        ..crate::run::TrainPoint::new(20, 2.17)
+    }];
+    let validation = [cifar_engine::events::Validation {
+        at: 0.25,
+        loss: 2.01,
+        accuracy: 0.27,
+        images: 1000,
+    }];
+    let curves = Curves {
+        points: &points,
+        validation: &validation,
+        steps_per_epoch: 782,
+    };
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], curves).unwrap();
+    let run = s.get(id).unwrap();
+    assert_eq!(run.train_points, points);
+    assert_eq!(run.val_points, validation);
+    assert_eq!(run.steps_per_epoch, 782);
 }
 
 /// A history with a few runs and epochs, closed, so that the file holds all of it.
@@ -420,7 +456,8 @@ fn history_with_runs(path: &Path) {
     for _ in 0..3 {
         let id = s.insert("baseline", &cfg()).unwrap();
         for e in &outcome(0.5, 3).epochs {
-            s.record_epoch(id, e, &loss_points(&[2.3; 50]), 20).unwrap();
+            s.record_epoch(id, e, Curves::points(&train_points(&[2.3; 50]), 20))
+                .unwrap();
         }
         s.finish(id, &outcome(0.5, 3)).unwrap();
     }
@@ -540,8 +577,12 @@ fn a_write_waits_for_a_lock_another_process_holds_and_then_succeeds() {
         told.recv().unwrap();
         holder.execute_batch("COMMIT").unwrap();
     });
-    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &loss_points(&[1.0]), 20)
-        .unwrap();
+    s.record_epoch(
+        id,
+        &outcome(0.5, 1).epochs[0],
+        Curves::points(&train_points(&[1.0]), 20),
+    )
+    .unwrap();
     releaser.join().unwrap();
     assert_eq!(s.get(id).unwrap().epochs.len(), 1);
 }
@@ -550,7 +591,7 @@ fn a_write_waits_for_a_lock_another_process_holds_and_then_succeeds() {
 fn delete_removes_runs_and_their_epochs() {
     let mut s = Store::in_memory();
     let id = s.insert("x", &cfg()).unwrap();
-    s.record_epoch(id, &outcome(0.5, 1).epochs[0], &[], 20)
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], Curves::points(&[], 20))
         .unwrap();
     assert_eq!(s.delete(&[id]).unwrap(), 1);
     assert!(matches!(s.get(id), Err(StoreError::NoRun(_))));

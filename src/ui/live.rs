@@ -434,11 +434,13 @@ pub fn accuracy(frame: &mut Frame, area: Rect, run: Option<&Run>, planned: usize
     let val = run
         .map(|r| r.validation(|_, accuracy| accuracy))
         .unwrap_or_default();
-    // Within the epoch while it trains here; per epoch for a run read from the history.
+    // Within the epoch where its reports kept it; per epoch for runs recorded before.
     let width = area.width.saturating_sub(2) as usize * 2;
-    let train = match run {
-        Some(r) if !r.train_curve.is_empty() => thin(&r.train_curve, width),
-        _ => per_epoch,
+    let within = run.map(Run::accuracy_curve).unwrap_or_default();
+    let train = if within.is_empty() {
+        per_epoch
+    } else {
+        thin(&within, width)
     };
     let (lo, hi) = zoom(train.iter().chain(&val).map(|p| p.1));
     let (train_marker, val_marker) = (theme.marker(0), theme.marker(1));

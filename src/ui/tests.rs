@@ -298,11 +298,9 @@ fn charts_move_within_the_epoch() {
         });
     }
     let r = &app.runs[0];
-    assert_eq!(r.train_curve.len(), 10);
-    assert!(
-        (r.train_curve[9].0 - 200.0 / 782.0).abs() < 1e-12,
-        "x is in epochs"
-    );
+    let curve = r.accuracy_curve();
+    assert_eq!(curve.len(), 10);
+    assert!((curve[9].0 - 200.0 / 782.0).abs() < 1e-12, "x is in epochs");
     let s = screen(&app, 80, 24);
     assert!(s.contains("Accuracy ⣿ train now 0.300 ⣿ val –"), "{s}");
     assert!(s.contains("Loss ⣿ train"), "{s}");

@@ -1,55 +1,102 @@
-//! The training-loss curve: each point a report window's mean with the step the window ended
-//! at, so every screen places it where it was trained. An epoch's last window is shorter than
-//! the others (2 steps of 782 on the full set); placing points by their count instead drifted
-//! a fifth of an epoch per epoch on small subsets.
+//! A run's training reports as the history keeps them: each a report window's mean loss with
+//! the step the window ended at, so every screen places it where it was trained, and the rest
+//! of the report (running accuracy, speed, time), so a replay shows what the live screens
+//! showed. An epoch's last window is shorter than the others (2 steps of 782 on the full set);
+//! placing points by their count instead drifted a fifth of an epoch per epoch on small
+//! subsets.
 
 use serde::{Deserialize, Serialize};
 
 use cifar_engine::events::{REPORT_EVERY, report_steps};
 
-/// Most loss points a run keeps; older points are merged pairwise beyond that, so a long run
-/// costs bounded memory and drawing time.
-pub const MAX_LOSS_POINTS: usize = 1024;
+/// Most points a run keeps; older points are merged pairwise beyond that, so a long run costs
+/// bounded memory and drawing time.
+pub const MAX_TRAIN_POINTS: usize = 1024;
 
-/// One report window's mean training loss.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// One training report (see [`cifar_engine::events::Progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Stored")]
-pub struct LossPoint {
+pub struct TrainPoint {
     /// Training steps done when the window ended, counted from the run's start (step 5 of the
     /// second epoch of 782 is 787). 0 for a value stored before points kept their step, until
     /// [`place_legacy`] places it.
     pub step: usize,
+    /// The window's mean training loss.
     pub loss: f64,
+    /// The epoch's running train accuracy, its speed so far and the run's seconds of training
+    /// at the report; `None` in points stored before they were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
-/// As histories and sweep results hold a point: `{"step": 787, "loss": 1.52}`, or a bare value
-/// (schema 4 and before, placed afterwards by [`place_legacy`]).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Stored {
-    Point { step: usize, loss: f64 },
-    Value(f64),
-}
-
-impl From<Stored> for LossPoint {
-    fn from(s: Stored) -> Self {
-        match s {
-            Stored::Point { step, loss } => LossPoint { step, loss },
-            Stored::Value(loss) => LossPoint { step: 0, loss },
+impl TrainPoint {
+    /// A point of which only the loss is known (tests, curves stored before the rest was).
+    pub fn new(step: usize, loss: f64) -> Self {
+        Self {
+            step,
+            loss,
+            ..Self::default()
         }
     }
 }
 
-/// Adds a report's point; beyond [`MAX_LOSS_POINTS`], neighbours merge pairwise, each
-/// weighted by the steps its window holds, so the curve keeps its span and its mean.
-pub fn push(points: &mut Vec<LossPoint>, point: LossPoint) {
+/// As histories and sweep results hold a point: `{"step": 787, "loss": 1.52, …}`, or a bare
+/// value (schema 4 and before, placed afterwards by [`place_legacy`]).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Point {
+        step: usize,
+        loss: f64,
+        #[serde(default)]
+        accuracy: Option<f64>,
+        #[serde(default)]
+        images_per_sec: Option<f64>,
+        #[serde(default)]
+        seconds: Option<f64>,
+    },
+    Value(f64),
+}
+
+impl From<Stored> for TrainPoint {
+    fn from(s: Stored) -> Self {
+        match s {
+            Stored::Point {
+                step,
+                loss,
+                accuracy,
+                images_per_sec,
+                seconds,
+            } => TrainPoint {
+                step,
+                loss,
+                accuracy,
+                images_per_sec,
+                seconds,
+            },
+            Stored::Value(loss) => TrainPoint {
+                loss,
+                ..TrainPoint::default()
+            },
+        }
+    }
+}
+
+/// Adds a report's point; beyond [`MAX_TRAIN_POINTS`], neighbours merge pairwise: the losses
+/// each weighted by the steps its window holds, so the curve keeps its span and its mean; the
+/// running figures (accuracy, speed, time) as the later point has them.
+pub fn push(points: &mut Vec<TrainPoint>, point: TrainPoint) {
     points.push(point);
-    if points.len() > MAX_LOSS_POINTS {
+    if points.len() > MAX_TRAIN_POINTS {
         *points = halve(points);
     }
 }
 
-fn halve(points: &[LossPoint]) -> Vec<LossPoint> {
+fn halve(points: &[TrainPoint]) -> Vec<TrainPoint> {
     let mut start = 0;
     points
         .chunks(2)
@@ -61,9 +108,9 @@ fn halve(points: &[LossPoint]) -> Vec<LossPoint> {
                 steps += len;
                 start = p.step;
             }
-            LossPoint {
-                step: pair[pair.len() - 1].step,
+            TrainPoint {
                 loss: sum / steps as f64,
+                ..pair[pair.len() - 1]
             }
         })
         .collect()
@@ -71,12 +118,12 @@ fn halve(points: &[LossPoint]) -> Vec<LossPoint> {
 
 /// Gives bare values (stored before points kept their step) the steps they were reported at.
 /// The engine has always reported after [`report_steps`] of each epoch, and a curve over
-/// [`MAX_LOSS_POINTS`] was halved pairwise from its start, so with `steps_per_point` =
+/// [`MAX_TRAIN_POINTS`] was halved pairwise from its start, so with `steps_per_point` =
 /// REPORT_EVERY·2^k point i stands for reports i·2^k .. (i+1)·2^k of the run and ends with
 /// the last of them. The last point may stand for fewer: curves were stored at epoch ends, so
 /// it ends with the epoch of its first report (exact while an epoch holds 2^k reports or more).
 /// A curve whose points have steps is left as it is.
-pub fn place_legacy(points: &mut [LossPoint], steps_per_point: usize, steps_per_epoch: usize) {
+pub fn place_legacy(points: &mut [TrainPoint], steps_per_point: usize, steps_per_epoch: usize) {
     if points.is_empty() || points.iter().any(|p| p.step > 0) {
         return;
     }
@@ -98,10 +145,10 @@ pub fn place_legacy(points: &mut [LossPoint], steps_per_point: usize, steps_per_
 mod tests {
     use super::*;
 
-    fn points(steps: &[usize]) -> Vec<LossPoint> {
+    fn points(steps: &[usize]) -> Vec<TrainPoint> {
         steps
             .iter()
-            .map(|&step| LossPoint { step, loss: 1.0 })
+            .map(|&step| TrainPoint::new(step, 1.0))
             .collect()
     }
 
@@ -109,7 +156,7 @@ mod tests {
     fn a_merged_point_weighs_each_window_by_its_steps() {
         // An epoch of 41 steps: windows of 20, 20 and 1 step.
         let curve = [(20, 2.0), (40, 1.0), (41, 4.0), (61, 1.0)]
-            .map(|(step, loss)| LossPoint { step, loss });
+            .map(|(step, loss)| TrainPoint::new(step, loss));
         let halved = halve(&curve);
         assert_eq!(halved.iter().map(|p| p.step).collect::<Vec<_>>(), [40, 61]);
         assert_eq!(halved[0].loss, 1.5);
@@ -124,17 +171,11 @@ mod tests {
     #[test]
     fn a_long_curve_keeps_its_span() {
         let mut curve = Vec::new();
-        for k in 1..=3 * MAX_LOSS_POINTS {
-            push(
-                &mut curve,
-                LossPoint {
-                    step: 20 * k,
-                    loss: 1.0,
-                },
-            );
+        for k in 1..=3 * MAX_TRAIN_POINTS {
+            push(&mut curve, TrainPoint::new(20 * k, 1.0));
         }
-        assert!(curve.len() <= MAX_LOSS_POINTS);
-        assert_eq!(curve.last().unwrap().step, 20 * 3 * MAX_LOSS_POINTS);
+        assert!(curve.len() <= MAX_TRAIN_POINTS);
+        assert_eq!(curve.last().unwrap().step, 20 * 3 * MAX_TRAIN_POINTS);
         assert!(curve.iter().all(|p| p.loss == 1.0));
     }
 
@@ -167,26 +208,23 @@ mod tests {
     }
 
     #[test]
+    fn a_merged_point_keeps_the_later_running_figures() {
+        let at = |step, loss, accuracy, seconds| TrainPoint {
+            accuracy: Some(accuracy),
+            seconds: Some(seconds),
+            images_per_sec: Some(1000.0),
+            ..TrainPoint::new(step, loss)
+        };
+        let halved = halve(&[at(20, 2.0, 0.2, 1.0), at(40, 1.0, 0.3, 2.0)]);
+        assert_eq!(halved, [at(40, 1.5, 0.3, 2.0)]);
+    }
+
+    #[test]
     fn points_read_with_and_without_their_steps() {
-        let new: Vec<LossPoint> = serde_json::from_str(r#"[{"step":20,"loss":2.5}]"#).unwrap();
-        assert_eq!(
-            new,
-            [LossPoint {
-                step: 20,
-                loss: 2.5
-            }]
-        );
-        let old: Vec<LossPoint> = serde_json::from_str("[2.5, 2.25]").unwrap();
-        assert_eq!(
-            old,
-            [
-                LossPoint { step: 0, loss: 2.5 },
-                LossPoint {
-                    step: 0,
-                    loss: 2.25
-                }
-            ]
-        );
+        let new: Vec<TrainPoint> = serde_json::from_str(r#"[{"step":20,"loss":2.5}]"#).unwrap();
+        assert_eq!(new, [TrainPoint::new(20, 2.5)]);
+        let old: Vec<TrainPoint> = serde_json::from_str("[2.5, 2.25]").unwrap();
+        assert_eq!(old, [TrainPoint::new(0, 2.5), TrainPoint::new(0, 2.25)]);
         assert_eq!(
             serde_json::to_string(&new).unwrap(),
             r#"[{"step":20,"loss":2.5}]"#
