@@ -120,8 +120,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "History",
-        "d  w  R",
-        "delete (asks y) / write CSV+JSON+MD / resume",
+        "d  w  R  P",
+        "delete (asks y) / write CSV+JSON+MD / resume / replay",
     ),
     (
         "Sweep",
@@ -231,6 +231,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('d') => return Some(Action::Delete),
             KeyCode::Char('w') => return Some(Action::Export),
             KeyCode::Char('R') => return Some(Action::Resume),
+            KeyCode::Char('P') => return Some(Action::Replay),
             KeyCode::Char('v') => return Some(Action::ShowStatus),
             KeyCode::Char('A') => return Some(Action::SelectAll),
             KeyCode::Char('/') => return Some(Action::Search),

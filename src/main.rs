@@ -80,6 +80,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             drop(history);
             tui::main(ctx, tui::Start::Resume(args.id))
         }
+        Some(Command::Replay(args)) => {
+            // Checked before the interface takes the terminal: a missing run is said plainly.
+            let history = ctx.storage.read_history()?;
+            for &id in &args.ids {
+                let run = history.get(id)?;
+                if run.outcome().is_none() {
+                    bail!(
+                        "run #{id} is {}: only finished runs replay (`cifar-tui runs` lists them)",
+                        run.status.label()
+                    );
+                }
+            }
+            drop(history);
+            if !std::io::stdout().is_terminal() {
+                bail!("replay plays runs back on the interface's screens: it needs a terminal");
+            }
+            tui::main(ctx, tui::Start::Replay(args))
+        }
         Some(Command::Runs) => runs::list(&ctx),
         Some(Command::Show { id }) => runs::show(&ctx, *id),
         Some(Command::Export(args)) => runs::export(&ctx, args),

@@ -313,6 +313,20 @@ fn the_interface_refuses_a_non_terminal() {
         "{}",
         stderr(&out)
     );
+    // A replay names what is wrong with its runs before it asks for a terminal.
+    let out = env
+        .cmd(&["replay", "4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("#4"), "{}", stderr(&out));
+    let out = env
+        .cmd(&["replay", "4", "--speed", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("not a speed"), "{}", stderr(&out));
 }
 
 #[test]

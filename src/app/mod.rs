@@ -32,6 +32,10 @@ pub const NO_SWEEP: &str = "no sweep watched: start cifar-tui with --sweep DIR (
 /// Longest typed value, in characters: a list of seeds fits ("1,2,…,20" is 50).
 pub const MAX_INPUT: usize = 60;
 
+/// How much faster than it trained a run replays from History (`P`); `replay --speed`
+/// chooses another pace.
+pub const REPLAY_SPEED: f64 = 10.0;
+
 /// How long a notice stays in the footer.
 pub const NOTICE_SECONDS: u32 = 8;
 

@@ -99,6 +99,8 @@ pub enum Action {
     Click(Target),
     /// Train screen: the loss chart shows the last epoch's steps, or the whole run.
     LossWindow,
+    /// History: play the run back on the live screens.
+    Replay,
     /// The detail view moved: a line, a page, its start or end.
     Scroll(super::detail::Move),
     /// `n`: every message of this session, whole.
@@ -122,8 +124,13 @@ pub enum Target {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataState {
     Loading(Option<DataProgress>),
-    Ready { train: usize, test: usize },
+    Ready {
+        train: usize,
+        test: usize,
+    },
     Failed(String),
+    /// Not looked for: the session replays runs from the history (`cifar-tui replay`).
+    Skipped,
 }
 
 /// Messages the update step takes.
@@ -212,6 +219,13 @@ pub enum Command {
     ImportSweep(PathBuf),
     /// Hand the terminal back to the shell and stop until `fg`.
     Suspend,
+    /// Play a recorded run back as run `run`, at `speed` times its pace; `Cancel(run)` stops
+    /// it. Nothing is trained or recorded.
+    Replay {
+        run: RunKey,
+        replay: Box<crate::run::replay::Replay>,
+        speed: f64,
+    },
     /// Ring the bell and send a desktop notification (OSC 9) saying this.
     Notify(String),
     Quit,

@@ -1,8 +1,9 @@
 //! The run queue: runs queued, numbered by the history, started as room allows, ended.
 
 use crate::app::{App, Command, DataState, RunEnd, Screen};
+use crate::run::replay::Replay;
 use crate::run::variants::Seeds;
-use crate::run::{Run, RunKey, Status};
+use crate::run::{Replaying, Run, RunKey, Status};
 use cifar_engine::events::{DeviceChoice, DeviceKind, Outcome};
 use cifar_engine::tricks::{self, TrickSet};
 
@@ -97,6 +98,43 @@ impl App {
         key
     }
 
+    /// Plays a finished run of the history back on the live screens at `speed` times its
+    /// pace: a session run of its own that nothing trains or records.
+    pub fn replay(&mut self, stored: &Run, speed: f64, out: &mut Vec<Command>) {
+        let Some(replay) = Replay::of(stored) else {
+            self.notice = Some(format!(
+                "run #{} is {}: only finished runs replay",
+                stored.id,
+                stored.status.label()
+            ));
+            return;
+        };
+        let key = self.next_key();
+        let mut run = Run::new(key, stored.tricks.clone(), stored.config.clone());
+        run.name = stored.name.clone();
+        run.status = Status::Starting;
+        run.replaying = Some(Replaying {
+            of: stored.id,
+            speed,
+        });
+        self.runs.push(run);
+        self.notice = Some(if replay.epochs_only {
+            format!(
+                "replaying run #{} at {speed}×, epoch by epoch: it was recorded before its \
+                 reports were kept · x stops it",
+                stored.id
+            )
+        } else {
+            format!("replaying run #{} at {speed}× · x stops it", stored.id)
+        });
+        self.screen = Screen::Train;
+        out.push(Command::Replay {
+            run: key,
+            replay: Box::new(replay),
+            speed,
+        });
+    }
+
     fn next_key(&mut self) -> RunKey {
         self.next_id += 1;
         self.next_id - 1
@@ -114,13 +152,26 @@ impl App {
             return;
         };
         let stored = r.stored();
-        let number = r.number();
+        let replayed = r.replaying.is_some();
+        let number = match r.replaying {
+            Some(p) => format!("#{} (replay)", p.of),
+            None => r.number(),
+        };
         r.status = match result {
             Ok(outcome) => {
-                self.compare_selected.insert(run);
+                // A replay is its run again: compared once, as that run. It ends, as a demo
+                // does, on its results.
+                if replayed {
+                    self.results_run = Some(run);
+                    if self.screen == Screen::Train {
+                        self.screen = Screen::Results;
+                    }
+                } else {
+                    self.compare_selected.insert(run);
+                }
                 self.last_finished = Some(run);
                 // `e` shows the run that just finished, unless Results is open on another.
-                if self.screen != Screen::Results {
+                if self.screen != Screen::Results && !replayed {
                     self.results_run = None;
                 }
                 self.notice = Some(format!(
@@ -141,6 +192,8 @@ impl App {
             }
         };
         match &r.status {
+            // A replay has no row of its own to write.
+            _ if replayed => {}
             Status::Finished(_) => self.refresh_row(stored, out),
             status => {
                 let status = status.clone();
@@ -152,7 +205,12 @@ impl App {
     /// Starts the next queued run while fewer than [`App::parallel`] train, the data is in
     /// and the history has numbered it; runs start in the order they were queued.
     pub(super) fn schedule(&mut self) -> Option<Command> {
-        let training = self.runs.iter().filter(|r| r.status.is_active()).count();
+        // Replays take no training slot.
+        let training = self
+            .runs
+            .iter()
+            .filter(|r| r.status.is_active() && r.replaying.is_none())
+            .count();
         if training >= self.parallel.max(1) || !matches!(self.data, DataState::Ready { .. }) {
             return None;
         }

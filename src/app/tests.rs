@@ -1111,3 +1111,62 @@ fn enter_shows_a_row_whole_and_n_every_message() {
     let kept: Vec<&str> = app.notices.iter().map(String::as_str).collect();
     assert_eq!(kept, ["run #2 has no results", crate::app::NO_SWEEP]);
 }
+
+/// Issue 20 #4: `P` on History plays a finished run back as a session run that nothing
+/// trains or records: no training slot taken, no history write at its end or its cancel, no
+/// question on quit, its results shown when it ends; an unfinished run is refused.
+#[test]
+fn a_replay_is_watched_not_trained() {
+    let mut app = app();
+    // `cifar-tui replay` loads no data: training is refused with the way to it.
+    app.data = DataState::Skipped;
+    assert!(act(&mut app, Action::Start).is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("only replays"));
+    let mut rows = crate::store::fixtures::stored(2);
+    rows[0].status = Status::Interrupted(None);
+    app.update(Msg::History(Ok(rows.clone())));
+    act(&mut app, Action::Goto(Screen::History));
+    assert!(act(&mut app, Action::Replay).is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("only finished runs replay")
+    );
+    act(&mut app, Action::Down);
+    let cmds = act(&mut app, Action::Replay);
+    let [Command::Replay { run, speed, .. }] = cmds[..] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!((speed, app.screen), (REPLAY_SPEED, Screen::Train));
+    let replayed = app.runs.iter().find(|r| r.key == run).unwrap();
+    assert_eq!(replayed.replaying.map(|r| r.of), Some(rows[1].id));
+    // A run queued meanwhile starts: the replay holds no slot (parallel is 1 here).
+    app.update(Msg::Data(DataState::Ready {
+        train: 50_000,
+        test: 10_000,
+    }));
+    let started = queue(&mut app, Some(9));
+    assert!(
+        started.iter().any(|c| matches!(c, Command::Start { .. })),
+        "{started:?}"
+    );
+    // Its end writes nothing and shows its results.
+    let end = app.update(Msg::Done {
+        run,
+        result: Ok(Box::new(outcome(0.6, 2))),
+    });
+    assert!(end.is_empty(), "{end:?}");
+    assert_eq!(app.results().map(|r| r.key), Some(run));
+    // Cancelled, it ends without a word to the history either.
+    act(&mut app, Action::Goto(Screen::History));
+    let again = act(&mut app, Action::Replay);
+    let [Command::Replay { run, .. }] = again[..] else {
+        panic!("{again:?}")
+    };
+    let end = app.update(Msg::Done {
+        run,
+        result: Err(RunEnd::Cancelled),
+    });
+    assert!(end.is_empty(), "{end:?}");
+}

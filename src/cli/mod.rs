@@ -92,6 +92,9 @@ pub enum Command {
     Study(StudyArgs),
     /// Continue an interrupted run from its last finished epoch
     Resume(ResumeArgs),
+    /// Play finished runs of the history back on the live screens (no data, GPU or network
+    /// needed): loss, validation, learning rate, progress and ETA, then the results
+    Replay(ReplayArgs),
     /// List the runs in the history
     Runs,
     /// Show one run of the history in full (JSON)
@@ -144,6 +147,26 @@ pub struct ResumeArgs {
     /// Write the full result as JSON [default: the file the run's first part was given]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Run numbers, comma-separated or repeated (e.g. 3,4,7): played side by side
+    #[arg(required = true, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    /// Times faster than the runs trained (1: their own pace)
+    #[arg(long, default_value_t = crate::app::REPLAY_SPEED, value_parser = speed)]
+    pub speed: f64,
+}
+
+/// A replay's speed: a positive factor.
+fn speed(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(k) if k.is_finite() && k > 0.0 && k <= 1e6 => Ok(k),
+        _ => Err(format!(
+            "`{text}` is not a speed: give a factor above 0, such as 1 (the runs' own pace) or 20"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]

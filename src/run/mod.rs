@@ -4,6 +4,7 @@
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod points;
+pub mod replay;
 pub mod variants;
 
 use serde::Serialize;
@@ -71,6 +72,13 @@ impl Status {
     }
 }
 
+/// What a replayed run plays back: run `of` of the history, at `speed` times its pace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Replaying {
+    pub of: i64,
+    pub speed: f64,
+}
+
 /// Where a run imported from a sweep was trained (see `store::sweep`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Origin {
@@ -116,6 +124,9 @@ pub struct Run {
     pub fitting_zca: Option<usize>,
     /// Where it was trained when it came from a sweep; `None` for runs of this machine.
     pub origin: Option<Origin>,
+    /// A run of the history played back here (see [`replay`]): nothing of it is trained or
+    /// recorded.
+    pub replaying: Option<Replaying>,
     /// Seconds between two reports within an epoch, smoothed: how often they come.
     pub(crate) report_gap: Option<f64>,
     /// Seconds the process stood still (SIGSTOP, Ctrl-Z) while it trained, left out of the
@@ -143,6 +154,7 @@ impl Run {
             preparing: None,
             fitting_zca: None,
             origin: None,
+            replaying: None,
             report_gap: None,
             paused: 0.0,
         }

@@ -148,6 +148,7 @@ impl Row {
             epochs: Vec::new(),
             train_points: losses,
             origin,
+            replaying: None,
         })
     }
 }

@@ -443,7 +443,8 @@ fn a_runs_curves_read_back_as_they_were_drawn() {
         validation: &validation,
         steps_per_epoch: 782,
     };
-    s.record_epoch(id, &outcome(0.5, 1).epochs[0], curves).unwrap();
+    s.record_epoch(id, &outcome(0.5, 1).epochs[0], curves)
+        .unwrap();
     let run = s.get(id).unwrap();
     assert_eq!(run.train_points, points);
     assert_eq!(run.val_points, validation);

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::app::{Action, App, Command, Msg};
+use crate::app::{Action, App, Command, DataState, Msg};
 use crate::cli::setup::Context;
 use crate::keymap;
 use crate::term::effects::Effects;
@@ -47,7 +47,10 @@ pub async fn run(
     let theme = Theme::from_env(ctx.settings.app.charts);
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut effects = Effects::new(ctx.storage.clone(), tx);
-    effects.load_data(&ctx);
+    // A replay session draws from the history alone: no data to find, fetch or load.
+    if app.data != DataState::Skipped {
+        effects.load_data(&ctx);
+    }
     let mut keys = EventStream::new();
     let fps = ctx.settings.app.fps.max(1);
     let mut frame = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));

@@ -13,9 +13,9 @@ use crossterm::event::{
 use ratatui::DefaultTerminal;
 
 use crate::app::sweep::SweepWatch;
-use crate::app::{Action, App, Msg, Screen};
+use crate::app::{Action, App, DataState, Msg, Screen};
 use crate::cli::setup::Context;
-use crate::cli::{RunArgs, StudyArgs};
+use crate::cli::{ReplayArgs, RunArgs, StudyArgs};
 use cifar_engine::events::DeviceChoice;
 use cifar_engine::tricks::{self, TrickSet};
 
@@ -112,6 +112,8 @@ pub enum Start<'a> {
     Study(&'a StudyArgs),
     /// `cifar-tui resume ID` without `--headless`: continue that history run.
     Resume(i64),
+    /// `cifar-tui replay IDS`: play those runs back.
+    Replay(&'a ReplayArgs),
 }
 
 /// Restores the terminal when the main thread panics. Panics on other threads (a training
@@ -138,7 +140,9 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
             a.overrides.clone(),
         ),
         Start::Study(a) => (TrickSet::new(), a.overrides.clone()),
-        Start::Idle | Start::Resume(_) => (ctx.tricks(None, None)?, Default::default()),
+        Start::Idle | Start::Resume(_) | Start::Replay(_) => {
+            (ctx.tricks(None, None)?, Default::default())
+        }
     };
     let mut app = App::new(tricks, ctx.hyper(&overrides)?, ctx.device);
     if let Start::Study(a) = &start {
@@ -187,6 +191,15 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
             let store = ctx.storage.open_history()?;
             app.resume(&store.get(id)?).map_err(anyhow::Error::msg)?;
             Vec::new()
+        }
+        Start::Replay(args) => {
+            app.data = DataState::Skipped;
+            let store = ctx.storage.read_history()?;
+            let mut out = Vec::new();
+            for &id in &args.ids {
+                app.replay(&store.get(id)?, args.speed, &mut out);
+            }
+            out
         }
         Start::Idle => Vec::new(),
     });

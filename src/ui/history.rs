@@ -80,7 +80,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         Paragraph::new(vec![
             Line::raw(text),
             Line::styled(
-                " Space/A sel · Enter whole · o sort · f v / g show · d del · w save · R resume",
+                " Space/A sel · Enter whole · o f v / g · d del · w save · R resume · P replay",
                 theme.dim(),
             ),
         ])

@@ -18,6 +18,7 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(run) = app.live_run() else {
         let line = match &app.data {
             DataState::Failed(_) => Line::styled(" no data: training is off", theme.bad()),
+            DataState::Skipped => Line::raw(" replays only: no data is loaded to train on"),
             DataState::Loading(_) => Line::raw(" getting CIFAR-10 ready…"),
             DataState::Ready { .. } => Line::from(vec![
                 Span::raw(" press "),
@@ -32,8 +33,11 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(hint, area);
         return;
     };
+    let replay = run.replaying.map_or(String::new(), |r| {
+        format!(" · replay of #{} at {}×", r.of, r.speed)
+    });
     let title = format!(
-        " Run {} {}{}{} ",
+        " Run {} {}{}{}{replay} ",
         run.number(),
         run.name,
         run.subset_note(),

@@ -69,7 +69,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
             } else {
                 live::gauge(frame, gauge, app, theme);
             }
-            if let DataState::Failed(why) = &app.data {
+            // A replay needs no data: its charts come from the history.
+            let replaying = live.is_some_and(|r| r.replaying.is_some());
+            if let (DataState::Failed(why), false) = (&app.data, replaying) {
                 data_failed(frame, charts, why, theme);
                 draw_footer(frame, footer, app, theme);
                 return hits;
@@ -166,6 +168,7 @@ fn data_status(app: &App) -> String {
         DataState::Loading(Some(DataProgress::Loading { .. })) => "data: loading…".into(),
         DataState::Ready { train, test } => format!("data {train}+{test}"),
         DataState::Failed(_) => "data: FAILED".into(),
+        DataState::Skipped => "data: not loaded (replay)".into(),
     }
 }
 

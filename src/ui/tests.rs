@@ -1179,3 +1179,116 @@ fn a_study_that_ends_opens_its_claims() {
     );
     insta::assert_snapshot!(s);
 }
+
+/// Issue 20 #4: a run played back from the history draws the live screens as they were at the
+/// same step: the same loss and accuracy curves, validation points, learning rate, progress
+/// and ETA (at its own pace); only the gauge's title says it is a replay.
+#[test]
+fn a_replay_draws_what_the_live_run_drew_at_the_same_step() {
+    use crate::run::replay::Replay;
+    let per_epoch = 782;
+    let o = outcome(0.7, 2);
+    // The events of a 2-epoch run as the engine sends them to the interface: a report every
+    // 20 steps and at the epoch's end, three validation points within each epoch.
+    let mut events = vec![TrainEvent::Started {
+        device: DeviceKind::Cpu,
+        gpu: None,
+        train_images: 50_000,
+        test_images: 10_000,
+        steps_per_epoch: per_epoch,
+    }];
+    for epoch in 0..2 {
+        for step in 1..=per_epoch {
+            let n = (epoch * per_epoch + step) as f64;
+            if cifar_engine::events::reports_after(step, per_epoch) {
+                events.push(TrainEvent::Progress(Progress {
+                    epoch,
+                    step,
+                    steps_per_epoch: per_epoch,
+                    loss: 2.3 / (1.0 + n / 400.0),
+                    accuracy: 0.3 + n / 8000.0,
+                    images_per_sec: 1200.0 + (n % 7.0),
+                    elapsed: n / 20.0,
+                }));
+            }
+            if [196, 391, 587].contains(&step) {
+                events.push(TrainEvent::Validation(cifar_engine::events::Validation {
+                    at: epoch as f64 + step as f64 / per_epoch as f64,
+                    loss: 2.0 / (1.0 + n / 500.0),
+                    accuracy: 0.35 + n / 9000.0,
+                    images: 1000,
+                }));
+            }
+        }
+        events.push(TrainEvent::Evaluating { epoch });
+        events.push(TrainEvent::Epoch(o.epochs[epoch]));
+    }
+    let live_key = |app: &App| app.runs.last().unwrap().key;
+    let mut live = app();
+    act(&mut live, Action::Start);
+    let run = live_key(&live);
+    live.update(Msg::Stored {
+        run,
+        id: Some(run as i64),
+    });
+    // Half-way through the second epoch.
+    let cut = events
+        .iter()
+        .position(|e| matches!(e, TrainEvent::Progress(p) if p.epoch == 1 && p.step == 400))
+        .unwrap();
+    for e in &events[..=cut] {
+        live.update(Msg::Train {
+            run,
+            event: e.clone(),
+        });
+    }
+    let live_screen = screen(&live, 120, 40);
+    for e in &events[cut + 1..] {
+        live.update(Msg::Train {
+            run,
+            event: e.clone(),
+        });
+    }
+    live.update(Msg::Done {
+        run,
+        result: Ok(Box::new(o.clone())),
+    });
+    // As the history reads it back.
+    let stored = live.runs.last().unwrap().clone();
+
+    let mut played = app();
+    let mut out = Vec::new();
+    played.replay(&stored, 1.0, &mut out);
+    assert!(matches!(out[..], [crate::app::Command::Replay { .. }]));
+    let replay = Replay::of(&stored).unwrap();
+    assert!(!replay.epochs_only);
+    let key = live_key(&played);
+    for p in &replay.events {
+        played.update(Msg::Train {
+            run: key,
+            event: p.event.clone(),
+        });
+        if matches!(&p.event, TrainEvent::Progress(p) if p.epoch == 1 && p.step == 400) {
+            break;
+        }
+    }
+    let replay_screen = screen(&played, 120, 40);
+    let body = |s: &str| -> Vec<String> {
+        // The gauge's title (the second line) names the replay; the footer holds the notice.
+        let lines: Vec<&str> = s.lines().collect();
+        lines[2..lines.len() - 1]
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    };
+    assert_eq!(
+        body(&replay_screen),
+        body(&live_screen),
+        "live:\n{live_screen}\nreplay:\n{replay_screen}"
+    );
+    assert!(
+        replay_screen.contains("replay of #1 at 1×"),
+        "{replay_screen}"
+    );
+    assert!(live_screen.contains("step 400/782"), "{live_screen}");
+}

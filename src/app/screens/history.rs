@@ -81,6 +81,11 @@ impl App {
                     out.push(Command::Export(ids));
                 }
             }
+            Action::Replay => {
+                if let Some(stored) = h.current().cloned() {
+                    self.replay(&stored, crate::app::REPLAY_SPEED, out);
+                }
+            }
             Action::Resume => {
                 if let Some(stored) = h.current().cloned() {
                     match self.resume(&stored) {

@@ -129,7 +129,14 @@ impl App {
     /// A key in normal mode: the keys every screen shares, else the current screen's own.
     fn act_screen(&mut self, action: Action, out: &mut Vec<Command>) {
         match action {
-            Action::Quit if self.active_run().is_some() || self.queued() > 0 => {
+            // Replays are only watched: nothing is lost when they stop.
+            Action::Quit
+                if self
+                    .runs
+                    .iter()
+                    .any(|r| r.status.is_active() && r.replaying.is_none())
+                    || self.queued() > 0 =>
+            {
                 self.mode = Mode::ConfirmQuit;
                 // Say what really happens: nothing is lost, the runs wait to be resumed.
                 let training = self.runs.iter().filter(|r| r.status.is_active()).count();
@@ -237,6 +244,11 @@ impl App {
         match action {
             Action::Start | Action::QueueStudy if matches!(self.data, DataState::Failed(_)) => {
                 self.notice = Some("cannot train without the data: see the message above".into());
+            }
+            Action::Start | Action::QueueStudy if self.data == DataState::Skipped => {
+                self.notice = Some(
+                    "this session only replays: start cifar-tui without `replay` to train".into(),
+                );
             }
             Action::Start => {
                 let seeds = self.seeds(false);
