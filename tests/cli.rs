@@ -68,8 +68,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The run's figures from `show`, without wall-clock times: epochs, confusion, loss curve,
-/// status.
+/// The run's figures from `show`, without wall-clock times: epochs, confusion, training
+/// reports (step, loss, running accuracy), status.
 type Figures = (Vec<Vec<f64>>, serde_json::Value, serde_json::Value, String);
 
 fn figures(env: &Env, id: i64) -> Figures {
@@ -104,7 +104,16 @@ fn figures_on(env: &Env, history: &Path, id: i64) -> Figures {
     (
         epochs,
         v["confusion"].clone(),
-        serde_json::json!([v["losses"], v["steps_per_epoch"]]),
+        // The reports' figures; their seconds and speeds are the machine's, not the run's.
+        serde_json::json!([
+            v["losses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| [&p["step"], &p["loss"], &p["accuracy"]])
+                .collect::<Vec<_>>(),
+            v["steps_per_epoch"]
+        ]),
         v["status"].as_str().unwrap().to_string(),
     )
 }
