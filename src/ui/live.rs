@@ -131,7 +131,12 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let training: Vec<&Run> = app.runs.iter().filter(|r| r.status.is_active()).collect();
     let shown = area.height.saturating_sub(2) as usize;
-    let mut title = format!(" {} runs training", training.len());
+    let replays = training.iter().filter(|r| r.replaying.is_some()).count();
+    let mut title = match (training.len() - replays, replays) {
+        (n, 0) => format!(" {n} runs training"),
+        (0, n) => format!(" {n} runs replaying"),
+        (n, k) => format!(" {n} training, {k} replaying"),
+    };
     if training.len() > shown {
         title.push_str(&format!(", {} below", training.len() - shown));
     }
@@ -153,7 +158,7 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 0 => String::new(),
                 n => format!(" {}{}", "█".repeat(filled), "░".repeat(n - filled)),
             };
-            let name: String = run.short_name().chars().take(12).collect();
+            let name = super::ellipsis(&run.short_name(), 12);
             let (epoch, speed) = match &run.status {
                 Status::Running(Some(p)) => (
                     format!("{}/{}", p.epoch + 1, run.config.epochs),

@@ -627,6 +627,11 @@ fn several_runs_training_show_a_row_each() {
         s.contains("Loss by run") && s.contains("Val accuracy by run"),
         "{s}"
     );
+    // A name longer than its column is cut with `…`, not mid-word.
+    let mut long = app.clone();
+    long.runs[0].config.train_limit = Some(3000);
+    let cut = screen(&long, 80, 24);
+    assert!(cut.contains("#21  [3k] baseli…"), "{cut}");
     // Without colour each row starts with its own marker, the one its curves are drawn with;
     // the rest of the row reads as in colour.
     let plain = screen_in(&app, 80, 24, Theme::MONO);
