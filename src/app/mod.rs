@@ -9,6 +9,7 @@ mod queue;
 mod screens;
 pub mod scroll;
 pub mod sweep;
+mod watch;
 
 pub use msg::{Action, Command, DataState, Msg, RunEnd, Screen, Target};
 pub use queue::{GPU_PARALLEL, MAX_PARALLEL, WGPU_PARALLEL, per_gpu};
@@ -118,6 +119,11 @@ pub struct App {
     last_finished: Option<RunKey>,
     /// Runs read from the history to be looked at (Results, Compare), not trained here.
     opened: BTreeSet<RunKey>,
+    /// Of those, the ones another process trained while this session looked: Train draws
+    /// them as they go, read from the history, which their process writes every few seconds.
+    pub watched: BTreeSet<RunKey>,
+    /// Seconds since the start, for what is read again every few.
+    ticks: u64,
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
     pub compare_cursor: usize,
     pub compare_scroll: scroll::Scroll,
@@ -179,6 +185,8 @@ impl App {
             results_run: None,
             last_finished: None,
             opened: BTreeSet::new(),
+            watched: BTreeSet::new(),
+            ticks: 0,
             compare_cursor: 0,
             compare_scroll: Default::default(),
             compare_selected: BTreeSet::new(),
@@ -230,7 +238,7 @@ impl App {
             self.runs
                 .iter()
                 .rev()
-                .filter(|r| !self.opened.contains(&r.key))
+                .filter(|r| !self.opened.contains(&r.key) || self.watched.contains(&r.key))
                 .find(|r| match r.status {
                     Status::Queued => false,
                     Status::Cancelled => r.device.is_some(),
@@ -239,8 +247,12 @@ impl App {
         })
     }
 
+    /// The first run active in this process (training or replaying), not one another
+    /// process trains.
     pub fn active_run(&self) -> Option<&Run> {
-        self.runs.iter().find(|r| r.status.is_active())
+        self.runs
+            .iter()
+            .find(|r| r.status.is_active() && !self.watched.contains(&r.key))
     }
 
     pub fn queued(&self) -> usize {
@@ -281,6 +293,10 @@ impl App {
             Msg::Paste(text) => self.paste(&text),
             Msg::Tick => {
                 self.age_notice();
+                self.ticks += 1;
+                if self.screen == Screen::Train {
+                    out.extend(self.follow_others());
+                }
                 // Live while looked at: a second is what `sweep --status` in `watch` gives.
                 if let (Screen::Sweep, Some(w)) = (self.screen, &mut self.sweep) {
                     out.extend(w.read());
@@ -301,9 +317,28 @@ impl App {
                 }
                 self.refresh_row(id, &mut out);
             }
-            Msg::History(Ok(rows)) => self.history.set_rows(rows),
+            Msg::History(Ok(rows)) => {
+                for row in &rows {
+                    self.watch(row);
+                }
+                self.history.set_rows(rows);
+            }
             Msg::History(Err(why)) => self.history.unavailable = Some(why),
-            Msg::HistoryRow { id, row } => self.history.set_row(id, row.map(|r| *r)),
+            Msg::Running(ids) => {
+                // Runs of other processes not followed yet: read whole, then followed.
+                let known = |id: &i64| self.runs.iter().any(|r| r.id == *id);
+                out.extend(
+                    ids.into_iter()
+                        .filter(|id| !known(id))
+                        .map(Command::RefreshRun),
+                );
+            }
+            Msg::HistoryRow { id, row } => {
+                if let Some(row) = &row {
+                    self.watch(row);
+                }
+                self.history.set_row(id, row.map(|r| *r));
+            }
             Msg::Train {
                 run,
                 event: TrainEvent::Warning(w),

@@ -163,6 +163,8 @@ pub enum Msg {
     },
     /// The history, freshly read (or why it cannot be).
     History(Result<Vec<Run>, String>),
+    /// The history's runs that are training now, in this process or another.
+    Running(Vec<i64>),
     /// One run of the history read again; `None` when it is no longer there.
     HistoryRow {
         id: i64,
@@ -207,6 +209,8 @@ pub enum Command {
     },
     /// Read every run of the history again.
     RefreshHistory,
+    /// Which runs of the history are training now (answered by [`Msg::Running`]).
+    FindRunning,
     /// Read one run of the history again.
     RefreshRun(i64),
     Delete(Vec<i64>),

@@ -205,11 +205,12 @@ impl App {
     /// Starts the next queued run while fewer than [`App::parallel`] train, the data is in
     /// and the history has numbered it; runs start in the order they were queued.
     pub(super) fn schedule(&mut self) -> Option<Command> {
-        // Replays take no training slot.
+        // Replays, and runs other processes train, take no training slot here.
         let training = self
             .runs
             .iter()
             .filter(|r| r.status.is_active() && r.replaying.is_none())
+            .filter(|r| !self.watched.contains(&r.key))
             .count();
         if training >= self.parallel.max(1) || !matches!(self.data, DataState::Ready { .. }) {
             return None;
@@ -234,7 +235,9 @@ impl App {
     pub(super) fn busy(&self, ids: &[i64]) -> Option<String> {
         ids.iter().find_map(|&id| {
             let here = self.runs.iter().find(|r| {
-                r.stored() == Some(id) && (r.status.is_active() || r.status == Status::Queued)
+                r.stored() == Some(id)
+                    && (r.status.is_active() || r.status == Status::Queued)
+                    && !self.watched.contains(&r.key)
             });
             if let Some(r) = here {
                 return Some(format!(

@@ -652,10 +652,9 @@ fn delete_refuses_a_run_that_is_training_here_or_elsewhere() {
     app.update(Msg::History(Ok(rows.clone())));
     act(&mut app, Action::Goto(Screen::History));
     act(&mut app, Action::Start);
-    app.update(Msg::Stored {
-        run: 1,
-        id: Some(3),
-    });
+    // Run 2 is followed as a run of the session; the one queued here comes after it.
+    let run = app.runs.last().unwrap().key;
+    app.update(Msg::Stored { run, id: Some(3) });
     assert!(app.active_run().is_some());
     for (row, says) in [(0, "in this session"), (1, "in another cifar-tui")] {
         app.history.cursor = row;
@@ -1169,4 +1168,59 @@ fn a_replay_is_watched_not_trained() {
         result: Err(RunEnd::Cancelled),
     });
     assert!(end.is_empty(), "{end:?}");
+}
+
+/// Issue 21 #2: a run another process trains (a headless run in another terminal) appears on
+/// Train and moves as its process writes it to the history; it is stopped where it trains,
+/// quitting here leaves it be, and its end is said.
+#[test]
+fn a_run_trained_elsewhere_is_followed_on_train() {
+    let mut app = app();
+    let mut row = crate::store::fixtures::stored(1).remove(0);
+    row.id = 5;
+    row.status = Status::Running(None);
+    row.steps_per_epoch = 47;
+    row.epochs.clear();
+    row.train_points = vec![crate::run::TrainPoint {
+        accuracy: Some(0.2),
+        images_per_sec: Some(900.0),
+        seconds: Some(3.0),
+        ..crate::run::TrainPoint::new(60, 2.0)
+    }];
+    app.update(Msg::History(Ok(vec![row.clone()])));
+    let shown = app.live_run().unwrap();
+    assert_eq!(shown.id, 5);
+    let Status::Running(Some(p)) = &shown.status else {
+        panic!("{:?}", shown.status)
+    };
+    assert_eq!((p.epoch, p.step, p.elapsed), (1, 13, 3.0));
+    // Read again every second while Train is shown; runs started elsewhere looked for.
+    let tick = app.update(Msg::Tick);
+    assert!(tick.contains(&Command::RefreshRun(5)), "{tick:?}");
+    assert!(tick.contains(&Command::FindRunning), "{tick:?}");
+    let found = app.update(Msg::Running(vec![5, 6]));
+    assert_eq!(
+        found,
+        [Command::RefreshRun(6)],
+        "only the one not followed yet"
+    );
+    // Not ours to stop, nor to wait for.
+    assert!(act(&mut app, Action::Cancel).is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("another process"));
+    // Its end: said, shown, and no longer read.
+    row.status = Status::Finished(Box::new(outcome(0.61, 2)));
+    app.update(Msg::HistoryRow {
+        id: 5,
+        row: Some(Box::new(row)),
+    });
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("finished: test accuracy 0.6100")
+    );
+    assert_eq!(app.live_run().map(|r| r.id), Some(5));
+    let tick = app.update(Msg::Tick);
+    assert!(!tick.contains(&Command::RefreshRun(5)), "{tick:?}");
+    assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
 }

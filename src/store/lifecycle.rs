@@ -195,6 +195,10 @@ impl<'a> Keeper<'a> {
     }
 }
 
+/// How often a training run writes its reports so far to the history (its epochs are written
+/// as they end): what another cifar-tui watching it draws, at most this late.
+pub const LIVE_EVERY: Duration = Duration::from_secs(2);
+
 /// Aborts the process at a named point when `CIFAR_TUI_TEST_ABORT_AT` names it: tests kill a
 /// run at an exact moment (e.g. between its checkpoint and its history commit) that no sleep
 /// could hit.
@@ -343,8 +347,10 @@ pub fn execute(
                 }
                 beat = Instant::now();
             }
-            TrainEvent::Progress(_) if beat.elapsed() > Duration::from_secs(60) => {
-                keeper.keep(move |s| s.heartbeat(id_or_0));
+            // The reports so far, for viewers in other processes, at a bounded rate.
+            TrainEvent::Progress(_) if beat.elapsed() > LIVE_EVERY => {
+                let curves = mirror.clone();
+                keeper.keep(move |s| s.record_progress(id_or_0, Curves::of(&curves)));
                 beat = Instant::now();
             }
             _ => {}

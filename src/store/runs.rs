@@ -234,6 +234,32 @@ impl Store {
         })
     }
 
+    /// The runs the history says are training now, whoever trains them.
+    pub fn running(&self) -> Result<Vec<i64>, StoreError> {
+        self.patiently(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM runs WHERE status = 'running'")?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// The curves so far within an epoch, for whoever watches the run from another process;
+    /// beats its heart too.
+    pub fn record_progress(&self, id: i64, curves: Curves) -> Result<(), StoreError> {
+        let losses = serde_json::to_string(curves.points)?;
+        let validation = serde_json::to_string(curves.validation)?;
+        self.patiently(|conn| {
+            conn.execute(
+                "UPDATE runs SET losses = ?2, steps_per_point = NULL, steps_per_epoch = ?3,
+                     val_points = ?4, heartbeat = ?5 WHERE id = ?1",
+                params![id, losses, curves.steps_per_epoch as i64, validation, now()],
+            )?;
+            Ok(())
+        })
+    }
+
     /// One finished epoch and the curves so far, in one transaction.
     pub fn record_epoch(
         &mut self,

@@ -47,6 +47,8 @@ enum LedgerTask {
     },
     Refresh,
     RefreshRun(i64),
+    /// Which runs are training now, in this process or another.
+    FindRunning,
     Delete(Vec<i64>),
     Export(Vec<i64>),
     SaveSettings(UiState),
@@ -244,6 +246,7 @@ impl Effects {
                     self.ledger(LedgerTask::RefreshRun(id))
                 }
             }
+            Command::FindRunning => self.ledger(LedgerTask::FindRunning),
             Command::Delete(ids) => self.ledger(LedgerTask::Delete(ids)),
             Command::Export(ids) => self.ledger(LedgerTask::Export(ids)),
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
@@ -271,6 +274,7 @@ impl Effects {
             // Without a history folder there is nowhere to keep settings either.
             LedgerTask::Refresh
             | LedgerTask::RefreshRun(_)
+            | LedgerTask::FindRunning
             | LedgerTask::EndQueued { .. }
             | LedgerTask::SaveSettings(_)
             | LedgerTask::DataDir(_) => {
@@ -585,6 +589,13 @@ impl Ledger {
                     }),
                     Err(StoreError::NoRun(_)) => self.send(Msg::HistoryRow { id, row: None }),
                     Err(e) => tracing::warn!("reading run #{id} again: {e}"),
+                }
+            }
+            LedgerTask::FindRunning => {
+                let Some(store) = &self.store else { return };
+                match store.running() {
+                    Ok(ids) => self.send(Msg::Running(ids)),
+                    Err(e) => tracing::warn!("looking for running runs: {e}"),
                 }
             }
             LedgerTask::Delete(ids) => {

@@ -33,9 +33,11 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(hint, area);
         return;
     };
-    let replay = run.replaying.map_or(String::new(), |r| {
-        format!(" · replay of #{} at {}×", r.of, r.speed)
-    });
+    let replay = match run.replaying {
+        Some(r) => format!(" · replay of #{} at {}×", r.of, r.speed),
+        None if app.watched.contains(&run.key) => " · trained by another process".into(),
+        None => String::new(),
+    };
     let title = format!(
         " Run {} {}{}{}{replay} ",
         run.number(),

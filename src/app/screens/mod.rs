@@ -13,7 +13,7 @@ use crate::app::detail::{Detail, Subject};
 use crate::app::{
     Action, App, Command, DataState, ITEM_COUNT, Item, MAX_INPUT, Mode, Screen, Target,
 };
-use crate::run::{RunKey, Status};
+use crate::run::{Run, RunKey, Status};
 use cifar_engine::tricks::STUDIES;
 
 impl App {
@@ -131,11 +131,9 @@ impl App {
         match action {
             // Replays are only watched: nothing is lost when they stop.
             Action::Quit
-                if self
-                    .runs
-                    .iter()
-                    .any(|r| r.status.is_active() && r.replaying.is_none())
-                    || self.queued() > 0 =>
+                if self.runs.iter().any(|r| {
+                    r.status.is_active() && r.replaying.is_none() && !self.watched.contains(&r.key)
+                }) || self.queued() > 0 =>
             {
                 self.mode = Mode::ConfirmQuit;
                 // Say what really happens: nothing is lost, the runs wait to be resumed.
@@ -264,6 +262,21 @@ impl App {
                 });
             }
             Action::QueueStudy => self.ask_study(),
+            // Another process trains it: it is stopped there, not from here.
+            Action::Cancel if self.active_run().is_none() && self.queued() == 0 => {
+                let watched = self
+                    .runs
+                    .iter()
+                    .find(|r| self.watched.contains(&r.key) && r.status.is_active());
+                let Some(number) = watched.map(Run::number) else {
+                    self.notice = Some("nothing to cancel: no run is training or queued".into());
+                    return;
+                };
+                self.notice = Some(format!(
+                    "run {number} trains in another process: stop it there (Ctrl-C in its \
+                     terminal, or kill its process)"
+                ));
+            }
             Action::Cancel => {
                 if let Some(run) = self.active_run()
                     && run.evaluating
