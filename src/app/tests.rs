@@ -1207,6 +1207,24 @@ fn a_run_trained_elsewhere_is_followed_on_train() {
     // Not ours to stop, nor to wait for.
     assert!(act(&mut app, Action::Cancel).is_empty());
     assert!(app.notice.as_deref().unwrap().contains("another process"));
+    // Named where the history names it.
+    row.trainer = Some(crate::run::Trainer {
+        pid: 4242,
+        host: "node3".into(),
+    });
+    app.update(Msg::HistoryRow {
+        id: 5,
+        row: Some(Box::new(row.clone())),
+    });
+    act(&mut app, Action::Cancel);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("trains in process 4242 on node3"),
+        "{:?}",
+        app.notice
+    );
     // Its end: said, shown, and no longer read.
     row.status = Status::Finished(Box::new(outcome(0.61, 2)));
     app.update(Msg::HistoryRow {

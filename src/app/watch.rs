@@ -38,6 +38,7 @@ impl App {
         r.steps_per_epoch = row.steps_per_epoch;
         r.device = row.device;
         r.gpu = row.gpu.clone();
+        r.trainer = row.trainer.clone();
         r.status = match &row.status {
             Status::Running(_) => Status::Running(last_report(row)),
             ended => ended.clone(),

@@ -61,6 +61,13 @@ pub fn list(ctx: &Context) -> Result<()> {
     // At 80 columns the creation time goes first, then the device.
     let text = table(&header, &rows, &right, width, &[1, 5]);
     print_out(&text)?;
+    // Who trains what, and where: a run of another process can be stopped only there.
+    for r in runs.iter().filter(|r| r.status.is_active()) {
+        if let Some(t) = &r.trainer {
+            let device = r.device_label().unwrap_or_else(|| "its device".into());
+            note!("#{} trains in {t}, on {device}", r.id);
+        }
+    }
     let interrupted = runs
         .iter()
         .filter(|r| matches!(r.status, Status::Interrupted(_)))

@@ -72,6 +72,19 @@ impl Status {
     }
 }
 
+/// Who trains a run: a process of a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trainer {
+    pub pid: i64,
+    pub host: String,
+}
+
+impl std::fmt::Display for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "process {} on {}", self.pid, self.host)
+    }
+}
+
 /// What a replayed run plays back: run `of` of the history, at `speed` times its pace.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Replaying {
@@ -127,6 +140,8 @@ pub struct Run {
     /// A run of the history played back here (see [`replay`]): nothing of it is trained or
     /// recorded.
     pub replaying: Option<Replaying>,
+    /// The process that trains it, as the history names it, while it is queued or training.
+    pub trainer: Option<Trainer>,
     /// Seconds between two reports within an epoch, smoothed: how often they come.
     pub(crate) report_gap: Option<f64>,
     /// Seconds the process stood still (SIGSTOP, Ctrl-Z) while it trained, left out of the
@@ -155,6 +170,7 @@ impl Run {
             fitting_zca: None,
             origin: None,
             replaying: None,
+            trainer: None,
             report_gap: None,
             paused: 0.0,
         }

@@ -149,6 +149,12 @@ impl Row {
             train_points: losses,
             origin,
             replaying: None,
+            trainer: match (lost, word.as_str(), r.get("pid")?, r.get("host")?) {
+                (false, "queued" | "running", Some(pid), Some(host)) => {
+                    Some(crate::run::Trainer { pid, host })
+                }
+                _ => None,
+            },
         })
     }
 }

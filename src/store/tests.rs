@@ -451,6 +451,22 @@ fn a_runs_curves_read_back_as_they_were_drawn() {
     assert_eq!(run.steps_per_epoch, 782);
 }
 
+/// A running run names the process that trains it (`runs` says so, the interface tells its
+/// viewers where to stop it); an ended one names none.
+#[test]
+fn a_running_run_names_its_process() {
+    let mut s = Store::in_memory();
+    let id = s.insert("baseline", &cfg()).unwrap();
+    s.start(id, "cpu").unwrap();
+    let trainer = s.get(id).unwrap().trainer.unwrap();
+    assert_eq!(trainer.pid, i64::from(std::process::id()));
+    assert_eq!(trainer.host, crate::store::host());
+    assert_eq!(s.running().unwrap(), [id]);
+    s.finish(id, &outcome(0.5, 1)).unwrap();
+    assert_eq!(s.get(id).unwrap().trainer, None);
+    assert!(s.running().unwrap().is_empty());
+}
+
 /// A history with a few runs and epochs, closed, so that the file holds all of it.
 fn history_with_runs(path: &Path) {
     let mut s = Store::open(path).unwrap();

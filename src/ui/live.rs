@@ -35,7 +35,10 @@ pub fn gauge(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let replay = match run.replaying {
         Some(r) => format!(" · replay of #{} at {}×", r.of, r.speed),
-        None if app.watched.contains(&run.key) => " · trained by another process".into(),
+        None if app.watched.contains(&run.key) => match &run.trainer {
+            Some(t) => format!(" · trained by {t}"),
+            None => " · trained by another process".into(),
+        },
         None => String::new(),
     };
     let title = format!(

@@ -13,7 +13,7 @@ use crate::app::detail::{Detail, Subject};
 use crate::app::{
     Action, App, Command, DataState, ITEM_COUNT, Item, MAX_INPUT, Mode, Screen, Target,
 };
-use crate::run::{Run, RunKey, Status};
+use crate::run::{RunKey, Status};
 use cifar_engine::tricks::STUDIES;
 
 impl App {
@@ -268,13 +268,17 @@ impl App {
                     .runs
                     .iter()
                     .find(|r| self.watched.contains(&r.key) && r.status.is_active());
-                let Some(number) = watched.map(Run::number) else {
+                let Some(run) = watched else {
                     self.notice = Some("nothing to cancel: no run is training or queued".into());
                     return;
                 };
+                let (number, by) = match &run.trainer {
+                    Some(t) => (run.number(), t.to_string()),
+                    None => (run.number(), "another process".into()),
+                };
                 self.notice = Some(format!(
-                    "run {number} trains in another process: stop it there (Ctrl-C in its \
-                     terminal, or kill its process)"
+                    "run {number} trains in {by}: stop it there (Ctrl-C in its terminal, or \
+                     kill -INT its process: it stays resumable)"
                 ));
             }
             Action::Cancel => {
