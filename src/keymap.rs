@@ -210,6 +210,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if *mode == Mode::ConfirmQuit && key.code == KeyCode::Char('l') {
+        return Some(Action::Leave);
+    }
     if let Mode::ConfirmStudy = mode {
         return Some(match key.code {
             KeyCode::Char('y' | 'a') => Action::Yes,

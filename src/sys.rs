@@ -4,27 +4,37 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Resolves at the first of SIGINT, SIGTERM or SIGHUP (a closed SSH session).
+/// A signal that ends the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C or SIGTERM: stop.
+    Asked,
+    /// SIGHUP: the terminal went away (a closed SSH session, a closed window).
+    HangUp,
+}
+
+/// Resolves at the first of SIGINT, SIGTERM or SIGHUP, saying which kind.
 #[cfg(unix)]
-pub async fn stop_signal() {
+pub async fn stop_signal() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     ) else {
         let _ = tokio::signal::ctrl_c().await;
-        return;
+        return Stop::Asked;
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
+        _ = tokio::signal::ctrl_c() => Stop::Asked,
+        _ = term.recv() => Stop::Asked,
+        _ = hup.recv() => Stop::HangUp,
     }
 }
 
 #[cfg(not(unix))]
-pub async fn stop_signal() {
+pub async fn stop_signal() -> Stop {
     let _ = tokio::signal::ctrl_c().await;
+    Stop::Asked
 }
 
 /// Writes each file whole or not at all: every one into a temporary file in its own folder,

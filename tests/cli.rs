@@ -931,3 +931,98 @@ fn seeds_repeat_runs_and_the_report_is_rebuilt_from_the_history() {
     let o = env.cmd_on(&empty, &["study", "--report"]).output().unwrap();
     assert!(!o.status.success());
 }
+
+/// Issue 21: the interface's terminal goes away (SIGHUP, as when an SSH link drops) mid-run;
+/// the run goes on in a process of its own and ends with exactly the figures of the same run
+/// never disturbed. The interface runs in a real pseudo-terminal (`script`).
+#[test]
+fn a_run_outlives_its_interface_hanging_up() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed, no pseudo-terminal");
+        return;
+    }
+    let env = Env::new();
+    let config = [
+        "--preset",
+        "dropout_conv",
+        "--epochs",
+        "3",
+        "--train-limit",
+        "2000",
+        "--seed",
+        "5",
+    ];
+    let headless: Vec<&str> = ["run", "--headless"]
+        .iter()
+        .chain(&config)
+        .copied()
+        .collect();
+    let whole = env.run(&headless);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+
+    // The same run in the interface, in a pseudo-terminal of its own.
+    let mut interface = env.cmd(&["run"]);
+    interface.args(config);
+    let line = std::iter::once(interface.get_program())
+        .chain(interface.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script
+        .args(["-qfec", &line, "/dev/null"])
+        .current_dir(interface.get_current_dir().unwrap())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in interface.get_envs() {
+        script.env(k, v.unwrap());
+    }
+    let mut tty = script.spawn().unwrap();
+    // Once its first epoch is in the history, mid-run: hang its terminal up.
+    let started = std::time::Instant::now();
+    let pid = loop {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the interface's run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let listing = env.run(&["runs"]);
+        let said = stderr(&listing);
+        let out = String::from_utf8_lossy(&listing.stdout).into_owned();
+        let one_epoch = out
+            .lines()
+            .any(|l| l.contains("running") && l.contains(" 1/3 "));
+        let pid = said
+            .split("#2 trains in process ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|p| p.parse::<i32>().ok());
+        if let (true, Some(pid)) = (one_epoch, pid) {
+            break pid;
+        }
+    };
+    let hup = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    drop(tty.stdin.take());
+    let _ = tty.wait();
+    // The run goes on in the background and finishes.
+    let started = std::time::Instant::now();
+    loop {
+        assert!(started.elapsed().as_secs() < 240, "the run never finished");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if figures(&env, 2).3 == "finished" {
+            break;
+        }
+    }
+    let (a, conf_a, points_a, _) = figures(&env, 1);
+    let (b, conf_b, points_b, _) = figures(&env, 2);
+    assert_eq!(a, b, "per-epoch figures match the undisturbed run");
+    assert_eq!(conf_a, conf_b);
+    assert_eq!(points_a, points_b, "the reports too, step for step");
+    let log = env.history().with_file_name("run-2.log");
+    assert!(log.exists(), "its output is kept beside the history");
+}

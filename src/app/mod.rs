@@ -152,6 +152,8 @@ pub struct App {
     /// The cluster sweep the Sweep screen follows (`--sweep DIR`), if any.
     pub sweep: Option<SweepWatch>,
     pub quit: bool,
+    /// Quit leaving the runs training: each goes on in a process of its own.
+    pub leave_training: bool,
 }
 
 impl App {
@@ -200,6 +202,7 @@ impl App {
             gpus: 1,
             sweep: None,
             quit: false,
+            leave_training: false,
         }
     }
 

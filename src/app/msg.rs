@@ -101,6 +101,8 @@ pub enum Action {
     LossWindow,
     /// History: play the run back on the live screens.
     Replay,
+    /// Asked whether to quit while runs train: quit, and leave them training.
+    Leave,
     /// The detail view moved: a line, a page, its start or end.
     Scroll(super::detail::Move),
     /// `n`: every message of this session, whole.

@@ -244,6 +244,13 @@ fn failed_data_refuses_to_queue_runs() {
     assert!(app.runs.is_empty());
     assert!(app.notice.as_deref().unwrap().contains("without the data"));
     assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
+    assert!(!app.leave_training);
+    // l: quit, the training runs going on in processes of their own.
+    let mut app = self::app();
+    queue(&mut app, None);
+    act(&mut app, Action::Quit);
+    assert_eq!(act(&mut app, Action::Leave), [Command::Quit]);
+    assert!(app.leave_training);
 }
 
 #[test]
@@ -763,7 +770,7 @@ fn cancel_and_quit_confirmation() {
     assert_eq!(app.mode, Mode::ConfirmQuit);
     let notice = app.notice.clone().unwrap_or_default();
     assert!(
-        notice.contains("stay resumable") && !notice.contains("cancel"),
+        notice.contains("q again quits (resumable)") && notice.contains("l leaves them training"),
         "{notice}"
     );
     assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);

@@ -424,6 +424,10 @@ fn resume_point(mut run: Run, slot: checkpoint::Slot, config: &TrainConfig) -> O
         .count();
     let k = checkpoint::newest(slot, config, vouched)?;
     run.epochs.truncate(k);
+    // Reports written within the epoch it was stopped in are trained again, and sent again.
+    let end = k * run.steps_per_epoch;
+    run.train_points.retain(|p| p.step <= end);
+    run.val_points.retain(|v| v.at <= k as f64);
     (k > 0).then_some(run)
 }
 

@@ -101,6 +101,8 @@ impl Pending {
 struct Training {
     stop: Arc<Stop>,
     thread: JoinHandle<()>,
+    /// Its number in the history, where it has one.
+    stored: Option<i64>,
 }
 
 pub struct Effects {
@@ -317,9 +319,15 @@ impl Effects {
             return self.fail(run, why);
         }
         let stop = Arc::new(Stop::default());
+        let stored = launch.stored;
         match self.spawn(launch, data, stop.clone()) {
             Ok(thread) => {
-                self.training.insert(run, Training { stop, thread });
+                let training = Training {
+                    stop,
+                    thread,
+                    stored,
+                };
+                self.training.insert(run, training);
             }
             Err(e) => self.fail(run, format!("cannot start a training thread ({e})")),
         }
@@ -443,8 +451,10 @@ impl Effects {
     /// Leaves every run resumable: training ones are interrupted (their last epoch's
     /// checkpoint is on disk) and the ledger finishes what it was asked (the app's last
     /// commands mark queued runs interrupted). Waits for both, at most [`GRACE`], without
-    /// holding up the runtime.
-    pub async fn shut_down(mut self) {
+    /// holding up the runtime. Returns the history numbers of the runs that were training.
+    pub async fn shut_down(mut self) -> Vec<i64> {
+        self.training.retain(|_, t| !t.thread.is_finished());
+        let training: Vec<i64> = self.training.values().filter_map(|t| t.stored).collect();
         for t in self.training.values() {
             t.stop.interrupt();
         }
@@ -467,6 +477,7 @@ impl Effects {
         if tokio::time::timeout(GRACE, joined).await.is_err() {
             tracing::warn!("quitting before every run recorded where it stopped");
         }
+        training
     }
 }
 

@@ -37,13 +37,14 @@ fn carry_out(
 }
 
 /// Runs the interface until quit. `first` holds commands the app issued before the loop
-/// (e.g. `cifar-tui run` queues its run at once).
+/// (e.g. `cifar-tui run` queues its run at once). Returns what to say once the terminal is
+/// restored.
 pub async fn run(
     mut terminal: DefaultTerminal,
     mut app: App,
     ctx: Context,
     first: Vec<Command>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let theme = Theme::from_env(ctx.settings.app.charts);
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut effects = Effects::new(ctx.storage.clone(), tx);
@@ -63,6 +64,8 @@ pub async fn run(
     // What the last frame drew where, for clicks.
     let mut hits = ui::Hits::default();
     let mut quit = carry_out(&mut terminal, &ctx, &mut effects, first)?;
+    // The terminal went away (SIGHUP): the runs go on without it.
+    let mut hung_up = false;
 
     while !quit {
         let msg = tokio::select! {
@@ -74,8 +77,9 @@ pub async fn run(
                 _ => None,
             },
             Some(msg) = rx.recv() => Some(msg),
-            _ = &mut signal => {
-                tracing::info!("signal received: keeping the runs and quitting");
+            stop = &mut signal => {
+                hung_up = stop == crate::sys::Stop::HangUp;
+                tracing::info!("signal received ({stop:?}): the runs stay resumable");
                 Some(Msg::Action(Action::ForceQuit))
             }
             _ = second.tick() => Some(Msg::Tick),
@@ -94,9 +98,16 @@ pub async fn run(
     }
     // Training threads stop at their next step and save: say so while they do.
     app.notice = Some("stopping: the runs save their state…".into());
-    terminal.draw(|f| {
-        ui::draw(f, &app, &theme);
-    })?;
-    effects.shut_down().await;
-    Ok(())
+    // Without a terminal there is nothing to draw on.
+    if !hung_up {
+        terminal.draw(|f| {
+            ui::draw(f, &app, &theme);
+        })?;
+    }
+    let training = effects.shut_down().await;
+    Ok(if hung_up || app.leave_training {
+        super::handover::hand_over(&ctx, &training)
+    } else {
+        Vec::new()
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod effects;
 pub mod event_loop;
+mod handover;
 
 use std::io::IsTerminal;
 
@@ -216,6 +217,11 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
     take_over(&ctx);
     let result = runtime.block_on(event_loop::run(terminal, app, ctx, first));
     restore();
+    let result = result.map(|said| {
+        for line in said {
+            eprintln!("{line}");
+        }
+    });
     // Training threads stop at their next step; don't wait for blocking tasks.
     runtime.shutdown_background();
     result

@@ -31,6 +31,10 @@ impl App {
             (Mode::Detail(_), Action::Abort) => self.mode = Mode::Normal,
             (Mode::Detail(_), _) => {}
             (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
+            (Mode::ConfirmQuit, Action::Leave) => {
+                self.leave_training = true;
+                self.quit = true;
+            }
             (Mode::ConfirmDelete(ids), Action::Yes) => {
                 let ids = std::mem::take(ids);
                 self.notice = Some(format!("deleting {} from the history…", numbers(&ids)));
@@ -139,8 +143,8 @@ impl App {
                 // Say what really happens: nothing is lost, the runs wait to be resumed.
                 let training = self.runs.iter().filter(|r| r.status.is_active()).count();
                 self.notice = Some(format!(
-                    "{training} training, {} queued: q again quits; they stay resumable \
-                     (History, R)",
+                    "{training} training, {} queued: q again quits (resumable) · l leaves them \
+                     training",
                     self.queued()
                 ));
             }
