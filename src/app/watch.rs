@@ -38,7 +38,10 @@ impl App {
         r.steps_per_epoch = row.steps_per_epoch;
         r.device = row.device;
         r.gpu = row.gpu.clone();
-        r.trainer = row.trainer.clone();
+        // An ended run names no process any more: the one that trained it is kept.
+        if row.trainer.is_some() {
+            r.trainer = row.trainer.clone();
+        }
         r.status = match &row.status {
             Status::Running(_) => Status::Running(last_report(row)),
             ended => ended.clone(),
