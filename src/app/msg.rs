@@ -213,6 +213,8 @@ pub enum Command {
     RefreshHistory,
     /// Which runs of the history are training now (answered by [`Msg::Running`]).
     FindRunning,
+    /// Ask the process that trains history run `id` (not this one) to cancel it.
+    AskCancel(i64),
     /// Read one run of the history again.
     RefreshRun(i64),
     Delete(Vec<i64>),

@@ -1211,9 +1211,14 @@ fn a_run_trained_elsewhere_is_followed_on_train() {
         [Command::RefreshRun(6)],
         "only the one not followed yet"
     );
-    // Not ours to stop, nor to wait for.
-    assert!(act(&mut app, Action::Cancel).is_empty());
-    assert!(app.notice.as_deref().unwrap().contains("another process"));
+    // Stopped by its own process, asked through the history; not waited for on quit.
+    assert_eq!(act(&mut app, Action::Cancel), [Command::AskCancel(5)]);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("asking another process")
+    );
     // Named where the history names it.
     row.trainer = Some(crate::run::Trainer {
         pid: 4242,
@@ -1228,7 +1233,7 @@ fn a_run_trained_elsewhere_is_followed_on_train() {
         app.notice
             .as_deref()
             .unwrap()
-            .contains("trains in process 4242 on node3"),
+            .contains("asking process 4242 on node3 to cancel run #5"),
         "{:?}",
         app.notice
     );

@@ -323,6 +323,7 @@ pub fn execute(
     };
     let done = resumed.map(|r| r.epochs).unwrap_or_default();
     let mut beat = Instant::now();
+    let asked = std::rc::Rc::new(std::cell::Cell::new(false));
     let job = cifar_engine::RunInputs {
         data,
         config,
@@ -339,18 +340,32 @@ pub fn execute(
                 abort_point(&format!("epoch-{}-saved", e.epoch));
                 // Write, commit, then prune: the older checkpoint goes only once the history
                 // vouches for the new one.
-                let (e, curves) = (*e, mirror.clone());
-                if keeper.keep(move |s| s.record_epoch(id_or_0, &e, Curves::of(&curves)))
-                    && slot.is_some()
-                {
+                let (e, curves, heard) = (*e, mirror.clone(), asked.clone());
+                let landed = keeper.keep(move |s| {
+                    s.record_epoch(id_or_0, &e, Curves::of(&curves))?;
+                    heard.set(heard.get() || s.cancel_asked(id_or_0)?);
+                    Ok(())
+                });
+                if landed && slot.is_some() {
                     checkpoint::prune(&dir, e.epoch);
+                }
+                if asked.get() {
+                    stop.cancel();
                 }
                 beat = Instant::now();
             }
-            // The reports so far, for viewers in other processes, at a bounded rate.
+            // The reports so far, for viewers in other processes, at a bounded rate; a viewer
+            // that asked the run to stop is heard then.
             TrainEvent::Progress(_) if beat.elapsed() > LIVE_EVERY => {
-                let curves = mirror.clone();
-                keeper.keep(move |s| s.record_progress(id_or_0, Curves::of(&curves)));
+                let (curves, heard) = (mirror.clone(), asked.clone());
+                keeper.keep(move |s| {
+                    s.record_progress(id_or_0, Curves::of(&curves))?;
+                    heard.set(heard.get() || s.cancel_asked(id_or_0)?);
+                    Ok(())
+                });
+                if asked.get() {
+                    stop.cancel();
+                }
                 beat = Instant::now();
             }
             _ => {}
@@ -441,6 +456,60 @@ mod tests {
 
     fn cfg() -> TrainConfig {
         tricks::resolve(&TrickSet::new(), &Hyper::default())
+    }
+
+    /// Issue 21: a viewer in another process asks, through the history, that a run stop; the
+    /// process that trains it hears it at its next write and ends it cancelled, resumable.
+    #[test]
+    fn a_run_stops_when_a_viewer_asks_through_the_history() {
+        use cifar_engine::data::{Cifar10, Split, cifar::IMAGE_BYTES};
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Storage {
+            history: tmp.path().join("h.db"),
+            checkpoints: tmp.path().join("checkpoints"),
+        };
+        let split = |n: usize| Split {
+            images: (0..n * IMAGE_BYTES).map(|i| (i % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        };
+        let data = Cifar10::new(split(20), split(10));
+        let mut config = cfg();
+        config.epochs = 4;
+        config.batch_size = 10;
+        let id = Store::open(&storage.history)
+            .unwrap()
+            .insert("baseline", &config)
+            .unwrap();
+        let task = Task {
+            storage: &storage,
+            id: Some(id),
+            data: &data,
+            config: &config,
+            device: cifar_engine::events::DeviceChoice::Cpu,
+            stop: &Stop::default(),
+            val_points: 0,
+        };
+        // The viewer: another connection to the history, asking after the first epoch.
+        let viewer = Store::open(&storage.history).unwrap();
+        let result = execute(task, &mut |_| {}, &mut |e| {
+            if let TrainEvent::Epoch(e) = e
+                && e.epoch == 1
+            {
+                assert!(viewer.ask_cancel(id).unwrap(), "it is training");
+            }
+        });
+        assert!(result.is_err(), "cancelled, not finished");
+        let run = viewer.get(id).unwrap();
+        assert_eq!(run.status, Status::Cancelled);
+        assert!(run.status.resumable());
+        assert_eq!(
+            run.epochs.len(),
+            2,
+            "it stopped in the epoch after the one it heard in"
+        );
+        // A resume starts without the old request.
+        viewer.claim(id, "cpu", data.fingerprint()).unwrap();
+        assert!(!viewer.cancel_asked(id).unwrap());
     }
 
     /// A run stopped after an epoch whose checkpoint is only in the old layout says so and

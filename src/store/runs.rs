@@ -165,7 +165,7 @@ impl Store {
             let n = tx.execute(
                 "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
                      heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL,
-                     data_fingerprint = ?9
+                     data_fingerprint = ?9, cancel_asked = NULL
                  WHERE id = ?1 AND status = ?6 AND pid IS ?7 AND host IS ?8",
                 params![id, device, me, host(), now(), status, pid, run_host, data],
             )?;
@@ -215,7 +215,8 @@ impl Store {
         self.patiently(|conn| {
             conn.execute(
                 "UPDATE runs SET status = 'running', device = ?2, pid = ?3, host = ?4,
-                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL
+                     heartbeat = ?5, started_at = coalesce(started_at, ?5), error = NULL,
+                     cancel_asked = NULL
                  WHERE id = ?1",
                 params![id, device, std::process::id(), host(), now()],
             )?;
@@ -257,6 +258,30 @@ impl Store {
                 params![id, losses, curves.steps_per_epoch as i64, validation, now()],
             )?;
             Ok(())
+        })
+    }
+
+    /// Whether a viewer asked that run `id` stop ([`Store::ask_cancel`]).
+    pub fn cancel_asked(&self, id: i64) -> Result<bool, StoreError> {
+        self.patiently(|conn| {
+            let asked: Option<i64> =
+                conn.query_row("SELECT cancel_asked FROM runs WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            Ok(asked.is_some_and(|a| a != 0))
+        })
+    }
+
+    /// Asks the process that trains run `id` to cancel it (it reads the request within
+    /// [`crate::store::lifecycle::LIVE_EVERY`] and stops at its next step, resumable): how a
+    /// viewer stops a run it does not train. `false` when the run is not training.
+    pub fn ask_cancel(&self, id: i64) -> Result<bool, StoreError> {
+        self.patiently(|conn| {
+            let n = conn.execute(
+                "UPDATE runs SET cancel_asked = 1 WHERE id = ?1 AND status = 'running'",
+                [id],
+            )?;
+            Ok(n > 0)
         })
     }
 

@@ -65,10 +65,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // Loss points keep the step their window ended at (`run::TrainPoint`); the steps an epoch
     // takes place them in epochs. Older rows hold bare values, each `steps_per_point` steps.
     // Validation points within the epochs (the interface's), so a replay or a second
-    // viewer draws what the live screens drew.
+    // viewer draws what the live screens drew; a viewer's request that the run stop, which
+    // the process that trains it reads as it writes its reports.
     "
     ALTER TABLE runs ADD COLUMN steps_per_epoch INTEGER;
     ALTER TABLE runs ADD COLUMN val_points TEXT;
+    ALTER TABLE runs ADD COLUMN cancel_asked INTEGER;
 ",
 ];
 

@@ -49,6 +49,7 @@ enum LedgerTask {
     RefreshRun(i64),
     /// Which runs are training now, in this process or another.
     FindRunning,
+    AskCancel(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
     SaveSettings(UiState),
@@ -249,6 +250,7 @@ impl Effects {
                 }
             }
             Command::FindRunning => self.ledger(LedgerTask::FindRunning),
+            Command::AskCancel(id) => self.ledger(LedgerTask::AskCancel(id)),
             Command::Delete(ids) => self.ledger(LedgerTask::Delete(ids)),
             Command::Export(ids) => self.ledger(LedgerTask::Export(ids)),
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
@@ -277,6 +279,7 @@ impl Effects {
             LedgerTask::Refresh
             | LedgerTask::RefreshRun(_)
             | LedgerTask::FindRunning
+            | LedgerTask::AskCancel(_)
             | LedgerTask::EndQueued { .. }
             | LedgerTask::SaveSettings(_)
             | LedgerTask::DataDir(_) => {
@@ -601,6 +604,18 @@ impl Ledger {
                     Err(StoreError::NoRun(_)) => self.send(Msg::HistoryRow { id, row: None }),
                     Err(e) => tracing::warn!("reading run #{id} again: {e}"),
                 }
+            }
+            LedgerTask::AskCancel(id) => {
+                let Some(store) = &self.store else { return };
+                let notice = match store.ask_cancel(id) {
+                    Ok(true) => format!(
+                        "asked the process that trains run #{id} to cancel it: it stops within \
+                         seconds, resumable"
+                    ),
+                    Ok(false) => format!("run #{id} is no longer training"),
+                    Err(e) => format!("could not ask run #{id} to stop: {e}"),
+                };
+                self.send(Msg::Notice(notice));
             }
             LedgerTask::FindRunning => {
                 let Some(store) = &self.store else { return };

@@ -267,6 +267,7 @@ impl App {
             }
             Action::QueueStudy => self.ask_study(),
             // Another process trains it: it is stopped there, not from here.
+            // Another process trains it: that process is asked, through the history.
             Action::Cancel if self.active_run().is_none() && self.queued() == 0 => {
                 let watched = self
                     .runs
@@ -276,14 +277,12 @@ impl App {
                     self.notice = Some("nothing to cancel: no run is training or queued".into());
                     return;
                 };
-                let (number, by) = match &run.trainer {
-                    Some(t) => (run.number(), t.to_string()),
-                    None => (run.number(), "another process".into()),
-                };
-                self.notice = Some(format!(
-                    "run {number} trains in {by}: stop it there (Ctrl-C in its terminal, or \
-                     kill -INT its process: it stays resumable)"
-                ));
+                let by = run
+                    .trainer
+                    .as_ref()
+                    .map_or("another process".into(), |t| t.to_string());
+                self.notice = Some(format!("asking {by} to cancel run {}…", run.number()));
+                out.push(Command::AskCancel(run.id));
             }
             Action::Cancel => {
                 if let Some(run) = self.active_run()
