@@ -46,6 +46,20 @@ pub struct AppSettings {
     pub mouse: bool,
     /// When a study's last run ends: the terminal bell and a desktop notification (OSC 9).
     pub notify: bool,
+    /// What `q` asked twice does while runs train: stop them (resumable) or leave them
+    /// training in processes of their own; the question offers the other as well.
+    pub on_quit: OnQuit,
+}
+
+/// What quitting does to the runs that train.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnQuit {
+    /// They stop between two steps, resumable (`R`, `cifar-tui resume`).
+    #[default]
+    Stop,
+    /// Each goes on in a detached `cifar-tui resume ID --headless`.
+    Leave,
 }
 
 impl Default for AppSettings {
@@ -60,6 +74,7 @@ impl Default for AppSettings {
             seeds: None,
             mouse: true,
             notify: true,
+            on_quit: OnQuit::Stop,
         }
     }
 }

@@ -154,6 +154,9 @@ pub struct App {
     pub quit: bool,
     /// Quit leaving the runs training: each goes on in a process of its own.
     pub leave_training: bool,
+    /// `q` asked twice leaves the runs training, `s` stops them (`[app] on_quit = "leave"`);
+    /// else `q` stops them and `l` leaves them.
+    pub leave_on_quit: bool,
 }
 
 impl App {
@@ -203,6 +206,7 @@ impl App {
             sweep: None,
             quit: false,
             leave_training: false,
+            leave_on_quit: false,
         }
     }
 

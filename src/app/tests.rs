@@ -251,6 +251,21 @@ fn failed_data_refuses_to_queue_runs() {
     act(&mut app, Action::Quit);
     assert_eq!(act(&mut app, Action::Leave), [Command::Quit]);
     assert!(app.leave_training);
+    // `[app] on_quit = "leave"`: q again leaves them, s stops them.
+    for (answer, leaves) in [(Action::Quit, true), (Action::Start, false)] {
+        let mut app = self::app();
+        app.leave_on_quit = true;
+        queue(&mut app, None);
+        act(&mut app, Action::Quit);
+        assert!(
+            app.notice
+                .as_deref()
+                .unwrap()
+                .contains("q again leaves them training")
+        );
+        assert_eq!(act(&mut app, answer), [Command::Quit]);
+        assert_eq!(app.leave_training, leaves);
+    }
 }
 
 #[test]

@@ -169,6 +169,7 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .or_else(|| ctx.settings.app.seeds.clone());
     app.parallel = ctx.parallel.unwrap_or(1);
     app.notify = ctx.settings.app.notify;
+    app.leave_on_quit = ctx.settings.app.on_quit == crate::settings::OnQuit::Leave;
     app.parallel_auto = ctx.parallel.is_none();
     if app.parallel_auto && ctx.device == DeviceChoice::CudaAll {
         app.gpus = cifar_engine::backend::gpu_count();

@@ -30,11 +30,15 @@ impl App {
             }
             (Mode::Detail(_), Action::Abort) => self.mode = Mode::Normal,
             (Mode::Detail(_), _) => {}
-            (Mode::ConfirmQuit, Action::Quit) => self.quit = true,
+            (Mode::ConfirmQuit, Action::Quit) => {
+                self.leave_training = self.leave_on_quit;
+                self.quit = true;
+            }
             (Mode::ConfirmQuit, Action::Leave) => {
                 self.leave_training = true;
                 self.quit = true;
             }
+            (Mode::ConfirmQuit, Action::Start) if self.leave_on_quit => self.quit = true,
             (Mode::ConfirmDelete(ids), Action::Yes) => {
                 let ids = std::mem::take(ids);
                 self.notice = Some(format!("deleting {} from the history…", numbers(&ids)));
@@ -142,11 +146,18 @@ impl App {
                 self.mode = Mode::ConfirmQuit;
                 // Say what really happens: nothing is lost, the runs wait to be resumed.
                 let training = self.runs.iter().filter(|r| r.status.is_active()).count();
-                self.notice = Some(format!(
-                    "{training} training, {} queued: q again quits (resumable) · l leaves them \
-                     training",
-                    self.queued()
-                ));
+                let queued = self.queued();
+                self.notice = Some(if self.leave_on_quit {
+                    format!(
+                        "{training} training, {queued} queued: q again leaves them training · s \
+                         stops them (resumable)"
+                    )
+                } else {
+                    format!(
+                        "{training} training, {queued} queued: q again quits (resumable) · l \
+                         leaves them training"
+                    )
+                });
             }
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.mode = Mode::Help,
