@@ -458,10 +458,8 @@ mod tests {
         tricks::resolve(&TrickSet::new(), &Hyper::default())
     }
 
-    /// Issue 21: a viewer in another process asks, through the history, that a run stop; the
-    /// process that trains it hears it at its next write and ends it cancelled, resumable.
-    #[test]
-    fn a_run_stops_when_a_viewer_asks_through_the_history() {
+    /// A history in a folder of its own and a data set of 20 training and 10 test images.
+    fn tiny() -> (tempfile::TempDir, Storage, cifar_engine::data::Cifar10) {
         use cifar_engine::data::{Cifar10, Split, cifar::IMAGE_BYTES};
         let tmp = tempfile::tempdir().unwrap();
         let storage = Storage {
@@ -472,7 +470,14 @@ mod tests {
             images: (0..n * IMAGE_BYTES).map(|i| (i % 251) as u8).collect(),
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
         };
-        let data = Cifar10::new(split(20), split(10));
+        (tmp, storage, Cifar10::new(split(20), split(10)))
+    }
+
+    /// Issue 21: a viewer in another process asks, through the history, that a run stop; the
+    /// process that trains it hears it at its next write and ends it cancelled, resumable.
+    #[test]
+    fn a_run_stops_when_a_viewer_asks_through_the_history() {
+        let (_dir, storage, data) = tiny();
         let mut config = cfg();
         config.epochs = 4;
         config.batch_size = 10;
@@ -516,17 +521,7 @@ mod tests {
     /// trains that epoch again, rather than claiming to go on after it.
     #[test]
     fn a_resume_without_its_checkpoint_says_what_it_trains_again() {
-        use cifar_engine::data::{Cifar10, Split, cifar::IMAGE_BYTES};
-        let tmp = tempfile::tempdir().unwrap();
-        let storage = Storage {
-            history: tmp.path().join("h.db"),
-            checkpoints: tmp.path().join("checkpoints"),
-        };
-        let split = |n: usize| Split {
-            images: (0..n * IMAGE_BYTES).map(|i| (i % 251) as u8).collect(),
-            labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        };
-        let data = Cifar10::new(split(20), split(10));
+        let (_dir, storage, data) = tiny();
         let mut config = cfg();
         config.epochs = 2;
         config.batch_size = 20;
