@@ -473,6 +473,42 @@ mod tests {
         (tmp, storage, Cifar10::new(split(20), split(10)))
     }
 
+    /// Issue 21: what a second interface reads from the history is, point for point, what the
+    /// interface that trains the run drew from its events: every report and validation point.
+    #[test]
+    fn the_history_holds_the_curves_the_trainer_drew() {
+        let (_dir, storage, data) = tiny();
+        let mut config = cfg();
+        config.epochs = 3;
+        config.batch_size = 2;
+        let id = Store::open(&storage.history)
+            .unwrap()
+            .insert("baseline", &config)
+            .unwrap();
+        let task = Task {
+            storage: &storage,
+            id: Some(id),
+            data: &data,
+            config: &config,
+            device: cifar_engine::events::DeviceChoice::Cpu,
+            stop: &Stop::default(),
+            val_points: cifar_engine::events::VAL_POINTS,
+        };
+        // The trainer's screen: its events folded into a run, as the app does.
+        let mut drawn = Run::new(1, TrickSet::new(), config.clone());
+        execute(task, &mut |_| {}, &mut |e| drawn.apply(e)).unwrap();
+        let read = Store::open(&storage.history).unwrap().get(id).unwrap();
+        assert_eq!(
+            drawn.train_points.len(),
+            3,
+            "a report at each end of 10 steps"
+        );
+        assert_eq!(read.train_points, drawn.train_points);
+        assert_eq!(read.val_points.len(), 3 * 3);
+        assert_eq!(read.val_points, drawn.val_points);
+        assert_eq!(read.steps_per_epoch, drawn.steps_per_epoch);
+    }
+
     /// Issue 21: a viewer in another process asks, through the history, that a run stop; the
     /// process that trains it hears it at its next write and ends it cancelled, resumable.
     #[test]
