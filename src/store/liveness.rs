@@ -79,15 +79,4 @@ impl Store {
         }
         Ok(n)
     }
-
-    /// Refreshes the heartbeat of this process's running runs.
-    pub fn heartbeat(&self, id: i64) -> Result<(), StoreError> {
-        self.patiently(|conn| {
-            conn.execute(
-                "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
-                params![id, now()],
-            )?;
-            Ok(())
-        })
-    }
 }
