@@ -92,23 +92,39 @@ fn matches_text(run: &Run, text: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct History {
     /// Every stored run, newest first, as last read.
-    pub rows: Vec<Run>,
+    rows: Vec<Run>,
     pub cursor: usize,
     pub scroll: super::scroll::Scroll,
-    pub sort: Sort,
+    sort: Sort,
     /// Only runs with this trick.
-    pub filter: Option<Trick>,
+    filter: Option<Trick>,
     /// Only runs that stand so.
-    pub show: Show,
+    show: Show,
     /// Only runs whose number, name or tricks contain this (`/`).
-    pub text: String,
+    text: String,
     /// Runs picked for the Compare screen, export or deletion (history ids).
     pub selected: BTreeSet<i64>,
     /// Why there is no history (unwritable folder, corrupt file…), if so.
     pub unavailable: Option<String>,
     /// One row per variant (finished runs of one configuration over its seeds) instead of
     /// one per run; the cursor then moves over variants.
-    pub grouped: bool,
+    grouped: bool,
+    /// What the screen lists, derived from the above each time one of them changes (never
+    /// per frame: a history of thousands of runs is sorted and grouped once per change).
+    shown: Derived,
+}
+
+/// The rows shown and the variants they group into.
+#[derive(Clone, Debug, Default)]
+struct Derived {
+    /// Indices into `rows`, in display order.
+    rows: Vec<usize>,
+    /// The shown finished runs by variant, in display order.
+    variants: Vec<Variant>,
+    /// Every finished run of the history by variant, shown or not.
+    every_variant: Vec<Variant>,
+    /// Every run's history number.
+    ids: BTreeSet<i64>,
 }
 
 impl Default for History {
@@ -124,6 +140,7 @@ impl Default for History {
             selected: BTreeSet::new(),
             unavailable: None,
             grouped: false,
+            shown: Derived::default(),
         }
     }
 }
@@ -133,33 +150,75 @@ fn has_trick(run: &Run, t: Trick) -> bool {
 }
 
 impl History {
+    /// Every stored run, newest first.
+    pub fn rows(&self) -> &[Run] {
+        &self.rows
+    }
+
+    pub fn sort(&self) -> Sort {
+        self.sort
+    }
+
+    pub fn filter(&self) -> Option<Trick> {
+        self.filter
+    }
+
+    pub fn show(&self) -> Show {
+        self.show
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn grouped(&self) -> bool {
+        self.grouped
+    }
+
     /// The rows shown, in display order.
     pub fn visible(&self) -> Vec<&Run> {
-        let mut rows: Vec<&Run> = self
-            .rows
-            .iter()
-            .filter(|r| self.filter.is_none_or(|t| has_trick(r, t)))
-            .filter(|r| self.show.admits(&r.status) && matches_text(r, &self.text))
-            .collect();
-        match self.sort {
-            Sort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.id)),
-            Sort::Accuracy => rows.sort_by(|a, b| {
-                b.accuracy()
-                    .unwrap_or(-1.0)
-                    .total_cmp(&a.accuracy().unwrap_or(-1.0))
-            }),
-            Sort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name).then(b.id.cmp(&a.id))),
-        }
-        rows
+        self.shown.rows.iter().map(|&i| &self.rows[i]).collect()
     }
 
     /// The visible finished runs by variant, in the screen's order (newest: by latest run;
     /// accuracy: by mean; name).
-    pub fn variants(&self) -> Vec<Variant> {
-        let mut finished: Vec<Trial> = self
-            .visible()
-            .into_iter()
-            .filter_map(Trial::from_run)
+    pub fn variants(&self) -> &[Variant] {
+        &self.shown.variants
+    }
+
+    /// Whether the history holds run `id`.
+    pub fn holds(&self, id: i64) -> bool {
+        self.shown.ids.contains(&id)
+    }
+
+    /// Every finished run of the history by variant, whatever the screen shows.
+    pub fn every_variant(&self) -> &[Variant] {
+        &self.shown.every_variant
+    }
+
+    /// Derives what the screen lists; called by every change of the rows or of how they are
+    /// shown.
+    fn derive(&mut self) {
+        let mut rows: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| {
+                let r = &self.rows[i];
+                self.filter.is_none_or(|t| has_trick(r, t))
+                    && self.show.admits(&r.status)
+                    && matches_text(r, &self.text)
+            })
+            .collect();
+        let accuracy = |i: &usize| self.rows[*i].accuracy().unwrap_or(-1.0);
+        match self.sort {
+            Sort::Newest => rows.sort_by_key(|&i| std::cmp::Reverse(self.rows[i].id)),
+            Sort::Accuracy => rows.sort_by(|a, b| accuracy(b).total_cmp(&accuracy(a))),
+            Sort::Name => rows.sort_by(|&a, &b| {
+                let (a, b) = (&self.rows[a], &self.rows[b]);
+                a.name.cmp(&b.name).then(b.id.cmp(&a.id))
+            }),
+        }
+        let mut finished: Vec<Trial> = rows
+            .iter()
+            .filter_map(|&i| Trial::from_run(&self.rows[i]))
             .collect();
         finished.sort_by_key(|t| t.id);
         let mut v = variants::group(finished);
@@ -168,30 +227,43 @@ impl History {
             Sort::Accuracy => v.sort_by(|a, b| b.accuracy.mean.total_cmp(&a.accuracy.mean)),
             Sort::Name => v.sort_by(|a, b| a.name.cmp(&b.name)),
         }
-        v
+        let mut every: Vec<Trial> = self.rows.iter().filter_map(Trial::from_run).collect();
+        every.sort_by_key(|t| t.id);
+        self.shown = Derived {
+            rows,
+            variants: v,
+            every_variant: variants::group(every),
+            ids: self.rows.iter().map(|r| r.id).collect(),
+        };
+        let n = if self.grouped {
+            self.shown.variants.len()
+        } else {
+            self.shown.rows.len()
+        };
+        self.cursor = self.cursor.min(n.saturating_sub(1));
     }
 
     /// The variant under the cursor, in the grouped view.
-    pub fn current_variant(&self) -> Option<Variant> {
+    pub fn current_variant(&self) -> Option<&Variant> {
         let v = self.variants();
-        let i = self.cursor.min(v.len().saturating_sub(1));
-        v.into_iter().nth(i)
+        v.get(self.cursor.min(v.len().saturating_sub(1)))
     }
 
     /// The row under the cursor; in the grouped view, the newest run of its variant.
     pub fn current(&self) -> Option<&Run> {
         if self.grouped {
-            let newest = self.current_variant()?.runs.into_iter().max()?;
+            let newest = *self.current_variant()?.runs.iter().max()?;
             return self.rows.iter().find(|r| r.id == newest);
         }
-        let rows = self.visible();
-        rows.get(self.cursor.min(rows.len().saturating_sub(1)))
-            .copied()
+        let rows = &self.shown.rows;
+        let i = rows.get(self.cursor.min(rows.len().saturating_sub(1)))?;
+        self.rows.get(*i)
     }
 
     pub fn toggle_grouped(&mut self) {
         self.grouped = !self.grouped;
         self.cursor = 0;
+        self.derive();
     }
 
     pub fn set_rows(&mut self, rows: Vec<Run>) {
@@ -199,7 +271,7 @@ impl History {
         self.selected.retain(|id| ids.contains(id));
         self.rows = rows;
         self.unavailable = None;
-        self.clamp();
+        self.derive();
     }
 
     /// Puts one run's fresh row in place (`None`: it left the history), leaving the others as
@@ -219,14 +291,14 @@ impl History {
             }
             (None, None) => {}
         }
-        self.clamp();
+        self.derive();
     }
 
     fn clamp(&mut self) {
         let n = if self.grouped {
-            self.variants().len()
+            self.shown.variants.len()
         } else {
-            self.visible().len()
+            self.shown.rows.len()
         };
         self.cursor = self.cursor.min(n.saturating_sub(1));
     }
@@ -248,16 +320,17 @@ impl History {
 
     pub fn cycle_sort(&mut self) {
         self.sort = self.sort.next();
+        self.derive();
     }
 
     pub fn cycle_show(&mut self) {
         self.show = self.show.next();
-        self.clamp();
+        self.derive();
     }
 
     pub fn set_text(&mut self, text: String) {
         self.text = text;
-        self.clamp();
+        self.derive();
     }
 
     /// Selects every run shown, or none when they all are already.
@@ -279,7 +352,7 @@ impl History {
             None => Some(TRICKS[0].trick),
             Some(i) => TRICKS.get(i + 1).map(|t| t.trick),
         };
-        self.clamp();
+        self.derive();
     }
 
     /// Toggles the row under the cursor (in the grouped view, every run of its variant
@@ -300,7 +373,9 @@ impl History {
     /// The runs of the row under the cursor: one, or its variant's.
     fn under_cursor(&self) -> Vec<i64> {
         if self.grouped {
-            self.current_variant().map(|v| v.runs).unwrap_or_default()
+            self.current_variant()
+                .map(|v| v.runs.clone())
+                .unwrap_or_default()
         } else {
             self.current().map(|r| vec![r.id]).unwrap_or_default()
         }
@@ -369,6 +444,36 @@ pub(crate) mod tests {
         assert!(h.selected.is_empty());
         h.cycle_sort();
         assert_eq!(h.variants()[0].name, "lr_schedule", "best mean first");
+    }
+
+    #[test]
+    fn what_is_listed_is_derived_again_with_each_change_of_the_rows() {
+        // Newest first: the first row is norm_inputs on seed 3.
+        let all = stored_seeds(2, &[1, 2, 3]);
+        let mut h = History::default();
+        h.set_rows(all[1..].to_vec());
+        h.toggle_grouped();
+        let n =
+            |h: &History, name: &str| h.variants().iter().find(|v| v.name == name).map(|v| v.n());
+        assert_eq!(
+            (n(&h, "baseline"), n(&h, "norm_inputs")),
+            (Some(3), Some(2))
+        );
+        // A run that arrives alone (it finished in this session) joins its variant.
+        h.set_row(all[0].id, Some(all[0].clone()));
+        assert_eq!(n(&h, "norm_inputs"), Some(3));
+        assert!(h.holds(all[0].id));
+        // The text filter hides norm_inputs from the list, not from the seeds a run of it is
+        // measured with (Results' interval).
+        h.set_text("baseline".into());
+        assert_eq!((n(&h, "baseline"), n(&h, "norm_inputs")), (Some(3), None));
+        let every = h.every_variant().iter().find(|v| v.name == "norm_inputs");
+        assert_eq!(every.map(|v| v.n()), Some(3));
+        // A run deleted elsewhere leaves both.
+        h.set_row(all[0].id, None);
+        h.set_text(String::new());
+        assert_eq!(n(&h, "norm_inputs"), Some(2));
+        assert!(!h.holds(all[0].id));
     }
 
     #[test]

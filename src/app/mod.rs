@@ -90,6 +90,15 @@ pub enum Mode {
     Detail(detail::Detail),
 }
 
+/// Compare's variants and the one differences are measured against, with what they were
+/// derived from (the compared runs' keys and history numbers, the chosen reference).
+#[derive(Clone, Debug, Default)]
+struct Compared {
+    made_of: (Vec<(RunKey, i64)>, Option<String>),
+    variants: Vec<Variant>,
+    reference: Option<usize>,
+}
+
 #[derive(Clone, Debug)]
 pub struct App {
     pub screen: Screen,
@@ -131,6 +140,8 @@ pub struct App {
     /// The variant (its [`variants::variant_key`]) Compare measures differences against;
     /// `None`: the compared baseline, if any.
     pub compare_reference: Option<String>,
+    /// Compare's variants, derived from the two fields above.
+    compared: Compared,
     pub history: History,
     /// Queued runs whose history number is on the way; they start once it has arrived, so
     /// that they train under it.
@@ -196,6 +207,7 @@ impl App {
             compare_scroll: Default::default(),
             compare_selected: BTreeSet::new(),
             compare_reference: None,
+            compared: Compared::default(),
             history: History::default(),
             recording: BTreeSet::new(),
             parallel: 1,
@@ -409,6 +421,7 @@ impl App {
                 out.push(start);
             }
         }
+        self.derive_compared();
         out
     }
 
@@ -499,33 +512,61 @@ impl App {
     }
 
     /// The compared runs by variant, and the one differences are measured against: the chosen
-    /// one if compared, else the compared baseline.
-    pub fn compared_variants(&self) -> (Vec<Variant>, Option<usize>) {
-        let v = variants::group(self.compared().into_iter().filter_map(Trial::from_run));
+    /// one if compared, else the compared baseline. Derived when what it is made of changes.
+    pub fn compared_variants(&self) -> (&[Variant], Option<usize>) {
+        (&self.compared.variants, self.compared.reference)
+    }
+
+    /// Derives Compare's variants again if the runs compared or the reference changed since.
+    fn derive_compared(&mut self) {
+        let made_of = (
+            self.compared().iter().map(|r| (r.key, r.id)).collect(),
+            self.compare_reference.clone(),
+        );
+        if made_of == self.compared.made_of {
+            return;
+        }
+        let variants = variants::group(self.compared().into_iter().filter_map(Trial::from_run));
         let reference = match &self.compare_reference {
-            Some(key) => v.iter().position(|v| &v.key == key),
-            None => v.iter().position(|v| v.name == "baseline"),
+            Some(key) => variants.iter().position(|v| &v.key == key),
+            None => variants.iter().position(|v| v.name == "baseline"),
         };
-        (v, reference)
+        self.compared = Compared {
+            made_of,
+            variants,
+            reference,
+        };
     }
 
     /// The variant of a finished run over every finished run known (this session's and the
     /// history's), when it was trained on more than one seed.
     pub fn variant_of(&self, run: &Run) -> Option<Variant> {
         let key = variants::variant_key(&run.name, &run.config, run.trained_on());
-        let stored: BTreeSet<i64> = self.history.rows.iter().map(|r| r.id).collect();
-        let trials = self
+        let unstored: Vec<Trial> = self
+            .finished_runs()
+            .filter(|r| r.stored().is_none_or(|id| !self.history.holds(id)))
+            .filter_map(Trial::from_run)
+            .filter(|t| variants::variant_key(&t.name, &t.config, t.device) == key)
+            .collect();
+        if unstored.is_empty() {
+            // The usual case: every run is in the history, grouped as it was read.
+            return self
+                .history
+                .every_variant()
+                .iter()
+                .find(|v| v.key == key)
+                .filter(|v| v.n() > 1)
+                .cloned();
+        }
+        let stored = self
             .history
-            .rows
+            .rows()
             .iter()
             .filter_map(Trial::from_run)
-            .chain(
-                self.finished_runs()
-                    .filter(|r| r.stored().is_none_or(|id| !stored.contains(&id)))
-                    .filter_map(Trial::from_run),
-            )
             .filter(|t| variants::variant_key(&t.name, &t.config, t.device) == key);
-        variants::group(trials).pop().filter(|v| v.n() > 1)
+        variants::group(stored.chain(unstored))
+            .pop()
+            .filter(|v| v.n() > 1)
     }
 
     /// The device a started run reported, for the header.

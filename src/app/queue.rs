@@ -245,7 +245,7 @@ impl App {
                     r.status.label()
                 ));
             }
-            let row = self.history.rows.iter().find(|r| r.id == id)?;
+            let row = self.history.rows().iter().find(|r| r.id == id)?;
             matches!(row.status, Status::Running(_) | Status::Queued).then(|| {
                 format!(
                     "run #{id} is {} in another cifar-tui: cancel it there first with x, then \

@@ -726,7 +726,7 @@ fn an_epoch_on_the_history_screen_reads_only_that_run_again() {
         id: 4,
         row: Some(Box::new(row)),
     });
-    assert_eq!(app.history.rows.len(), 4);
+    assert_eq!(app.history.rows().len(), 4);
 }
 
 #[test]
@@ -756,7 +756,7 @@ fn history_selection_feeds_compare_and_delete_asks_first() {
     // Enter shows the run whole; Enter again, its results.
     act(&mut app, Action::Edit);
     assert!(
-        matches!(&app.mode, Mode::Detail(d) if d.subject == Subject::Stored(Box::new(app.history.rows[0].clone())))
+        matches!(&app.mode, Mode::Detail(d) if d.subject == Subject::Stored(Box::new(app.history.rows()[0].clone())))
     );
     act(&mut app, Action::Commit);
     assert_eq!((app.screen, &app.mode), (Screen::Results, &Mode::Normal));
@@ -979,7 +979,7 @@ fn slash_finds_history_runs_as_they_are_typed() {
     );
     act(&mut app, Action::Commit);
     assert_eq!(
-        (app.mode.clone(), app.history.text.as_str()),
+        (app.mode.clone(), app.history.text()),
         (Mode::Normal, "sched")
     );
     act(&mut app, Action::Search);

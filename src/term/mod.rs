@@ -4,6 +4,7 @@
 pub mod effects;
 pub mod event_loop;
 mod handover;
+mod ledger;
 mod player;
 
 use std::io::IsTerminal;

@@ -21,7 +21,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
     let (variants, reference) = app.compared_variants();
-    let (offset, rows) = table(frame, table_area, app, &variants, reference, theme);
+    let (offset, rows) = table(frame, table_area, app, variants, reference, theme);
     hits.table(table_area, offset, rows, true);
     let bar_width = (variants.len() as u16 * 5 + 4).clamp(24, charts.width / 2);
     let [bars, curves] =
@@ -36,8 +36,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         frame.render_widget(msg, charts);
         return;
     }
-    f1_bars(frame, bars, &variants, theme);
-    val_curves(frame, curves, &variants, theme);
+    f1_bars(frame, bars, variants, theme);
+    val_curves(frame, curves, variants, theme);
 }
 
 /// What the compared variants differ in besides their settings' tricks (epochs, training

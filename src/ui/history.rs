@@ -30,13 +30,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
     }
     let [table_area, detail] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(area);
-    let (offset, rows) = if h.grouped {
+    let (offset, rows) = if h.grouped() {
         grouped(frame, table_area, app, theme)
     } else {
         runs(frame, table_area, app, theme)
     };
     hits.table(table_area, offset, rows, true);
-    let text = match (h.current(), h.grouped) {
+    let text = match (h.current(), h.grouped()) {
         (Some(r), true) => match h.current_variant() {
             Some(v) => format!(
                 " {} {} · seeds {} · each {}",
@@ -70,7 +70,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
                 r.subset_note()
             )
         }
-        (None, _) if h.rows.is_empty() => " No runs yet: they are kept here as they train.".into(),
+        (None, _) if h.rows().is_empty() => {
+            " No runs yet: they are kept here as they train.".into()
+        }
         (None, true) => " No finished run matches the filter (f changes it).".into(),
         (None, false) => " No run matches the filter (f changes it).".into(),
     };
@@ -124,7 +126,7 @@ fn grouped(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (usize, u
     };
     let title = format!(
         " History by variant: {count} variant(s) of {runs} finished run(s){left_out}, by {} ",
-        h.sort.label()
+        h.sort().label()
     );
     let title = super::ellipsis(&title, area.width.saturating_sub(2) as usize);
     let mut state = TableState::default()
@@ -190,20 +192,20 @@ fn runs(frame: &mut Frame, table_area: Rect, app: &App, theme: &Theme) -> (usize
         })
         .collect();
     let count = rows.len();
-    let mut filter = match h.filter {
+    let mut filter = match h.filter() {
         Some(t) => format!(" with {t}"),
         None => String::new(),
     };
-    if h.show != crate::app::history::Show::All {
-        filter += &format!(", {}", h.show.label());
+    if h.show() != crate::app::history::Show::All {
+        filter += &format!(", {}", h.show().label());
     }
-    if !h.text.is_empty() {
-        filter += &format!(", \"{}\"", h.text);
+    if !h.text().is_empty() {
+        filter += &format!(", \"{}\"", h.text());
     }
     let title = format!(
         " History: {count} of {} run(s){filter}, by {}, {} selected ",
-        h.rows.len(),
-        h.sort.label(),
+        h.rows().len(),
+        h.sort().label(),
         h.selected.len()
     );
     let title = super::ellipsis(&title, table_area.width.saturating_sub(2) as usize);

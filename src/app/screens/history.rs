@@ -20,7 +20,7 @@ impl App {
                 h.select_all();
                 // Selected history runs go to Compare, as one by one with Space.
                 let picked: Vec<Run> = h
-                    .rows
+                    .rows()
                     .iter()
                     .filter(|r| h.selected.contains(&r.id) && r.outcome().is_some())
                     .cloned()
@@ -34,13 +34,13 @@ impl App {
                     self.compare_selected.insert(key);
                 }
             }
-            Action::Search => self.mode = Mode::Search(self.history.text.clone()),
+            Action::Search => self.mode = Mode::Search(self.history.text().to_string()),
             Action::Toggle => {
                 let Some((ids, on)) = h.toggle() else {
                     return;
                 };
                 for id in ids {
-                    let stored = self.history.rows.iter().find(|r| r.id == id).cloned();
+                    let stored = self.history.rows().iter().find(|r| r.id == id).cloned();
                     if let Some(stored) = stored.filter(|r| r.outcome().is_some()) {
                         let run = self.adopt(&stored);
                         if on {
