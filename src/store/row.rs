@@ -52,6 +52,7 @@ impl Row {
                 r.get("pid")?,
                 r.get::<_, Option<String>>("host")?.as_deref(),
                 r.get::<_, Option<String>>("heartbeat")?.as_deref(),
+                r.get("beat_every")?,
             );
         // "cpu", "cuda", or "wgpu: <the GPU's name>" (see `Run::device_label`).
         let device_text: Option<String> = r.get("device")?;

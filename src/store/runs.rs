@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::Store;
 use super::error::{StoreError, busy, classify};
-use super::liveness::{gone, host, now};
+use super::liveness::{gone, host, keep_beating, now, recheck};
 use super::row::{Row, insert_epoch, status_of};
 use crate::run::{Run, Status, TrainPoint};
 
@@ -100,6 +100,7 @@ impl Store {
             )?;
             Ok(conn.last_insert_rowid())
         })
+        .inspect(|_| keep_beating(&self.path))
     }
 
     /// Takes a run for this process before it trains: its own queued run, or a resumable one,
@@ -115,15 +116,26 @@ impl Store {
                 Option<String>,
                 Option<String>,
                 Option<String>,
+                Option<f64>,
             );
             let row: Option<Owner> = tx
                 .query_row(
-                    "SELECT status, pid, host, heartbeat, data_fingerprint FROM runs WHERE id = ?1",
+                    "SELECT status, pid, host, heartbeat, data_fingerprint, beat_every
+                     FROM runs WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
                 )
                 .optional()?;
-            let (status, pid, run_host, beat, was) = row.ok_or(StoreError::NoRun(id))?;
+            let (status, pid, run_host, beat, was, every) = row.ok_or(StoreError::NoRun(id))?;
             // Runs recorded before fingerprints were kept have none: the first claim records it.
             if let Some(was) = was.filter(|was| was != data) {
                 return Err(StoreError::OtherData {
@@ -138,7 +150,7 @@ impl Store {
                 pid: pid.unwrap_or(0),
                 host: run_host.clone().unwrap_or_else(|| "?".into()),
             };
-            let dead = gone(pid, run_host.as_deref(), beat.as_deref());
+            let dead = gone(pid, run_host.as_deref(), beat.as_deref(), every);
             match status.as_str() {
                 "queued" if pid == Some(me) && run_host.as_deref() == Some(host()) => {}
                 "queued" | "running" if dead => {}
@@ -175,6 +187,7 @@ impl Store {
             tx.commit()?;
             Ok(())
         })
+        .inspect(|_| keep_beating(&self.path))
     }
 
     /// Records where a run's files are, so that `resume` finds them: the data folder it was
@@ -222,6 +235,7 @@ impl Store {
             )?;
             Ok(())
         })
+        .inspect(|_| keep_beating(&self.path))
     }
 
     /// Records how a run stands now (not its outcome: see [`Store::finish`]).
@@ -233,6 +247,7 @@ impl Store {
             )?;
             Ok(())
         })
+        .inspect(|_| recheck(&self.path))
     }
 
     /// The runs the history says are training now, whoever trains them.
@@ -335,6 +350,7 @@ impl Store {
             )?;
             Ok(())
         })
+        .inspect(|_| recheck(&self.path))
     }
 
     pub fn delete(&self, ids: &[i64]) -> Result<usize, StoreError> {
@@ -410,6 +426,7 @@ impl Store {
              WHERE id = ?1 AND status = 'queued'",
             params![id, status.label(), status.reason(), now()],
         )?;
+        recheck(&self.path);
         Ok(n > 0)
     }
 

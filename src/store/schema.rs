@@ -72,6 +72,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN val_points TEXT;
     ALTER TABLE runs ADD COLUMN cancel_asked INTEGER;
 ",
+    // How often the run's process writes its heartbeat (`store::liveness::BEAT_EVERY`), so
+    // another host knows how long a silence means a dead process. NULL: an older process,
+    // which beat only as it reported.
+    "
+    ALTER TABLE runs ADD COLUMN beat_every REAL;
+",
 ];
 
 /// The schema version this build writes.

@@ -158,6 +158,77 @@ fn runs_of_dead_processes_become_interrupted() {
 }
 
 #[test]
+fn a_run_on_another_host_is_dead_after_a_few_missed_heartbeats() {
+    let s = Store::in_memory();
+    let ago = |secs: i64| {
+        (chrono::Utc::now() - chrono::TimeDelta::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let away = |beat: String, every: Option<f64>| {
+        let id = s.insert("a", &cfg()).unwrap();
+        s.conn
+            .execute(
+                "UPDATE runs SET status = 'running', host = 'elsewhere', heartbeat = ?2,
+                     beat_every = ?3 WHERE id = ?1",
+                rusqlite::params![id, beat, every],
+            )
+            .unwrap();
+        id
+    };
+    let beating = away(ago(10), Some(5.0));
+    let silent = away(ago(40), Some(5.0));
+    // A process that never said how often it beats had half an hour.
+    let older = away(ago(40), None);
+    let long_gone = away(ago(31 * 60), None);
+    assert_eq!(s.mark_interrupted().unwrap(), 2);
+    let label = |id| s.get(id).unwrap().status.label();
+    assert_eq!(
+        [
+            label(beating),
+            label(silent),
+            label(older),
+            label(long_gone)
+        ],
+        ["running", "interrupted", "running", "interrupted"]
+    );
+}
+
+#[test]
+fn a_process_beats_for_its_runs_until_it_owns_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("h.db");
+    let s = Store::open(&path).unwrap();
+    let id = s.insert("a", &cfg()).unwrap();
+    let old = "2000-01-01T00:00:00+00:00";
+    s.conn
+        .execute("UPDATE runs SET heartbeat = ?2 WHERE id = ?1", (id, old))
+        .unwrap();
+    let read = || -> (String, Option<f64>) {
+        s.conn
+            .query_row(
+                "SELECT heartbeat, beat_every FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + super::liveness::BEAT_EVERY * 3;
+    while read().0 == old && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (beat, every) = read();
+    assert_ne!(beat, old, "a queued run beats with nothing else happening");
+    assert_eq!(every, Some(super::liveness::BEAT_EVERY.as_secs_f64()));
+    // Once it owns no queued or running run there, the process stops beating there.
+    s.set_status(id, &Status::Cancelled).unwrap();
+    let deadline = std::time::Instant::now() + super::liveness::BEAT_EVERY * 3;
+    while super::liveness::beats_for(&path) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!super::liveness::beats_for(&path));
+}
+
+#[test]
 fn a_file_that_is_not_a_history_is_refused_and_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("history.db");
@@ -477,6 +548,10 @@ fn history_with_runs(path: &Path) {
                 .unwrap();
         }
         s.finish(id, &outcome(0.5, 3)).unwrap();
+    }
+    // Its heartbeat thread has closed its connection too.
+    while super::liveness::beats_for(path) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
