@@ -961,8 +961,9 @@ fn a_run_outlives_its_terminal_killed() {
     let whole = env.run(&headless);
     assert!(whole.status.success(), "{}", stderr(&whole));
 
-    // The same run in the interface, in a pseudo-terminal of its own.
-    let mut interface = env.cmd(&["run"]);
+    // The same run in the interface, in a pseudo-terminal of its own, with a second seed
+    // queued behind it (one run at a time).
+    let mut interface = env.cmd(&["--parallel", "1", "run", "--seeds", "2"]);
     interface.args(config);
     let line = std::iter::once(interface.get_program())
         .chain(interface.get_args())
@@ -1014,15 +1015,16 @@ fn a_run_outlives_its_terminal_killed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // The run goes on in the background and finishes.
+    // The run goes on in the background and finishes, then the queued one trains.
     let started = std::time::Instant::now();
     loop {
-        assert!(started.elapsed().as_secs() < 240, "the run never finished");
+        assert!(started.elapsed().as_secs() < 360, "the runs never finished");
         std::thread::sleep(std::time::Duration::from_millis(500));
-        if figures(&env, 2).3 == "finished" {
+        if figures(&env, 2).3 == "finished" && figures(&env, 3).3 == "finished" {
             break;
         }
     }
+    assert_eq!(figures(&env, 3).0.len(), 3, "the queued run trained whole");
     let (a, conf_a, points_a, _) = figures(&env, 1);
     let (b, conf_b, points_b, _) = figures(&env, 2);
     assert_eq!(a, b, "per-epoch figures match the undisturbed run");

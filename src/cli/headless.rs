@@ -546,11 +546,34 @@ pub fn resume_data_dir(ctx: &Context, stored: Option<PathBuf>) -> Option<PathBuf
 }
 
 pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let signal = Signal::listen(&rt);
+    let first = resume_one(ctx, args.id, args.out.as_deref(), &signal);
+    if let (Err(e), false) = (&first, args.then.is_empty()) {
+        note!("run #{} not resumed: {e:#}", args.id);
+    }
+    // The runs after it: one that cannot be resumed (another process took it, it was
+    // deleted) is said and passed over; a signal stops the queue, which stays resumable.
+    for &id in &args.then {
+        if signal.seen.load(Ordering::SeqCst) {
+            note!(
+                "run #{id} not started: stopped by a signal; `cifar-tui resume {id}` continues it"
+            );
+            continue;
+        }
+        if let Err(e) = resume_one(ctx, id, None, &signal) {
+            note!("run #{id} not resumed: {e:#}");
+        }
+    }
+    first
+}
+
+fn resume_one(ctx: &Context, id: i64, out: Option<&Path>, signal: &Signal) -> Result<()> {
     let history = ctx.storage.open_history()?;
-    let run = history.get(args.id)?;
+    let run = history.get(id)?;
     run.check_resumable().map_err(anyhow::Error::msg)?;
     let (stored_data, stored_out) = history.files(run.id)?;
-    let out = args.out.as_deref().map(absolute).or(stored_out);
+    let out = out.map(absolute).or(stored_out);
     let ctx = Context {
         data_dir: resume_data_dir(ctx, stored_data),
         ..ctx.clone()
@@ -570,14 +593,12 @@ pub fn resume(ctx: &Context, args: &ResumeArgs) -> Result<()> {
         run.config.epochs
     );
     let data = load_data(&ctx)?;
-    let rt = tokio::runtime::Runtime::new()?;
-    let signal = Signal::listen(&rt);
     let outcome = train_one(
         &ctx,
         &data,
         Some(run.id),
         &run.config,
-        &signal,
+        signal,
         &run.name,
         &run.name,
     )?;

@@ -147,6 +147,10 @@ pub struct ResumeArgs {
     /// Write the full result as JSON [default: the file the run's first part was given]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Then resume these runs, one after another (how runs queued in an interface that was
+    /// left go on)
+    #[arg(long, value_name = "IDS", value_delimiter = ',', requires = "headless")]
+    pub then: Vec<i64>,
 }
 
 #[derive(Args, Debug)]

@@ -105,8 +105,16 @@ pub async fn run(
         })?;
     }
     let training = effects.shut_down().await;
+    // Ended as interrupted by the quit (the ledger has written that by now), so the process
+    // that goes on with them may take them.
+    let queued: Vec<i64> = app
+        .runs
+        .iter()
+        .filter(|r| r.status == crate::run::Status::Queued)
+        .filter_map(crate::run::Run::stored)
+        .collect();
     Ok(if hung_up || app.leave_training {
-        super::handover::hand_over(&ctx, &training)
+        super::handover::hand_over(&ctx, &training, &queued)
     } else {
         Vec::new()
     })
