@@ -131,6 +131,8 @@ pub struct App {
     /// Of those, the ones another process trained while this session looked: Train draws
     /// them as they go, read from the history, which their process writes every few seconds.
     pub watched: BTreeSet<RunKey>,
+    /// Tasks of the watched sweep followed on Train, and their runs here.
+    sweep_runs: std::collections::BTreeMap<usize, RunKey>,
     /// Seconds since the start, for what is read again every few.
     ticks: u64,
     /// Compare screen: the row under the cursor and the runs drawn in the charts.
@@ -202,6 +204,7 @@ impl App {
             last_finished: None,
             opened: BTreeSet::new(),
             watched: BTreeSet::new(),
+            sweep_runs: Default::default(),
             ticks: 0,
             compare_cursor: 0,
             compare_scroll: Default::default(),
@@ -324,6 +327,14 @@ impl App {
             Msg::Sweep(reading) => {
                 if let Some(w) = &mut self.sweep {
                     w.take(reading);
+                }
+            }
+            Msg::SweepRuns(rows) => {
+                if let Some(w) = &mut self.sweep {
+                    w.took_runs();
+                }
+                for (task, row) in rows {
+                    self.watch_task(task, &row);
                 }
             }
             Msg::Data(state) => self.data = state,

@@ -174,6 +174,9 @@ pub enum Msg {
     },
     /// The watched sweep's files, freshly read (or why they cannot be).
     Sweep(Result<Snapshot, String>),
+    /// The runs of sweep tasks, each read from its task's own history (answers
+    /// [`Command::ReadSweepRuns`]); a task whose history cannot be read is left out.
+    SweepRuns(Vec<(usize, Box<Run>)>),
 }
 
 /// How a run ended without an outcome.
@@ -223,6 +226,11 @@ pub enum Command {
     SaveSettings(UiState),
     /// Read a sweep folder's plan and progress files.
     ReadSweep(PathBuf),
+    /// Read the run of each of these tasks of a sweep folder from the task's own history.
+    ReadSweepRuns {
+        dir: PathBuf,
+        tasks: Vec<usize>,
+    },
     /// Add a sweep's finished tasks to the history (once each).
     ImportSweep(PathBuf),
     /// Hand the terminal back to the shell and stop until `fg`.

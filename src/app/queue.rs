@@ -135,7 +135,7 @@ impl App {
         });
     }
 
-    fn next_key(&mut self) -> RunKey {
+    pub(super) fn next_key(&mut self) -> RunKey {
         self.next_id += 1;
         self.next_id - 1
     }

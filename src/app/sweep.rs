@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::Command;
-use crate::store::sweep::Snapshot;
+use crate::store::sweep::{Snapshot, TaskState};
 
 /// A sweep folder watched on the Sweep screen (`cifar-tui --sweep DIR`).
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,8 @@ pub struct SweepWatch {
     /// A reading is on its way: the next one waits for it, so a slow shared file system
     /// never piles up readers.
     reading: bool,
+    /// A reading of task runs is on its way (the same for those).
+    reading_runs: bool,
 }
 
 impl SweepWatch {
@@ -28,6 +30,45 @@ impl SweepWatch {
             cursor: 0,
             scroll: Default::default(),
             reading: false,
+            reading_runs: false,
+        }
+    }
+
+    /// Asks for the runs of these tasks to be read from their histories, unless a reading of
+    /// runs is on its way.
+    pub fn read_runs(&mut self, tasks: Vec<usize>) -> Option<Command> {
+        (!tasks.is_empty() && !std::mem::replace(&mut self.reading_runs, true)).then(|| {
+            Command::ReadSweepRuns {
+                dir: self.dir.clone(),
+                tasks,
+            }
+        })
+    }
+
+    /// A reading of task runs arrived.
+    pub fn took_runs(&mut self) {
+        self.reading_runs = false;
+    }
+
+    /// The tasks training now, as their progress files last said.
+    pub fn running(&self) -> Vec<usize> {
+        match &self.snapshot {
+            Some(Ok(s)) => (s.states.iter().enumerate())
+                .filter(|(_, t)| matches!(t, TaskState::Running { .. }))
+                .map(|(i, _)| i)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The scheduler's job of a task training now, if its progress file named one.
+    pub fn job(&self, task: usize) -> Option<&str> {
+        match &self.snapshot {
+            Some(Ok(s)) => match s.states.get(task)? {
+                TaskState::Running { job, .. } => job.as_deref(),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

@@ -1269,3 +1269,62 @@ fn a_run_trained_elsewhere_is_followed_on_train() {
     assert!(!tick.contains(&Command::RefreshRun(5)), "{tick:?}");
     assert_eq!(act(&mut app, Action::Quit), [Command::Quit]);
 }
+
+#[test]
+fn a_sweep_task_training_is_followed_on_train() {
+    let mut app = app();
+    let dir = std::path::PathBuf::from("/shared/sweep1");
+    app.sweep = Some(crate::app::sweep::SweepWatch::new(dir.clone()));
+    // The first look reads the folder, which says task 1 trains on node7.
+    let ticks: Vec<Command> = (0..2).flat_map(|_| app.update(Msg::Tick)).collect();
+    assert!(
+        ticks.contains(&Command::ReadSweep(dir.clone())),
+        "{ticks:?}"
+    );
+    app.update(Msg::Sweep(Ok(crate::store::sweep::sample())));
+    let tick = app.update(Msg::Tick);
+    let read = Command::ReadSweepRuns {
+        dir: dir.clone(),
+        tasks: vec![1],
+    };
+    assert!(tick.contains(&read), "{tick:?}");
+    assert!(
+        !app.update(Msg::Tick).contains(&read),
+        "not asked again before the first reading is back"
+    );
+    // Its run, read from the task's own history (where it is run #1).
+    let mut row = crate::store::fixtures::stored(1).remove(0);
+    row.status = Status::Running(None);
+    row.steps_per_epoch = 47;
+    row.epochs.truncate(1);
+    row.trainer = Some(crate::run::Trainer {
+        pid: 77,
+        host: "node7".into(),
+    });
+    app.update(Msg::SweepRuns(vec![(1, Box::new(row.clone()))]));
+    let shown = app.live_run().unwrap();
+    assert_eq!(
+        (shown.id, shown.epochs.len()),
+        (0, 1),
+        "no number in this history"
+    );
+    assert!(shown.status.is_active());
+    // Read again while it trains; its history's run #1 is not this history's.
+    let tick = app.update(Msg::Tick);
+    assert!(tick.contains(&read), "{tick:?}");
+    assert!(!tick.contains(&Command::RefreshRun(1)), "{tick:?}");
+    // Stopped through the scheduler, which owns the task.
+    assert_eq!(act(&mut app, Action::Cancel), []);
+    let notice = app.notice.clone().unwrap();
+    assert!(notice.contains("scancel 12_1"), "{notice}");
+    // Its end arrives the same way, and is shown.
+    row.status = Status::Finished(Box::new(outcome(0.61, 2)));
+    row.epochs = outcome(0.61, 2).epochs;
+    app.update(Msg::SweepRuns(vec![(1, Box::new(row))]));
+    assert_eq!(app.live_run().unwrap().accuracy(), Some(0.61));
+    assert_eq!(
+        app.runs.len(),
+        1,
+        "one run for the task, not one per reading"
+    );
+}

@@ -1,6 +1,7 @@
 //! Runs another process trains (a headless `run` or `study` in another terminal, a second
-//! interface on the same history), drawn on Train as they go: read from the history, which
-//! their process writes every few seconds (`store::lifecycle::LIVE_EVERY`).
+//! interface on the same history, a task of the sweep the Sweep screen follows), drawn on
+//! Train as they go: read from their history (a sweep task's own), which their process writes
+//! every few seconds (`store::lifecycle::LIVE_EVERY`).
 
 use cifar_engine::events::Progress;
 
@@ -29,6 +30,39 @@ impl App {
             }
             None => return,
         };
+        self.follow(key, row);
+    }
+
+    /// Takes the run of task `task` of the watched sweep, read from the task's history: one
+    /// training is followed from now on, like a run of this history (it has no number here).
+    pub(super) fn watch_task(&mut self, task: usize, row: &Run) {
+        let key = match self.sweep_runs.get(&task) {
+            Some(&key) => key,
+            None if matches!(row.status, Status::Running(_)) => {
+                let key = self.next_key();
+                self.runs.push(Run {
+                    key,
+                    id: 0,
+                    ..row.clone()
+                });
+                self.opened.insert(key);
+                self.watched.insert(key);
+                self.sweep_runs.insert(task, key);
+                key
+            }
+            None => return,
+        };
+        if self
+            .runs
+            .iter()
+            .any(|r| r.key == key && r.status.is_active())
+        {
+            self.follow(key, row);
+        }
+    }
+
+    /// Brings a followed run up to date with its row: its reports, epochs and end.
+    fn follow(&mut self, key: crate::run::RunKey, row: &Run) {
         let Some(r) = self.runs.iter_mut().find(|r| r.key == key) else {
             return;
         };
@@ -62,18 +96,41 @@ impl App {
     }
 
     /// While Train is shown: the runs followed read again every second until they end, and a
-    /// look for runs started elsewhere every [`LOOK_EVERY`].
-    pub(super) fn follow_others(&self) -> Vec<Command> {
-        let mut out: Vec<Command> = self
-            .runs
-            .iter()
-            .filter(|r| self.watched.contains(&r.key) && r.status.is_active())
+    /// look for runs started elsewhere (and for the watched sweep's running tasks) every
+    /// [`LOOK_EVERY`].
+    pub(super) fn follow_others(&mut self) -> Vec<Command> {
+        let active = |r: &&Run| self.watched.contains(&r.key) && r.status.is_active();
+        let mut out: Vec<Command> = (self.runs.iter().filter(active))
+            .filter(|r| r.id > 0)
             .map(|r| Command::RefreshRun(r.id))
             .collect();
-        if self.ticks % LOOK_EVERY == 1 {
+        let look = self.ticks % LOOK_EVERY == 1;
+        if look {
             out.push(Command::FindRunning);
         }
+        let followed: Vec<usize> = (self.sweep_runs.iter())
+            .filter(|(_, key)| self.runs.iter().filter(active).any(|r| r.key == **key))
+            .map(|(&task, _)| task)
+            .collect();
+        if let Some(w) = &mut self.sweep {
+            if look {
+                out.extend(w.read());
+            }
+            let mut tasks = w.running();
+            tasks.extend(followed);
+            tasks.sort_unstable();
+            tasks.dedup();
+            out.extend(w.read_runs(tasks));
+        }
         out
+    }
+
+    /// The sweep task a followed run is, if it is one.
+    pub(super) fn task_of(&self, key: crate::run::RunKey) -> Option<usize> {
+        self.sweep_runs
+            .iter()
+            .find(|(_, k)| **k == key)
+            .map(|(&task, _)| task)
     }
 }
 

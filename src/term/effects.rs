@@ -17,6 +17,7 @@ use crate::app::{Command, DataState, Msg, RunEnd};
 use crate::cli::setup::{Context, available_memory, room_beside};
 use crate::run::RunKey;
 use crate::run::replay::Replay;
+use crate::store::Store;
 use crate::store::lifecycle::{self, Stop, Storage};
 use crate::store::sweep::Folder;
 use cifar_engine::config::TrainConfig;
@@ -195,6 +196,7 @@ impl Effects {
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
             Command::ImportSweep(dir) => self.ledger(LedgerTask::ImportSweep(dir)),
             Command::ReadSweep(dir) => self.read_sweep(dir),
+            Command::ReadSweepRuns { dir, tasks } => self.read_sweep_runs(dir, tasks),
             Command::Quit | Command::Suspend | Command::Notify(_) => {}
         }
     }
@@ -242,6 +244,38 @@ impl Effects {
             let _ = self.tx.send(Msg::Sweep(Err(format!(
                 "cannot start the thread that reads the sweep ({e})"
             ))));
+        }
+    }
+
+    /// Reads sweep tasks' runs, each from its task's own history, on a thread of its own.
+    fn read_sweep_runs(&self, dir: PathBuf, tasks: Vec<usize>) {
+        let tx = self.tx.clone();
+        let work = move || {
+            let folder = Folder(dir);
+            let rows = tasks
+                .into_iter()
+                .filter_map(|task| {
+                    // The task's one run; a history not written yet reads empty.
+                    let read = Store::open_read_only(&folder.history(task))
+                        .and_then(|s| s.list())
+                        .map(|rows| rows.into_iter().next());
+                    match read {
+                        Ok(row) => Some((task, Box::new(row?))),
+                        Err(e) => {
+                            tracing::warn!("sweep task {task}: {e}");
+                            None
+                        }
+                    }
+                })
+                .collect();
+            let _ = tx.send(Msg::SweepRuns(rows));
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("sweep runs".into())
+            .spawn(work)
+        {
+            tracing::warn!("cannot start the thread that reads sweep tasks' runs: {e}");
+            let _ = self.tx.send(Msg::SweepRuns(Vec::new()));
         }
     }
 
@@ -392,7 +426,6 @@ impl Effects {
 pub(super) mod tests {
     use super::*;
     use crate::run::Status;
-    use crate::store::Store;
     use cifar_engine::config::Hyper;
     use cifar_engine::tricks::{self, TrickSet};
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};

@@ -292,6 +292,22 @@ impl App {
                     .trainer
                     .as_ref()
                     .map_or("another process".into(), |t| t.to_string());
+                // A sweep task is its scheduler's: stopped there, it is requeued or ended
+                // as the sweep was planned, which a stop asked through its history is not.
+                if let Some(task) = self.task_of(run.key) {
+                    let job = self.sweep.as_ref().and_then(|w| w.job(task));
+                    self.notice = Some(match job {
+                        Some(job) => format!(
+                            "sweep task {task} is trained by {by} for the scheduler: `scancel \
+                             {job}` stops it"
+                        ),
+                        None => format!(
+                            "sweep task {task} is trained by {by} for the scheduler, which \
+                             stops it"
+                        ),
+                    });
+                    return;
+                }
                 self.notice = Some(format!("asking {by} to cancel run {}…", run.number()));
                 out.push(Command::AskCancel(run.id));
             }
