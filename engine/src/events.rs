@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Confusion, Report};
+use crate::metrics::{Confusion, Predictions, Report};
 
 /// Training steps between two loss reports. Reading a value back forces the device to finish
 /// its queue, so the loop reads once per window instead of once per step.
@@ -226,6 +226,10 @@ pub struct Outcome {
     pub seconds: f64,
     /// Training images per second over the whole run, evaluation time included.
     pub images_per_sec: f64,
+    /// Every test image's class, predicted class and its probability (none in result files
+    /// and histories written before they were kept).
+    #[serde(default, skip_serializing_if = "Predictions::is_empty")]
+    pub predictions: Predictions,
 }
 
 #[cfg(test)]

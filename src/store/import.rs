@@ -60,6 +60,7 @@ impl Store {
             for e in &o.epochs {
                 super::insert_epoch(&tx, id, e)?;
             }
+            super::row::insert_predictions(&tx, id, &o.predictions)?;
             tx.commit()?;
             Ok(Some(id))
         })

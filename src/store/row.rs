@@ -97,6 +97,8 @@ impl Row {
                             report,
                             seconds,
                             images_per_sec,
+                            // Read when asked for (`Store::predictions`): 40 KB a run.
+                            predictions: Default::default(),
                         }))
                     }
                     _ => Status::Failed("finished, but its figures are missing".into()),
@@ -158,6 +160,21 @@ impl Row {
             },
         })
     }
+}
+
+/// Keeps a finished run's predictions, replacing any it had (a run finished again).
+pub(super) fn insert_predictions(
+    conn: &Connection,
+    id: i64,
+    p: &cifar_engine::metrics::Predictions,
+) -> rusqlite::Result<()> {
+    if !p.is_empty() {
+        conn.execute(
+            "INSERT OR REPLACE INTO predictions (run_id, bytes) VALUES (?1, ?2)",
+            rusqlite::params![id, p.to_bytes()],
+        )?;
+    }
+    Ok(())
 }
 
 /// One epoch's row of run `id` (a rewrite of the same epoch replaces it: a resumed run

@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use cifar_engine::config::TrainConfig;
 use cifar_engine::events::{EpochStats, Outcome, Validation};
+use cifar_engine::metrics::Predictions;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::Store;
 use super::error::{StoreError, busy, classify};
 use super::liveness::{gone, host, keep_beating, now, recheck};
-use super::row::{Row, insert_epoch, status_of};
+use super::row::{Row, insert_epoch, insert_predictions, status_of};
 use crate::run::{Run, Status, TrainPoint};
 
 /// A run's curves so far, as each epoch's record keeps them.
@@ -330,7 +331,8 @@ impl Store {
         let report = serde_json::to_string(&o.report)?;
         self.patiently(|conn| {
             let t = now();
-            conn.execute(
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            tx.execute(
                 "UPDATE runs SET status = 'finished', finished_at = ?2, heartbeat = ?2,
                      device = CASE WHEN device LIKE ?3 || ': %' THEN device ELSE ?3 END,
                      seconds = ?4, images_per_sec = ?5, accuracy = ?6,
@@ -348,9 +350,33 @@ impl Store {
                     report
                 ],
             )?;
+            insert_predictions(&tx, id, &o.predictions)?;
+            tx.commit()?;
             Ok(())
         })
         .inspect(|_| recheck(&self.path))
+    }
+
+    /// A finished run's predictions for every test image; empty for a run finished before
+    /// they were kept.
+    pub fn predictions(&self, id: i64) -> Result<Predictions, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT bytes FROM predictions WHERE run_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        bytes
+            .map(|b| {
+                Predictions::from_bytes(&b).ok_or(StoreError::Damaged {
+                    path: self.path.clone(),
+                    reason: format!("run #{id}'s predictions are not four bytes an image"),
+                })
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     pub fn delete(&self, ids: &[i64]) -> Result<usize, StoreError> {
@@ -371,7 +397,12 @@ impl Store {
                     .optional()?)
             })?
             .ok_or(StoreError::NoRun(id))??;
-        self.with_epochs(run)
+        let mut run = self.with_epochs(run)?;
+        // One run read whole comes with its predictions; a list of them does not (40 KB each).
+        if let Status::Finished(o) = &mut run.status {
+            o.predictions = self.predictions(id)?;
+        }
+        Ok(run)
     }
 
     /// Every run, newest first.

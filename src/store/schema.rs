@@ -78,6 +78,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE runs ADD COLUMN beat_every REAL;
 ",
+    // Every test image's class, predicted class and confidence (`metrics::Predictions`,
+    // four bytes an image): the Results screen shows the images behind a confusion cell.
+    // A table of its own, so that listing the runs never reads their 40 KB.
+    "
+    CREATE TABLE predictions (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        bytes BLOB NOT NULL
+    );
+",
 ];
 
 /// The schema version this build writes.

@@ -693,3 +693,32 @@ fn delete_removes_runs_and_their_epochs() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn a_finished_runs_predictions_are_kept_and_read_with_the_run_alone() {
+    let mut s = Store::in_memory();
+    let id = s.insert("baseline", &cfg()).unwrap();
+    s.start(id, "cpu").unwrap();
+    let o = outcome(0.6, 2);
+    assert_eq!(o.predictions.0.len(), 10_000);
+    s.finish(id, &o).unwrap();
+    let whole = s.get(id).unwrap();
+    assert_eq!(whole.outcome().unwrap().predictions, o.predictions);
+    assert_eq!(s.predictions(id).unwrap(), o.predictions);
+    // A listing leaves them out: the History screen reads every run.
+    assert!(
+        s.list().unwrap()[0]
+            .outcome()
+            .unwrap()
+            .predictions
+            .is_empty()
+    );
+    // They go with their run.
+    s.delete(&[id]).unwrap();
+    assert!(s.predictions(id).unwrap().is_empty());
+    let n: i64 = s
+        .conn
+        .query_row("SELECT count(*) FROM predictions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}

@@ -2,6 +2,7 @@
 
 use burn::nn::loss::CrossEntropyLoss;
 use burn::tensor::ElementConversion;
+use burn::tensor::activation::softmax;
 
 use super::inputs::{DeviceSplit, InputMap};
 use crate::kernels::ModelOps;
@@ -15,6 +16,8 @@ pub(crate) struct Evaluation {
     pub(crate) loss: f64,
     pub(crate) accuracy: f64,
     pub(crate) predictions: Vec<u8>,
+    /// The probability given each predicted class.
+    pub(crate) confidence: Vec<f32>,
 }
 
 pub(crate) fn evaluate<B: ModelOps>(
@@ -36,12 +39,15 @@ pub(super) fn evaluate_head<B: ModelOps>(
     let mut loss_sum = 0.0;
     let n = images.min(split.len());
     let mut predictions = Vec::with_capacity(n);
+    let mut confidence = Vec::with_capacity(n);
     for start in (0..n).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(n);
         let (x, y) = split.range(start, end, input);
         let logits = model.forward(x);
         let loss: f64 = ce.forward(logits.clone(), y).into_scalar().elem();
         loss_sum += loss * (end - start) as f64;
+        let top = softmax(logits.clone(), 1).max_dim(1).into_data();
+        confidence.extend(top.iter::<f32>());
         let pred = logits.argmax(1).into_data();
         predictions.extend(pred.iter::<i64>().map(|p| p as u8));
     }
@@ -55,5 +61,6 @@ pub(super) fn evaluate_head<B: ModelOps>(
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
         predictions,
+        confidence,
     }
 }

@@ -34,7 +34,7 @@ use crate::events::{
     reports_after,
 };
 use crate::kernels::TrainBackend;
-use crate::metrics::Confusion;
+use crate::metrics::{Confusion, Predictions};
 use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
@@ -206,6 +206,7 @@ pub fn train<B: TrainBackend>(
         seconds: trained.max(seconds),
         images_per_sec: (n * epochs.len()) as f64 / trained,
         epochs,
+        predictions: Predictions::new(test_labels, &eval.predictions, &eval.confidence),
     })
 }
 

@@ -130,11 +130,34 @@ fn resumes_exactly(cfg: &TrainConfig) {
     let resumed = run_tiny(&cfg, Some(tmp.path()), first, None).unwrap();
     assert_eq!(figures(&resumed), figures(&whole));
     assert_eq!(resumed.confusion, whole.confusion);
+    assert_eq!(resumed.predictions, whole.predictions);
     assert_eq!(
         checkpoint::complete(tmp.path()),
         [1, 2, 3],
         "the engine removes no checkpoint: its caller prunes after recording the epoch"
     );
+}
+
+/// Every test image's prediction is kept, and they add up to the confusion matrix cell by
+/// cell: what the Results screen shows behind a cell is what was counted in it.
+#[test]
+fn every_test_image_keeps_its_prediction() {
+    let o = train_tiny(&config(&[]));
+    let test_images: u64 = o.confusion.counts.iter().flatten().sum();
+    assert_eq!(o.predictions.0.len() as u64, test_images);
+    for (t, row) in o.confusion.counts.iter().enumerate() {
+        for (p, &count) in row.iter().enumerate() {
+            assert_eq!(o.predictions.cell(t, p).len() as u64, count, "cell {t},{p}");
+        }
+    }
+    // The top of ten probabilities is at least a tenth.
+    let least = o
+        .predictions
+        .0
+        .iter()
+        .map(|p| p.probability())
+        .fold(1.0, f64::min);
+    assert!((0.1 - 1e-4..=1.0).contains(&least), "{least}");
 }
 
 /// The app shows "scoring the test set" instead of a frozen gauge: each epoch says when
