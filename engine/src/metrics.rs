@@ -91,7 +91,7 @@ impl Predictions {
 
     /// `None` for bytes no [`Predictions::to_bytes`] wrote.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return None;
         }
         Some(Self(
