@@ -97,7 +97,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "Enter",
         "type a value (Enter to set, Esc to cancel)",
     ),
-    ("Results", "Left Right", "previous / next finished run"),
+    (
+        "Results",
+        "Left Right Enter",
+        "previous / next run · Enter: a cell's images (Esc)",
+    ),
     (
         "Compare",
         "Up Down  Space",
@@ -210,6 +214,16 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if let Mode::Images(_) = mode {
+        // The arrows go from cell to cell; any other key closes the images.
+        return Some(match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Action::Up,
+            KeyCode::Down | KeyCode::Char('j') => Action::Down,
+            KeyCode::Left | KeyCode::Char('h') => Action::Left,
+            KeyCode::Right | KeyCode::Char('l') => Action::Right,
+            _ => Action::Abort,
+        });
+    }
     if *mode == Mode::ConfirmQuit && key.code == KeyCode::Char('l') {
         return Some(Action::Leave);
     }
@@ -266,7 +280,7 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
         KeyCode::Right | KeyCode::Char('l') => Action::Right,
         KeyCode::Char(' ') => Action::Toggle,
         KeyCode::Enter => Action::Edit,
-        KeyCode::Esc if *mode == Mode::ConfirmQuit => Action::Abort,
+        KeyCode::Esc if *mode == Mode::ConfirmQuit || screen == Screen::Results => Action::Abort,
         _ => return None,
     })
 }

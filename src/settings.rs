@@ -49,6 +49,21 @@ pub struct AppSettings {
     /// What `q` asked twice does while runs train: stop them (resumable) or leave them
     /// training in processes of their own; the question offers the other as well.
     pub on_quit: OnQuit,
+    /// How test images are drawn: the terminal's graphics protocol where it answers the
+    /// query for one (kitty, sixel, iTerm2), else half-blocks; or half-blocks always.
+    pub images: Images,
+}
+
+/// How pictures are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Images {
+    /// Asked of the terminal at start (ratatui-image's query), half-blocks when it says none.
+    #[default]
+    Auto,
+    /// Unicode half-blocks, which any colour terminal shows: for a terminal that answers the
+    /// query wrongly, or a multiplexer that passes no graphics.
+    Halfblocks,
 }
 
 /// What quitting does to the runs that train.
@@ -75,6 +90,7 @@ impl Default for AppSettings {
             mouse: true,
             notify: true,
             on_quit: OnQuit::Stop,
+            images: Images::Auto,
         }
     }
 }

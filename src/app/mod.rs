@@ -88,6 +88,53 @@ pub enum Mode {
     Search(String),
     /// Enter on a row, `n`: its text whole, scrolled.
     Detail(detail::Detail),
+    /// Enter on a cell of the Results screen's confusion matrix: the test images counted in
+    /// it, shown as pictures; the arrows move to the next cell.
+    Images(Cell),
+}
+
+/// A cell of a confusion matrix: the images of class `truth` predicted as `predicted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cell {
+    pub truth: usize,
+    pub predicted: usize,
+}
+
+impl Cell {
+    /// The cell the arrows lead to, staying within the ten classes.
+    fn moved(self, action: &Action) -> Cell {
+        let last = cifar_engine::data::CLASSES.len() - 1;
+        let (mut t, mut p) = (self.truth, self.predicted);
+        match action {
+            Action::Up => t = t.saturating_sub(1),
+            Action::Down => t = (t + 1).min(last),
+            Action::Left => p = p.saturating_sub(1),
+            Action::Right => p = (p + 1).min(last),
+            _ => {}
+        }
+        Cell {
+            truth: t,
+            predicted: p,
+        }
+    }
+}
+
+/// The test set's pictures, shared with the training threads, for the images behind a
+/// confusion cell.
+#[derive(Clone)]
+pub struct TestImages(pub std::sync::Arc<cifar_engine::data::Cifar10>);
+
+/// The same set, not the same pixels: two are equal when they are one.
+impl PartialEq for TestImages {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for TestImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TestImages({} images)", self.0.test.len())
+    }
 }
 
 /// Compare's variants and the one differences are measured against, with what they were
@@ -124,6 +171,11 @@ pub struct App {
     pub notices: std::collections::VecDeque<String>,
     /// The run the Results screen shows; `None` follows the run that finished last.
     pub results_run: Option<RunKey>,
+    /// The cursor on the Results screen's confusion matrix, once Enter put it there; the
+    /// arrows then move it instead of stepping through the runs.
+    pub results_cell: Option<Cell>,
+    /// The test set's pictures, once loaded.
+    pub test_images: Option<TestImages>,
     /// The run of this session that finished last.
     last_finished: Option<RunKey>,
     /// Runs read from the history to be looked at (Results, Compare), not trained here.
@@ -201,6 +253,8 @@ impl App {
             notice_age: 0,
             notices: Default::default(),
             results_run: None,
+            results_cell: None,
+            test_images: None,
             last_finished: None,
             opened: BTreeSet::new(),
             watched: BTreeSet::new(),
@@ -338,6 +392,8 @@ impl App {
                 }
             }
             Msg::Data(state) => self.data = state,
+            Msg::TestImages(images) => self.test_images = Some(images),
+            Msg::Predictions { id, predictions } => self.take_predictions(id, *predictions),
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
             Msg::Stored { run, id } => {

@@ -8,6 +8,7 @@ use crate::store::sweep::Snapshot;
 use cifar_engine::config::TrainConfig;
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{DeviceChoice, Outcome, TrainEvent};
+use cifar_engine::metrics::Predictions;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -174,6 +175,14 @@ pub enum Msg {
     },
     /// The watched sweep's files, freshly read (or why they cannot be).
     Sweep(Result<Snapshot, String>),
+    /// The test set's pictures, loaded with the data.
+    TestImages(super::TestImages),
+    /// A finished run's predictions, read from the history (answers
+    /// [`Command::ReadPredictions`]); empty for a run recorded before they were kept.
+    Predictions {
+        id: i64,
+        predictions: Box<Predictions>,
+    },
     /// The runs of sweep tasks, each read from its task's own history (answers
     /// [`Command::ReadSweepRuns`]); a task whose history cannot be read is left out.
     SweepRuns(Vec<(usize, Box<Run>)>),
@@ -220,6 +229,8 @@ pub enum Command {
     AskCancel(i64),
     /// Read one run of the history again.
     RefreshRun(i64),
+    /// Read a finished run's predictions for every test image.
+    ReadPredictions(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
     /// Keep the ticked tricks and edited values for the next launch.

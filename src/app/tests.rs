@@ -1328,3 +1328,66 @@ fn a_sweep_task_training_is_followed_on_train() {
         "one run for the task, not one per reading"
     );
 }
+
+#[test]
+fn enter_on_results_walks_the_confusion_matrix_and_opens_a_cells_images() {
+    let mut app = app();
+    let mut row = crate::store::fixtures::stored(1).remove(0);
+    if let Status::Finished(o) = &mut row.status {
+        assert!(o.predictions.is_empty(), "a listed run comes without them");
+    }
+    app.update(Msg::History(Ok(vec![row.clone()])));
+    app.update(Msg::Action(Action::Goto(Screen::History)));
+    act(&mut app, Action::Edit);
+    act(&mut app, Action::Commit);
+    assert_eq!(app.screen, Screen::Results);
+    // Enter: the cursor on the most confused cell; a run of the history reads its predictions.
+    let out = act(&mut app, Action::Edit);
+    assert_eq!(out, [Command::ReadPredictions(row.id)]);
+    let start = crate::app::Cell {
+        truth: 0,
+        predicted: 1,
+    };
+    assert_eq!(app.results_cell, Some(start));
+    act(&mut app, Action::Down);
+    act(&mut app, Action::Right);
+    let moved = crate::app::Cell {
+        truth: 1,
+        predicted: 2,
+    };
+    assert_eq!(
+        app.results_cell,
+        Some(moved),
+        "the arrows move the cursor, not the run"
+    );
+    // Its images; the arrows go on from cell to cell there; any other key closes them.
+    act(&mut app, Action::Edit);
+    assert_eq!(app.mode, Mode::Images(moved));
+    act(&mut app, Action::Up);
+    let up = crate::app::Cell {
+        truth: 0,
+        predicted: 2,
+    };
+    assert_eq!(app.mode, Mode::Images(up));
+    act(&mut app, Action::Abort);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.results_cell, Some(up));
+    // Esc on Results takes the cursor away: the arrows step through runs again.
+    act(&mut app, Action::Abort);
+    assert_eq!(app.results_cell, None);
+    // The predictions arrive and go to the run; a run recorded before they were kept says so.
+    let wanted = outcome(0.61, 2).predictions;
+    app.update(Msg::Predictions {
+        id: row.id,
+        predictions: Box::new(wanted.clone()),
+    });
+    assert_eq!(
+        app.results().unwrap().outcome().unwrap().predictions,
+        wanted
+    );
+    app.update(Msg::Predictions {
+        id: row.id,
+        predictions: Box::default(),
+    });
+    assert!(app.notice.as_deref().unwrap().contains("recorded before"));
+}

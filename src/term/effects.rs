@@ -125,7 +125,9 @@ impl Effects {
                         train: d.train.len(),
                         test: d.test.len(),
                     };
-                    let _ = slot.set(Arc::new(d));
+                    let d = Arc::new(d);
+                    let _ = slot.set(d.clone());
+                    let _ = tx.send(Msg::TestImages(crate::app::TestImages(d)));
                     state
                 }
                 Ok(Err(e)) => {
@@ -191,6 +193,7 @@ impl Effects {
             }
             Command::FindRunning => self.ledger(LedgerTask::FindRunning),
             Command::AskCancel(id) => self.ledger(LedgerTask::AskCancel(id)),
+            Command::ReadPredictions(id) => self.ledger(LedgerTask::ReadPredictions(id)),
             Command::Delete(ids) => self.ledger(LedgerTask::Delete(ids)),
             Command::Export(ids) => self.ledger(LedgerTask::Export(ids)),
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
@@ -221,6 +224,7 @@ impl Effects {
             | LedgerTask::RefreshRun(_)
             | LedgerTask::FindRunning
             | LedgerTask::AskCancel(_)
+            | LedgerTask::ReadPredictions(_)
             | LedgerTask::EndQueued { .. }
             | LedgerTask::SaveSettings(_)
             | LedgerTask::DataDir(_) => {

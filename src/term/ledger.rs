@@ -37,6 +37,8 @@ pub(super) enum LedgerTask {
     /// Which runs are training now, in this process or another.
     FindRunning,
     AskCancel(i64),
+    /// A finished run's predictions, for the images behind its confusion cells.
+    ReadPredictions(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
     SaveSettings(UiState),
@@ -200,6 +202,18 @@ impl Ledger {
                     }),
                     Err(StoreError::NoRun(_)) => self.send(Msg::HistoryRow { id, row: None }),
                     Err(e) => tracing::warn!("reading run #{id} again: {e}"),
+                }
+            }
+            LedgerTask::ReadPredictions(id) => {
+                let Some(store) = &self.store else { return };
+                match store.predictions(id) {
+                    Ok(p) => self.send(Msg::Predictions {
+                        id,
+                        predictions: Box::new(p),
+                    }),
+                    Err(e) => self.send(Msg::Notice(format!(
+                        "cannot read run #{id}'s predictions: {e}"
+                    ))),
                 }
             }
             LedgerTask::AskCancel(id) => {

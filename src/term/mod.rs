@@ -3,6 +3,7 @@
 
 pub mod effects;
 pub mod event_loop;
+mod graphics;
 mod handover;
 mod ledger;
 mod player;
@@ -47,6 +48,53 @@ fn take_over(ctx: &Context) {
     }
     stderr_to(&ctx.log_file);
 }
+
+/// Asks the terminal which graphics protocol it takes (in raw mode, before any event is
+/// read), unless config.toml says half-blocks.
+fn pick_images(ctx: &Context) {
+    let picker = match ctx.settings.app.images {
+        crate::settings::Images::Halfblocks => ratatui_image::picker::Picker::halfblocks(),
+        crate::settings::Images::Auto => graphics::detect(),
+    };
+    crate::ui::images::use_picker(picker);
+    tracing::info!("test images drawn with {:?}", crate::ui::images::protocol());
+}
+
+/// Throws away what the terminal still sends in answer to the graphics query after its
+/// deadline (a slow link): read as keys, a stray `ESC [ 6 ; 20 ; 10` would swallow the first
+/// key typed.
+#[cfg(unix)]
+fn drain_answers() {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = std::io::stdin();
+    let wait = Timespec {
+        tv_sec: 0,
+        tv_nsec: 150_000_000,
+    };
+    let mut thrown = Vec::new();
+    loop {
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        match poll(&mut fds, Some(&wait)) {
+            Ok(n) if n > 0 => {
+                let mut buf = [0u8; 256];
+                match rustix::io::read(&stdin, &mut buf) {
+                    Ok(k) if k > 0 => thrown.extend_from_slice(&buf[..k]),
+                    _ => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    if !thrown.is_empty() {
+        tracing::info!(
+            "late answers to the graphics query, thrown away: {:?}",
+            String::from_utf8_lossy(&thrown)
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn drain_answers() {}
 
 /// Ctrl-Z: the terminal handed back to the shell, the process stopped as a job would be
 /// (training pauses with it), and on `fg` the interface taken up again and drawn whole.
@@ -217,6 +265,8 @@ pub fn main(ctx: Context, start: Start) -> Result<()> {
         .build()?;
     let terminal = ratatui::try_init()?;
     install_panic_hook();
+    pick_images(&ctx);
+    drain_answers();
     take_over(&ctx);
     let result = runtime.block_on(event_loop::run(terminal, app, ctx, first));
     restore();

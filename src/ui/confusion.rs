@@ -2,11 +2,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::clock;
 use super::theme::Theme;
+use crate::app::Cell;
 use crate::run::Run;
 use crate::run::variants::{self, Variant};
 use cifar_engine::data::CLASSES;
@@ -23,6 +25,7 @@ pub fn draw(
     area: Rect,
     run: Option<&Run>,
     variant: Option<&Variant>,
+    cursor: Option<Cell>,
     theme: &Theme,
 ) {
     let Some((run, outcome)) = run.and_then(|r| r.outcome().map(|o| (r, o))) else {
@@ -114,18 +117,35 @@ pub fn draw(
     for ((t, row), class) in outcome.confusion.counts.iter().enumerate().zip(CLASSES) {
         let mut spans = vec![Span::raw(format!("{class:>10} "))];
         for (p, &count) in row.iter().take(CLASSES.len()).enumerate() {
-            spans.push(Span::styled(
-                format!("{count:>cell$}"),
-                theme.heat(count as f64 / max, t == p),
-            ));
+            let mut style = theme.heat(count as f64 / max, t == p);
+            if cursor
+                == Some(Cell {
+                    truth: t,
+                    predicted: p,
+                })
+            {
+                // Reversed reads without colour too.
+                style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            }
+            spans.push(Span::styled(format!("{count:>cell$}"), style));
         }
         lines.push(Line::from(spans));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
-            " Confusion (rows: true class) ",
-            theme.title(),
-        ))),
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(Span::styled(
+                    " Confusion (rows: true class) ",
+                    theme.title(),
+                ))
+                .title_bottom(Span::styled(
+                    match cursor {
+                        Some(_) => " ←↑↓→ cell · Enter its images · Esc ",
+                        None => " Enter: the images of a cell ",
+                    },
+                    theme.dim(),
+                )),
+        ),
         heat_area,
     );
 

@@ -6,6 +6,7 @@ mod confusion;
 mod detail;
 mod help;
 mod history;
+pub mod images;
 mod live;
 mod lr;
 mod sweep;
@@ -95,7 +96,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
         Screen::Results => {
             let run = app.results();
             let variant = run.and_then(|r| app.variant_of(r));
-            confusion::draw(frame, body, run, variant.as_ref(), theme)
+            confusion::draw(frame, body, run, variant.as_ref(), app.results_cell, theme)
         }
         Screen::Compare => compare::draw(frame, body, app, theme, &mut hits),
         Screen::History => history::draw(frame, body, app, theme, &mut hits),
@@ -109,6 +110,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
     }
     if let Mode::Detail(d) = &app.mode {
         detail::draw(frame, body, app, d, theme);
+        hits = Hits::default();
+    }
+    if let Mode::Images(cell) = app.mode {
+        images::draw(frame, body, app, cell, theme);
         hits = Hits::default();
     }
     hits

@@ -1297,3 +1297,92 @@ fn a_replay_draws_what_the_live_run_drew_at_the_same_step() {
     );
     assert!(live_screen.contains("step 400/782"), "{live_screen}");
 }
+
+/// The test set the fixture's outcome predicted on: 1,000 images a class, in class order, each
+/// a flat colour of its own (so half-blocks have something to show).
+fn fixture_test_images() -> crate::app::TestImages {
+    use cifar_engine::data::cifar::IMAGE_BYTES;
+    use cifar_engine::data::{Cifar10, Split};
+    let n = 10_000;
+    let mut images = vec![0u8; n * IMAGE_BYTES];
+    for (i, image) in images.chunks_exact_mut(IMAGE_BYTES).enumerate() {
+        for (c, plane) in image.chunks_exact_mut(IMAGE_BYTES / 3).enumerate() {
+            for (p, px) in plane.iter_mut().enumerate() {
+                // Top half one shade, bottom half another: half-blocks draw both.
+                *px = ((i * 7 + c * 90 + if p < 512 { 0 } else { 120 }) % 256) as u8;
+            }
+        }
+    }
+    let labels = (0..n).map(|i| (i / 1000) as u8).collect();
+    let test = Split { images, labels };
+    let train = Split {
+        images: Vec::new(),
+        labels: Vec::new(),
+    };
+    crate::app::TestImages(std::sync::Arc::new(Cifar10::new(train, test)))
+}
+
+#[test]
+fn a_confusion_cell_shows_its_images_in_half_blocks_or_shades() {
+    let mut app = app();
+    train_run(&mut app, 0.7, true);
+    app.update(Msg::TestImages(fixture_test_images()));
+    act(&mut app, Action::Goto(Screen::Results));
+    // Enter: the cursor on the cell the network confuses most (airplane taken for a car, in
+    // the fixture), drawn reversed; Enter again: its images.
+    act(&mut app, Action::Edit);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Enter its images"), "{s}");
+    act(&mut app, Action::Edit);
+    let colour = render(&app, 80, 24, COLOR);
+    let s = screen(&app, 80, 24);
+    insta::assert_snapshot!("confusion_cell_images_80x24", s);
+    assert!(s.contains("airplane predicted automobile: 300 image(s), surest first"));
+    // Pictures, not text: the half-block cells carry two colours each.
+    let buf = colour.backend().buffer();
+    let halves = buf
+        .content()
+        .iter()
+        .filter(|c| matches!(c.symbol(), "▀" | "▄") && c.fg != c.bg)
+        .count();
+    assert!(halves > 100, "{halves} half-blocks in two colours");
+    // The surest mistake first, as the predictions rank them.
+    let outcome = app.results().unwrap().outcome().unwrap();
+    let first = outcome.predictions.cell(0, 1)[0];
+    assert!(
+        line_with(&s, "#").contains(&format!("{:.2} #{}", first.1.probability(), first.0)),
+        "{s}"
+    );
+    // Without colour: shades of characters, no colour at all.
+    let plain = screen_in(&app, 80, 24, Theme::MONO);
+    insta::assert_snapshot!("confusion_cell_images_80x24_no_color", plain);
+    assert!(!plain.contains('▀') && plain.contains('#'), "{plain}");
+    // The diagonal: the least sure right answers first.
+    act(&mut app, Action::Left);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("airplane predicted airplane: 700 image(s), least sure first"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_cell_says_why_it_has_no_images() {
+    let mut app = app();
+    train_run(&mut app, 0.7, true);
+    act(&mut app, Action::Goto(Screen::Results));
+    act(&mut app, Action::Edit);
+    act(&mut app, Action::Edit);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("The test images are not loaded"), "{s}");
+    // Predictions made on another copy of the data are not shown as these images.
+    let mut other = fixture_test_images();
+    std::sync::Arc::get_mut(&mut other.0)
+        .unwrap()
+        .test
+        .labels
+        .reverse();
+    app.update(Msg::TestImages(other));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("made on other test images"), "{s}");
+}

@@ -30,6 +30,10 @@ impl App {
             }
             (Mode::Detail(_), Action::Abort) => self.mode = Mode::Normal,
             (Mode::Detail(_), _) => {}
+            (Mode::Images(cell), action) => {
+                let cell = *cell;
+                self.act_images(cell, action);
+            }
             (Mode::ConfirmQuit, Action::Quit) => {
                 self.leave_training = self.leave_on_quit;
                 self.quit = true;
@@ -197,7 +201,7 @@ impl App {
             // The rest, a click on a table's row included, is the current screen's.
             _ => match self.screen {
                 Screen::Train => self.act_train(action),
-                Screen::Results => self.act_results(action),
+                Screen::Results => self.act_results(action, out),
                 Screen::Compare => self.act_compare(action),
                 Screen::History => self.act_history(action, out),
                 Screen::Sweep => self.act_sweep(action, out),

@@ -1,21 +1,102 @@
-//! The Results screen's keys: the arrows step through the finished runs.
+//! The Results screen's keys: the arrows step through the finished runs; Enter puts a cursor
+//! on the confusion matrix (the arrows then move it) and, on a cell, shows its images.
 
-use crate::app::{Action, App};
+use crate::app::{Action, App, Cell, Command, Mode};
 use crate::run::RunKey;
 
 impl App {
-    pub(super) fn act_results(&mut self, action: Action) {
+    pub(super) fn act_results(&mut self, action: Action, out: &mut Vec<Command>) {
         let ids: Vec<RunKey> = self.finished_runs().map(|r| r.key).collect();
-        let Some(current) = self.results().map(|r| r.key) else {
+        let Some(run) = self.results() else {
             return;
         };
-        let i = ids.iter().position(|&id| id == current).unwrap_or(0);
-        match action {
-            Action::Left | Action::Up => self.results_run = Some(ids[i.saturating_sub(1)]),
-            Action::Right | Action::Down => {
-                self.results_run = Some(ids[(i + 1).min(ids.len() - 1)])
+        let (current, id) = (run.key, run.id);
+        let unread = run.outcome().is_some_and(|o| o.predictions.is_empty()) && id > 0;
+        let i = ids.iter().position(|&k| k == current).unwrap_or(0);
+        match (action, self.results_cell) {
+            (Action::Edit, None) => {
+                self.results_cell = run.outcome().map(|o| most_confused(&o.confusion.counts));
+                // A run of the history comes without them: read once, when first wanted.
+                if unread {
+                    out.push(Command::ReadPredictions(id));
+                }
+            }
+            (Action::Edit, Some(cell)) => {
+                if unread {
+                    out.push(Command::ReadPredictions(id));
+                }
+                self.mode = Mode::Images(cell);
+            }
+            (Action::Abort, _) => self.results_cell = None,
+            (a @ (Action::Left | Action::Up | Action::Right | Action::Down), Some(cell)) => {
+                self.results_cell = Some(cell.moved(&a));
+            }
+            (Action::Left | Action::Up, None) => {
+                self.results_run = Some(ids[i.saturating_sub(1)]);
+            }
+            (Action::Right | Action::Down, None) => {
+                self.results_run = Some(ids[(i + 1).min(ids.len() - 1)]);
             }
             _ => {}
         }
     }
+
+    /// Keys while a cell's images are shown: the arrows go to the next cell, anything else
+    /// closes them (the cursor stays on the cell).
+    pub(super) fn act_images(&mut self, cell: Cell, action: Action) {
+        match action {
+            Action::Left | Action::Up | Action::Right | Action::Down => {
+                let next = cell.moved(&action);
+                self.results_cell = Some(next);
+                self.mode = Mode::Images(next);
+            }
+            _ => self.mode = Mode::Normal,
+        }
+    }
+
+    /// A run's predictions, read from the history, go to every copy of it here.
+    pub(in crate::app) fn take_predictions(
+        &mut self,
+        id: i64,
+        predictions: cifar_engine::metrics::Predictions,
+    ) {
+        if predictions.is_empty() {
+            self.notice = Some(format!(
+                "run #{id} was recorded before cifar-tui kept each test image's prediction: \
+                 its cells have counts, no images"
+            ));
+            return;
+        }
+        for r in self.runs.iter_mut().filter(|r| r.id == id) {
+            if let crate::run::Status::Finished(o) = &mut r.status {
+                o.predictions = predictions.clone();
+            }
+        }
+    }
+}
+
+/// The off-diagonal cell with the most images (the mistake the network makes most), where the
+/// cursor starts; the first cell when it makes none.
+fn most_confused(counts: &[Vec<u64>]) -> Cell {
+    let mut best = (
+        0,
+        Cell {
+            truth: 0,
+            predicted: 0,
+        },
+    );
+    for (t, row) in counts.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            if t != p && n > best.0 {
+                best = (
+                    n,
+                    Cell {
+                        truth: t,
+                        predicted: p,
+                    },
+                );
+            }
+        }
+    }
+    best.1
 }

@@ -1,0 +1,174 @@
+//! The test images behind a cell of the confusion matrix, as pictures: the terminal's own
+//! graphics protocol where it has one (kitty, sixel or iTerm2, as ratatui-image found at
+//! start), Unicode half-blocks everywhere else, and shades of characters without colour.
+
+use std::sync::OnceLock;
+
+use image::{DynamicImage, RgbImage};
+use ratatui::Frame;
+use ratatui::layout::{Rect, Size};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui_image::picker::{Picker, ProtocolType};
+use ratatui_image::{Image, Resize};
+
+use super::theme::Theme;
+use crate::app::{App, Cell};
+use cifar_engine::data::{CLASSES, Split};
+
+/// The picker the terminal was found to take, set once at start; without it (tests, a
+/// terminal that did not answer) half-blocks.
+static PICKER: OnceLock<Picker> = OnceLock::new();
+
+/// How pictures are drawn from now on.
+pub fn use_picker(picker: Picker) {
+    let _ = PICKER.set(picker);
+}
+
+/// What the terminal was found to take, for the log.
+pub fn protocol() -> ProtocolType {
+    PICKER
+        .get()
+        .map_or(ProtocolType::Halfblocks, Picker::protocol_type)
+}
+
+/// Pixels of a CIFAR-10 image a side.
+const SIDE: u32 = 32;
+
+/// Shades from dark to light, for terminals without colour (`NO_COLOR`, `TERM=linux` keeps
+/// colour): more ink, more light.
+const SHADES: &[char] = &[' ', '.', ':', '-', '=', '+', '*', '#', '%', '@'];
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme) {
+    frame.render_widget(Clear, area);
+    let (truth, predicted) = (CLASSES[cell.truth], CLASSES[cell.predicted]);
+    let outcome = app.results().and_then(|r| r.outcome().map(|o| (r, o)));
+    let hits = outcome.map(|(_, o)| o.predictions.cell(cell.truth, cell.predicted));
+    let order = if cell.truth == cell.predicted {
+        "least sure first"
+    } else {
+        "surest first"
+    };
+    let count = outcome.map_or(0, |(_, o)| o.confusion.counts[cell.truth][cell.predicted]);
+    let title = format!(" {truth} predicted {predicted}: {count} image(s), {order} ");
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.title()))
+        .title_bottom(Span::styled(" ←↑↓→ next cell · Esc back ", theme.dim()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let say = |frame: &mut Frame, text: String| {
+        frame.render_widget(
+            Paragraph::new(Line::raw(text)).wrap(Wrap { trim: true }),
+            inner,
+        );
+    };
+    let (Some((run, o)), Some(hits)) = (outcome, hits) else {
+        return say(frame, "No finished run is shown.".into());
+    };
+    if o.predictions.is_empty() {
+        return say(
+            frame,
+            if run.id > 0 {
+                format!(
+                    "Reading run #{}'s predictions from the history… (a run recorded before \
+                     they were kept has none)",
+                    run.id
+                )
+            } else {
+                "This run has no predictions kept: its cells have counts, no images.".into()
+            },
+        );
+    }
+    let Some(images) = &app.test_images else {
+        return say(
+            frame,
+            "The test images are not loaded: they come with the data (`--data DIR`).".into(),
+        );
+    };
+    let test = &images.0.test;
+    // Predictions made on other images (another copy of the data) must not be shown as these.
+    if hits
+        .iter()
+        .any(|(i, p)| test.labels.get(*i) != Some(&p.truth))
+    {
+        return say(
+            frame,
+            "These predictions were made on other test images than the ones loaded: not shown."
+                .into(),
+        );
+    }
+    if hits.is_empty() {
+        return say(frame, format!("No {truth} was predicted {predicted}."));
+    }
+    // Whole pixels where four pictures fit a row (a half-block is one pixel wide and two
+    // high), else every other pixel.
+    let full = inner.width >= 4 * (SIDE as u16 + 1) && inner.height > SIDE as u16 / 2;
+    let (w, h) = if full {
+        (SIDE as u16, SIDE as u16 / 2)
+    } else {
+        (SIDE as u16 / 2, SIDE as u16 / 4)
+    };
+    let cols = ((inner.width + 1) / (w + 1)).max(1);
+    let rows = (inner.height / (h + 1)).max(1);
+    let picker = PICKER.get().cloned().unwrap_or_else(Picker::halfblocks);
+    for (k, (i, p)) in hits.iter().take((cols * rows) as usize).enumerate() {
+        let (c, r) = (k as u16 % cols, k as u16 / cols);
+        let tile = Rect::new(inner.x + c * (w + 1), inner.y + r * (h + 1), w, h);
+        if tile.right() > inner.right() || tile.bottom() >= inner.bottom() {
+            break;
+        }
+        let caption = Rect::new(tile.x, tile.bottom(), w, 1);
+        let text = format!("{:.2} #{i}", p.probability());
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), caption);
+        if theme.color {
+            picture(frame, tile, &picker, test, *i);
+        } else {
+            frame.render_widget(Paragraph::new(shades(test, *i, w, h)), tile);
+        }
+    }
+}
+
+/// Test image `i` as an RGB picture (the data keeps each colour's plane whole).
+fn rgb(test: &Split, i: usize) -> RgbImage {
+    let plane = (SIDE * SIDE) as usize;
+    let pixels = &test.images[i * 3 * plane..(i + 1) * 3 * plane];
+    RgbImage::from_fn(SIDE, SIDE, |x, y| {
+        let at = (y * SIDE + x) as usize;
+        image::Rgb([pixels[at], pixels[plane + at], pixels[2 * plane + at]])
+    })
+}
+
+fn picture(frame: &mut Frame, tile: Rect, picker: &Picker, test: &Split, i: usize) {
+    let image = DynamicImage::ImageRgb8(rgb(test, i));
+    let size = Size::new(tile.width, tile.height);
+    match picker.new_protocol(image, size, Resize::Scale(None)) {
+        Ok(protocol) => frame.render_widget(Image::new(&protocol), tile),
+        Err(e) => tracing::warn!("test image {i} not drawn: {e}"),
+    }
+}
+
+/// Test image `i` in `w`x`h` characters of grey, each the mean brightness of the pixels it
+/// covers.
+fn shades(test: &Split, i: usize, w: u16, h: u16) -> Vec<Line<'static>> {
+    let picture = rgb(test, i);
+    let (sx, sy) = (SIDE / u32::from(w), SIDE / u32::from(h));
+    (0..u32::from(h))
+        .map(|cy| {
+            let row: String = (0..u32::from(w))
+                .map(|cx| {
+                    let mut sum = 0u32;
+                    for y in cy * sy..(cy + 1) * sy {
+                        for x in cx * sx..(cx + 1) * sx {
+                            let [r, g, b] = picture.get_pixel(x, y).0;
+                            // Rec. 601 luma, in thousandths.
+                            sum += 299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b);
+                        }
+                    }
+                    let luma = sum / (sx * sy * 1000);
+                    SHADES[(luma as usize * SHADES.len() / 256).min(SHADES.len() - 1)]
+                })
+                .collect();
+            Line::raw(row)
+        })
+        .collect()
+}
