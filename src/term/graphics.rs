@@ -22,6 +22,11 @@ pub fn detect() -> Picker {
     if std::env::var_os("TMUX").is_some() {
         return Picker::halfblocks();
     }
+    // A console without graphics might print the kitty query's text instead of ignoring it.
+    let term = std::env::var("TERM").unwrap_or_default();
+    if term == "linux" || term == "dumb" || term.starts_with("vt") {
+        return Picker::halfblocks();
+    }
     let answers = ask("\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[c");
     let iterm = std::env::var("TERM_PROGRAM").is_ok_and(|p| p == "iTerm.app" || p == "WezTerm");
     let kind = protocol(&answers, iterm);
