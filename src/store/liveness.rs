@@ -118,6 +118,9 @@ pub(super) fn beats_for(path: &Path) -> bool {
 /// The heartbeat thread: beats until this process owns no queued or running run there, or
 /// the history cannot be written; then closes its connection and leaves the registry.
 fn beat_while_owned(path: &Path) {
+    // The run's row was just written with a fresh heartbeat: the first beat is due a beat
+    // from now (or when a run ends here, to see whether any is left).
+    std::thread::park_timeout(BEAT_EVERY);
     let store = Store::open(path).map_err(|e| e.to_string());
     loop {
         let beaten = store
@@ -193,8 +196,20 @@ impl Store {
         Ok(n)
     }
 
-    /// Writes the heartbeat of every queued or running run of this process; how many.
+    /// Writes the heartbeat of every queued or running run of this process; how many. Looks
+    /// first, so that a process that owns none there writes nothing (its last run just ended).
     fn beat(&self) -> Result<usize, StoreError> {
+        let owned: i64 = self.once(|conn| {
+            Ok(conn.query_row(
+                "SELECT count(*) FROM runs
+                 WHERE pid = ?1 AND host = ?2 AND status IN ('queued', 'running')",
+                params![std::process::id(), host()],
+                |r| r.get(0),
+            )?)
+        })?;
+        if owned == 0 {
+            return Ok(0);
+        }
         self.once(|conn| {
             Ok(conn.execute(
                 "UPDATE runs SET heartbeat = ?1, beat_every = ?2
