@@ -227,20 +227,19 @@ impl History {
             Sort::Accuracy => v.sort_by(|a, b| b.accuracy.mean.total_cmp(&a.accuracy.mean)),
             Sort::Name => v.sort_by(|a, b| a.name.cmp(&b.name)),
         }
+        self.shown.rows = rows;
+        self.shown.variants = v;
+        self.clamp();
+    }
+
+    /// The rows themselves changed: what holds for all of them (their variants, their ids) is
+    /// derived again, then what is shown. A sort, filter or search changes only the latter.
+    fn rows_changed(&mut self) {
         let mut every: Vec<Trial> = self.rows.iter().filter_map(Trial::from_run).collect();
         every.sort_by_key(|t| t.id);
-        self.shown = Derived {
-            rows,
-            variants: v,
-            every_variant: variants::group(every),
-            ids: self.rows.iter().map(|r| r.id).collect(),
-        };
-        let n = if self.grouped {
-            self.shown.variants.len()
-        } else {
-            self.shown.rows.len()
-        };
-        self.cursor = self.cursor.min(n.saturating_sub(1));
+        self.shown.every_variant = variants::group(every);
+        self.shown.ids = self.rows.iter().map(|r| r.id).collect();
+        self.derive();
     }
 
     /// The variant under the cursor, in the grouped view.
@@ -271,7 +270,7 @@ impl History {
         self.selected.retain(|id| ids.contains(id));
         self.rows = rows;
         self.unavailable = None;
-        self.derive();
+        self.rows_changed();
     }
 
     /// Puts one run's fresh row in place (`None`: it left the history), leaving the others as
@@ -291,7 +290,7 @@ impl History {
             }
             (None, None) => {}
         }
-        self.derive();
+        self.rows_changed();
     }
 
     fn clamp(&mut self) {
