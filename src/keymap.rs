@@ -109,8 +109,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "Compare",
-        "Enter  b",
-        "the run whole (Enter again: results) / the reference",
+        "Enter  b  W",
+        "run whole (Enter: results) / reference / HTML report",
     ),
     (
         "History",
@@ -124,8 +124,8 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "History",
-        "d  w  R  P",
-        "delete (asks y) / write CSV+JSON+MD / resume / replay",
+        "d  w  W  R  P",
+        "delete / CSV+JSON+MD / HTML report / resume / replay",
     ),
     (
         "Sweep",
@@ -236,6 +236,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     }
     if screen == Screen::Compare && key.code == KeyCode::Char('b') {
         return Some(Action::Reference);
+    }
+    if matches!(screen, Screen::Compare | Screen::History) && key.code == KeyCode::Char('W') {
+        return Some(Action::Report);
     }
     if screen == Screen::Sweep && key.code == KeyCode::Char('i') {
         return Some(Action::Import);

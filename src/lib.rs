@@ -15,6 +15,7 @@
 pub mod app;
 pub mod cli;
 pub mod keymap;
+pub mod report;
 pub mod run;
 pub mod settings;
 pub mod store;

@@ -12,7 +12,7 @@ use clap::Parser;
 
 use cifar_tui::cli::setup::{self, Context};
 use cifar_tui::cli::{Cli, Command};
-use cifar_tui::cli::{bench, headless, runs, study, sweep};
+use cifar_tui::cli::{bench, headless, report, runs, study, sweep};
 use cifar_tui::term as tui;
 
 fn main() -> ExitCode {
@@ -101,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Runs) => runs::list(&ctx),
         Some(Command::Show { id }) => runs::show(&ctx, *id),
         Some(Command::Export(args)) => runs::export(&ctx, args),
+        Some(Command::Report(args)) => report::report(&ctx, args),
         Some(Command::Bench(args)) => bench::run(&ctx, args),
         Some(Command::Sweep(args)) => sweep::sweep(&ctx, args),
         Some(Command::SweepTask(args)) => sweep::task(&ctx, args),

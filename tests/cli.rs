@@ -930,6 +930,51 @@ fn seeds_repeat_runs_and_the_report_is_rebuilt_from_the_history() {
     let empty = env.tmp.path().join("empty.db");
     let o = env.cmd_on(&empty, &["study", "--report"]).output().unwrap();
     assert!(!o.status.success());
+
+    // The same study as a page to hand round: its table's figures, its claims, and a chart
+    // beside it for each figure and each run.
+    let dir = env.tmp.path().join("html");
+    let o = env
+        .cmd_on(&history, &["report", "--study", "seed", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(16 runs) and 19 charts"),
+        "{}",
+        stderr(&o)
+    );
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let baseline = table.lines().find(|l| l.starts_with("| baseline")).unwrap();
+    let mean = baseline.split(" | ").nth(3).unwrap();
+    assert!(page.contains(mean), "baseline's {mean} in the page");
+    assert!(page.contains("normalizing inputs helps"));
+    assert_eq!(page.matches("<h3>Run #").count(), 16);
+    for chart in [
+        "accuracy",
+        "validation",
+        "learning-rate",
+        "confusion-run-16",
+    ] {
+        for ext in ["svg", "png"] {
+            assert!(
+                dir.join(format!("{chart}.{ext}")).is_file(),
+                "{chart}.{ext}"
+            );
+        }
+    }
+    let o = env
+        .cmd_on(&empty, &["report", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("empty.db: no finished runs"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Issue 21: the interface's terminal goes away mid-run, killed with SIGKILL (the kernel then

@@ -75,6 +75,8 @@ pub enum Action {
     Filter,
     Delete,
     Export,
+    /// Compare, History: write the HTML report of the runs compared or selected.
+    Report,
     Resume,
     /// History: show runs one by one or grouped by variant.
     Group,
@@ -233,6 +235,12 @@ pub enum Command {
     ReadPredictions(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
+    /// Write the HTML report of these finished runs of the history, their differences
+    /// measured against the variant named.
+    Report {
+        ids: Vec<i64>,
+        reference: Option<String>,
+    },
     /// Keep the ticked tricks and edited values for the next launch.
     SaveSettings(UiState),
     /// Read a sweep folder's plan and progress files.

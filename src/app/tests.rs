@@ -1391,3 +1391,47 @@ fn enter_on_results_walks_the_confusion_matrix_and_opens_a_cells_images() {
     });
     assert!(app.notice.as_deref().unwrap().contains("recorded before"));
 }
+
+#[test]
+fn shift_w_writes_the_report_of_the_runs_selected_or_compared() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let w = KeyEvent::new(KeyCode::Char('W'), KeyModifiers::SHIFT);
+    for screen in [Screen::Compare, Screen::History] {
+        assert_eq!(
+            crate::keymap::action(&Mode::Normal, screen, w),
+            Some(Action::Report)
+        );
+    }
+    let mut app = app();
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(3))));
+    act(&mut app, Action::Goto(Screen::Compare));
+    assert_eq!(act(&mut app, Action::Report), []);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("no finished run")
+    );
+
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::SelectAll);
+    let Some(Command::Report { mut ids, reference }) = act(&mut app, Action::Report).pop() else {
+        panic!("no report asked for");
+    };
+    ids.sort_unstable();
+    assert_eq!((ids, reference), (vec![1, 2, 3], None));
+
+    // Compare's: the runs compared, against the reference chosen there.
+    act(&mut app, Action::Goto(Screen::Compare));
+    assert_eq!(
+        act(&mut app, Action::Report),
+        [Command::Report {
+            ids: vec![1, 2, 3],
+            reference: Some("baseline".into())
+        }]
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("writing the report of 3 run(s)…")
+    );
+}

@@ -19,6 +19,7 @@ macro_rules! note_part {
 
 pub mod bench;
 pub mod headless;
+pub mod report;
 pub mod runs;
 pub mod setup;
 pub mod study;
@@ -104,6 +105,9 @@ pub enum Command {
     },
     /// Export runs of the history
     Export(ExportArgs),
+    /// Write finished runs as one HTML page to hand round (charts, tables, claims), with each
+    /// chart beside it as SVG and PNG
+    Report(ReportArgs),
     /// Measure training speed, beside the seed notebook's PyTorch pipeline when torch is found
     Bench(BenchArgs),
     /// Run a study x seeds on a cluster: one SLURM job array (or a Kubernetes Indexed Job)
@@ -180,6 +184,23 @@ pub struct ExportArgs {
     pub ids: Vec<i64>,
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run numbers, comma-separated or repeated (e.g. 3,4,7) [default: every finished run of
+    /// the history, of the setting most of them share]
+    #[arg(value_delimiter = ',', conflicts_with = "study")]
+    pub ids: Vec<i64>,
+    /// The finished runs of a study's scenarios: seed or lecun
+    #[arg(long, value_name = "NAME")]
+    pub study: Option<String>,
+    /// The variant differences are measured against [default: the first scenario]
+    #[arg(long, value_name = "NAME")]
+    pub reference: Option<String>,
+    /// Folder for report.html and its charts (made if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Overrides of the configured hyper-parameters.

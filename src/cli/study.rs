@@ -14,7 +14,7 @@ use crate::cli::{StudyArgs, absolute, print_out};
 use crate::run::variants::{self, Seeds, Trial, Variant};
 use crate::store::Store;
 use cifar_engine::config::Hyper;
-use cifar_engine::tricks::{self, PRESETS};
+use cifar_engine::tricks;
 
 pub fn study(ctx: &Context, args: &StudyArgs) -> Result<()> {
     let presets = tricks::study(&args.preset)?.presets;
@@ -148,9 +148,6 @@ fn write_report(dir: &Path, variants: &[Variant], reference: &str, table: &str) 
     )
 }
 
-/// What a study's runs share: epochs, batch size, training images, held-out validation images.
-type Setting = (usize, usize, Option<usize>, Option<usize>);
-
 /// `cifar-tui study --report`: the report of the finished runs in the history, one section
 /// per setting (epochs, batch size, training images, held-out images), the most runs first.
 /// Trains nothing.
@@ -174,40 +171,16 @@ pub fn study_report(ctx: &Context, args: &StudyArgs) -> Result<()> {
             store.path().display()
         );
     }
-    let mut sections: Vec<(Setting, Vec<Trial>)> = Vec::new();
-    for t in trials {
-        let c = &t.config;
-        let key = (c.epochs, c.batch_size, c.train_limit, c.val_split);
-        match sections.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push(t),
-            None => sections.push((key, vec![t])),
-        }
-    }
-    sections.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    let sections = variants::by_setting(trials, |t| &t.config);
     let mut text = String::new();
     let mut all = Vec::new();
-    for ((epochs, batch, limit, held_out), trials) in sections {
+    for (setting, trials) in sections {
         let runs = trials.len();
         let mut variants = variants::group(trials);
-        // The study's scenarios in their order, then anything else.
-        variants.sort_by_key(|v| {
-            PRESETS
-                .iter()
-                .position(|p| p.name == v.name)
-                .unwrap_or(PRESETS.len())
-        });
-        let images = match (limit, held_out) {
-            (None, None) => "all training images".to_string(),
-            (Some(n), None) => format!("the first {n} images"),
-            (None, Some(h)) => {
-                format!("all training images but the last {h}, held out to validate on")
-            }
-            (Some(n), Some(h)) => {
-                format!("the first {n} images, the last {h} held out to validate on")
-            }
-        };
+        variants.sort_by_key(|v| variants::study_order(&v.name));
         text += &format!(
-            "## {epochs} epochs, batch {batch}, {images}: {runs} finished runs\n\n{}\n",
+            "## {}: {runs} finished runs\n\n{}\n",
+            variants::setting_label(&setting),
             variants::report(&variants, &args.reference)
         );
         all.extend(variants);

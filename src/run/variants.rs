@@ -148,6 +148,52 @@ pub fn variant_key(name: &str, config: &TrainConfig, device: Option<DeviceKind>)
     )
 }
 
+/// What runs must share to be compared: epochs, batch size, training images, held-out
+/// validation images.
+pub type Setting = (usize, usize, Option<usize>, Option<usize>);
+
+pub fn setting(c: &TrainConfig) -> Setting {
+    (c.epochs, c.batch_size, c.train_limit, c.val_split)
+}
+
+/// `items` split by setting, the setting with the most first, each part in the given order.
+pub fn by_setting<T>(
+    items: impl IntoIterator<Item = T>,
+    config: impl Fn(&T) -> &TrainConfig,
+) -> Vec<(Setting, Vec<T>)> {
+    let mut parts: Vec<(Setting, Vec<T>)> = Vec::new();
+    for t in items {
+        let key = setting(config(&t));
+        match parts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(t),
+            None => parts.push((key, vec![t])),
+        }
+    }
+    parts.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+    parts
+}
+
+/// A setting in words: "10 epochs, batch 64, all training images".
+pub fn setting_label(&(epochs, batch, limit, held_out): &Setting) -> String {
+    let images = match (limit, held_out) {
+        (None, None) => "all training images".to_string(),
+        (Some(n), None) => format!("the first {n} images"),
+        (None, Some(h)) => format!("all training images but the last {h}, held out to validate on"),
+        (Some(n), Some(h)) => format!("the first {n} images, the last {h} held out to validate on"),
+    };
+    format!("{epochs} epochs, batch {batch}, {images}")
+}
+
+/// Where a variant comes in a report: the studies' scenarios in their order, then anything
+/// else.
+pub fn study_order(name: &str) -> usize {
+    tricks::STUDIES
+        .iter()
+        .flat_map(|s| s.presets)
+        .position(|p| p.name == name)
+        .unwrap_or(usize::MAX)
+}
+
 /// One configuration trained on one or more seeds; every figure in seed order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Variant {

@@ -196,6 +196,9 @@ impl Effects {
             Command::ReadPredictions(id) => self.ledger(LedgerTask::ReadPredictions(id)),
             Command::Delete(ids) => self.ledger(LedgerTask::Delete(ids)),
             Command::Export(ids) => self.ledger(LedgerTask::Export(ids)),
+            Command::Report { ids, reference } => {
+                self.ledger(LedgerTask::Report { ids, reference })
+            }
             Command::SaveSettings(state) => self.ledger(LedgerTask::SaveSettings(state)),
             Command::ImportSweep(dir) => self.ledger(LedgerTask::ImportSweep(dir)),
             Command::ReadSweep(dir) => self.read_sweep(dir),
@@ -232,6 +235,7 @@ impl Effects {
             }
             LedgerTask::Delete(_) => "nothing deleted: the history is not available".into(),
             LedgerTask::Export(_) => "nothing exported: the history is not available".into(),
+            LedgerTask::Report { .. } => "no report: the history is not available".into(),
             LedgerTask::ImportSweep(_) => "nothing imported: the history is not available".into(),
         };
         let _ = self.tx.send(Msg::Notice(notice));

@@ -41,6 +41,10 @@ pub(super) enum LedgerTask {
     ReadPredictions(i64),
     Delete(Vec<i64>),
     Export(Vec<i64>),
+    Report {
+        ids: Vec<i64>,
+        reference: Option<String>,
+    },
     SaveSettings(UiState),
     ImportSweep(PathBuf),
     /// The data folder given (`--data`, config.toml), recorded with each run inserted after,
@@ -248,6 +252,12 @@ impl Ledger {
                     .unwrap_or_else(|e| format!("export failed: {e}"));
                 self.send(Msg::Notice(notice));
             }
+            LedgerTask::Report { ids, reference } => {
+                let notice = self
+                    .report(&ids, reference.as_deref())
+                    .unwrap_or_else(|e| format!("no report: {}", crate::cli::error_line(&e)));
+                self.send(Msg::Notice(notice));
+            }
             LedgerTask::DataDir(dir) => self.data_dir = dir,
             LedgerTask::ImportSweep(dir) => {
                 let Some(store) = &self.store else { return };
@@ -317,6 +327,36 @@ impl Ledger {
             );
         }
         Ok(notice)
+    }
+
+    /// The HTML report of runs `ids`, in a folder of its own beside the exports.
+    fn report(&self, ids: &[i64], reference: Option<&str>) -> anyhow::Result<String> {
+        use crate::report::{self, Selection, Source};
+        let store = self
+            .store
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the history is not available"))?;
+        let (runs, _) = report::select(store.list()?, Selection::Runs(ids))?;
+        let now = chrono::Local::now();
+        let made = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let source = Source {
+            history: store.path(),
+            made: &made,
+        };
+        let built = report::build(&runs, reference, &source)?;
+        let dir = self
+            .storage
+            .checkpoints
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("reports")
+            .join(format!("report-{}", now.format("%Y%m%d-%H%M%S")));
+        let page = report::write(&dir, &built)?;
+        Ok(format!(
+            "wrote {} ({} run(s); each chart beside it as SVG and PNG)",
+            page.display(),
+            runs.len(),
+        ))
     }
 
     fn export(&self, ids: &[i64]) -> Result<String, String> {

@@ -82,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         Paragraph::new(vec![
             Line::raw(text),
             Line::styled(
-                " Space/A sel · Enter whole · o f v / g · d del · w save · R resume · P replay",
+                " Space/A sel · Enter whole · o f v / g · d del · w W save · R resume · P replay",
                 theme.dim(),
             ),
         ])

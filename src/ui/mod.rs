@@ -1,7 +1,7 @@
 //! Drawing: a pure function of the app state. One module per panel.
 
 mod compare;
-mod config_pairs;
+pub mod config_pairs;
 mod confusion;
 mod detail;
 mod help;

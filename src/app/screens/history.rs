@@ -81,6 +81,15 @@ impl App {
                     out.push(Command::Export(ids));
                 }
             }
+            Action::Report => {
+                let ids = h.targets();
+                if !ids.is_empty() {
+                    out.push(Command::Report {
+                        ids,
+                        reference: None,
+                    });
+                }
+            }
             Action::Replay => {
                 if let Some(stored) = h.current().cloned() {
                     self.replay(&stored, crate::app::REPLAY_SPEED, out);

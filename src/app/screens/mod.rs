@@ -202,7 +202,7 @@ impl App {
             _ => match self.screen {
                 Screen::Train => self.act_train(action),
                 Screen::Results => self.act_results(action, out),
-                Screen::Compare => self.act_compare(action),
+                Screen::Compare => self.act_compare(action, out),
                 Screen::History => self.act_history(action, out),
                 Screen::Sweep => self.act_sweep(action, out),
             },
