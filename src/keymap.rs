@@ -89,13 +89,13 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ),
     (
         "Train",
-        "Left Right / h l",
-        "change the value under the cursor",
+        "Left Right Enter",
+        "change the value under the cursor / type one (Esc)",
     ),
     (
         "Train",
-        "Enter",
-        "type a value (Enter to set, Esc to cancel)",
+        "i",
+        "what the net learns: filters, inputs (Results too)",
     ),
     (
         "Results",
@@ -214,6 +214,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
+    if let Mode::Learned(_) = mode {
+        return Some(Action::Abort);
+    }
     if let Mode::Images(_) = mode {
         // The arrows go from cell to cell; any other key closes the images.
         return Some(match key.code {
@@ -242,6 +245,9 @@ pub fn action(mode: &Mode, screen: Screen, key: KeyEvent) -> Option<Action> {
     }
     if screen == Screen::Sweep && key.code == KeyCode::Char('i') {
         return Some(Action::Import);
+    }
+    if matches!(screen, Screen::Train | Screen::Results) && key.code == KeyCode::Char('i') {
+        return Some(Action::Learned);
     }
     if screen == Screen::History {
         match key.code {

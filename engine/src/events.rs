@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Confusion, Predictions, Report};
+use crate::pictures::{Filters, InputView, Pictures};
 
 /// Training steps between two loss reports. Reading a value back forces the device to finish
 /// its queue, so the loop reads once per window instead of once per step.
@@ -170,6 +171,11 @@ pub enum TrainEvent {
     Epoch(EpochStats),
     /// Something went wrong that does not stop training (e.g. a checkpoint not written).
     Warning(String),
+    /// The first convolution's filters: at the start (the initial or resumed weights), then
+    /// after each epoch.
+    Filters(Filters),
+    /// A few training images as the network receives them, once the input tricks are set up.
+    Inputs(InputView),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,6 +236,10 @@ pub struct Outcome {
     /// and histories written before they were kept).
     #[serde(default, skip_serializing_if = "Predictions::is_empty")]
     pub predictions: Predictions,
+    /// The last filters and the inputs as the network received them (none in result files
+    /// and histories written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pictures: Option<Pictures>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod model;
 pub mod objective;
 pub mod optim;
+pub mod pictures;
 pub mod runner;
 pub mod seeding;
 pub mod speed;

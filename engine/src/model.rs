@@ -186,6 +186,15 @@ pub fn activate<B: ModelOps, const D: usize>(a: Activation, x: Tensor<B, D>) -> 
 }
 
 impl<B: Backend> Cnn<B> {
+    /// The first convolution's kernels, read back to the host (864 numbers).
+    pub fn first_filters(&self, epoch: usize) -> crate::pictures::Filters {
+        let weights = self.conv1.weight.val().into_data();
+        crate::pictures::Filters {
+            epoch,
+            weights: weights.to_vec::<f32>().unwrap_or_default(),
+        }
+    }
+
     /// The weights an L1 penalty applies to (conv kernels and dense matrices, not biases), each
     /// summed: `sum |w|` over the network, shape [1].
     pub fn l1_norm(&self) -> Tensor<B, 1> {

@@ -91,6 +91,9 @@ pub enum Mode {
     /// Enter on a cell of the Results screen's confusion matrix: the test images counted in
     /// it, shown as pictures; the arrows move to the next cell.
     Images(Cell),
+    /// `i` on Train or Results: what the run's network learned, as pictures (its first
+    /// filters, its inputs after the input tricks); live while it trains.
+    Learned(RunKey),
 }
 
 /// A cell of a confusion matrix: the images of class `truth` predicted as `predicted`.
@@ -393,7 +396,11 @@ impl App {
             }
             Msg::Data(state) => self.data = state,
             Msg::TestImages(images) => self.test_images = Some(images),
-            Msg::Predictions { id, predictions } => self.take_predictions(id, *predictions),
+            Msg::Predictions {
+                id,
+                predictions,
+                pictures,
+            } => self.take_predictions(id, *predictions, pictures.map(|p| *p)),
             Msg::DataProgress(p) => self.data = DataState::Loading(Some(p)),
             Msg::Notice(n) => self.notice = Some(n),
             Msg::Stored { run, id } => {

@@ -9,6 +9,7 @@ use cifar_engine::config::TrainConfig;
 use cifar_engine::data::DataProgress;
 use cifar_engine::events::{DeviceChoice, Outcome, TrainEvent};
 use cifar_engine::metrics::Predictions;
+use cifar_engine::pictures::Pictures;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -75,6 +76,8 @@ pub enum Action {
     Filter,
     Delete,
     Export,
+    /// Train, Results: what the run shown learned, as pictures.
+    Learned,
     /// Compare, History: write the HTML report of the runs compared or selected.
     Report,
     Resume,
@@ -184,6 +187,7 @@ pub enum Msg {
     Predictions {
         id: i64,
         predictions: Box<Predictions>,
+        pictures: Option<Box<Pictures>>,
     },
     /// The runs of sweep tasks, each read from its task's own history (answers
     /// [`Command::ReadSweepRuns`]); a task whose history cannot be read is left out.

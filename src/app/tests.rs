@@ -1380,6 +1380,7 @@ fn enter_on_results_walks_the_confusion_matrix_and_opens_a_cells_images() {
     app.update(Msg::Predictions {
         id: row.id,
         predictions: Box::new(wanted.clone()),
+        pictures: None,
     });
     assert_eq!(
         app.results().unwrap().outcome().unwrap().predictions,
@@ -1388,6 +1389,7 @@ fn enter_on_results_walks_the_confusion_matrix_and_opens_a_cells_images() {
     app.update(Msg::Predictions {
         id: row.id,
         predictions: Box::default(),
+        pictures: None,
     });
     assert!(app.notice.as_deref().unwrap().contains("recorded before"));
 }
@@ -1434,4 +1436,40 @@ fn shift_w_writes_the_report_of_the_runs_selected_or_compared() {
         app.notice.as_deref(),
         Some("writing the report of 3 run(s)…")
     );
+}
+
+#[test]
+fn i_looks_inside_the_run_shown_and_a_stored_run_reads_its_pictures_once() {
+    let mut app = app();
+    assert_eq!(act(&mut app, Action::Learned), []);
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("no run to look inside")
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    // A run of the history on Results: its pictures are read when first wanted.
+    app.update(Msg::History(Ok(crate::store::fixtures::stored(1))));
+    let row = app.history.rows()[0].clone();
+    act(&mut app, Action::Goto(Screen::History));
+    act(&mut app, Action::Edit);
+    act(&mut app, Action::Commit);
+    assert_eq!(app.screen, Screen::Results);
+    assert_eq!(
+        act(&mut app, Action::Learned),
+        [Command::ReadPredictions(row.id)]
+    );
+    let key = app.results().unwrap().key;
+    assert_eq!(app.mode, Mode::Learned(key));
+    app.update(Msg::Predictions {
+        id: row.id,
+        predictions: Box::new(outcome(0.6, 3).predictions),
+        pictures: Some(Box::new(crate::run::fixtures::pictures())),
+    });
+    let kept = app.results().unwrap().outcome().unwrap().pictures.clone();
+    assert_eq!(kept, Some(crate::run::fixtures::pictures()));
+    act(&mut app, Action::Abort);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(act(&mut app, Action::Learned), [], "read once");
 }

@@ -158,7 +158,8 @@ fn train_one(
             }
         }
         TrainEvent::Warning(w) => note!("\n{label}: warning: {w}"),
-        TrainEvent::Validation(_) => {}
+        // The pictures are the interface's; the result file keeps the last ones.
+        TrainEvent::Validation(_) | TrainEvent::Filters(_) | TrainEvent::Inputs(_) => {}
         TrainEvent::FittingZca { step: 0 } => {
             note!("{label}: fitting ZCA whitening (minutes on a CPU; Ctrl-C stops it)")
         }

@@ -589,7 +589,9 @@ fn train_task(
         | TrainEvent::Evaluating { .. }
         | TrainEvent::Validation(_)
         | TrainEvent::Preparing { .. }
-        | TrainEvent::FittingZca { .. } => {}
+        | TrainEvent::FittingZca { .. }
+        | TrainEvent::Filters(_)
+        | TrainEvent::Inputs(_) => {}
     };
     let task = lifecycle::Task {
         storage: &storage,

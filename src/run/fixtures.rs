@@ -2,6 +2,7 @@
 
 use cifar_engine::events::{DeviceKind, EpochStats, Outcome};
 use cifar_engine::metrics::{Confusion, Predictions};
+use cifar_engine::pictures::{Filters, InputView, Pictures};
 
 /// A finished outcome whose accuracy is `acc`, for tests of views and state.
 pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
@@ -14,6 +15,7 @@ pub(crate) fn outcome(acc: f64, epochs: usize) -> Outcome {
     Outcome {
         device: DeviceKind::Cpu,
         predictions: predictions(&c),
+        pictures: None,
         epochs: (0..epochs)
             .map(|e| EpochStats {
                 epoch: e + 1,
@@ -55,5 +57,33 @@ pub(crate) fn train_points(values: &[f64]) -> Vec<crate::run::TrainPoint> {
         .iter()
         .enumerate()
         .map(|(i, &loss)| crate::run::TrainPoint::new(20 * (i + 1), loss))
+        .collect()
+}
+
+/// Pictures of a run: filters whose weights rise with their index (filter 0 all negative,
+/// the last all positive), and one image a class that brightens row by row from its class
+/// times 20, seen as a darker copy.
+pub(crate) fn pictures() -> Pictures {
+    let n = 32 * Filters::SIZE;
+    let plane = 3 * 32 * 32;
+    Pictures {
+        filters: Filters {
+            epoch: 2,
+            weights: (0..n).map(|i| i as f32 / n as f32 - 0.49).collect(),
+        },
+        inputs: InputView {
+            classes: (0..10).collect(),
+            raw: (0..10u8).flat_map(|c| row_ramp(c * 20, plane)).collect(),
+            seen: (0..10u8).flat_map(|c| row_ramp(c * 10, plane)).collect(),
+            low: -1.9,
+            high: 2.1,
+        },
+    }
+}
+
+/// Colour planes of 32x32 whose pixels brighten by 3 a row from `start`.
+fn row_ramp(start: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|j| start.saturating_add(((j / 32) % 32) as u8 * 3))
         .collect()
 }

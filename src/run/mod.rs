@@ -12,6 +12,7 @@ use serde::Serialize;
 use cifar_engine::config::TrainConfig;
 use cifar_engine::events::DeviceKind;
 use cifar_engine::events::{EpochStats, Outcome, Progress, TrainEvent, Validation};
+use cifar_engine::pictures::{Filters, InputView};
 use cifar_engine::tricks::{self, TrickSet};
 
 pub use points::{MAX_TRAIN_POINTS, TrainPoint};
@@ -142,6 +143,10 @@ pub struct Run {
     pub replaying: Option<Replaying>,
     /// The process that trains it, as the history names it, while it is queued or training.
     pub trainer: Option<Trainer>,
+    /// The first convolution's filters as of the last epoch this session saw.
+    pub filters: Option<Filters>,
+    /// Training images as the network receives them, while this session trains it.
+    pub inputs: Option<InputView>,
     /// Seconds between two reports within an epoch, smoothed: how often they come.
     pub(crate) report_gap: Option<f64>,
     /// Seconds the process stood still (SIGSTOP, Ctrl-Z) while it trained, left out of the
@@ -171,6 +176,8 @@ impl Run {
             origin: None,
             replaying: None,
             trainer: None,
+            filters: None,
+            inputs: None,
             report_gap: None,
             paused: 0.0,
         }
@@ -236,6 +243,8 @@ impl Run {
                 self.evaluating = false;
                 self.epochs.push(e);
             }
+            TrainEvent::Filters(f) => self.filters = Some(f),
+            TrainEvent::Inputs(v) => self.inputs = Some(v),
             TrainEvent::Warning(_) => {}
         }
     }

@@ -60,7 +60,7 @@ impl Store {
             for e in &o.epochs {
                 super::insert_epoch(&tx, id, e)?;
             }
-            super::row::insert_predictions(&tx, id, &o.predictions)?;
+            super::row::insert_predictions(&tx, id, o)?;
             tx.commit()?;
             Ok(Some(id))
         })

@@ -99,6 +99,7 @@ impl Row {
                             images_per_sec,
                             // Read when asked for (`Store::predictions`): 40 KB a run.
                             predictions: Default::default(),
+                            pictures: None,
                         }))
                     }
                     _ => Status::Failed("finished, but its figures are missing".into()),
@@ -141,6 +142,8 @@ impl Row {
             evaluating: false,
             preparing: None,
             fitting_zca: None,
+            filters: None,
+            inputs: None,
             report_gap: None,
             paused: 0.0,
             val_points: json("val_points")?
@@ -162,16 +165,19 @@ impl Row {
     }
 }
 
-/// Keeps a finished run's predictions, replacing any it had (a run finished again).
-pub(super) fn insert_predictions(
-    conn: &Connection,
-    id: i64,
-    p: &cifar_engine::metrics::Predictions,
-) -> rusqlite::Result<()> {
-    if !p.is_empty() {
+/// Keeps a finished run's predictions and pictures, replacing any it had (a run finished
+/// again).
+pub(super) fn insert_predictions(conn: &Connection, id: i64, o: &Outcome) -> rusqlite::Result<()> {
+    let pictures = o
+        .pictures
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    if !o.predictions.is_empty() || pictures.is_some() {
         conn.execute(
-            "INSERT OR REPLACE INTO predictions (run_id, bytes) VALUES (?1, ?2)",
-            rusqlite::params![id, p.to_bytes()],
+            "INSERT OR REPLACE INTO predictions (run_id, bytes, pictures) VALUES (?1, ?2, ?3)",
+            rusqlite::params![id, o.predictions.to_bytes(), pictures],
         )?;
     }
     Ok(())

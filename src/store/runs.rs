@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use cifar_engine::config::TrainConfig;
 use cifar_engine::events::{EpochStats, Outcome, Validation};
 use cifar_engine::metrics::Predictions;
+use cifar_engine::pictures::Pictures;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::Store;
@@ -350,33 +351,41 @@ impl Store {
                     report
                 ],
             )?;
-            insert_predictions(&tx, id, &o.predictions)?;
+            insert_predictions(&tx, id, o)?;
             tx.commit()?;
             Ok(())
         })
         .inspect(|_| recheck(&self.path))
     }
 
-    /// A finished run's predictions for every test image; empty for a run finished before
-    /// they were kept.
-    pub fn predictions(&self, id: i64) -> Result<Predictions, StoreError> {
-        let bytes: Option<Vec<u8>> = self
+    /// A finished run's predictions for every test image and its pictures; empty and `None`
+    /// for a run finished before they were kept.
+    pub fn predictions(&self, id: i64) -> Result<(Predictions, Option<Pictures>), StoreError> {
+        let row: Option<(Vec<u8>, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT bytes FROM predictions WHERE run_id = ?1",
+                "SELECT bytes, pictures FROM predictions WHERE run_id = ?1",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        bytes
-            .map(|b| {
-                Predictions::from_bytes(&b).ok_or(StoreError::Damaged {
-                    path: self.path.clone(),
-                    reason: format!("run #{id}'s predictions are not four bytes an image"),
-                })
-            })
+        let Some((bytes, pictures)) = row else {
+            return Ok(Default::default());
+        };
+        let damaged = |reason: String| StoreError::Damaged {
+            path: self.path.clone(),
+            reason,
+        };
+        let predictions = Predictions::from_bytes(&bytes).ok_or_else(|| {
+            damaged(format!(
+                "run #{id}'s predictions are not four bytes an image"
+            ))
+        })?;
+        let pictures = pictures
+            .map(|text| serde_json::from_str(&text))
             .transpose()
-            .map(Option::unwrap_or_default)
+            .map_err(|e| damaged(format!("run #{id}'s pictures: {e}")))?;
+        Ok((predictions, pictures))
     }
 
     pub fn delete(&self, ids: &[i64]) -> Result<usize, StoreError> {
@@ -400,7 +409,7 @@ impl Store {
         let mut run = self.with_epochs(run)?;
         // One run read whole comes with its predictions; a list of them does not (40 KB each).
         if let Status::Finished(o) = &mut run.status {
-            o.predictions = self.predictions(id)?;
+            (o.predictions, o.pictures) = self.predictions(id)?;
         }
         Ok(run)
     }

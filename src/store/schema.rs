@@ -87,6 +87,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
 ",
+    // What the network learned, to look at again (`pictures::Pictures`, JSON, about 40 KB):
+    // the first convolution's last filters and a few training images as it received them.
+    "
+    ALTER TABLE predictions ADD COLUMN pictures TEXT;
+",
 ];
 
 /// The schema version this build writes.

@@ -699,12 +699,17 @@ fn a_finished_runs_predictions_are_kept_and_read_with_the_run_alone() {
     let mut s = Store::in_memory();
     let id = s.insert("baseline", &cfg()).unwrap();
     s.start(id, "cpu").unwrap();
-    let o = outcome(0.6, 2);
+    let mut o = outcome(0.6, 2);
+    o.pictures = Some(crate::run::fixtures::pictures());
     assert_eq!(o.predictions.0.len(), 10_000);
     s.finish(id, &o).unwrap();
     let whole = s.get(id).unwrap();
     assert_eq!(whole.outcome().unwrap().predictions, o.predictions);
-    assert_eq!(s.predictions(id).unwrap(), o.predictions);
+    assert_eq!(whole.outcome().unwrap().pictures, o.pictures);
+    assert_eq!(
+        s.predictions(id).unwrap(),
+        (o.predictions.clone(), o.pictures.clone())
+    );
     // A listing leaves them out: the History screen reads every run.
     assert!(
         s.list().unwrap()[0]
@@ -715,7 +720,7 @@ fn a_finished_runs_predictions_are_kept_and_read_with_the_run_alone() {
     );
     // They go with their run.
     s.delete(&[id]).unwrap();
-    assert!(s.predictions(id).unwrap().is_empty());
+    assert_eq!(s.predictions(id).unwrap(), Default::default());
     let n: i64 = s
         .conn
         .query_row("SELECT count(*) FROM predictions", [], |r| r.get(0))

@@ -211,9 +211,10 @@ impl Ledger {
             LedgerTask::ReadPredictions(id) => {
                 let Some(store) = &self.store else { return };
                 match store.predictions(id) {
-                    Ok(p) => self.send(Msg::Predictions {
+                    Ok((p, pictures)) => self.send(Msg::Predictions {
                         id,
                         predictions: Box::new(p),
+                        pictures: pictures.map(Box::new),
                     }),
                     Err(e) => self.send(Msg::Notice(format!(
                         "cannot read run #{id}'s predictions: {e}"

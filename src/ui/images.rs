@@ -110,7 +110,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme)
     };
     let cols = ((inner.width + 1) / (w + 1)).max(1);
     let rows = (inner.height / (h + 1)).max(1);
-    let picker = PICKER.get().cloned().unwrap_or_else(Picker::halfblocks);
     for (k, (i, p)) in hits.iter().take((cols * rows) as usize).enumerate() {
         let (c, r) = (k as u16 % cols, k as u16 / cols);
         let tile = Rect::new(inner.x + c * (w + 1), inner.y + r * (h + 1), w, h);
@@ -120,45 +119,56 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme)
         let caption = Rect::new(tile.x, tile.bottom(), w, 1);
         let text = format!("{:.2} #{i}", p.probability());
         frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), caption);
-        if theme.color {
-            picture(frame, tile, &picker, test, *i);
-        } else {
-            frame.render_widget(Paragraph::new(shades(test, *i, w, h)), tile);
-        }
+        show(frame, tile, &rgb(test, *i), theme);
     }
 }
 
-/// Test image `i` as an RGB picture (the data keeps each colour's plane whole).
+/// Test image `i` as an RGB picture.
 fn rgb(test: &Split, i: usize) -> RgbImage {
-    let plane = (SIDE * SIDE) as usize;
-    let pixels = &test.images[i * 3 * plane..(i + 1) * 3 * plane];
+    planes(&test.images[i * 3 * PLANE..(i + 1) * 3 * PLANE])
+}
+
+const PLANE: usize = (SIDE * SIDE) as usize;
+
+/// A 32x32 picture from its three colour planes (the data keeps each plane whole).
+pub(super) fn planes(pixels: &[u8]) -> RgbImage {
     RgbImage::from_fn(SIDE, SIDE, |x, y| {
         let at = (y * SIDE + x) as usize;
-        image::Rgb([pixels[at], pixels[plane + at], pixels[2 * plane + at]])
+        image::Rgb([pixels[at], pixels[PLANE + at], pixels[2 * PLANE + at]])
     })
 }
 
-fn picture(frame: &mut Frame, tile: Rect, picker: &Picker, test: &Split, i: usize) {
-    let image = DynamicImage::ImageRgb8(rgb(test, i));
+/// A picture in `tile`, by the terminal's protocol, half-blocks, or without colour shades.
+pub(super) fn show(frame: &mut Frame, tile: Rect, picture: &RgbImage, theme: &Theme) {
+    if !theme.color {
+        frame.render_widget(
+            Paragraph::new(shades(picture, tile.width, tile.height)),
+            tile,
+        );
+        return;
+    }
+    let picker = PICKER.get().cloned().unwrap_or_else(Picker::halfblocks);
+    let image = DynamicImage::ImageRgb8(picture.clone());
     let size = Size::new(tile.width, tile.height);
     match picker.new_protocol(image, size, Resize::Scale(None)) {
         Ok(protocol) => frame.render_widget(Image::new(&protocol), tile),
-        Err(e) => tracing::warn!("test image {i} not drawn: {e}"),
+        Err(e) => tracing::warn!("a picture was not drawn: {e}"),
     }
 }
 
-/// Test image `i` in `w`x`h` characters of grey, each the mean brightness of the pixels it
-/// covers.
-fn shades(test: &Split, i: usize, w: u16, h: u16) -> Vec<Line<'static>> {
-    let picture = rgb(test, i);
-    let (sx, sy) = (SIDE / u32::from(w), SIDE / u32::from(h));
+/// A picture in `w`x`h` characters of grey, each the mean brightness of the pixels it covers.
+fn shades(picture: &RgbImage, w: u16, h: u16) -> Vec<Line<'static>> {
+    let (sx, sy) = (
+        (picture.width() / u32::from(w).max(1)).max(1),
+        (picture.height() / u32::from(h).max(1)).max(1),
+    );
     (0..u32::from(h))
         .map(|cy| {
             let row: String = (0..u32::from(w))
                 .map(|cx| {
                     let mut sum = 0u32;
-                    for y in cy * sy..(cy + 1) * sy {
-                        for x in cx * sx..(cx + 1) * sx {
+                    for y in cy * sy..((cy + 1) * sy).min(picture.height()) {
+                        for x in cx * sx..((cx + 1) * sx).min(picture.width()) {
                             let [r, g, b] = picture.get_pixel(x, y).0;
                             // Rec. 601 luma, in thousandths.
                             sum += 299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b);

@@ -7,6 +7,7 @@ mod detail;
 mod help;
 mod history;
 pub mod images;
+mod learned;
 mod live;
 mod lr;
 mod sweep;
@@ -114,6 +115,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) -> Hits {
     }
     if let Mode::Images(cell) = app.mode {
         images::draw(frame, body, app, cell, theme);
+        hits = Hits::default();
+    }
+    if let Mode::Learned(key) = app.mode {
+        learned::draw(frame, body, app, key, theme);
         hits = Hits::default();
     }
     hits

@@ -1386,3 +1386,63 @@ fn a_cell_says_why_it_has_no_images() {
     let s = screen(&app, 80, 24);
     assert!(s.contains("made on other test images"), "{s}");
 }
+
+/// Issue 20, part 2: `i` shows the first filters as they learn and the inputs as the network
+/// gets them, live; the same for a finished run.
+#[test]
+fn i_shows_the_first_filters_and_the_inputs_as_the_network_gets_them() {
+    let mut app = app();
+    let run = train_run(&mut app, 0.7, false);
+    act(&mut app, Action::Learned);
+    assert!(
+        screen(&app, 80, 24).contains("The filters show once the network is built"),
+        "nothing to show before the engine sends it"
+    );
+    let pictures = crate::run::fixtures::pictures();
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Inputs(pictures.inputs.clone()),
+    });
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Filters(pictures.filters.clone()),
+    });
+    let s = screen(&app, 80, 24);
+    insta::assert_snapshot!("learned_80x24", s);
+    assert!(s.contains("32 first-layer filters, epoch 2/10"), "{s}");
+    assert!(s.contains("from -1.90 (black) to 2.10 (white)"), "{s}");
+    // Pictures: filter 0's weights are all below zero, drawn near black; the last's all
+    // above, near white. Each filter is a 3x2 tile of half-blocks.
+    let colour = render(&app, 80, 24, COLOR);
+    let buf = colour.backend().buffer();
+    let halves = buf
+        .content()
+        .iter()
+        .filter(|c| matches!(c.symbol(), "▀" | "▄"))
+        .count();
+    assert!(halves > 32 * 3 + 4 * 16 * 8, "{halves} half-blocks");
+    let rgb = |x, y| match buf[(x, y)].fg {
+        ratatui::style::Color::Rgb(r, g, b) => [r, g, b],
+        other => panic!("{other:?} at {x},{y}"),
+    };
+    assert!(rgb(1, 3).iter().all(|&v| v < 40), "{:?}", rgb(1, 3));
+    assert!(
+        rgb(1 + 15 * 4, 6).iter().all(|&v| v > 215),
+        "{:?}",
+        rgb(61, 6)
+    );
+    // The next epoch's filters replace them as they come.
+    let mut later = pictures.filters.clone();
+    later.epoch = 3;
+    app.update(Msg::Train {
+        run,
+        event: TrainEvent::Filters(later),
+    });
+    assert!(screen(&app, 80, 24).contains("epoch 3/10"));
+    let plain = screen_in(&app, 80, 24, Theme::MONO);
+    insta::assert_snapshot!("learned_80x24_no_color", plain);
+    assert!(!plain.contains('▀'), "{plain}");
+    // Any key closes it.
+    act(&mut app, Action::Down);
+    assert_eq!(app.mode, Mode::Normal);
+}

@@ -38,6 +38,7 @@ use crate::metrics::{Confusion, Predictions};
 use crate::model::{Cnn, CnnSpec};
 use crate::objective::Objective;
 use crate::optim::Optim;
+use crate::pictures::{InputView, Pictures};
 use crate::seeding::StepKey;
 use crate::zca::{self, Zca};
 use evaluate::evaluate_head;
@@ -149,6 +150,10 @@ pub fn train<B: TrainBackend>(
         test_images: data.test.len(),
         steps_per_epoch,
     });
+    let inputs = look_at_inputs(job.data, &data);
+    emit(TrainEvent::Inputs(inputs.clone()));
+    let mut filters = model.first_filters(epochs.len());
+    emit(TrainEvent::Filters(filters.clone()));
     if job.warm_up && epochs.len() < cfg.epochs {
         let splits = (&data.train, &data.test, data.input);
         warm_up::warm_up(&model, cfg, epochs.len(), splits, &mut emit);
@@ -179,6 +184,8 @@ pub fn train<B: TrainBackend>(
             ..stats
         };
         emit(TrainEvent::Epoch(stats));
+        filters = next.first_filters(epoch + 1);
+        emit(TrainEvent::Filters(filters.clone()));
         epochs.push(stats);
         model = next;
         last_eval = Some(eval);
@@ -207,7 +214,24 @@ pub fn train<B: TrainBackend>(
         images_per_sec: (n * epochs.len()) as f64 / trained,
         epochs,
         predictions: Predictions::new(test_labels, &eval.predictions, &eval.confidence),
+        pictures: Some(Pictures { filters, inputs }),
     })
+}
+
+/// One training image of each class as stored and as the network receives it.
+fn look_at_inputs<B: TrainBackend>(data: &Cifar10, prepared: &Prepared<B>) -> InputView {
+    let n = prepared.train.len();
+    let index: Vec<usize> = InputView::pick(&data.train)
+        .into_iter()
+        .filter(|&i| i < n)
+        .collect();
+    if index.is_empty() {
+        return InputView::default();
+    }
+    let rows: Vec<i64> = index.iter().map(|&i| i as i64).collect();
+    let (x, _) = prepared.train.batch(&rows, prepared.input);
+    let seen = x.into_data().to_vec::<f32>().unwrap_or_default();
+    InputView::new(&data.train, &index, &seen)
 }
 
 /// A run's splits on the device and the map from their pixels to network input.

@@ -132,6 +132,10 @@ fn resumes_exactly(cfg: &TrainConfig) {
     assert_eq!(resumed.confusion, whole.confusion);
     assert_eq!(resumed.predictions, whole.predictions);
     assert_eq!(
+        resumed.pictures, whole.pictures,
+        "the same filters, the same inputs"
+    );
+    assert_eq!(
         checkpoint::complete(tmp.path()),
         [1, 2, 3],
         "the engine removes no checkpoint: its caller prunes after recording the epoch"
@@ -158,6 +162,52 @@ fn every_test_image_keeps_its_prediction() {
         .map(|p| p.probability())
         .fold(1.0, f64::min);
     assert!((0.1 - 1e-4..=1.0).contains(&least), "{least}");
+}
+
+/// The first convolution's filters come at the start and after each epoch, the inputs once,
+/// as the network receives them; the outcome keeps the last filters and the inputs.
+#[test]
+fn the_first_filters_come_each_epoch_and_the_inputs_once() {
+    let cfg = config(&[Trick::NormInputs]);
+    let (data, cancel) = (tiny(), AtomicBool::new(false));
+    let job = plain_job(&data, &cfg, &cancel);
+    let (mut filters, mut inputs) = (Vec::new(), Vec::new());
+    let o = train::<CpuAd>(&Default::default(), DeviceKind::Cpu, job, |e| match e {
+        TrainEvent::Filters(f) => filters.push(f),
+        TrainEvent::Inputs(v) => inputs.push(v),
+        _ => {}
+    })
+    .unwrap();
+    let epochs: Vec<usize> = filters.iter().map(|f| f.epoch).collect();
+    assert_eq!(epochs, [0, 1, 2, 3]);
+    assert!(filters.iter().all(|f| f.count() == 32));
+    let initial = initial_model::<Cpu>(&cfg, &Default::default()).first_filters(0);
+    assert_eq!(filters[0], initial, "the initial weights first");
+    assert_ne!(
+        filters[0].weights, filters[3].weights,
+        "training moves them"
+    );
+
+    assert_eq!(inputs.len(), 1);
+    let v = &inputs[0];
+    assert_eq!(v.classes, (0..10).collect::<Vec<u8>>(), "one image a class");
+    // What is shown is the normalized input: the training set's per-channel standard score,
+    // to within one step of the 256 shown, where it lies inside the range shown.
+    let stats = data.train.channel_stats();
+    let step = (v.high - v.low) / 255.0;
+    let mut inside = 0;
+    for (j, (&raw, &seen)) in v.raw.iter().zip(&v.seen).enumerate() {
+        let c = (j / 1024) % 3;
+        let z = (f32::from(raw) / 255.0 - stats.mean[c]) / stats.std[c];
+        if (v.low..=v.high).contains(&z) {
+            let shown = v.low + f32::from(seen) * step;
+            assert!((shown - z).abs() <= step, "pixel {j}: {shown} for {z}");
+            inside += 1;
+        }
+    }
+    assert!(inside > v.raw.len() * 9 / 10, "{inside} of {}", v.raw.len());
+    let kept = o.pictures.unwrap();
+    assert_eq!((&kept.filters, &kept.inputs), (&filters[3], v));
 }
 
 /// The app shows "scoring the test set" instead of a frozen gauge: each epoch says when

@@ -30,6 +30,7 @@ impl App {
             }
             (Mode::Detail(_), Action::Abort) => self.mode = Mode::Normal,
             (Mode::Detail(_), _) => {}
+            (Mode::Learned(_), _) => self.mode = Mode::Normal,
             (Mode::Images(cell), action) => {
                 let cell = *cell;
                 self.act_images(cell, action);
@@ -186,6 +187,7 @@ impl App {
             Action::Zoom | Action::LossWindow | Action::ResetSettings | Action::Preset(_) => {
                 self.act_settings(action)
             }
+            Action::Learned => self.look_inside(out),
             Action::Click(Target::Tab(s)) => self.screen = s,
             // A click puts the cursor on the row; on a trick's checkbox it also ticks it.
             Action::Click(Target::Item(i)) if i < ITEM_COUNT => {

@@ -54,12 +54,38 @@ impl App {
         }
     }
 
+    /// `i`: what the network of the run shown (Results') or training (Train's) learned, as
+    /// pictures; a run of the history reads them once, when first wanted.
+    pub(super) fn look_inside(&mut self, out: &mut Vec<Command>) {
+        let run = match self.screen {
+            crate::app::Screen::Results => self.results(),
+            _ => self.live_run(),
+        };
+        let Some(run) = run else {
+            self.notice = Some("no run to look inside yet: s starts one".into());
+            return;
+        };
+        let unread = run
+            .outcome()
+            .is_some_and(|o| o.predictions.is_empty() && o.pictures.is_none());
+        if unread && run.id > 0 && run.filters.is_none() && run.replaying.is_none() {
+            out.push(Command::ReadPredictions(run.id));
+        }
+        self.mode = Mode::Learned(run.key);
+    }
+
     /// A run's predictions, read from the history, go to every copy of it here.
     pub(in crate::app) fn take_predictions(
         &mut self,
         id: i64,
         predictions: cifar_engine::metrics::Predictions,
+        pictures: Option<cifar_engine::pictures::Pictures>,
     ) {
+        for r in self.runs.iter_mut().filter(|r| r.id == id) {
+            if let crate::run::Status::Finished(o) = &mut r.status {
+                o.pictures.clone_from(&pictures);
+            }
+        }
         if predictions.is_empty() {
             self.notice = Some(format!(
                 "run #{id} was recorded before cifar-tui kept each test image's prediction: \
