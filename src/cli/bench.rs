@@ -87,6 +87,38 @@ fn run_reference(
     serde_json::from_str(last).context("the PyTorch reference printed no JSON")
 }
 
+/// The processor the figures come from: its model as the OS names it and the vector
+/// instructions the engine's kernels can use, so that figures of two machines are never mixed.
+fn cpu() -> Value {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    #[allow(unused_mut)]
+    let mut features: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    for (name, has) in [
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+    ] {
+        if has {
+            features.push(name);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        features.push("neon");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    json!({ "model": model, "features": features, "cores": cores })
+}
+
 pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     let data = crate::cli::headless::load_data(ctx)?;
     let (device, notice) = backend::select(ctx.device)?;
@@ -140,6 +172,7 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         .collect();
     let report = json!({
         "device": device.to_string(),
+        "cpu": cpu(),
         "burn_kernels": burn_kernels,
         "threads": threads,
         "reps": args.reps,
@@ -159,6 +192,20 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
     println!(
         "\ncifar-tui bench: seed CNN, batch 64, {device} ({threads} threads), medians of {} reps",
         args.reps
+    );
+    let features: Vec<&str> = report["cpu"]["features"]
+        .as_array()
+        .map(|f| f.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    println!(
+        "CPU: {} ({} cores; {})",
+        report["cpu"]["model"].as_str().unwrap_or("?"),
+        report["cpu"]["cores"],
+        if features.is_empty() {
+            "no vector extension detected".to_string()
+        } else {
+            features.join(", ")
+        }
     );
     if !burn_kernels.is_empty() {
         println!("burn's own kernels for: {}", burn_kernels.join(", "));

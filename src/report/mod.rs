@@ -116,7 +116,7 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
                 .join(" | ")
         ),
     };
-    let run_of = |id: i64| runs.iter().find(|r| r.id == id || Trial::id_of(r) == id);
+    let run_of = |id: i64| runs.iter().find(|r| Trial::id_of(r) == id);
     let schedules = schedules(&vs, &run_of);
     let mut files = Vec::new();
     let mut figure = |name: &str, f: Figure| -> Result<String> {
@@ -129,7 +129,10 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
     let validation = figure("validation", Figure::Validation(&vs))?;
     let lr = figure("learning-rate", Figure::LearningRate(&schedules))?;
     let mut each = String::new();
-    for r in runs {
+    // Variant by variant as the tables list them, each seed in turn.
+    let mut listed: Vec<&Run> = runs.iter().collect();
+    listed.sort_by_key(|r| (variants::study_order(&r.name), r.name.clone(), r.config.seed));
+    for r in listed {
         let Some(o) = r.outcome() else { continue };
         let heatmap = figure(
             &format!("confusion-run-{}", r.id),
