@@ -131,7 +131,13 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
     let mut each = String::new();
     // Variant by variant as the tables list them, each seed in turn.
     let mut listed: Vec<&Run> = runs.iter().collect();
-    listed.sort_by_key(|r| (variants::study_order(&r.name), r.name.clone(), r.config.seed));
+    listed.sort_by_key(|r| {
+        (
+            variants::study_order(&r.name),
+            r.name.clone(),
+            r.config.seed,
+        )
+    });
     for r in listed {
         let Some(o) = r.outcome() else { continue };
         let heatmap = figure(

@@ -42,9 +42,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, key: RunKey, theme: &Theme
     let (Some(filters), Some(inputs)) = (filters, inputs) else {
         return say(frame, missing(run));
     };
-    let rows = filter_rows(inner, filters.count());
+    let scale = filter_scale(inner, filters.count());
+    let rows = filter_rows(inner, scale, filters.count());
     let top = Rect::new(inner.x, inner.y, inner.width, rows.min(inner.height));
-    draw_filters(frame, top, run, filters, theme);
+    draw_filters(frame, top, scale, run, filters, theme);
     let rest = Rect::new(
         inner.x,
         top.bottom() + 1,
@@ -56,13 +57,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, key: RunKey, theme: &Theme
 
 /// Why there is nothing to show yet, or ever.
 fn missing(run: &Run) -> String {
+    if let Some(r) = &run.replaying {
+        return format!(
+            "A replay plays the figures back, not the pictures: run #{}'s are on its Results \
+             (History, Enter, Enter, then i).",
+            r.of
+        );
+    }
     if run.outcome().is_some_and(|o| o.predictions.is_empty()) && run.id > 0 {
         format!(
             "Reading run #{}'s pictures from the history… (a run recorded before they were \
              kept has none)",
             run.id
         )
-    } else if run.outcome().is_some() || run.replaying.is_some() {
+    } else if run.outcome().is_some() {
         "This run was recorded before cifar-tui kept its filters and inputs: nothing to show."
             .into()
     } else if run.status.is_active() {
@@ -87,9 +95,8 @@ fn filter_scale(area: Rect, count: usize) -> u32 {
 }
 
 /// Lines the filters take: a caption, then their rows.
-fn filter_rows(area: Rect, count: usize) -> u16 {
-    let s = filter_scale(area, count);
-    let (w, h) = tile(s);
+fn filter_rows(area: Rect, scale: u32, count: usize) -> u16 {
+    let (w, h) = tile(scale);
     let rows = count.div_ceil(per_row(area, w, count)) as u16;
     1 + rows * (h + 1)
 }
@@ -110,7 +117,7 @@ fn tile(s: u32) -> (u16, u16) {
     (side, side.div_ceil(2))
 }
 
-fn draw_filters(frame: &mut Frame, area: Rect, run: &Run, f: &Filters, theme: &Theme) {
+fn draw_filters(frame: &mut Frame, area: Rect, scale: u32, run: &Run, f: &Filters, theme: &Theme) {
     let when = match f.epoch {
         0 => "as initialized".to_string(),
         e => format!("epoch {e}/{}", run.config.epochs),
@@ -126,8 +133,7 @@ fn draw_filters(frame: &mut Frame, area: Rect, run: &Run, f: &Filters, theme: &T
         ),
     ]);
     frame.render_widget(Paragraph::new(caption), Rect { height: 1, ..area });
-    let s = filter_scale(area, f.count());
-    let (w, h) = tile(s);
+    let (w, h) = tile(scale);
     let per_row = per_row(area, w, f.count()) as u16;
     for k in 0..f.count() {
         let (c, r) = (k as u16 % per_row, k as u16 / per_row);
