@@ -128,7 +128,10 @@ fn draw_filters(frame: &mut Frame, area: Rect, scale: u32, run: &Run, f: &Filter
             theme.title(),
         ),
         Span::styled(
-            format!("{when} · colour = RGB weight, grey = 0"),
+            match theme.color {
+                true => format!("{when} · colour = RGB weight, grey = 0"),
+                false => format!("{when} · ink = weight, middle shade = 0"),
+            },
             theme.dim(),
         ),
     ]);
