@@ -27,7 +27,9 @@ pub fn detect() -> Picker {
     if term == "linux" || term == "dumb" || term.starts_with("vt") {
         return Picker::halfblocks();
     }
-    let answers = ask("\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[c");
+    // Kitty's graphics query, the cell size in pixels, the terminal's name and version
+    // (XTVERSION), then the device attributes, which every terminal answers last.
+    let answers = ask("\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[>q\x1b[c");
     let iterm = std::env::var("TERM_PROGRAM").is_ok_and(|p| p == "iTerm.app" || p == "WezTerm");
     let kind = protocol(&answers, iterm);
     match (kind, font_size(&answers)) {
@@ -92,7 +94,7 @@ fn protocol(answers: &str, iterm: bool) -> ProtocolType {
         .rfind("\x1b[?")
         .and_then(|at| answers[at + 3..].split('c').next())
         .is_some_and(|attrs| attrs.split(';').any(|a| a == "4"));
-    if answers.contains("_Gi=31;OK") {
+    if answers.contains("_Gi=31;OK") && placeholders(answers) {
         ProtocolType::Kitty
     } else if sixel {
         ProtocolType::Sixel
@@ -104,6 +106,19 @@ fn protocol(answers: &str, iterm: bool) -> ProtocolType {
 }
 
 /// A character cell in pixels, from the answer to `CSI 16 t` (`CSI 6 ; height ; width t`).
+/// Whether a terminal that speaks kitty's graphics also draws its Unicode placeholders, which
+/// ratatui-image places images with: kitty only from 0.28 (0.26, Debian 12's, answers the
+/// query, then shows the placeholders as boxes). Other terminals are taken at their word.
+fn placeholders(answers: &str) -> bool {
+    let Some(at) = answers.find(">|kitty(") else {
+        return true;
+    };
+    let version = answers[at + 8..].split(')').next().unwrap_or("");
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (0, 28)
+}
+
 fn font_size(answers: &str) -> Option<(u16, u16)> {
     let at = answers.find("\x1b[6;")?;
     let rest = &answers[at + 4..];
@@ -132,6 +147,17 @@ mod tests {
         assert_eq!(protocol("", true), ProtocolType::Iterm2);
         assert_eq!(font_size(plain), None);
         assert!(answered(plain.as_bytes()));
+        // Recorded from kitty 0.26.5 and XTerm 379 (`-ti vt340`) under Xvfb: the old kitty
+        // answers the graphics query but cannot place images as ratatui-image does; xterm
+        // has sixel.
+        let old_kitty = "\x1b_Gi=31;OK\x1b\\\x1b[6;18;9t\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c";
+        assert_eq!(protocol(old_kitty, false), ProtocolType::Halfblocks);
+        assert_eq!(font_size(old_kitty), Some((9, 18)));
+        let new_kitty = old_kitty.replace("0.26.5", "0.35.2");
+        assert_eq!(protocol(&new_kitty, false), ProtocolType::Kitty);
+        let xterm = "\x1b[6;13;6t\x1bP>|XTerm(379)\x1b\\\x1b[?63;1;2;4;6;9;15;16;22;28c";
+        assert_eq!(protocol(xterm, false), ProtocolType::Sixel);
+        assert_eq!(font_size(xterm), Some((6, 13)));
         assert!(!answered(b"\x1b[6;16;8t"));
     }
 }
