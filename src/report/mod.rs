@@ -232,7 +232,7 @@ margin:0;background:#fafafa}main{max-width:980px;margin:0 auto;padding:1.5em}\
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}\
 th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f0f0f0}\
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}th{background:#f0f0f0}\
 figure{margin:1em 0}svg.chart{max-width:100%;height:auto;background:#fff}\
 .yes{color:#1a7f37}.no{color:#cf222e}.muted{color:#666}\
 section.run{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;\
