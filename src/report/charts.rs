@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -258,14 +259,7 @@ fn validation<DB: DrawingBackend>(
             .label(format!("{} (n={})", v.label(), v.n()))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(font(12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn learning_rate<DB: DrawingBackend>(
@@ -309,14 +303,21 @@ fn learning_rate<DB: DrawingBackend>(
             .label(label.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
     }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// The series' labels in a box at `at`, over the lines.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    at: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .label_font(font(12))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+        .draw()
 }
 
 fn confusion<DB: DrawingBackend>(

@@ -39,8 +39,32 @@ const SIDE: u32 = 32;
 /// colour): more ink, more light.
 const SHADES: &[char] = &[' ', '.', ':', '-', '=', '+', '*', '#', '%', '@'];
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme) {
+/// A bordered panel drawn over what was there, titled above and below; the room inside it.
+pub(super) fn framed(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    bottom: &str,
+    theme: &Theme,
+) -> Rect {
     frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.title()))
+        .title_bottom(Span::styled(bottom.to_string(), theme.dim()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
+}
+
+/// Why a panel has no pictures, in its room.
+pub(super) fn say(frame: &mut Frame, inner: Rect, text: String) {
+    frame.render_widget(
+        Paragraph::new(Line::raw(text)).wrap(Wrap { trim: true }),
+        inner,
+    );
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme) {
     let (truth, predicted) = (CLASSES[cell.truth], CLASSES[cell.predicted]);
     let outcome = app.results().and_then(|r| r.outcome().map(|o| (r, o)));
     let hits = outcome.map(|(_, o)| o.predictions.cell(cell.truth, cell.predicted));
@@ -51,17 +75,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme)
     };
     let count = outcome.map_or(0, |(_, o)| o.confusion.counts[cell.truth][cell.predicted]);
     let title = format!(" {truth} predicted {predicted}: {count} image(s), {order} ");
-    let block = Block::bordered()
-        .title(Span::styled(title, theme.title()))
-        .title_bottom(Span::styled(" ←↑↓→ next cell · Esc back ", theme.dim()));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let say = |frame: &mut Frame, text: String| {
-        frame.render_widget(
-            Paragraph::new(Line::raw(text)).wrap(Wrap { trim: true }),
-            inner,
-        );
-    };
+    let inner = framed(frame, area, title, " ←↑↓→ next cell · Esc back ", theme);
+    let say = |frame: &mut Frame, text: String| say(frame, inner, text);
     let (Some((run, o)), Some(hits)) = (outcome, hits) else {
         return say(frame, "No finished run is shown.".into());
     };

@@ -6,9 +6,9 @@ use image::RgbImage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
-use super::images::{planes, show};
+use super::images::{framed, planes, say, show};
 use super::theme::Theme;
 use crate::app::App;
 use crate::run::{Run, RunKey};
@@ -16,23 +16,13 @@ use cifar_engine::data::CLASSES;
 use cifar_engine::pictures::{Filters, InputView};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, key: RunKey, theme: &Theme) {
-    frame.render_widget(Clear, area);
     let run = app.runs.iter().find(|r| r.key == key);
     let title = match run {
         Some(r) => format!(" What run {} {} learned ", r.number(), r.name),
         None => " What the network learned ".into(),
     };
-    let block = Block::bordered()
-        .title(Span::styled(title, theme.title()))
-        .title_bottom(Span::styled(" any key closes ", theme.dim()));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let say = |frame: &mut Frame, text: String| {
-        frame.render_widget(
-            Paragraph::new(Line::raw(text)).wrap(Wrap { trim: true }),
-            inner,
-        );
-    };
+    let inner = framed(frame, area, title, " any key closes ", theme);
+    let say = |frame: &mut Frame, text: String| say(frame, inner, text);
     let Some(run) = run else {
         return say(frame, "That run is gone.".into());
     };
