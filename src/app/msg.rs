@@ -240,7 +240,7 @@ pub enum Command {
     Delete(Vec<i64>),
     Export(Vec<i64>),
     /// Write the HTML report of these finished runs of the history, their differences
-    /// measured against the variant named.
+    /// measured against the variant named or keyed ([`crate::run::variants::variant_key`]).
     Report {
         ids: Vec<i64>,
         reference: Option<String>,

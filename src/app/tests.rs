@@ -1423,13 +1423,17 @@ fn shift_w_writes_the_report_of_the_runs_selected_or_compared() {
     ids.sort_unstable();
     assert_eq!((ids, reference), (vec![1, 2, 3], None));
 
-    // Compare's: the runs compared, against the reference chosen there.
+    // Compare's: the runs compared, against the reference chosen there (by its variant's
+    // key: two variants can share a name).
     act(&mut app, Action::Goto(Screen::Compare));
+    let (variants, reference) = app.compared_variants();
+    let key = variants[reference.unwrap()].key.clone();
+    assert_eq!(variants[reference.unwrap()].name, "baseline");
     assert_eq!(
         act(&mut app, Action::Report),
         [Command::Report {
             ids: vec![1, 2, 3],
-            reference: Some("baseline".into())
+            reference: Some(key)
         }]
     );
     assert_eq!(

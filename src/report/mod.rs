@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use crate::run::Run;
-use crate::run::variants::{self, Answer, Setting, Trial, Variant};
+use crate::run::variants::{self, Answer, Trial, Variant};
 use crate::ui::config_pairs;
 use charts::Figure;
 use cifar_engine::data::CLASSES;
@@ -34,22 +34,28 @@ pub fn select(mut history: Vec<Run>, which: Selection) -> Result<(Vec<Run>, Opti
     let finished = |r: &Run| r.outcome().is_some();
     let runs: Vec<Run> = match which {
         Selection::Runs(ids) => {
-            let mut chosen = Vec::new();
+            let (mut chosen, mut unfinished) = (Vec::new(), Vec::new());
             for &id in ids {
                 let Some(r) = history.iter().find(|r| r.id == id) else {
                     bail!("there is no run #{id} in the history. Fix: `cifar-tui runs` lists them");
                 };
                 if !finished(r) {
-                    bail!(
-                        "run #{id} is {}: only a finished run has figures to report",
-                        r.status.label()
-                    );
-                }
-                if !chosen.iter().any(|c: &Run| c.id == id) {
+                    unfinished.push(format!("#{id} ({})", r.status.label()));
+                } else if !chosen.iter().any(|c: &Run| c.id == id) {
                     chosen.push(r.clone());
                 }
             }
-            return Ok((chosen, None));
+            let note = (!unfinished.is_empty()).then(|| {
+                format!(
+                    "left out, not finished: {} (only a finished run has figures to report)",
+                    unfinished.join(", ")
+                )
+            });
+            if chosen.is_empty() {
+                bail!("{}", note.unwrap_or_else(|| "no run named".into()));
+            }
+            // Named runs are reported whatever their settings; the page says when they differ.
+            return Ok((chosen, note));
         }
         Selection::Study(name) => {
             let study = tricks::study(name)?;
@@ -102,21 +108,26 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
     let trials: Vec<Trial> = runs.iter().filter_map(Trial::from_run).collect();
     let mut vs = variants::group(trials);
     vs.sort_by_key(|v| variants::study_order(&v.name));
+    let run_of = |id: i64| runs.iter().find(|r| Trial::id_of(r) == id);
+    name_apart(&mut vs, &run_of);
     let Some(first) = vs.first() else {
         bail!("no finished runs to report on");
     };
+    // By name from the command line, by variant key from Compare (two variants can share a
+    // name: a preset with another learning rate, or on another device).
     let reference = match reference {
         None => first.name.clone(),
-        Some(name) if vs.iter().any(|v| v.name == name) => name.to_string(),
-        Some(name) => bail!(
-            "no variant is named `{name}` among these runs. Fix: --reference {}",
-            vs.iter()
-                .map(|v| v.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ),
+        Some(r) => match vs.iter().find(|v| v.key == r || v.name == r) {
+            Some(v) => v.name.clone(),
+            None => bail!(
+                "no variant is named `{r}` among these runs. Fix: --reference {}",
+                vs.iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+        },
     };
-    let run_of = |id: i64| runs.iter().find(|r| Trial::id_of(r) == id);
     let schedules = schedules(&vs, &run_of);
     let mut files = Vec::new();
     let mut figure = |name: &str, f: Figure| -> Result<String> {
@@ -147,9 +158,8 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
         each += &run_section(r, o, &heatmap);
     }
 
-    let setting = variants::setting(&runs[0].config);
     let mut page = String::new();
-    page += &head(source, runs, &setting);
+    page += &head(source, runs);
     page += &format!(
         "<h2>Test accuracy (= micro-F1)</h2>\n<figure>{accuracy}</figure>\n{}",
         variants_table(&vs, &reference)
@@ -182,6 +192,40 @@ pub fn write(dir: &Path, report: &Report) -> Result<PathBuf> {
     crate::sys::write_whole(&all)
         .with_context(|| format!("cannot write the report into {}", dir.display()))?;
     Ok(html)
+}
+
+/// Variants that share a name (the same preset with a setting changed, or on another device)
+/// get what sets each apart after the first in their name, so that no two rows, bars or
+/// claims read alike.
+fn name_apart<'a>(vs: &mut [Variant], run_of: &impl Fn(i64) -> Option<&'a Run>) {
+    let config = |v: &Variant| v.runs.first().and_then(|&id| run_of(id)).map(|r| &r.config);
+    for i in 1..vs.len() {
+        let Some(first) = vs[..i].iter().find(|f| f.name == vs[i].name) else {
+            continue;
+        };
+        let mut apart: Vec<String> = match (config(&vs[i]), config(first)) {
+            (Some(mine), Some(theirs)) => config_pairs::diff(mine, theirs)
+                .into_iter()
+                .filter(|d| !d.starts_with("seed "))
+                .map(|d| d.split(" (was").next().unwrap_or(&d).to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if vs[i].device != first.device {
+            apart.push(vs[i].device.map_or("?".into(), |d| d.to_string()));
+        }
+        if apart.is_empty() {
+            apart.push(format!("runs {}", numbers(&vs[i].runs)));
+        }
+        vs[i].name = format!("{} [{}]", vs[i].name, apart.join(", "));
+    }
+}
+
+fn numbers(ids: &[i64]) -> String {
+    ids.iter()
+        .map(|id| format!("#{id}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Each distinct learning-rate schedule, labelled with the variants that share it.
@@ -239,7 +283,18 @@ section.run{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;\
 border-top:1px solid #eee;padding-top:.5em}section.run svg.chart{max-width:520px}\
 @media print{section.run{break-inside:avoid}}";
 
-fn head(source: &Source, runs: &[Run], setting: &Setting) -> String {
+fn head(source: &Source, runs: &[Run]) -> String {
+    let parts = variants::by_setting(runs, |r| &r.config);
+    let setting = match parts.as_slice() {
+        [(one, _)] => variants::setting_label(one),
+        many => format!(
+            "mixed settings, not comparable with each other: {}",
+            many.iter()
+                .map(|(s, r)| format!("{} ({} runs)", variants::setting_label(s), r.len()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
     let devices: Vec<String> = {
         let mut d: Vec<String> = runs.iter().filter_map(Run::device_label).collect();
         d.sort();
@@ -255,7 +310,7 @@ fn head(source: &Source, runs: &[Run], setting: &Setting) -> String {
          <p class=\"muted\">{setting}; trained on {devices}. Runs {ids} of {history}, \
          reported by cifar-tui {version} on {made}.</p>\n",
         n = runs.len(),
-        setting = esc(&variants::setting_label(setting)),
+        setting = esc(&setting),
         devices = esc(&devices.join(", ")),
         ids = esc(&ids.join(", ")),
         history = esc(&source.history.display().to_string()),
@@ -566,10 +621,47 @@ mod tests {
         let e = select(s.list().unwrap(), Selection::Runs(&[queued]))
             .err()
             .unwrap();
-        assert!(e.to_string().contains("is queued"), "{e}");
+        assert!(e.to_string().contains("#4 (queued)"), "{e}");
+        // Among finished ones it is left out and named (History's `A` then `W`).
+        let (runs, note) = select(s.list().unwrap(), Selection::Runs(&[1, queued])).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert!(note.unwrap().contains("not finished: #4 (queued)"));
         let (runs, note) = select(s.list().unwrap(), Selection::All).unwrap();
         assert_eq!(runs.len(), 2);
         let note = note.unwrap();
         assert!(note.contains("1 run(s) of 5 epochs"), "{note}");
+        // Runs named whatever their settings: the page says they are not comparable.
+        let (mixed, _) = select(s.list().unwrap(), Selection::Runs(&[1, 3])).unwrap();
+        let page = build(&mixed, None, &source()).unwrap().html;
+        assert!(page.contains("mixed settings, not comparable"), "{page}");
+    }
+
+    #[test]
+    fn variants_of_one_name_are_told_apart_and_the_reference_found_by_key() {
+        // Baseline twice: as the preset, and with another learning rate.
+        let mut s = Store::in_memory();
+        for (lr, seed) in [(1e-3, 1), (1e-3, 2), (5e-4, 1), (5e-4, 2)] {
+            let mut c = tricks::resolve(&PRESETS[0].trick_set(), &Hyper::default());
+            c.lr = cifar_engine::config::LrPolicy::Constant { lr };
+            c.seed = seed;
+            let id = s.insert("baseline", &c).unwrap();
+            s.start(id, "cpu").unwrap();
+            s.finish(id, &outcome(0.6 + lr * 10.0, 3)).unwrap();
+        }
+        let (runs, _) = select(s.list().unwrap(), Selection::All).unwrap();
+        let trials: Vec<Trial> = runs.iter().filter_map(Trial::from_run).collect();
+        let second = variants::group(trials)[1].key.clone();
+        let r = build(&runs, Some(&second), &source()).unwrap();
+        assert!(r.html.contains("<tr><td>baseline</td>"), "{}", r.html);
+        assert!(
+            r.html
+                .contains("<tr><td>baseline [lr constant lr 5e-4]</td>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html
+                .contains("vs baseline [lr constant lr 5e-4] (paired)")
+        );
     }
 }

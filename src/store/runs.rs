@@ -381,10 +381,13 @@ impl Store {
                 "run #{id}'s predictions are not four bytes an image"
             ))
         })?;
-        let pictures = pictures
-            .map(|text| serde_json::from_str(&text))
-            .transpose()
-            .map_err(|e| damaged(format!("run #{id}'s pictures: {e}")))?;
+        // Pictures are something to look at, not figures: damaged ones are left out (and
+        // logged) rather than making the whole run unreadable.
+        let pictures = pictures.and_then(|text| {
+            serde_json::from_str(&text)
+                .inspect_err(|e| tracing::warn!("run #{id}'s pictures are damaged: {e}"))
+                .ok()
+        });
         Ok((predictions, pictures))
     }
 

@@ -718,6 +718,16 @@ fn a_finished_runs_predictions_are_kept_and_read_with_the_run_alone() {
             .predictions
             .is_empty()
     );
+    // Damaged pictures are left out; the run and its predictions still read.
+    s.conn
+        .execute(
+            "UPDATE predictions SET pictures = '{' WHERE run_id = ?1",
+            [id],
+        )
+        .unwrap();
+    let read = s.get(id).unwrap();
+    assert_eq!(read.outcome().unwrap().pictures, None);
+    assert_eq!(read.outcome().unwrap().predictions, o.predictions);
     // They go with their run.
     s.delete(&[id]).unwrap();
     assert_eq!(s.predictions(id).unwrap(), Default::default());

@@ -345,13 +345,21 @@ impl Ledger {
             made: &made,
         };
         let built = report::build(&runs, reference, &source)?;
-        let dir = self
+        let reports = self
             .storage
             .checkpoints
             .parent()
             .unwrap_or(std::path::Path::new("."))
-            .join("reports")
-            .join(format!("report-{}", now.format("%Y%m%d-%H%M%S")));
+            .join("reports");
+        // A second report within the same second gets a folder of its own.
+        let stamp = now.format("%Y%m%d-%H%M%S").to_string();
+        let dir = (1..)
+            .map(|k| match k {
+                1 => reports.join(format!("report-{stamp}")),
+                k => reports.join(format!("report-{stamp}-{k}")),
+            })
+            .find(|d| !d.exists())
+            .unwrap_or_else(|| reports.join(format!("report-{stamp}")));
         let page = report::write(&dir, &built)?;
         Ok(format!(
             "wrote {} ({} run(s); each chart beside it as SVG and PNG)",

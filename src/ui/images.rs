@@ -173,23 +173,26 @@ pub(super) fn show(frame: &mut Frame, tile: Rect, picture: &RgbImage, theme: &Th
 
 /// A picture in `w`x`h` characters of grey, each the mean brightness of the pixels it covers.
 fn shades(picture: &RgbImage, w: u16, h: u16) -> Vec<Line<'static>> {
-    let (sx, sy) = (
-        (picture.width() / u32::from(w).max(1)).max(1),
-        (picture.height() / u32::from(h).max(1)).max(1),
-    );
-    (0..u32::from(h))
+    let (w, h) = (u32::from(w).max(1), u32::from(h).max(1));
+    // The pixels character `c` of `n` covers along a side of `len` pixels: at least one.
+    let span = |c: u32, n: u32, len: u32| {
+        let start = c * len / n;
+        start..((c + 1) * len).div_ceil(n).max(start + 1).min(len)
+    };
+    (0..h)
         .map(|cy| {
-            let row: String = (0..u32::from(w))
+            let row: String = (0..w)
                 .map(|cx| {
-                    let mut sum = 0u32;
-                    for y in cy * sy..((cy + 1) * sy).min(picture.height()) {
-                        for x in cx * sx..((cx + 1) * sx).min(picture.width()) {
+                    let (mut sum, mut count) = (0u32, 0u32);
+                    for y in span(cy, h, picture.height()) {
+                        for x in span(cx, w, picture.width()) {
                             let [r, g, b] = picture.get_pixel(x, y).0;
                             // Rec. 601 luma, in thousandths.
                             sum += 299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b);
+                            count += 1;
                         }
                     }
-                    let luma = sum / (sx * sy * 1000);
+                    let luma = sum / (count.max(1) * 1000);
                     SHADES[(luma as usize * SHADES.len() / 256).min(SHADES.len() - 1)]
                 })
                 .collect();

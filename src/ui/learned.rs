@@ -63,6 +63,8 @@ fn missing(run: &Run) -> String {
     } else if run.outcome().is_some() {
         "This run was recorded before cifar-tui kept its filters and inputs: nothing to show."
             .into()
+    } else if run.trainer.is_some() {
+        "Another process trains this run: its pictures show here once it has finished.".into()
     } else if run.status.is_active() {
         "The filters show once the network is built and its inputs are ready (after the ZCA \
          fit, where ZCA is ticked)."
@@ -179,10 +181,13 @@ fn draw_inputs(frame: &mut Frame, area: Rect, run: &Run, v: &InputView, theme: &
         if y + h + 1 > area.bottom() {
             break;
         }
-        let raw = planes(&v.raw[k * plane..(k + 1) * plane]);
-        let seen = planes(&v.seen[k * plane..(k + 1) * plane]);
-        show(frame, Rect::new(x, y, w, h), &raw, theme);
-        show(frame, Rect::new(x + w + 1, y, w, h), &seen, theme);
+        let at = k * plane..(k + 1) * plane;
+        // A result file edited by hand may hold fewer pixels than classes.
+        let (Some(raw), Some(seen)) = (v.raw.get(at.clone()), v.seen.get(at)) else {
+            break;
+        };
+        show(frame, Rect::new(x, y, w, h), &planes(raw), theme);
+        show(frame, Rect::new(x + w + 1, y, w, h), &planes(seen), theme);
         let name = CLASSES.get(usize::from(class)).copied().unwrap_or("?");
         frame.render_widget(
             Paragraph::new(Span::styled(name, theme.dim())),

@@ -60,7 +60,7 @@ impl App {
             .compared
             .reference
             .and_then(|i| self.compared.variants.get(i))
-            .map(|v| v.name.clone());
+            .map(|v| v.key.clone());
         let missing = finished
             .iter()
             .filter(|r| r.stored().is_none() && r.replaying.is_none())
