@@ -185,6 +185,7 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             "bare_step_vs_torch_nchw": ratio("bare_step", "bare_step"),
             "bare_step_vs_torch_channels_last": ratio("bare_step", "bare_step_cl"),
             "epoch_vs_notebook": ratio("epoch", "epoch"),
+            "epoch_vs_torch_in_memory_channels_last": ratio("epoch", "epoch_mem_cl"),
             "eval_vs_notebook": ratio("eval", "eval"),
         },
     });
@@ -242,6 +243,13 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         ours["epoch"].as_f64().unwrap_or(0.0),
         theirs("epoch"),
         x("epoch_vs_notebook")
+    );
+    println!(
+        "{:<28} {:>10} {} {}",
+        "epoch (torch in memory, CL)",
+        "",
+        theirs("epoch_mem_cl"),
+        x("epoch_vs_torch_in_memory_channels_last")
     );
     println!(
         "{:<28} {:>10.0} {} {}",
