@@ -4,11 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::cifar::IMAGE_BYTES;
 use crate::data::{CLASSES, Split};
-
-/// Pixels of a CIFAR-10 image a side, and a colour plane's pixels.
-const SIDE: usize = 32;
-const PLANE: usize = SIDE * SIDE;
+use crate::metrics::base64_bytes;
 
 /// The first convolution's kernels after an epoch: 32 filters over the 3 colour channels,
 /// 3x3 each, in burn's order `[filter][channel][row][column]`.
@@ -107,7 +105,7 @@ impl InputView {
             classes: index.iter().map(|&i| train.labels[i]).collect(),
             raw: index
                 .iter()
-                .flat_map(|&i| &train.images[i * 3 * PLANE..(i + 1) * 3 * PLANE])
+                .flat_map(|&i| train.image(i))
                 .copied()
                 .collect(),
             seen: input.iter().map(|v| to_byte((v - low) / span)).collect(),
@@ -120,6 +118,13 @@ impl InputView {
         self.classes.len()
     }
 
+    /// Image `k` as stored and as the network got it (colour planes); `None` past the pixels
+    /// held (a result file edited by hand may hold fewer than its classes).
+    pub fn image(&self, k: usize) -> Option<(&[u8], &[u8])> {
+        let at = k * IMAGE_BYTES..(k + 1) * IMAGE_BYTES;
+        Some((self.raw.get(at.clone())?, self.seen.get(at)?))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
@@ -130,22 +135,6 @@ impl InputView {
 pub struct Pictures {
     pub filters: Filters,
     pub inputs: InputView,
-}
-
-mod base64_bytes {
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
@@ -170,7 +159,7 @@ mod tests {
     #[test]
     fn inputs_keep_one_image_a_class_and_one_map_for_all() {
         // 20 images, classes 0..9 twice, each image one grey level: its index.
-        let images: Vec<u8> = (0..20u8).flat_map(|i| [i * 10; 3 * PLANE]).collect();
+        let images: Vec<u8> = (0..20u8).flat_map(|i| [i * 10; IMAGE_BYTES]).collect();
         let train = Split {
             images,
             labels: (0..20).map(|i| (i % 10) as u8).collect(),
@@ -180,14 +169,15 @@ mod tests {
         // The network sees pixel / 255 - 0.2.
         let input: Vec<f32> = index
             .iter()
-            .flat_map(|&i| &train.images[i * 3 * PLANE..(i + 1) * 3 * PLANE])
+            .flat_map(|&i| train.image(i))
             .map(|&p| f32::from(p) / 255.0 - 0.2)
             .collect();
         let v = InputView::new(&train, &index, &input);
         assert_eq!(v.len(), 10);
-        assert_eq!(v.raw[9 * 3 * PLANE], 90);
+        assert_eq!(v.image(9).unwrap().0[0], 90);
+        assert_eq!(v.image(10), None);
         assert!((v.low - (-0.2)).abs() < 1e-6 && (v.high - (90.0 / 255.0 - 0.2)).abs() < 1e-6);
-        assert_eq!((v.seen[0], v.seen[9 * 3 * PLANE]), (0, 255));
+        assert_eq!((v.seen[0], v.image(9).unwrap().1[0]), (0, 255));
         let text = serde_json::to_string(&v).unwrap();
         assert_eq!(serde_json::from_str::<InputView>(&text).unwrap(), v);
     }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::run::Run;
 use crate::run::variants::{self, Answer, Trial, Variant};
+use crate::store::Store;
 use crate::ui::config_pairs;
 use charts::Figure;
 use cifar_engine::data::CLASSES;
@@ -174,6 +175,39 @@ pub fn build(runs: &[Run], reference: Option<&str>, source: &Source) -> Result<R
     page += &format!("<h2>Each run</h2>\n{each}");
     page += "</main>\n</body>\n</html>\n";
     Ok(Report { html: page, files })
+}
+
+/// What [`of_history`] wrote.
+pub struct Written {
+    pub page: PathBuf,
+    pub runs: usize,
+    pub charts: usize,
+    /// A line on the runs left out, if any.
+    pub left_out: Option<String>,
+}
+
+/// The report of the history's runs `which`, selected, built and written into `dir`: what
+/// the command line and the interface's `W` both do. `made` is when (RFC 3339).
+pub fn of_history(
+    store: &Store,
+    which: Selection,
+    reference: Option<&str>,
+    made: &str,
+    dir: &Path,
+) -> Result<Written> {
+    let (runs, left_out) =
+        select(store.list()?, which).with_context(|| format!("in {}", store.path().display()))?;
+    let source = Source {
+        history: store.path(),
+        made,
+    };
+    let built = build(&runs, reference, &source)?;
+    Ok(Written {
+        page: write(dir, &built)?,
+        runs: runs.len(),
+        charts: built.files.len() / 2,
+        left_out,
+    })
 }
 
 /// Writes the page (`report.html`) and its figures into `dir`, each file whole or not at all.

@@ -330,27 +330,22 @@ impl Ledger {
         Ok(notice)
     }
 
+    /// A folder of the interface's files (`exports`, `reports`) in the history's data folder.
+    fn beside_history(&self, name: &str) -> PathBuf {
+        let data = self.storage.checkpoints.parent();
+        data.unwrap_or(std::path::Path::new(".")).join(name)
+    }
+
     /// The HTML report of runs `ids`, in a folder of its own beside the exports.
     fn report(&self, ids: &[i64], reference: Option<&str>) -> anyhow::Result<String> {
-        use crate::report::{self, Selection, Source};
+        use crate::report::{self, Selection};
         let store = self
             .store
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the history is not available"))?;
-        let (runs, _) = report::select(store.list()?, Selection::Runs(ids))?;
         let now = chrono::Local::now();
         let made = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let source = Source {
-            history: store.path(),
-            made: &made,
-        };
-        let built = report::build(&runs, reference, &source)?;
-        let reports = self
-            .storage
-            .checkpoints
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("reports");
+        let reports = self.beside_history("reports");
         // A second report within the same second gets a folder of its own.
         let stamp = now.format("%Y%m%d-%H%M%S").to_string();
         let dir = (1..)
@@ -360,11 +355,12 @@ impl Ledger {
             })
             .find(|d| !d.exists())
             .unwrap_or_else(|| reports.join(format!("report-{stamp}")));
-        let page = report::write(&dir, &built)?;
+        let w = report::of_history(store, Selection::Runs(ids), reference, &made, &dir)?;
+        let left_out = w.left_out.map(|l| format!("; {l}")).unwrap_or_default();
         Ok(format!(
-            "wrote {} ({} run(s); each chart beside it as SVG and PNG)",
-            page.display(),
-            runs.len(),
+            "wrote {} ({} run(s); each chart beside it as SVG and PNG){left_out}",
+            w.page.display(),
+            w.runs,
         ))
     }
 
@@ -375,12 +371,7 @@ impl Ledger {
             .map(|&id| store.get(id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        let dir = self
-            .storage
-            .checkpoints
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("exports");
+        let dir = self.beside_history("exports");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         let mut written = Vec::new();
@@ -426,6 +417,43 @@ mod tests {
             Msg::Stored { id: Some(id), .. } => id,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `W`: the report of the runs asked for goes into a folder of its own beside the
+    /// history, each time; a run not finished among them is named in the notice.
+    #[test]
+    fn a_report_is_written_beside_the_history_and_names_what_it_left_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, mut rx, mut store) = ledger(tmp.path());
+        let done = insert(&mut l, &mut rx, 1);
+        store.start(done, "cpu").unwrap();
+        store
+            .finish(done, &crate::run::fixtures::outcome(0.6, 2))
+            .unwrap();
+        let queued = insert(&mut l, &mut rx, 2);
+        let mut pages = Vec::new();
+        for _ in 0..2 {
+            l.handle(LedgerTask::Report {
+                ids: vec![done, queued],
+                reference: None,
+            });
+            let Ok(Msg::Notice(notice)) = rx.try_recv() else {
+                panic!("no notice");
+            };
+            assert!(notice.contains("(1 run(s);"), "{notice}");
+            assert!(
+                notice.contains(&format!("not finished: #{queued} (queued)")),
+                "{notice}"
+            );
+            let page = notice.split_whitespace().nth(1).unwrap().to_string();
+            assert!(std::path::Path::new(&page).is_file(), "{page}");
+            assert!(page.starts_with(&tmp.path().join("reports").display().to_string()));
+            pages.push(page);
+        }
+        assert_ne!(
+            pages[0], pages[1],
+            "a second report does not overwrite the first"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ratatui_image::{Image, Resize};
 
 use super::theme::Theme;
 use crate::app::{App, Cell};
-use cifar_engine::data::{CLASSES, Split};
+use cifar_engine::data::CLASSES;
 
 /// The picker the terminal was found to take, set once at start; without it (tests, a
 /// terminal that did not answer) half-blocks.
@@ -134,22 +134,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, cell: Cell, theme: &Theme)
         let caption = Rect::new(tile.x, tile.bottom(), w, 1);
         let text = format!("{:.2} #{i}", p.probability());
         frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), caption);
-        show(frame, tile, &rgb(test, *i), theme);
+        show(frame, tile, &planes(test.image(*i)), theme);
     }
 }
 
-/// Test image `i` as an RGB picture.
-fn rgb(test: &Split, i: usize) -> RgbImage {
-    planes(&test.images[i * 3 * PLANE..(i + 1) * 3 * PLANE])
-}
-
-const PLANE: usize = (SIDE * SIDE) as usize;
-
 /// A 32x32 picture from its three colour planes (the data keeps each plane whole).
 pub(super) fn planes(pixels: &[u8]) -> RgbImage {
+    let plane = (SIDE * SIDE) as usize;
     RgbImage::from_fn(SIDE, SIDE, |x, y| {
         let at = (y * SIDE + x) as usize;
-        image::Rgb([pixels[at], pixels[PLANE + at], pixels[2 * PLANE + at]])
+        image::Rgb([pixels[at], pixels[plane + at], pixels[2 * plane + at]])
     })
 }
 

@@ -173,7 +173,6 @@ fn draw_inputs(frame: &mut Frame, area: Rect, run: &Run, v: &InputView, theme: &
     let (w, h) = if full { (32, 16) } else { (16, 8) };
     let pair = 2 * w + 1 + 2;
     let per_row = ((area.width + 2) / pair).max(1) as usize;
-    let plane = 3 * 32 * 32;
     for (k, &class) in v.classes.iter().enumerate() {
         let (c, r) = ((k % per_row) as u16, (k / per_row) as u16);
         let x = area.x + c * pair;
@@ -181,9 +180,7 @@ fn draw_inputs(frame: &mut Frame, area: Rect, run: &Run, v: &InputView, theme: &
         if y + h + 1 > area.bottom() {
             break;
         }
-        let at = k * plane..(k + 1) * plane;
-        // A result file edited by hand may hold fewer pixels than classes.
-        let (Some(raw), Some(seen)) = (v.raw.get(at.clone()), v.seen.get(at)) else {
+        let Some((raw, seen)) = v.image(k) else {
             break;
         };
         show(frame, Rect::new(x, y, w, h), &planes(raw), theme);

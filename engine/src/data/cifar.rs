@@ -115,6 +115,11 @@ impl Split {
         self.labels.is_empty()
     }
 
+    /// Image `i`'s pixels: its red, green and blue planes of 32x32, in that order.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]
+    }
+
     /// The first `n` images (all of them when `n` is larger).
     pub fn head(&self, n: usize) -> Split {
         let n = n.min(self.len());

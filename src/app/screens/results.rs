@@ -11,7 +11,7 @@ impl App {
             return;
         };
         let (current, id) = (run.key, run.id);
-        let unread = run.outcome().is_some_and(|o| o.predictions.is_empty()) && id > 0;
+        let unread = kept_unread(run);
         let i = ids.iter().position(|&k| k == current).unwrap_or(0);
         match (action, self.results_cell) {
             (Action::Edit, None) => {
@@ -65,10 +65,7 @@ impl App {
             self.notice = Some("no run to look inside yet: s starts one".into());
             return;
         };
-        let unread = run
-            .outcome()
-            .is_some_and(|o| o.predictions.is_empty() && o.pictures.is_none());
-        if unread && run.id > 0 && run.filters.is_none() && run.replaying.is_none() {
+        if kept_unread(run) {
             out.push(Command::ReadPredictions(run.id));
         }
         self.mode = Mode::Learned(run.key);
@@ -81,24 +78,27 @@ impl App {
         predictions: cifar_engine::metrics::Predictions,
         pictures: Option<cifar_engine::pictures::Pictures>,
     ) {
-        for r in self.runs.iter_mut().filter(|r| r.id == id) {
-            if let crate::run::Status::Finished(o) = &mut r.status {
-                o.pictures.clone_from(&pictures);
-            }
-        }
         if predictions.is_empty() {
             self.notice = Some(format!(
                 "run #{id} was recorded before cifar-tui kept each test image's prediction: \
                  its cells have counts, no images"
             ));
-            return;
         }
         for r in self.runs.iter_mut().filter(|r| r.id == id) {
             if let crate::run::Status::Finished(o) = &mut r.status {
-                o.predictions = predictions.clone();
+                o.predictions.clone_from(&predictions);
+                o.pictures.clone_from(&pictures);
             }
         }
     }
+}
+
+/// A finished run of the history whose predictions and pictures were not read yet: a list of
+/// the history leaves them out (50 to 130 KB a run), so they are read once, when first wanted.
+fn kept_unread(run: &crate::run::Run) -> bool {
+    let unread =
+        |o: &cifar_engine::events::Outcome| o.predictions.is_empty() && o.pictures.is_none();
+    run.id > 0 && run.outcome().is_some_and(unread)
 }
 
 /// The off-diagonal cell with the most images (the mistake the network makes most), where the
