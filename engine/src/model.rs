@@ -158,13 +158,14 @@ impl<B: ModelOps> Cnn<B> {
     }
 
     fn conv_block(&self, conv: &Conv2d<B>, x: Tensor<B, 4>, mask: Option<MaskKey>) -> Tensor<B, 4> {
-        // The layer's parameters, through our own op (see `conv`): burn's CPU backward is slow.
+        // The layer's parameters, through our own op with the activation fused (see `kernels`):
+        // burn's CPU backward is slow.
         let bias = conv
             .bias
             .as_ref()
             .expect("the seed CNN's convolutions have biases");
-        let y = conv3x3(x, conv.weight.val(), bias.val());
-        maybe_dropout(&self.dropout_conv, self.act(y), mask)
+        let y = conv3x3(x, conv.weight.val(), bias.val(), self.activation.into());
+        maybe_dropout(&self.dropout_conv, y, mask)
     }
 
     fn act<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {

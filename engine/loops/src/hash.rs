@@ -35,3 +35,65 @@ pub fn mask(out: &mut [f32], first: u32, (k0, k1): (u32, u32), threshold: u32, s
         };
     }
 }
+
+/// `values[j]` ← `values[j] · m` for the mask value `m` of element `first + j` (`scale` or 0,
+/// as [`mask`] draws it): inverted dropout on a block in the tensor's logical order.
+pub fn drop(values: &mut [f32], first: u32, (k0, k1): (u32, u32), threshold: u32, scale: f32) {
+    for (i, v) in (first..).zip(values.iter_mut()) {
+        *v *= if draw(k0, k1, i) >= threshold {
+            scale
+        } else {
+            0.0
+        };
+    }
+}
+
+/// [`drop`] on one channels-last image [`hw`, `c`] whose logical (channels-first) elements
+/// start at `first`: the value of channel `ch` at pixel `p` is logical element
+/// `first + ch·hw + p`, so the same key drops the same activations in either layout.
+pub fn drop_channels_last(
+    values: &mut [f32],
+    first: u32,
+    c: usize,
+    (k0, k1): (u32, u32),
+    threshold: u32,
+    scale: f32,
+) {
+    let hw = values.len() / c;
+    for (p, px) in values.chunks_exact_mut(c).enumerate() {
+        for (ch, v) in px.iter_mut().enumerate() {
+            let i = first + (ch * hw + p) as u32;
+            *v *= if draw(k0, k1, i) >= threshold {
+                scale
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channels_last_image_drops_what_its_channels_first_self_drops() {
+        let (c, hw, key, t) = (3, 5, (17, 99), M31 / 2);
+        let first = (2 * c * hw) as u32; // the third image
+        let mut logical: Vec<f32> = (0..c * hw).map(|i| i as f32 + 1.0).collect();
+        let mut last = vec![0.0; c * hw];
+        for ch in 0..c {
+            for p in 0..hw {
+                last[p * c + ch] = logical[ch * hw + p];
+            }
+        }
+        drop(&mut logical, first, key, t, 2.0);
+        drop_channels_last(&mut last, first, c, key, t, 2.0);
+        for ch in 0..c {
+            for p in 0..hw {
+                assert_eq!(last[p * c + ch], logical[ch * hw + p], "{ch} {p}");
+            }
+        }
+        assert!(logical.contains(&0.0) && logical.iter().any(|&v| v > 2.0));
+    }
+}

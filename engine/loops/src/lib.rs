@@ -7,6 +7,7 @@
 //! profile names, they are optimized in every build for a few seconds of compile time, where
 //! optimizing the whole engine cost minutes (burn's generics monomorphized three times over).
 
+pub mod act;
 pub mod conv;
 pub mod hash;
 pub mod pool;
@@ -19,13 +20,14 @@ pub fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// One image's bytes as floats, channel by channel: `out = byte · scale[c] + shift[c]`, each
-/// channel `plane` values long.
-pub fn bytes_affine(out: &mut [f32], bytes: &[u8], plane: usize, scale: &[f32], shift: &[f32]) {
-    for (c, (out, bytes)) in out.chunks_mut(plane).zip(bytes.chunks(plane)).enumerate() {
-        let (a, b) = (scale[c], shift[c]);
-        for (o, &p) in out.iter_mut().zip(bytes) {
-            *o = p as f32 * a + b;
+/// One image's bytes [C, H·W] as floats, channels last [H·W, C]:
+/// `out[p·C + c] = byte[c·plane + p] · scale[c] + shift[c]`.
+pub fn bytes_affine_channels_last(out: &mut [f32], bytes: &[u8], scale: &[f32], shift: &[f32]) {
+    let c = scale.len();
+    let plane = bytes.len() / c;
+    for (p, px) in out.chunks_exact_mut(c).take(plane).enumerate() {
+        for (ch, v) in px.iter_mut().enumerate() {
+            *v = bytes[ch * plane + p] as f32 * scale[ch] + shift[ch];
         }
     }
 }

@@ -53,6 +53,38 @@ pub fn forward(out: &mut [f32], x: &[f32], f: Affine) {
     forward_body(out, x, f)
 }
 
+/// `y` ← `c + a·tanh(b·y)`, in place.
+pub fn forward_in_place(y: &mut [f32], f: Affine) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2 (checked above).
+        return unsafe { in_place_avx2(y, f) };
+    }
+    in_place_body(y, f)
+}
+
+#[inline(always)]
+fn in_place_body(y: &mut [f32], [a, b, c]: Affine) {
+    for v in y.iter_mut() {
+        *v = c + a * tanh_rational(b * *v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn in_place_avx2(y: &mut [f32], f: Affine) {
+    in_place_body(y, f)
+}
+
+/// `g` ← `g · dy/dx` from the output `y`, in place (see [`backward`]).
+pub fn backward_in_place(g: &mut [f32], y: &[f32], [a, b, c]: Affine) {
+    let (a2, k) = (a * a, b / a);
+    for (g, &y) in g.iter_mut().zip(y) {
+        let d = y - c;
+        *g *= (a2 - d * d) * k;
+    }
+}
+
 /// `dx` ← `g · dy/dx` from the output `y`: `a·b·(1 − tanh²) = (a² − (y − c)²)·b/a`.
 pub fn backward(dx: &mut [f32], y: &[f32], g: &[f32], [a, b, c]: Affine) {
     let (a2, k) = (a * a, b / a);

@@ -1,17 +1,23 @@
-//! The CPU kernels: im2col + `gemm` convolutions, a direct 2x2 pooling scan, dropout masks
-//! from a counter-based hash ([`crate::seeding`]), and a vectorized tanh, all parallel on rayon's pool.
-//! This file splits the tensors over rayon; the loops over one plane or block are in the
-//! `cifar_loops` crate.
+//! The CPU kernels: im2col + `gemm` convolutions with their activation fused, a direct 2x2
+//! pooling scan, dropout from a counter-based hash ([`crate::seeding`]), and a vectorized tanh,
+//! all parallel on rayon's pool. This file splits the tensors over rayon; the loops over one
+//! image or block are in the `cifar_loops` crate.
+//!
+//! Images and activations are channels-last in memory ([B, H, W, C], see
+//! `cifar_loops::conv`) while burn sees the usual [B, C, H, W]: each tensor these kernels
+//! write is a permuted view of channels-last storage, so burn's own ops (a reshape, a copy)
+//! still read it right, and these kernels take their own outputs as they are.
 #![allow(unsafe_code)]
 
 use burn::tensor::{Shape, TensorData, TensorMetadata};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use cifar_loops::conv::{Dims, col2im, fill_bias, im2col};
+use cifar_loops::act::{self, Act};
+use cifar_loops::conv::{self, Dims, col2im, im2col};
 use cifar_loops::{pool, tanh};
 
-use super::{KernelBackend, TanhAffine, burn_ops};
+use super::{ConvAct, KernelBackend, TanhAffine, burn_ops};
 use crate::seeding::{MaskKey, keep_threshold};
 
 /// The CPU kernels this module replaces, each of which `CIFAR_TUI_BURN_KERNELS` can hand back
@@ -180,10 +186,69 @@ fn affine(f: TanhAffine) -> tanh::Affine {
     [f.a, f.b, f.c]
 }
 
+fn epilogue(act: ConvAct) -> Act {
+    match act {
+        ConvAct::Linear => Act::Linear,
+        ConvAct::Relu => Act::Relu,
+        ConvAct::Tanh(f) => Act::Tanh(affine(f)),
+    }
+}
+
+/// The strides of a [B, C, H, W] tensor stored channels-last.
+fn channels_last_strides([_, c, h, w]: [usize; 4]) -> [isize; 4] {
+    [(h * w * c) as isize, 1, (w * c) as isize, c as isize]
+}
+
+/// Whether `t` [B, C, H, W] is stored channels-last, alone in its buffer.
+pub(super) fn is_channels_last(t: &FlexTensor) -> bool {
+    let layout = t.layout();
+    layout.num_dims() == 4
+        && layout.start_offset() == 0
+        && layout.strides() == channels_last_strides(t.shape().dims())
+        && t.storage::<f32>().len() == t.shape().num_elements()
+}
+
+/// The values of `t` [B, C, H, W] channels-last, [B, H, W, C]: its own storage when it is laid
+/// out so (as everything these kernels write), else a copy.
+fn channels_last(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    if is_channels_last(t) {
+        return std::borrow::Cow::Borrowed(t.storage::<f32>());
+    }
+    let [b, c, h, w] = t.shape().dims();
+    let mut out = vec![0f32; b * c * h * w];
+    conv::to_channels_last(&f32s(t), b, c, h * w, &mut out);
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`channels_last`] as a vector of its own: `t`'s buffer itself when nothing else holds it
+/// (a gradient that a backward consumes), else a copy.
+fn into_channels_last(t: FlexTensor) -> Vec<f32> {
+    if is_channels_last(&t) {
+        let data = t.permute(&[0, 2, 3, 1]).into_data();
+        return data.into_vec().expect("f32 tensor");
+    }
+    channels_last(&t).into_owned()
+}
+
+/// channels-last values [B, H, W, C] as the tensor [B, C, H, W] burn sees.
+fn from_channels_last(values: Vec<f32>, [b, c, h, w]: [usize; 4]) -> FlexTensor {
+    tensor(values, [b, h, w, c]).permute(&[0, 3, 1, 2])
+}
+
+/// Output rows (positions) one task of a convolution works on, about: enough to make the gemm
+/// tall, few enough that a task's patches stay in the core's cache.
+const CONV_ROWS: usize = 512;
+
+/// Images per task of a convolution: depends on the sizes only, never on the core count, so
+/// that the sums (and the run's figures) are the same on any machine.
+fn images_per_task(d: Dims) -> usize {
+    (CONV_ROWS / d.l()).clamp(1, (d.batch / 8).max(1))
+}
+
 /// Elements per rayon task of the elementwise kernels: large enough to amortize the task.
 const ELEMENTWISE_BLOCK: usize = 1 << 14;
 
-/// Images per partial sum of a weight gradient: 8 tasks at batch 64.
+/// Images per partial sum of a weight or bias gradient: 8 tasks at batch 64.
 const W_GRAD_SHARE: usize = 8;
 
 /// Elements per rayon task of a mask (each element's draw is a function of its index alone).
@@ -199,18 +264,18 @@ impl KernelBackend for Flex {
         }
         let [b, c, h, w] = x.shape().dims();
         let (ho, wo) = (h / 2, w / 2);
-        let xs = f32s(&x);
+        let xs = channels_last(&x);
         let mut out = vec![0f32; b * c * ho * wo];
         let mut index = vec![0u8; b * c * ho * wo];
-        out.par_chunks_mut(ho * wo)
-            .zip(index.par_chunks_mut(ho * wo))
-            .zip(xs.par_chunks(h * w))
-            .for_each(|((out, index), plane)| pool::max2x2(plane, w, out, index));
+        out.par_chunks_mut(ho * wo * c)
+            .zip(index.par_chunks_mut(ho * wo * c))
+            .zip(xs.par_chunks(h * w * c))
+            .for_each(|((out, index), x)| pool::max2x2(x, h, w, c, out, index));
         let state = Argmax::Ours {
             index: std::sync::Arc::new(index),
             input: [b, c, h, w],
         };
-        (tensor(out, [b, c, ho, wo]), state)
+        (from_channels_last(out, [b, c, ho, wo]), state)
     }
 
     fn pool2x2_grad(state: Argmax, g: FlexTensor) -> FlexTensor {
@@ -219,13 +284,13 @@ impl KernelBackend for Flex {
             Argmax::Burn(state) => return burn_ops::pool2x2_grad::<Flex>(state, g),
         };
         let (ho, wo) = (h / 2, w / 2);
-        let gs = f32s(&g);
+        let gs = channels_last(&g);
         let mut dx = vec![0f32; b * c * h * w];
-        dx.par_chunks_mut(h * w)
-            .zip(index.par_chunks(ho * wo))
-            .zip(gs.par_chunks(ho * wo))
-            .for_each(|((dx, index), g)| pool::max2x2_grad(index, g, w, dx));
-        tensor(dx, [b, c, h, w])
+        dx.par_chunks_mut(h * w * c)
+            .zip(index.par_chunks(ho * wo * c))
+            .zip(gs.par_chunks(ho * wo * c))
+            .for_each(|((dx, index), g)| pool::max2x2_grad(index, g, h, w, c, dx));
+        from_channels_last(dx, [b, c, h, w])
     }
 
     fn gather_images(
@@ -237,42 +302,51 @@ impl KernelBackend for Flex {
         if uses_burn(CpuKernel::Gather) {
             return burn_ops::gather_images::<Flex>(images, index, scale, shift);
         }
-        const PLANE: usize = 1024;
+        const PIXELS: usize = 1024;
         // A no-op for the uploaded split, which is contiguous.
         let images = images.to_contiguous();
         let bytes = images
             .as_slice::<u8>()
             .expect("the splits are uploaded as u8");
-        let mut out = vec![0f32; index.len() * 3 * PLANE];
-        out.par_chunks_mut(3 * PLANE)
+        let mut out = vec![0f32; index.len() * 3 * PIXELS];
+        out.par_chunks_mut(3 * PIXELS)
             .zip(index.par_iter())
             .for_each(|(out, &i)| {
-                let image = &bytes[i as usize * 3 * PLANE..][..3 * PLANE];
-                cifar_loops::bytes_affine(out, image, PLANE, &scale, &shift);
+                let image = &bytes[i as usize * 3 * PIXELS..][..3 * PIXELS];
+                cifar_loops::bytes_affine_channels_last(out, image, &scale, &shift);
             });
-        tensor(out, [index.len(), 3, 32, 32])
+        from_channels_last(out, [index.len(), 3, 32, 32])
     }
 
-    fn dropout_mask(
-        shape: Shape,
-        p: f64,
-        key: MaskKey,
-        device: &burn_flex::FlexDevice,
-    ) -> FlexTensor {
+    fn dropout(x: FlexTensor, p: f64, key: MaskKey) -> FlexTensor {
         if uses_burn(CpuKernel::Mask) {
-            return burn_ops::dropout_mask::<Flex>(shape, p, key, device);
+            return burn_ops::dropout::<Flex>(x, p, key);
         }
-        let n = shape.num_elements();
         let scale = (1.0 / (1.0 - p)) as f32;
         let threshold = keep_threshold(p);
-        let mut mask = vec![0f32; n];
-        mask.par_chunks_mut(MASK_BLOCK)
+        let key = (key.k0, key.k1);
+        let shape = x.shape();
+        if shape.num_dims() == 4 && is_channels_last(&x) {
+            let [b, c, h, w] = shape.dims();
+            let mut values = into_channels_last(x);
+            values
+                .par_chunks_mut(c * h * w)
+                .enumerate()
+                .for_each(|(i, image)| {
+                    let first = (i * c * h * w) as u32;
+                    cifar_loops::hash::drop_channels_last(image, first, c, key, threshold, scale);
+                });
+            return from_channels_last(values, [b, c, h, w]);
+        }
+        let mut values = x.into_data().into_vec::<f32>().expect("f32 tensor");
+        values
+            .par_chunks_mut(MASK_BLOCK)
             .enumerate()
             .for_each(|(block, out)| {
                 let first = (block * MASK_BLOCK) as u32;
-                cifar_loops::hash::mask(out, first, (key.k0, key.k1), threshold, scale);
+                cifar_loops::hash::drop(out, first, key, threshold, scale);
             });
-        tensor(mask, shape)
+        tensor(values, shape)
     }
 
     fn tanh_affine(x: FlexTensor, f: TanhAffine) -> FlexTensor {
@@ -302,105 +376,137 @@ impl KernelBackend for Flex {
         tensor(dx, shape)
     }
 
-    fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+    fn conv3x3(x: FlexTensor, w: FlexTensor, b: FlexTensor, act: ConvAct) -> FlexTensor {
         if uses_burn(CpuKernel::Conv) {
-            return burn_ops::conv3x3::<Flex>(x, w, b);
+            return burn_ops::conv3x3::<Flex>(x, w, b, act);
         }
         let d = dims(&x, &w);
-        let (xs, ws, bs) = (f32s(&x), f32s(&w), f32s(&b));
-        let (k, l) = (d.k(), d.l());
-        let mut out = vec![0f32; d.batch * d.o * l];
-        out.par_chunks_mut(d.o * l)
-            .zip(xs.par_chunks(d.image()))
-            .for_each_init(
-                || vec![0f32; k * l],
-                |cols, (y, x)| {
+        let (xs, bias) = (channels_last(&x), f32s(&b));
+        let by_tap = conv::weights_by_tap(&f32s(&w), d);
+        let (k, l, per) = (d.k(), d.l(), images_per_task(d));
+        let mut y = vec![0f32; d.batch * d.out_image()];
+        y.par_chunks_mut(per * d.out_image())
+            .zip(xs.par_chunks(per * d.image()))
+            .for_each_init(Vec::new, |cols, (y, x)| {
+                let rows = x.len() / d.image() * l;
+                cols.resize(rows * k, 0.0);
+                for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k)) {
                     im2col(x, d, cols);
-                    // Start from the bias, then y [O, L] += w [O, K] × cols [K, L].
-                    fill_bias(y, &bs, l);
-                    let yv = View::row_major(d.o, l);
-                    matmul(
-                        y,
-                        yv,
-                        &ws,
-                        View::row_major(d.o, k),
-                        cols,
-                        View::row_major(k, l),
-                        true,
-                    );
-                },
-            );
-        tensor(out, [d.batch, d.o, d.ho(), d.wo()])
+                }
+                // Start from the bias, y [rows, O] += cols [rows, K] × w [K, O], activate.
+                conv::fill_rows(y, &bias);
+                matmul(
+                    y,
+                    View::row_major(rows, d.o),
+                    cols,
+                    View::row_major(rows, k),
+                    &by_tap,
+                    View::row_major(k, d.o),
+                    true,
+                );
+                act::forward(y, epilogue(act));
+            });
+        from_channels_last(y, [d.batch, d.o, d.ho(), d.wo()])
     }
 
-    fn conv3x3_x_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
+    fn conv3x3_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        y: FlexTensor,
+        g: FlexTensor,
+        act: ConvAct,
+        [want_x, want_w, want_b]: [bool; 3],
+    ) -> [Option<FlexTensor>; 3] {
         if uses_burn(CpuKernel::Conv) {
-            return burn_ops::conv3x3_x_grad::<Flex>(x, w, g);
+            return burn_ops::conv3x3_backward::<Flex>(x, w, y, g, act, [want_x, want_w, want_b]);
         }
         let d = dims(&x, &w);
-        let (ws, gs) = (f32s(&w), f32s(&g));
-        let (k, l) = (d.k(), d.l());
-        let mut dx = vec![0f32; d.batch * d.image()];
-        dx.par_chunks_mut(d.image())
-            .zip(gs.par_chunks(d.o * l))
-            .for_each_init(
-                || vec![0f32; k * l],
-                |cols, (dx, g)| {
-                    // cols [K, L] = wᵀ [K, O] × g [O, L], then scattered back onto the image.
-                    let wt = View::row_major(d.o, k).transposed();
+        let (k, l, o, per) = (d.k(), d.l(), d.o, images_per_task(d));
+        // The gradient before the activation, [B·L, O].
+        let mut gp = into_channels_last(g);
+        let ys = channels_last(&y);
+        gp.par_chunks_mut(ELEMENTWISE_BLOCK)
+            .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
+            .for_each(|(g, y)| act::backward(g, y, epilogue(act)));
+        let by_tap = conv::weights_by_tap(&f32s(&w), d);
+
+        // Both sums run over fixed shares of the batch, each share summed on its own and the
+        // shares added in order: the figures do not depend on the number of cores.
+        let shares = || gp.par_chunks(W_GRAD_SHARE * d.out_image());
+        let db = want_b.then(|| {
+            let partial: Vec<Vec<f32>> = shares()
+                .map(|g| {
+                    let mut sums = vec![0f32; o];
+                    conv::add_columns(&mut sums, g);
+                    sums
+                })
+                .collect();
+            tensor(add_in_order(partial, o), [o])
+        });
+        let dw = want_w.then(|| {
+            let xs = channels_last(&x);
+            let partial: Vec<Vec<f32>> = shares()
+                .zip(xs.par_chunks(W_GRAD_SHARE * d.image()))
+                .map(|(g, x)| {
+                    let mut dw = vec![0f32; o * k];
+                    let mut cols = vec![0f32; per * l * k];
+                    for (g, x) in g.chunks(per * d.out_image()).zip(x.chunks(per * d.image())) {
+                        let rows = x.len() / d.image() * l;
+                        for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k))
+                        {
+                            im2col(x, d, cols);
+                        }
+                        // dw [O, K] += gᵀ [O, rows] × cols [rows, K]
+                        matmul(
+                            &mut dw,
+                            View::row_major(o, k),
+                            g,
+                            View::row_major(rows, o).transposed(),
+                            &cols,
+                            View::row_major(rows, k),
+                            true,
+                        );
+                    }
+                    dw
+                })
+                .collect();
+            tensor(
+                conv::weights_to_burn(&add_in_order(partial, o * k), d),
+                [o, d.c, 3, 3],
+            )
+        });
+        let dx = want_x.then(|| {
+            let mut dx = vec![0f32; d.batch * d.image()];
+            dx.par_chunks_mut(per * d.image())
+                .zip(gp.par_chunks(per * d.out_image()))
+                .for_each_init(Vec::new, |cols, (dx, g)| {
+                    let rows = dx.len() / d.image() * l;
+                    cols.resize(rows * k, 0.0);
+                    // cols [rows, K] = g [rows, O] × wᵀ [O, K], then scattered back.
                     matmul(
                         cols,
-                        View::row_major(k, l),
-                        &ws,
-                        wt,
+                        View::row_major(rows, k),
                         g,
-                        View::row_major(d.o, l),
+                        View::row_major(rows, o),
+                        &by_tap,
+                        View::row_major(k, o).transposed(),
                         false,
                     );
-                    col2im(cols, d, dx);
-                },
-            );
-        tensor(dx, [d.batch, d.c, d.h, d.w])
+                    for (dx, cols) in dx.chunks_exact_mut(d.image()).zip(cols.chunks_exact(l * k)) {
+                        col2im(cols, d, dx);
+                    }
+                });
+            from_channels_last(dx, [d.batch, d.c, d.h, d.w])
+        });
+        [dx, dw, db]
     }
+}
 
-    fn conv3x3_w_grad(x: FlexTensor, w: FlexTensor, g: FlexTensor) -> FlexTensor {
-        if uses_burn(CpuKernel::Conv) {
-            return burn_ops::conv3x3_w_grad::<Flex>(x, w, g);
-        }
-        let d = dims(&x, &w);
-        let (xs, gs) = (f32s(&x), f32s(&g));
-        let (k, l) = (d.k(), d.l());
-        // Each share of the batch is summed into its own dw, then the shares are added in
-        // order. The shares are a fixed size, not one per thread, so that the sum (and so the
-        // run's figures) is the same on 2 cores and on 64.
-        let share = W_GRAD_SHARE;
-        let partial: Vec<Vec<f32>> = (0..d.batch.div_ceil(share))
-            .into_par_iter()
-            .map(|t| {
-                let mut dw = vec![0f32; d.o * k];
-                let mut cols = vec![0f32; k * l];
-                for i in t * share..((t + 1) * share).min(d.batch) {
-                    im2col(&xs[i * d.image()..][..d.image()], d, &mut cols);
-                    // dw [O, K] += g [O, L] × colsᵀ [L, K]
-                    let g = &gs[i * d.o * l..][..d.o * l];
-                    let colst = View::row_major(k, l).transposed();
-                    matmul(
-                        &mut dw,
-                        View::row_major(d.o, k),
-                        g,
-                        View::row_major(d.o, l),
-                        &cols,
-                        colst,
-                        true,
-                    );
-                }
-                dw
-            })
-            .collect();
-        let mut dw = vec![0f32; d.o * k];
-        for p in &partial {
-            cifar_loops::add_into(&mut dw, p);
-        }
-        tensor(dw, [d.o, d.c, 3, 3])
+/// The partial sums added one after another, in their order.
+fn add_in_order(partial: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut sum = vec![0f32; len];
+    for p in &partial {
+        cifar_loops::add_into(&mut sum, p);
     }
+    sum
 }

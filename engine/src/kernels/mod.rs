@@ -44,26 +44,26 @@ pub trait KernelBackend: Backend {
     /// What the pooling backward needs from the forward pass.
     type PoolState: Clone + Send + Sync + Debug + 'static;
 
+    /// `act(conv(x, w) + b)`.
     fn conv3x3(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        act: ConvAct,
     ) -> FloatTensor<Self> {
-        burn_ops::conv3x3::<Self>(x, w, b)
+        burn_ops::conv3x3::<Self>(x, w, b, act)
     }
-    fn conv3x3_x_grad(
+    /// The gradients of [`KernelBackend::conv3x3`] with respect to `x`, `w` and `b`, each where
+    /// `want` asks, from the inputs, the output `y` and the output's gradient `g`.
+    fn conv3x3_backward(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
+        y: FloatTensor<Self>,
         g: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        burn_ops::conv3x3_x_grad::<Self>(x, w, g)
-    }
-    fn conv3x3_w_grad(
-        x: FloatTensor<Self>,
-        w: FloatTensor<Self>,
-        g: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        burn_ops::conv3x3_w_grad::<Self>(x, w, g)
+        act: ConvAct,
+        want: [bool; 3],
+    ) -> [Option<FloatTensor<Self>>; 3] {
+        burn_ops::conv3x3_backward::<Self>(x, w, y, g, act, want)
     }
 
     fn pool2x2(x: FloatTensor<Self>) -> (FloatTensor<Self>, Self::PoolState);
@@ -86,16 +86,12 @@ pub trait KernelBackend: Backend {
         burn_ops::gather_images::<Self>(images, index, scale, shift)
     }
 
-    /// Inverted-dropout scales: 0 with probability `p`, else 1/(1-p), element `i` kept when
-    /// `key.draw(i)` is at or above `keep_threshold(p)` ([`crate::seeding`]): the same mask for
-    /// the same key on every backend.
-    fn dropout_mask(
-        shape: Shape,
-        p: f64,
-        key: MaskKey,
-        device: &Self::Device,
-    ) -> FloatTensor<Self> {
-        burn_ops::dropout_mask::<Self>(shape, p, key, device)
+    /// Inverted dropout: `x` times 0 with probability `p`, else 1/(1-p), element `i` (in the
+    /// tensor's logical order, whatever its memory layout) kept when `key.draw(i)` is at or
+    /// above `keep_threshold(p)` ([`crate::seeding`]): the same mask for the same key on every
+    /// backend. Its own backward: the gradient goes through the same mask.
+    fn dropout(x: FloatTensor<Self>, p: f64, key: MaskKey) -> FloatTensor<Self> {
+        burn_ops::dropout::<Self>(x, p, key)
     }
 
     /// `f(x)` elementwise for the tanh-shaped `f`.
@@ -143,6 +139,28 @@ impl TanhAffine {
     };
 }
 
+/// What a convolution applies to its sum before writing it: fused into the convolution so that
+/// the CPU's kernels apply it while the output is in cache, and so that its backward (from the
+/// output alone) runs inside the convolution's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ConvAct {
+    Linear,
+    Relu,
+    Tanh(TanhAffine),
+}
+
+impl From<crate::config::Activation> for ConvAct {
+    fn from(a: crate::config::Activation) -> ConvAct {
+        use crate::config::Activation;
+        match a {
+            Activation::Relu => ConvAct::Relu,
+            Activation::Tanh => ConvAct::Tanh(TanhAffine::TANH),
+            Activation::ScaledTanh => ConvAct::Tanh(TanhAffine::SCALED_TANH),
+            Activation::Sigmoid => ConvAct::Tanh(TanhAffine::SIGMOID),
+        }
+    }
+}
+
 /// burn's own ops for each kernel: the GPU's kernels, and the CPU's when measuring.
 pub mod burn_ops {
     use super::*;
@@ -151,8 +169,39 @@ pub mod burn_ops {
         x: FloatTensor<B>,
         w: FloatTensor<B>,
         b: FloatTensor<B>,
+        act: ConvAct,
     ) -> FloatTensor<B> {
-        B::conv2d(x, w, Some(b), valid())
+        let y = B::conv2d(x, w, Some(b), valid());
+        match act {
+            ConvAct::Linear => y,
+            ConvAct::Relu => B::relu(y),
+            ConvAct::Tanh(f) => tanh_affine::<B>(y, f),
+        }
+    }
+
+    pub fn conv3x3_backward<B: Backend>(
+        x: FloatTensor<B>,
+        w: FloatTensor<B>,
+        y: FloatTensor<B>,
+        g: FloatTensor<B>,
+        act: ConvAct,
+        [want_x, want_w, want_b]: [bool; 3],
+    ) -> [Option<FloatTensor<B>>; 3] {
+        let g = match act {
+            ConvAct::Linear => g,
+            ConvAct::Relu => B::relu_backward(y, g),
+            ConvAct::Tanh(f) => tanh_affine_grad::<B>(y, g, f),
+        };
+        let db = want_b.then(|| {
+            // Sum over batch and positions: [B, O, H, W] → [O].
+            let [batch, out, h, wd] = g.shape().dims();
+            let flat = B::float_reshape(g.clone(), [batch, out, h * wd].into());
+            let summed = B::float_sum_dim(B::float_sum_dim(flat, 2), 0);
+            B::float_reshape(summed, [out].into())
+        });
+        let dx = want_x.then(|| conv3x3_x_grad::<B>(x.clone(), w.clone(), g.clone()));
+        let dw = want_w.then(|| conv3x3_w_grad::<B>(x, w, g));
+        [dx, dw, db]
     }
     pub fn conv3x3_x_grad<B: Backend>(
         x: FloatTensor<B>,
@@ -256,6 +305,11 @@ pub mod burn_ops {
         float(pixels.float().reshape([n, 3, 32, 32]) * channel(scale) + channel(shift))
     }
 
+    pub fn dropout<B: Backend>(x: FloatTensor<B>, p: f64, key: MaskKey) -> FloatTensor<B> {
+        let mask = dropout_mask::<B>(x.shape(), p, key, &B::float_device(&x));
+        B::float_mul(x, mask)
+    }
+
     /// The mask as integer tensor ops on the device: nothing crosses from the host but the
     /// key. Every value stays a non-negative 31-bit integer (see [`seeding::mix31`]).
     pub fn dropout_mask<B: Backend>(
@@ -345,14 +399,10 @@ pub trait ModelOps: Backend {
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        act: ConvAct,
     ) -> FloatTensor<Self>;
     fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn dropout_mask_op(
-        shape: Shape,
-        p: f64,
-        key: MaskKey,
-        device: &Self::Device,
-    ) -> FloatTensor<Self>;
+    fn dropout_op(x: FloatTensor<Self>, p: f64, key: MaskKey) -> FloatTensor<Self>;
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self>;
     fn upload_images_op(bytes: Vec<u8>, n: usize, device: &Self::Device) -> IntTensor<Self>;
     fn gather_images_op(
@@ -368,19 +418,15 @@ impl<B: KernelBackend> ModelOps for B {
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        act: ConvAct,
     ) -> FloatTensor<Self> {
-        B::conv3x3(x, w, b)
+        B::conv3x3(x, w, b, act)
     }
     fn pool2x2_op(x: FloatTensor<Self>) -> FloatTensor<Self> {
         B::pool2x2(x).0
     }
-    fn dropout_mask_op(
-        shape: Shape,
-        p: f64,
-        key: MaskKey,
-        device: &Self::Device,
-    ) -> FloatTensor<Self> {
-        B::dropout_mask(shape, p, key, device)
+    fn dropout_op(x: FloatTensor<Self>, p: f64, key: MaskKey) -> FloatTensor<Self> {
+        B::dropout(x, p, key)
     }
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self> {
         B::tanh_affine(x, f)
@@ -409,11 +455,11 @@ where
 }
 
 #[derive(Debug)]
-struct Conv3x3Backward;
+struct Conv3x3Backward(ConvAct);
 
 impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
-    /// The input's and the weight's checkpoints.
-    type State = (NodeId, NodeId);
+    /// The input's and the weight's checkpoints, and the output.
+    type State = (NodeId, NodeId, FloatTensor<B>);
 
     fn backward(
         self,
@@ -421,22 +467,36 @@ impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [node_x, node_w, node_b] = ops.parents;
         let g = grads.consume::<B>(&ops.node);
-        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(ops.state.0);
-        let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(ops.state.1);
-        if let Some(node) = node_b {
-            // Sum over batch and positions: [B, O, H, W] → [O].
-            let [batch, out, h, wd] = g.shape().dims();
-            let flat = B::float_reshape(g.clone(), [batch, out, h * wd].into());
-            let summed = B::float_sum_dim(B::float_sum_dim(flat, 2), 0);
-            grads.register::<B>(node.id, B::float_reshape(summed, [out].into()));
+        let (x, w, y) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x);
+        let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w);
+        let want = ops.parents.each_ref().map(Option::is_some);
+        let found = B::conv3x3_backward(x, w, y, g, self.0, want);
+        for (node, grad) in ops.parents.into_iter().zip(found) {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                grads.register::<B>(node.id, grad);
+            }
         }
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::conv3x3_x_grad(x.clone(), w.clone(), g.clone()));
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::conv3x3_w_grad(x, w, g));
+    }
+}
+
+/// The mask is a function of the key and each element's place, so the backward draws it again
+/// instead of keeping it.
+#[derive(Debug)]
+struct DropoutBackward {
+    p: f64,
+    key: MaskKey,
+}
+
+impl<B: KernelBackend> Backward<B, 1> for DropoutBackward {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let g = grads.consume::<B>(&ops.node);
+        if let Some(node) = node {
+            grads.register::<B>(node.id, B::dropout(g, self.p, self.key));
         }
     }
 }
@@ -477,18 +537,20 @@ impl<B: KernelBackend, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        act: ConvAct,
     ) -> FloatTensor<Self> {
-        match Conv3x3Backward
+        match Conv3x3Backward(act)
             .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&w));
-                prep.finish(state, B::conv3x3(x.primitive, w.primitive, b.primitive))
+                let (xs, ws) = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let y = B::conv3x3(x.primitive, w.primitive, b.primitive, act);
+                prep.finish((xs, ws, y.clone()), y)
             }
             OpsKind::UnTracked(prep) => {
-                prep.finish(B::conv3x3(x.primitive, w.primitive, b.primitive))
+                prep.finish(B::conv3x3(x.primitive, w.primitive, b.primitive, act))
             }
         }
     }
@@ -507,14 +569,11 @@ impl<B: KernelBackend, C: CheckpointStrategy> ModelOps for Autodiff<B, C> {
         }
     }
 
-    fn dropout_mask_op(
-        shape: Shape,
-        p: f64,
-        key: MaskKey,
-        device: &Self::Device,
-    ) -> FloatTensor<Self> {
-        // A constant of the graph: gradients flow through the multiplication, not the mask.
-        Self::from_inner(B::dropout_mask(shape, p, key, device))
+    fn dropout_op(x: FloatTensor<Self>, p: f64, key: MaskKey) -> FloatTensor<Self> {
+        DropoutBackward { p, key }
+            .prepare::<C>([x.node.clone()])
+            .compute_bound()
+            .stateless(B::dropout(x.primitive, p, key))
     }
 
     fn tanh_affine_op(x: FloatTensor<Self>, f: TanhAffine) -> FloatTensor<Self> {
@@ -551,12 +610,18 @@ fn float<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
     t.into_primitive().tensor()
 }
 
-/// `x` [B, C, H, W] convolved with `w` [O, C, 3, 3], plus `b` [O].
-pub fn conv3x3<B: ModelOps>(x: Tensor<B, 4>, w: Tensor<B, 4>, b: Tensor<B, 1>) -> Tensor<B, 4> {
+/// `act(x ⊛ w + b)`: `x` [B, C, H, W] convolved with `w` [O, C, 3, 3], plus `b` [O].
+pub fn conv3x3<B: ModelOps>(
+    x: Tensor<B, 4>,
+    w: Tensor<B, 4>,
+    b: Tensor<B, 1>,
+    act: ConvAct,
+) -> Tensor<B, 4> {
     Tensor::from_primitive(TensorPrimitive::Float(B::conv3x3_op(
         float(x),
         float(w),
         float(b),
+        act,
     )))
 }
 
@@ -568,12 +633,10 @@ pub fn pool2x2<B: ModelOps>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 /// Inverted dropout with drop probability `p` and the mask of `key`, in training (autodiff)
 /// only; identity otherwise.
 pub fn dropout<B: ModelOps, const D: usize>(x: Tensor<B, D>, p: f64, key: MaskKey) -> Tensor<B, D> {
-    let device = x.device();
-    if !B::ad_enabled(&device) || p == 0.0 {
+    if !B::ad_enabled(&x.device()) || p == 0.0 {
         return x;
     }
-    let mask = B::dropout_mask_op(x.shape(), p, key, &device);
-    x * Tensor::from_primitive(TensorPrimitive::Float(mask))
+    Tensor::from_primitive(TensorPrimitive::Float(B::dropout_op(float(x), p, key)))
 }
 
 /// `f(x)` elementwise (see [`TanhAffine`]).
@@ -614,11 +677,20 @@ mod tests {
     use crate::seeding::StepKey;
     use burn::tensor::{Distribution, Tolerance};
 
-    /// The op and burn's own conv2d agree on the output and on all three gradients.
+    /// The op and burn's own conv2d (then burn's activation) agree on the output and on all
+    /// three gradients, for each activation the op fuses.
     #[test]
     fn conv_matches_burns_conv2d_forward_and_backward() {
         let dev = Default::default();
-        for (c, o, h) in [(3, 32, 12), (5, 7, 9), (32, 64, 6)] {
+        let acts = [
+            ConvAct::Linear,
+            ConvAct::Relu,
+            ConvAct::Tanh(TanhAffine::SCALED_TANH),
+        ];
+        for ((c, o, h), act) in [(3, 32, 12), (5, 7, 9), (32, 64, 6)]
+            .into_iter()
+            .flat_map(|dims| acts.map(|a| (dims, a)))
+        {
             let x = Tensor::<CpuAd, 4>::random([3, c, h, h + 1], Distribution::Default, &dev)
                 .require_grad();
             let w = Tensor::<CpuAd, 4>::random([o, c, 3, 3], Distribution::Default, &dev)
@@ -627,9 +699,13 @@ mod tests {
             // A weighting of the output, so every gradient entry differs.
             let r = Tensor::<CpuAd, 4>::random([3, o, h - 2, h - 1], Distribution::Default, &dev);
 
-            let ours = conv3x3(x.clone(), w.clone(), b.clone());
-            let theirs =
-                burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), valid());
+            let ours = conv3x3(x.clone(), w.clone(), b.clone(), act);
+            let sum = burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), valid());
+            let theirs = match act {
+                ConvAct::Linear => sum,
+                ConvAct::Relu => burn::tensor::activation::relu(sum),
+                ConvAct::Tanh(f) => sum.mul_scalar(f.b).tanh().mul_scalar(f.a).add_scalar(f.c),
+            };
             // Relative as well as absolute: weight gradients reach ~80, and another CPU's
             // gemm sums in another order (CI once differed by 1.1e-4 at 77.68, rel 1.4e-6).
             // A wrong index or a missing term is off by O(1), far outside either bound.
@@ -649,6 +725,63 @@ mod tests {
                 .to_data()
                 .assert_approx_eq::<f32>(&b.grad(&g2).unwrap().to_data(), tol);
         }
+    }
+
+    /// The seed CNN's layers in a row, each taking the previous one's channels-last output
+    /// (and a reshape, a burn op, reading the last one), agree with burn's ops end to end,
+    /// forward and backward.
+    #[test]
+    fn layers_in_a_row_read_each_others_layout() {
+        let dev = Default::default();
+        let x = Tensor::<CpuAd, 4>::random([4, 3, 14, 14], Distribution::Default, &dev);
+        let param = |shape: [usize; 4]| {
+            Tensor::<CpuAd, 4>::random(shape, Distribution::Default, &dev).require_grad()
+        };
+        let (w1, w2) = (param([8, 3, 3, 3]), param([16, 8, 3, 3]));
+        let bias = |n| Tensor::<CpuAd, 1>::zeros([n], &dev).require_grad();
+        let (b1, b2) = (bias(8), bias(16));
+        let key = StepKey::new(3, 0, 0).mask(1);
+
+        let h = pool2x2(conv3x3(
+            gather_like(x.clone()),
+            w1.clone(),
+            b1.clone(),
+            ConvAct::Relu,
+        ));
+        let ours =
+            conv3x3(dropout(h, 0.3, key), w2.clone(), b2.clone(), ConvAct::Relu).flatten::<2>(1, 3);
+        let relu = burn::tensor::activation::relu;
+        let conv = |x, w, b| relu(burn::tensor::module::conv2d(x, w, Some(b), valid()));
+        let pool = |x| burn::tensor::module::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
+        let h = pool(conv(x, w1.clone(), b1.clone()));
+        let mask = Tensor::<Cpu, 4>::from_primitive(TensorPrimitive::Float(
+            burn_ops::dropout_mask::<Cpu>(h.shape(), 0.3, key, &dev),
+        ));
+        let mask = Tensor::<CpuAd, 4>::from_data(mask.into_data(), &dev);
+        let theirs = conv(h * mask, w2.clone(), b2.clone()).flatten::<2>(1, 3);
+
+        let tol = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
+        ours.to_data()
+            .assert_approx_eq::<f32>(&theirs.to_data(), tol);
+        let r = Tensor::<CpuAd, 2>::random(ours.dims(), Distribution::Default, &dev);
+        let g1 = (ours * r.clone()).sum().backward();
+        let g2 = (theirs * r).sum().backward();
+        for w in [&w1, &w2] {
+            w.grad(&g1)
+                .unwrap()
+                .to_data()
+                .assert_approx_eq::<f32>(&w.grad(&g2).unwrap().to_data(), tol);
+        }
+        b1.grad(&g1)
+            .unwrap()
+            .to_data()
+            .assert_approx_eq::<f32>(&b1.grad(&g2).unwrap().to_data(), tol);
+    }
+
+    /// `x` stored channels-last, as the CPU's gather writes network input.
+    fn gather_like(x: Tensor<CpuAd, 4>) -> Tensor<CpuAd, 4> {
+        let last = x.permute([0, 2, 3, 1]).into_data();
+        Tensor::<CpuAd, 4>::from_data(last, &Default::default()).permute([0, 3, 1, 2])
     }
 
     /// The op and burn's max_pool2d agree, odd sizes included (the last row and column drop).
@@ -691,8 +824,9 @@ mod tests {
         );
     }
 
-    /// The CPU's mask kernel and the integer tensor ops that the GPUs run give the same bits
-    /// for the same key (burn's ops run here on `flex`, whose integers are 64-bit).
+    /// The CPU's dropout and the integer tensor ops that the GPUs run give the same bits for the
+    /// same key (burn's ops run here on `flex`, whose integers are 64-bit), whether the tensor
+    /// is stored channels-first or channels-last.
     #[test]
     fn the_cpu_mask_and_the_gpu_ops_mask_are_the_same_bits() {
         let dev = Default::default();
@@ -709,16 +843,32 @@ mod tests {
             ),
             (Shape::new([3, 5]), 0.0, StepKey::new(2, 1, 1).mask(1)),
         ] {
-            let ours = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
-                <Cpu as KernelBackend>::dropout_mask(shape.clone(), p, key, &dev),
-            ));
-            let burns =
-                Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(burn_ops::dropout_mask::<
-                    Cpu,
-                >(
-                    shape, p, key, &dev
-                )));
-            assert_eq!(ours.into_data(), burns.into_data(), "p {p}");
+            let n = shape.num_elements();
+            let x = Tensor::<Cpu, 1>::from_floats(
+                (0..n)
+                    .map(|i| 1.0 + i as f32)
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+                &dev,
+            )
+            .reshape(shape.clone());
+            let drop = |x: FloatTensor<Cpu>| {
+                Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(x)).into_data()
+            };
+            let burns = drop(burn_ops::dropout::<Cpu>(float(x.clone()), p, key));
+            let ours = drop(<Cpu as KernelBackend>::dropout(float(x.clone()), p, key));
+            assert_eq!(ours, burns, "p {p}");
+            if shape.num_dims() == 4 {
+                let [b, c, h, w] = shape.dims();
+                let last = x.permute([0, 2, 3, 1]).into_data();
+                let last = Tensor::<Cpu, 4>::from_data(last, &dev).permute([0, 3, 1, 2]);
+                assert!(
+                    cpu::is_channels_last(&float(last.clone())),
+                    "{b} {c} {h} {w}"
+                );
+                let ours = drop(<Cpu as KernelBackend>::dropout(float(last), p, key));
+                assert_eq!(ours, burns, "channels-last, p {p}");
+            }
         }
     }
 
