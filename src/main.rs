@@ -18,6 +18,7 @@ use cifar_tui::term as tui;
 fn main() -> ExitCode {
     // First: this process may have been started only to probe the GPU.
     cifar_engine::backend::serve_probe();
+    setup::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

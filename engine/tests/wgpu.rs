@@ -17,13 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::backend::wgpu::WgpuDevice;
+use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{Shape, Tensor, TensorData, TensorPrimitive, Tolerance};
 use cifar_engine::backend::{Cpu, CpuAd, Wgpu, WgpuAd};
 use cifar_engine::checkpoint::{Owner, Slot};
 use cifar_engine::config::{Hyper, TrainConfig, Trick};
 use cifar_engine::data::{Cifar10, Split};
 use cifar_engine::events::{DeviceKind, Outcome, TrainEvent, VAL_POINTS};
-use cifar_engine::kernels::{self, KernelBackend, TanhAffine, burn_ops};
+use cifar_engine::kernels::{self, ConvAct, KernelBackend, TanhAffine, burn_ops};
 use cifar_engine::runner::{RunInputs, TrainError, train};
 use cifar_engine::seeding::StepKey;
 use cifar_engine::tricks::{self, TrickSet};
@@ -306,8 +307,11 @@ fn ops_match_flex(device: &WgpuDevice) {
     let tol = Tolerance::<f32>::rel_abs(1e-4, 1e-4);
     let same = |gpu: TensorData, cpu: TensorData| gpu.assert_approx_eq::<f32>(&cpu, tol);
 
-    // conv3x3: forward and the three gradients.
-    for (c, o, h) in [(3, 32, 12), (32, 64, 6)] {
+    // conv3x3 with its activation: forward and the three gradients.
+    for (c, o, h, act) in [
+        (3, 32, 12, ConvAct::Relu),
+        (32, 64, 6, ConvAct::Tanh(TanhAffine::SCALED_TANH)),
+    ] {
         let on_both = |shape: Vec<usize>, seed| {
             let d = host(shape, seed);
             (
@@ -321,8 +325,8 @@ fn ops_match_flex(device: &WgpuDevice) {
         let bg = Tensor::<WgpuAd, 1>::from_data(bd.clone(), device).require_grad();
         let bc = Tensor::<CpuAd, 1>::from_data(bd, &cpu).require_grad();
         let rd = host(vec![3, o, h - 2, h - 1], 4);
-        let yg = kernels::conv3x3(xg.clone(), wg.clone(), bg.clone());
-        let yc = kernels::conv3x3(xc.clone(), wc.clone(), bc.clone());
+        let yg = kernels::conv3x3(xg.clone(), wg.clone(), bg.clone(), act);
+        let yc = kernels::conv3x3(xc.clone(), wc.clone(), bc.clone(), act);
         same(yg.to_data(), yc.to_data());
         let gg = (yg * Tensor::from_data(rd.clone(), device))
             .sum()
@@ -388,18 +392,33 @@ fn ops_match_flex(device: &WgpuDevice) {
         same(gg.unwrap().to_data(), gc.unwrap().to_data());
     }
 
-    // Dropout masks: the same bits as the CPU's for the same key.
+    // Dropout: the same values dropped as on the CPU for the same key.
     for (shape, p, key) in [
         (vec![32, 32, 30, 30], 0.2, StepKey::new(7, 1, 4).mask(0)),
         (vec![32, 64], 0.5, StepKey::new(u64::MAX, 0, 0).mask(3)),
     ] {
-        let gpu = Tensor::<Wgpu, 1>::from_primitive(TensorPrimitive::Float(
-            burn_ops::dropout_mask::<Wgpu>(Shape::from(shape.clone()), p, key, device),
+        let n: usize = shape.iter().product();
+        let flat = TensorData::new((1..=n).map(|i| i as f32).collect::<Vec<_>>(), [n]);
+        let gpu_x = <Wgpu as FloatTensorOps<Wgpu>>::float_reshape(
+            Tensor::<Wgpu, 1>::from_data(flat.clone(), device)
+                .into_primitive()
+                .tensor(),
+            Shape::from(shape.clone()),
+        );
+        let cpu_x = <Cpu as FloatTensorOps<Cpu>>::float_reshape(
+            Tensor::<Cpu, 1>::from_data(flat, &cpu)
+                .into_primitive()
+                .tensor(),
+            Shape::from(shape),
+        );
+        let gpu =
+            Tensor::<Wgpu, 1>::from_primitive(TensorPrimitive::Float(burn_ops::dropout::<Wgpu>(
+                gpu_x, p, key,
+            )));
+        let cpu_dropped = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
+            <Cpu as KernelBackend>::dropout(cpu_x, p, key),
         ));
-        let cpu_mask = Tensor::<Cpu, 1>::from_primitive(TensorPrimitive::Float(
-            <Cpu as KernelBackend>::dropout_mask(Shape::from(shape), p, key, &cpu),
-        ));
-        assert_eq!(gpu.into_data(), cpu_mask.into_data(), "mask p {p}");
+        assert_eq!(gpu.into_data(), cpu_dropped.into_data(), "dropout p {p}");
     }
 
     // Inputs gathered from the u8 images resident on the device, mapped per channel.

@@ -76,15 +76,6 @@ fn in_place_avx2(y: &mut [f32], f: Affine) {
     in_place_body(y, f)
 }
 
-/// `g` ← `g · dy/dx` from the output `y`, in place (see [`backward`]).
-pub fn backward_in_place(g: &mut [f32], y: &[f32], [a, b, c]: Affine) {
-    let (a2, k) = (a * a, b / a);
-    for (g, &y) in g.iter_mut().zip(y) {
-        let d = y - c;
-        *g *= (a2 - d * d) * k;
-    }
-}
-
 /// `dx` ← `g · dy/dx` from the output `y`: `a·b·(1 − tanh²) = (a² − (y − c)²)·b/a`.
 pub fn backward(dx: &mut [f32], y: &[f32], g: &[f32], [a, b, c]: Affine) {
     let (a2, k) = (a * a, b / a);

@@ -220,16 +220,6 @@ fn channels_last(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// [`channels_last`] as a vector of its own: `t`'s buffer itself when nothing else holds it
-/// (a gradient that a backward consumes), else a copy.
-fn into_channels_last(t: FlexTensor) -> Vec<f32> {
-    if is_channels_last(&t) {
-        let data = t.permute(&[0, 2, 3, 1]).into_data();
-        return data.into_vec().expect("f32 tensor");
-    }
-    channels_last(&t).into_owned()
-}
-
 /// channels-last values [B, H, W, C] as the tensor [B, C, H, W] burn sees.
 fn from_channels_last(values: Vec<f32>, [b, c, h, w]: [usize; 4]) -> FlexTensor {
     tensor(values, [b, h, w, c]).permute(&[0, 3, 1, 2])
@@ -328,7 +318,7 @@ impl KernelBackend for Flex {
         let shape = x.shape();
         if shape.num_dims() == 4 && is_channels_last(&x) {
             let [b, c, h, w] = shape.dims();
-            let mut values = into_channels_last(x);
+            let mut values = channels_last(&x).into_owned();
             values
                 .par_chunks_mut(c * h * w)
                 .enumerate()
@@ -338,7 +328,7 @@ impl KernelBackend for Flex {
                 });
             return from_channels_last(values, [b, c, h, w]);
         }
-        let mut values = x.into_data().into_vec::<f32>().expect("f32 tensor");
+        let mut values = f32s(&x).into_owned();
         values
             .par_chunks_mut(MASK_BLOCK)
             .enumerate()
@@ -393,8 +383,8 @@ impl KernelBackend for Flex {
                 for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k)) {
                     im2col(x, d, cols);
                 }
-                // Start from the bias, y [rows, O] += cols [rows, K] × w [K, O], activate.
-                conv::fill_rows(y, &bias);
+                // y [rows, O] = cols [rows, K] × w [K, O], then the bias and the activation
+                // in one pass while y is in cache.
                 matmul(
                     y,
                     View::row_major(rows, d.o),
@@ -402,9 +392,9 @@ impl KernelBackend for Flex {
                     View::row_major(rows, k),
                     &by_tap,
                     View::row_major(k, d.o),
-                    true,
+                    false,
                 );
-                act::forward(y, epilogue(act));
+                act::forward(y, &bias, epilogue(act));
             });
         from_channels_last(y, [d.batch, d.o, d.ho(), d.wo()])
     }
@@ -423,11 +413,12 @@ impl KernelBackend for Flex {
         let d = dims(&x, &w);
         let (k, l, o, per) = (d.k(), d.l(), d.o, images_per_task(d));
         // The gradient before the activation, [B·L, O].
-        let mut gp = into_channels_last(g);
-        let ys = channels_last(&y);
+        let (gs, ys) = (channels_last(&g), channels_last(&y));
+        let mut gp = vec![0f32; gs.len()];
         gp.par_chunks_mut(ELEMENTWISE_BLOCK)
+            .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
             .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|(g, y)| act::backward(g, y, epilogue(act)));
+            .for_each(|((dx, g), y)| act::backward(dx, g, y, epilogue(act)));
         let by_tap = conv::weights_by_tap(&f32s(&w), d);
 
         // Both sums run over fixed shares of the batch, each share summed on its own and the

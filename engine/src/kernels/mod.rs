@@ -1,12 +1,13 @@
-//! A backend extension for the seed CNN's hot layers: 3x3 convolution, 2x2 max-pooling,
-//! dropout masks and the tanh-shaped activations, as autodiff ops with their own backward, over
-//! per-backend kernels.
+//! A backend extension for the seed CNN's hot layers: 3x3 convolution with its activation,
+//! 2x2 max-pooling, dropout and the tanh-shaped activations, as autodiff ops with their own
+//! backward, over per-backend kernels.
 //!
 //! Why: on the CPU, burn 0.21's `flex` computes a convolution's weight gradient as a
 //! convolution with a 30x30 kernel through its 3-d path (19 ms of a 70 ms step for the first
 //! layer alone), pools through a 3-d path too, and draws dropout masks one ChaCha number per
 //! element (BENCHMARKS.md). `cpu.rs` does each with im2col + `gemm`, a direct 2x2 scan, and a
-//! counter-based generator. Its `tanh` is a scalar libm call per element, three ops (and three
+//! counter-based generator, all on channels-last activations (no op transposes; see `cpu.rs`),
+//! the activation applied while a convolution's output is in cache. Its `tanh` is a scalar libm call per element, three ops (and three
 //! backward nodes) for LeCun's 1.7159·tanh(2x/3): a scaled-tanh network trained at 900 img/s
 //! against ReLU's 6,600; `cpu.rs` evaluates it in one vectorized pass. On CUDA the kernels are
 //! burn's own ops, wrapped in these ops' autodiff nodes (the tanh's backward is computed from
