@@ -24,27 +24,22 @@ pub fn draw(k0: u32, k1: u32, i: u32) -> u32 {
     mix31(mix31(i ^ k0) ^ k1)
 }
 
-/// `out[j]` ← `scale` where the draw of element `first + j` is at or above `threshold`, else 0:
-/// one block of an inverted-dropout mask.
-pub fn mask(out: &mut [f32], first: u32, (k0, k1): (u32, u32), threshold: u32, scale: f32) {
-    for (i, v) in (first..).zip(out.iter_mut()) {
-        *v = if draw(k0, k1, i) >= threshold {
-            scale
-        } else {
-            0.0
-        };
+/// Element `i`'s inverted-dropout factor: `scale` where its draw is at or above `threshold`,
+/// else 0.
+#[inline(always)]
+fn factor((k0, k1): (u32, u32), i: u32, threshold: u32, scale: f32) -> f32 {
+    if draw(k0, k1, i) >= threshold {
+        scale
+    } else {
+        0.0
     }
 }
 
-/// `values[j]` ← `values[j] · m` for the mask value `m` of element `first + j` (`scale` or 0,
-/// as [`mask`] draws it): inverted dropout on a block in the tensor's logical order.
-pub fn drop(values: &mut [f32], first: u32, (k0, k1): (u32, u32), threshold: u32, scale: f32) {
+/// `values[j]` ← `values[j]` times the factor of element `first + j`: inverted dropout on a
+/// block in the tensor's logical order.
+pub fn drop(values: &mut [f32], first: u32, key: (u32, u32), threshold: u32, scale: f32) {
     for (i, v) in (first..).zip(values.iter_mut()) {
-        *v *= if draw(k0, k1, i) >= threshold {
-            scale
-        } else {
-            0.0
-        };
+        *v *= factor(key, i, threshold, scale);
     }
 }
 
@@ -55,19 +50,14 @@ pub fn drop_channels_last(
     values: &mut [f32],
     first: u32,
     c: usize,
-    (k0, k1): (u32, u32),
+    key: (u32, u32),
     threshold: u32,
     scale: f32,
 ) {
     let hw = values.len() / c;
     for (p, px) in values.chunks_exact_mut(c).enumerate() {
         for (ch, v) in px.iter_mut().enumerate() {
-            let i = first + (ch * hw + p) as u32;
-            *v *= if draw(k0, k1, i) >= threshold {
-                scale
-            } else {
-                0.0
-            };
+            *v *= factor(key, first + (ch * hw + p) as u32, threshold, scale);
         }
     }
 }
