@@ -76,11 +76,13 @@ fn in_place_avx2(y: &mut [f32], f: Affine) {
     in_place_body(y, f)
 }
 
-/// `dx` ← `g · dy/dx` from the output `y`: `a·b·(1 − tanh²) = (a² − (y − c)²)·b/a`.
-pub fn backward(dx: &mut [f32], y: &[f32], g: &[f32], [a, b, c]: Affine) {
+/// `dx` ← `g · dy/dx` from the output `y`: `a·b·(1 − tanh²) = (a² − (y − c)²)·b/a`. Every
+/// value of `dx` (as long as `y` and `g`) is written.
+pub fn backward(dx: &mut [crate::Out<f32>], y: &[f32], g: &[f32], [a, b, c]: Affine) {
+    assert!(dx.len() == g.len() && y.len() == g.len(), "lengths");
     let (a2, k) = (a * a, b / a);
     for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
         let d = y - c;
-        *dx = g * ((a2 - d * d) * k);
+        dx.write(g * ((a2 - d * d) * k));
     }
 }

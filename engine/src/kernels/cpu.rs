@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use cifar_loops::act::{self, Act};
 use cifar_loops::conv::{self, Dims, col2im, im2col};
-use cifar_loops::{pool, tanh};
+use cifar_loops::{Out, pool, tanh};
 
 use super::{ConvAct, KernelBackend, TanhAffine, burn_ops};
 use crate::seeding::{MaskKey, keep_threshold};
@@ -108,25 +108,55 @@ impl View {
 
 /// `c (+)= a × b` on one thread. Shapes and bounds are checked before `gemm` touches memory.
 fn matmul(c: &mut [f32], cv: View, a: &[f32], av: View, b: &[f32], bv: View, accumulate: bool) {
+    assert!(cv.extent() <= c.len(), "bounds");
+    // SAFETY: `c`'s view lies inside it (checked above) and `c`, borrowed mutably, aliases
+    // neither `a` nor `b`.
+    unsafe { gemm_at(c.as_mut_ptr(), cv, a, av, b, bv, accumulate) }
+}
+
+/// `c` ← `a × b` into a buffer nothing has written yet, `c` [rows, cols] dense and row-major:
+/// the gemm writes each of its values, so it comes back initialised.
+fn matmul_into<'c>(
+    c: &'c mut [Out<f32>],
+    cv: View,
+    a: &[f32],
+    av: View,
+    b: &[f32],
+    bv: View,
+) -> &'c mut [f32] {
+    assert!(
+        cv.row_stride == cv.cols && cv.col_stride == 1 && cv.rows * cv.cols == c.len(),
+        "a dense output"
+    );
+    // A sum over nothing would leave `c` unwritten.
+    assert!(av.cols > 0, "an empty product");
+    // SAFETY: the view is `c` exactly (checked above), which aliases neither input; gemm does
+    // not read a destination it is told not to accumulate into, and writes all of it.
+    unsafe {
+        gemm_at(c.as_mut_ptr().cast(), cv, a, av, b, bv, false);
+        &mut *(std::ptr::from_mut(c) as *mut [f32])
+    }
+}
+
+/// # Safety
+/// `c` points to at least `cv.extent()` values that nothing else reads or writes meanwhile.
+unsafe fn gemm_at(c: *mut f32, cv: View, a: &[f32], av: View, b: &[f32], bv: View, acc: bool) {
     assert!(
         av.rows == cv.rows && bv.cols == cv.cols && av.cols == bv.rows,
         "shapes"
     );
-    assert!(
-        cv.extent() <= c.len() && av.extent() <= a.len() && bv.extent() <= b.len(),
-        "bounds"
-    );
-    // SAFETY: the three views lie inside their slices (checked above), `c` is borrowed mutably
-    // and so does not alias `a` or `b`, and gemm reads and writes only within the views.
+    assert!(av.extent() <= a.len() && bv.extent() <= b.len(), "bounds");
+    // SAFETY: the inputs' views lie inside their slices (checked above), the output's is the
+    // caller's promise, and gemm reads and writes only within the views.
     unsafe {
         gemm::gemm(
             cv.rows,
             cv.cols,
             av.cols,
-            c.as_mut_ptr(),
+            c,
             cv.col_stride as isize,
             cv.row_stride as isize,
-            accumulate,
+            acc,
             a.as_ptr(),
             av.col_stride as isize,
             av.row_stride as isize,
@@ -141,6 +171,29 @@ fn matmul(c: &mut [f32], cv: View, a: &[f32], av: View, b: &[f32], bv: View, acc
             gemm::Parallelism::None,
         )
     }
+}
+
+/// `s` set to zero, on the thread that then adds to it: zeroing a whole output on the calling
+/// thread before the parallel part kept the other cores idle meanwhile.
+fn zeroed(s: &mut [Out<f32>]) -> &mut [f32] {
+    s.fill(Out::new(0.0));
+    // SAFETY: every value was just written.
+    unsafe { &mut *(std::ptr::from_mut(s) as *mut [f32]) }
+}
+
+/// A buffer of `n` values that `write` fills, without zeroing it first: `vec![0.0; n]` zeroed
+/// each output on the calling thread while the other cores waited (7.6% of a training step's
+/// samples on cpu-2c; without it the bare step went from 3,600-3,960 to 4,400-4,660 img/s).
+///
+/// # Safety
+/// `write` writes every value of the slice it is given (the loops of `cifar_loops` that take
+/// an [`Out`] slice say so).
+unsafe fn written<T>(n: usize, write: impl FnOnce(&mut [Out<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    write(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: the first `n` values were written (the caller's promise).
+    unsafe { v.set_len(n) };
+    v
 }
 
 fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
@@ -255,12 +308,18 @@ impl KernelBackend for Flex {
         let [b, c, h, w] = x.shape().dims();
         let (ho, wo) = (h / 2, w / 2);
         let xs = channels_last(&x);
-        let mut out = vec![0f32; b * c * ho * wo];
-        let mut index = vec![0u8; b * c * ho * wo];
-        out.par_chunks_mut(ho * wo * c)
-            .zip(index.par_chunks_mut(ho * wo * c))
+        let n = b * c * ho * wo;
+        let (mut out, mut index) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        out.spare_capacity_mut()[..n]
+            .par_chunks_mut(ho * wo * c)
+            .zip(index.spare_capacity_mut()[..n].par_chunks_mut(ho * wo * c))
             .zip(xs.par_chunks(h * w * c))
             .for_each(|((out, index), x)| pool::max2x2(x, h, w, c, out, index));
+        // SAFETY: `max2x2` wrote every value of each image's share, and the shares tile `n`.
+        unsafe {
+            out.set_len(n);
+            index.set_len(n);
+        }
         let state = Argmax::Ours {
             index: std::sync::Arc::new(index),
             input: [b, c, h, w],
@@ -275,11 +334,15 @@ impl KernelBackend for Flex {
         };
         let (ho, wo) = (h / 2, w / 2);
         let gs = channels_last(&g);
-        let mut dx = vec![0f32; b * c * h * w];
-        dx.par_chunks_mut(h * w * c)
-            .zip(index.par_chunks(ho * wo * c))
-            .zip(gs.par_chunks(ho * wo * c))
-            .for_each(|((dx, index), g)| pool::max2x2_grad(index, g, h, w, c, dx));
+        // SAFETY: `max2x2_grad` writes every value of each image's share.
+        let dx = unsafe {
+            written(b * c * h * w, |dx| {
+                dx.par_chunks_mut(h * w * c)
+                    .zip(index.par_chunks(ho * wo * c))
+                    .zip(gs.par_chunks(ho * wo * c))
+                    .for_each(|((dx, index), g)| pool::max2x2_grad(index, g, h, w, c, dx));
+            })
+        };
         from_channels_last(dx, [b, c, h, w])
     }
 
@@ -358,11 +421,15 @@ impl KernelBackend for Flex {
         }
         let shape = y.shape();
         let (ys, gs) = (f32s(&y), f32s(&g));
-        let mut dx = vec![0f32; ys.len()];
-        dx.par_chunks_mut(ELEMENTWISE_BLOCK)
-            .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
-            .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|((dx, y), g)| tanh::backward(dx, y, g, affine(f)));
+        // SAFETY: `tanh::backward` writes every value of each block.
+        let dx = unsafe {
+            written(ys.len(), |dx| {
+                dx.par_chunks_mut(ELEMENTWISE_BLOCK)
+                    .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
+                    .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
+                    .for_each(|((dx, y), g)| tanh::backward(dx, y, g, affine(f)));
+            })
+        };
         tensor(dx, shape)
     }
 
@@ -374,28 +441,32 @@ impl KernelBackend for Flex {
         let (xs, bias) = (channels_last(&x), f32s(&b));
         let by_tap = conv::weights_by_tap(&f32s(&w), d);
         let (k, l, per) = (d.k(), d.l(), images_per_task(d));
-        let mut y = vec![0f32; d.batch * d.out_image()];
-        y.par_chunks_mut(per * d.out_image())
-            .zip(xs.par_chunks(per * d.image()))
-            .for_each_init(Vec::new, |cols, (y, x)| {
-                let rows = x.len() / d.image() * l;
-                cols.resize(rows * k, 0.0);
-                for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k)) {
-                    im2col(x, d, cols);
-                }
-                // y [rows, O] = cols [rows, K] × w [K, O], then the bias and the activation
-                // in one pass while y is in cache.
-                matmul(
-                    y,
-                    View::row_major(rows, d.o),
-                    cols,
-                    View::row_major(rows, k),
-                    &by_tap,
-                    View::row_major(k, d.o),
-                    false,
-                );
-                act::forward(y, &bias, epilogue(act));
-            });
+        let conv_block = |cols: &mut Vec<f32>, (y, x): (&mut [Out<f32>], &[f32])| {
+            let rows = x.len() / d.image() * l;
+            cols.resize(rows * k, 0.0);
+            for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k)) {
+                im2col(x, d, cols);
+            }
+            // y [rows, O] = cols [rows, K] × w [K, O], then the bias and the activation in
+            // one pass while y is in cache.
+            let y = matmul_into(
+                y,
+                View::row_major(rows, d.o),
+                cols,
+                View::row_major(rows, k),
+                &by_tap,
+                View::row_major(k, d.o),
+            );
+            act::forward(y, &bias, epilogue(act));
+        };
+        // SAFETY: `matmul_into` writes each block's share whole, and the shares tile `y`.
+        let y = unsafe {
+            written(d.batch * d.out_image(), |y| {
+                y.par_chunks_mut(per * d.out_image())
+                    .zip(xs.par_chunks(per * d.image()))
+                    .for_each_init(Vec::new, conv_block);
+            })
+        };
         from_channels_last(y, [d.batch, d.o, d.ho(), d.wo()])
     }
 
@@ -414,11 +485,15 @@ impl KernelBackend for Flex {
         let (k, l, o, per) = (d.k(), d.l(), d.o, images_per_task(d));
         // The gradient before the activation, [B·L, O].
         let (gs, ys) = (channels_last(&g), channels_last(&y));
-        let mut gp = vec![0f32; gs.len()];
-        gp.par_chunks_mut(ELEMENTWISE_BLOCK)
-            .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
-            .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|((dx, g), y)| act::backward(dx, g, y, epilogue(act)));
+        // SAFETY: `act::backward` writes every value of each block.
+        let gp = unsafe {
+            written(gs.len(), |gp| {
+                gp.par_chunks_mut(ELEMENTWISE_BLOCK)
+                    .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
+                    .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
+                    .for_each(|((dx, g), y)| act::backward(dx, g, y, epilogue(act)));
+            })
+        };
         let by_tap = conv::weights_by_tap(&f32s(&w), d);
 
         // Both sums run over fixed shares of the batch, each share summed on its own and the
@@ -438,9 +513,9 @@ impl KernelBackend for Flex {
             let xs = channels_last(&x);
             let partial: Vec<Vec<f32>> = shares()
                 .zip(xs.par_chunks(W_GRAD_SHARE * d.image()))
-                .map(|(g, x)| {
+                .map_init(Vec::new, |cols, (g, x)| {
                     let mut dw = vec![0f32; o * k];
-                    let mut cols = vec![0f32; per * l * k];
+                    cols.resize(per * l * k, 0.0);
                     for (g, x) in g.chunks(per * d.out_image()).zip(x.chunks(per * d.image())) {
                         let rows = x.len() / d.image() * l;
                         for (x, cols) in x.chunks_exact(d.image()).zip(cols.chunks_exact_mut(l * k))
@@ -453,7 +528,7 @@ impl KernelBackend for Flex {
                             View::row_major(o, k),
                             g,
                             View::row_major(rows, o).transposed(),
-                            &cols,
+                            cols,
                             View::row_major(rows, k),
                             true,
                         );
@@ -467,26 +542,32 @@ impl KernelBackend for Flex {
             )
         });
         let dx = want_x.then(|| {
-            let mut dx = vec![0f32; d.batch * d.image()];
-            dx.par_chunks_mut(per * d.image())
-                .zip(gp.par_chunks(per * d.out_image()))
-                .for_each_init(Vec::new, |cols, (dx, g)| {
-                    let rows = dx.len() / d.image() * l;
-                    cols.resize(rows * k, 0.0);
-                    // cols [rows, K] = g [rows, O] × wᵀ [O, K], then scattered back.
-                    matmul(
-                        cols,
-                        View::row_major(rows, k),
-                        g,
-                        View::row_major(rows, o),
-                        &by_tap,
-                        View::row_major(k, o).transposed(),
-                        false,
-                    );
-                    for (dx, cols) in dx.chunks_exact_mut(d.image()).zip(cols.chunks_exact(l * k)) {
-                        col2im(cols, d, dx);
-                    }
-                });
+            let block = |cols: &mut Vec<f32>, (dx, g): (&mut [Out<f32>], &[f32])| {
+                let rows = dx.len() / d.image() * l;
+                cols.resize(rows * k, 0.0);
+                // cols [rows, K] = g [rows, O] × wᵀ [O, K], then scattered back.
+                matmul(
+                    cols,
+                    View::row_major(rows, k),
+                    g,
+                    View::row_major(rows, o),
+                    &by_tap,
+                    View::row_major(k, o).transposed(),
+                    false,
+                );
+                let dx = zeroed(dx);
+                for (dx, cols) in dx.chunks_exact_mut(d.image()).zip(cols.chunks_exact(l * k)) {
+                    col2im(cols, d, dx);
+                }
+            };
+            // SAFETY: each block's share is zeroed whole, then added to.
+            let dx = unsafe {
+                written(d.batch * d.image(), |dx| {
+                    dx.par_chunks_mut(per * d.image())
+                        .zip(gp.par_chunks(per * d.out_image()))
+                        .for_each_init(Vec::new, block);
+                })
+            };
             from_channels_last(dx, [d.batch, d.c, d.h, d.w])
         });
         [dx, dw, db]
