@@ -15,8 +15,13 @@ cifar-tui and prints one JSON object with, per repetition:
                    tensor, batches cut by index and scaled to [0, 1] on the fly, channels_last
                    model and batches, then the same evaluation of the 10,000 test images
 
+With --paced, the script takes turns with its caller: it prints "ready" once the data is read,
+then runs one repetition each time a line arrives on stdin and prints that repetition's figures
+as one JSON line, until stdin closes. `cifar-tui bench` runs one of its own repetitions between
+two of these, so a machine that speeds up or slows down over minutes weighs on both sides alike.
+
 Usage: torch_reference.py --data DIR [--reps 3] [--steps 50] [--epoch-images 50000]
-       [--device cpu|cuda] [--threads N]
+       [--device cpu|cuda] [--threads N] [--paced]
 """
 
 import argparse
@@ -173,6 +178,8 @@ def main():
     p.add_argument("--epoch-images", type=int, default=50000)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--paced", action="store_true",
+                   help="one repetition per line read from stdin, each printed as a JSON line")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -186,7 +193,8 @@ def main():
     test = Cifar(te_x, te_y)
 
     figures = {"bare_step": [], "bare_step_cl": [], "epoch": [], "eval": [], "epoch_mem_cl": []}
-    for rep in range(a.reps):
+
+    def rep():
         figures["bare_step"].append(bare_step(device, a.steps, False))
         figures["bare_step_cl"].append(bare_step(device, a.steps, True))
         e, ev, acc = epoch(device, train, test)
@@ -196,10 +204,20 @@ def main():
             device, tr_x[: a.epoch_images], tr_y[: a.epoch_images], te_x, te_y
         )
         figures["epoch_mem_cl"].append(e_mem)
-        print(f"rep {rep + 1}/{a.reps}: " + ", ".join(
+        n = len(figures["eval"])
+        print(f"PyTorch rep {n}/{a.reps}: " + ", ".join(
             f"{k} {v[-1]:.0f} img/s" for k, v in figures.items())
             + f", acc {acc:.3f} (in memory {acc_mem:.3f})",
             file=sys.stderr, flush=True)
+
+    if a.paced:
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            rep()
+            print(json.dumps({k: v[-1] for k, v in figures.items()}), flush=True)
+    else:
+        for _ in range(a.reps):
+            rep()
     out = {
         "torch": torch.__version__,
         "device": str(device),

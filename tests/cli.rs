@@ -1078,3 +1078,91 @@ fn a_run_outlives_its_terminal_killed() {
     let log = env.history().with_file_name("run-2.log");
     assert!(log.exists(), "its output is kept beside the history");
 }
+
+/// A stand-in for a Python with torch: it answers the import check, then plays
+/// `torch_reference.py --paced` (ready, one repetition per line read, a summary at the end),
+/// saying on stderr when each repetition runs. `stop_after` ends it early, as a crash would.
+fn fake_python(dir: &Path, stop_after: Option<usize>) -> PathBuf {
+    let figures =
+        r#"{"bare_step": 100, "bare_step_cl": 200, "epoch": 50, "eval": 400, "epoch_mem_cl": 80}"#;
+    let stop = stop_after.map_or(String::new(), |n| format!("[ $n -ge {n} ] && exit 3"));
+    let script = format!(
+        "#!/bin/sh\n\
+         [ \"$1\" = -c ] && exit 0\n\
+         echo ready\n\
+         n=0\n\
+         while read -r _; do\n\
+           {stop}\n\
+           n=$((n + 1))\n\
+           echo \"PyTorch rep $n\" >&2\n\
+           echo '{figures}'\n\
+         done\n\
+         echo '{{\"torch\": \"fake\", \"median\": {figures}}}'\n"
+    );
+    let path = dir.join("fake-python");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Issue 22: the bench takes turns with the PyTorch reference, one repetition each, so a
+/// machine that drifts over minutes weighs on both sides; a reference that dies leaves our
+/// figures and says why.
+#[test]
+fn the_bench_takes_turns_with_the_reference() {
+    let env = Env::new();
+    let bench = |python: &Path, json: &Path| {
+        let out = env
+            .cmd(&[
+                "bench",
+                "--reps",
+                "2",
+                "--steps",
+                "2",
+                "--epoch-images",
+                "64",
+            ])
+            .arg("--python")
+            .arg(python)
+            .arg("--json")
+            .arg(json)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        (err, report)
+    };
+
+    let json = env.tmp.path().join("bench.json");
+    let (err, report) = bench(&fake_python(env.tmp.path(), None), &json);
+    let turns: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("cifar-tui rep") || l.starts_with("PyTorch rep"))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            "cifar-tui rep 1/2",
+            "PyTorch rep 1",
+            "cifar-tui rep 2/2",
+            "PyTorch rep 2"
+        ],
+        "{err}"
+    );
+    assert_eq!(report["reference"]["median"]["bare_step_cl"], 200);
+    let ours = report["cifar_tui"]["median"]["bare_step"].as_f64().unwrap();
+    let ratio = report["ratios"]["bare_step_vs_torch_channels_last"]
+        .as_f64()
+        .unwrap();
+    assert!((ratio - ours / 200.0).abs() < 1e-9, "{ratio} vs {ours}");
+
+    let (err, report) = bench(&fake_python(env.tmp.path(), Some(1)), &json);
+    assert!(report["reference"].is_null(), "{report}");
+    let why = report["reference_missing"].as_str().unwrap();
+    assert!(why.contains("stopped"), "{why}\n{err}");
+    assert_eq!(report["cifar_tui"]["reps"].as_array().unwrap().len(), 2);
+}

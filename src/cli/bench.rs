@@ -1,8 +1,9 @@
 //! `cifar-tui bench`: the engine's speed beside the PyTorch pipeline of the seed notebook, in
 //! the same run on the same machine, as a table and as JSON.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
@@ -54,37 +55,101 @@ fn find_python(explicit: Option<&str>) -> Result<String, String> {
     ))
 }
 
-fn run_reference(
-    python: &str,
-    args: &BenchArgs,
-    data_dir: &std::path::Path,
-    device: &str,
-) -> Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let script = dir.path().join("torch_reference.py");
-    std::fs::File::create(&script)?.write_all(REFERENCE.as_bytes())?;
-    let mut cmd = Command::new(python);
-    cmd.arg(&script)
-        .arg("--data")
-        .arg(data_dir)
-        .args([
-            "--reps",
-            &args.reps.to_string(),
-            "--steps",
-            &args.steps.to_string(),
-        ])
-        .args(["--device", device]);
-    if let Some(n) = args.epoch_images {
-        cmd.args(["--epoch-images", &n.to_string()]);
+/// The PyTorch reference as a second process that takes turns with ours: it reads the data,
+/// then runs one repetition per line it is sent (`torch_reference.py --paced`). Taking turns
+/// rep by rep, not all ours then all its, keeps a machine that drifts over minutes (a VM's
+/// neighbours, a laptop's clock) from weighing on one side only.
+struct Reference {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    // The script lives here; dropped with the process.
+    _dir: tempfile::TempDir,
+}
+
+impl Reference {
+    fn start(python: &str, args: &BenchArgs, data_dir: &Path, device: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let script = dir.path().join("torch_reference.py");
+        std::fs::File::create(&script)?.write_all(REFERENCE.as_bytes())?;
+        let mut cmd = Command::new(python);
+        cmd.arg(&script)
+            .arg("--data")
+            .arg(data_dir)
+            .args([
+                "--paced",
+                "--reps",
+                &args.reps.to_string(),
+                "--steps",
+                &args.steps.to_string(),
+            ])
+            .args(["--device", device]);
+        if let Some(n) = args.epoch_images {
+            cmd.args(["--epoch-images", &n.to_string()]);
+        }
+        eprintln!("starting the PyTorch reference: {python} scripts/torch_reference.py --paced …");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+        let mut reference = Reference {
+            child,
+            stdin,
+            stdout,
+            _dir: dir,
+        };
+        // Waiting for "ready" keeps its import and data reading out of our first repetition.
+        let first = reference.line()?;
+        if first.trim() != "ready" {
+            bail!("the PyTorch reference did not start (it printed {first:?})");
+        }
+        Ok(reference)
     }
-    eprintln!("running the PyTorch reference: {python} scripts/torch_reference.py …");
-    let out = cmd.stderr(Stdio::inherit()).output()?;
-    if !out.status.success() {
-        bail!("the PyTorch reference failed ({})", out.status);
+
+    fn line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            let status = self.child.wait()?;
+            bail!("the PyTorch reference stopped ({status})");
+        }
+        Ok(line)
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_default();
-    serde_json::from_str(last).context("the PyTorch reference printed no JSON")
+
+    /// One repetition of the reference, run now.
+    fn rep(&mut self) -> Result<Value> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the reference's input is closed")?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()?;
+        let line = self.line()?;
+        serde_json::from_str(&line).context("the PyTorch reference printed no JSON")
+    }
+
+    /// Its summary: every repetition and their medians.
+    fn finish(mut self) -> Result<Value> {
+        drop(self.stdin.take());
+        let summary = self.line()?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the PyTorch reference failed ({status})");
+        }
+        serde_json::from_str(&summary).context("the PyTorch reference printed no JSON")
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        // A reference left behind (our side failed) must not keep running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// The processor the figures come from: its model as the OS names it and the vector
@@ -126,6 +191,18 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
         eprintln!("{n}");
     }
     let threads = cifar_engine::worker_threads();
+    let data_dir = match &ctx.data_dir {
+        Some(d) => d.clone(),
+        None => ctx.cache_dir.clone(),
+    };
+    let mut reference = if args.no_reference {
+        Err("skipped (--no-reference)".to_string())
+    } else {
+        find_python(args.python.as_deref()).and_then(|py| {
+            Reference::start(&py, args, &data_dir, &device.to_string())
+                .map_err(|e| format!("{e:#}"))
+        })
+    };
     let mut reps = Vec::new();
     for rep in 0..args.reps {
         let f = cifar_engine::bench_on(device, &data, args.steps, args.epoch_images)?;
@@ -138,24 +215,18 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<()> {
             f.eval
         );
         reps.push(f);
+        if let Ok(r) = &mut reference
+            && let Err(e) = r.rep()
+        {
+            reference = Err(format!("{e:#}"));
+        }
     }
     let ours = json!({
         "bare_step": median(reps.iter().map(|f| f.bare_step).collect()),
         "epoch": median(reps.iter().map(|f| f.epoch).collect()),
         "eval": median(reps.iter().map(|f| f.eval).collect()),
     });
-
-    let data_dir = match &ctx.data_dir {
-        Some(d) => d.clone(),
-        None => ctx.cache_dir.clone(),
-    };
-    let reference = if args.no_reference {
-        Err("skipped (--no-reference)".to_string())
-    } else {
-        find_python(args.python.as_deref()).and_then(|py| {
-            run_reference(&py, args, &data_dir, &device.to_string()).map_err(|e| e.to_string())
-        })
-    };
+    let reference = reference.and_then(|r| r.finish().map_err(|e| format!("{e:#}")));
     let ratio = |key: &str, theirs: &str| -> Value {
         match &reference {
             Ok(r) => json!(
