@@ -7,7 +7,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::config::{Activation, Init, TrainConfig};
-use crate::kernels::{ModelOps, TanhAffine, conv3x3, dropout, pool2x2, tanh_affine};
+use crate::kernels::{
+    ModelOps, TanhAffine, conv3x3, dropout, flatten_images, pool2x2, tanh_affine,
+};
 use crate::seeding::{MaskKey, StepKey, Stream};
 
 /// Conv(3→32) f Pool → Conv(32→64) f Pool → Conv(64→64) f → Dense(1024→64) f → Dense(64→10):
@@ -151,7 +153,7 @@ impl<B: ModelOps> Cnn<B> {
         let x = pool2x2(self.conv_block(&self.conv1, images, mask(0))); // [b, 32, 15, 15]
         let x = pool2x2(self.conv_block(&self.conv2, x, mask(1))); // [b, 64, 6, 6]
         let x = self.conv_block(&self.conv3, x, mask(2)); // [b, 64, 4, 4]
-        let x = x.flatten::<2>(1, 3); // [b, 1024]
+        let x = flatten_images(x); // [b, 1024]
         let x = self.act(self.fc1.forward(x));
         let x = maybe_dropout(&self.dropout_dense, x, mask(3));
         self.fc2.forward(x)

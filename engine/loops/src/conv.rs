@@ -137,6 +137,15 @@ pub fn to_channels_last(x: &[f32], n: usize, c: usize, hw: usize, out: &mut [f32
     }
 }
 
+/// One image [H·W, C] → [C, H·W]: the inverse of [`to_channels_last`], every value written.
+pub fn to_channels_first(x: &[f32], c: usize, hw: usize, out: &mut [crate::Out<f32>]) {
+    for (p, px) in x[..c * hw].chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            out[ch * hw + p].write(v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,11 +210,16 @@ mod tests {
     }
 
     #[test]
-    fn channels_last_puts_each_pixels_channels_together() {
+    fn channels_last_puts_each_pixels_channels_together_and_first_undoes_it() {
         let x: Vec<f32> = (0..2 * 3 * 4).map(|i| i as f32).collect();
         let mut out = vec![0.0; x.len()];
         to_channels_last(&x, 2, 3, 4, &mut out);
         // Image 1, pixel 2, channel 1.
         assert_eq!(out[12 + 2 * 3 + 1], x[12 + 4 + 2]);
+        for image in 0..2 {
+            let mut back = crate::testing::out(12, f32::NAN);
+            to_channels_first(&out[image * 12..][..12], 3, 4, &mut back);
+            assert_eq!(crate::testing::read(&back), x[image * 12..][..12]);
+        }
     }
 }

@@ -346,6 +346,33 @@ impl KernelBackend for Flex {
         from_channels_last(dx, [b, c, h, w])
     }
 
+    fn flatten_images(x: FlexTensor) -> FlexTensor {
+        if !is_channels_last(&x) {
+            return burn_ops::flatten_images::<Flex>(x);
+        }
+        let [b, c, h, w] = x.shape().dims();
+        let xs = x.storage::<f32>();
+        // SAFETY: `to_channels_first` writes every value of each image.
+        let out = unsafe {
+            written(b * c * h * w, |out| {
+                out.par_chunks_mut(c * h * w)
+                    .zip(xs.par_chunks(c * h * w))
+                    .for_each(|(out, x)| conv::to_channels_first(x, c, h * w, out));
+            })
+        };
+        tensor(out, [b, c * h * w])
+    }
+
+    fn unflatten_images(g: FlexTensor, [b, c, h, w]: [usize; 4]) -> FlexTensor {
+        // The convolution before it takes its gradient channels-last.
+        let gs = f32s(&g);
+        let mut out = vec![0f32; b * c * h * w];
+        out.par_chunks_mut(c * h * w)
+            .zip(gs.par_chunks(c * h * w))
+            .for_each(|(out, g)| conv::to_channels_last(g, 1, c, h * w, out));
+        from_channels_last(out, [b, c, h, w])
+    }
+
     fn gather_images(
         images: FlexTensor,
         index: &[i64],
