@@ -5,6 +5,8 @@
 //! values, the patches of a whole block of images form one tall matrix [positions, 9·C], and the
 //! output [positions, O] is channels-last again, ready for the next layer: no op transposes.
 
+use crate::Out;
+
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dims {
@@ -122,23 +124,17 @@ pub fn add_columns(sums: &mut [f32], g: &[f32]) {
     }
 }
 
-/// [N, C, H, W] → [N, H, W, C], for inputs that arrive in burn's layout.
-pub fn to_channels_last(x: &[f32], n: usize, c: usize, hw: usize, out: &mut [f32]) {
-    for (src, dst) in x
-        .chunks_exact(c * hw)
-        .zip(out.chunks_exact_mut(c * hw))
-        .take(n)
-    {
-        for (ch, plane) in src.chunks_exact(hw).enumerate() {
-            for (p, &v) in plane.iter().enumerate() {
-                dst[p * c + ch] = v;
-            }
+/// One image [C, H·W] (burn's layout) → [H·W, C], every value written.
+pub fn to_channels_last(x: &[f32], c: usize, hw: usize, out: &mut [Out<f32>]) {
+    for (ch, plane) in x[..c * hw].chunks_exact(hw).enumerate() {
+        for (p, &v) in plane.iter().enumerate() {
+            out[p * c + ch].write(v);
         }
     }
 }
 
 /// One image [H·W, C] → [C, H·W]: the inverse of [`to_channels_last`], every value written.
-pub fn to_channels_first(x: &[f32], c: usize, hw: usize, out: &mut [crate::Out<f32>]) {
+pub fn to_channels_first(x: &[f32], c: usize, hw: usize, out: &mut [Out<f32>]) {
     for (p, px) in x[..c * hw].chunks_exact(c).enumerate() {
         for (ch, &v) in px.iter().enumerate() {
             out[ch * hw + p].write(v);
@@ -149,6 +145,7 @@ pub fn to_channels_first(x: &[f32], c: usize, hw: usize, out: &mut [crate::Out<f
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{out, read};
 
     fn dims() -> Dims {
         Dims {
@@ -212,14 +209,16 @@ mod tests {
     #[test]
     fn channels_last_puts_each_pixels_channels_together_and_first_undoes_it() {
         let x: Vec<f32> = (0..2 * 3 * 4).map(|i| i as f32).collect();
-        let mut out = vec![0.0; x.len()];
-        to_channels_last(&x, 2, 3, 4, &mut out);
-        // Image 1, pixel 2, channel 1.
-        assert_eq!(out[12 + 2 * 3 + 1], x[12 + 4 + 2]);
         for image in 0..2 {
-            let mut back = crate::testing::out(12, f32::NAN);
-            to_channels_first(&out[image * 12..][..12], 3, 4, &mut back);
-            assert_eq!(crate::testing::read(&back), x[image * 12..][..12]);
+            let x = &x[image * 12..][..12];
+            let mut last = out(12, f32::NAN);
+            to_channels_last(x, 3, 4, &mut last);
+            let last = read(&last);
+            // Pixel 2, channel 1.
+            assert_eq!(last[2 * 3 + 1], x[4 + 2]);
+            let mut back = out(12, f32::NAN);
+            to_channels_first(&last, 3, 4, &mut back);
+            assert_eq!(read(&back), x);
         }
     }
 }

@@ -196,6 +196,27 @@ unsafe fn written<T>(n: usize, write: impl FnOnce(&mut [Out<T>])) -> Vec<T> {
     v
 }
 
+/// `out` ← `f(out, a, b)` over blocks of [`ELEMENTWISE_BLOCK`] values, in parallel.
+///
+/// # Safety
+/// `f` writes every value of the `out` block it is given.
+unsafe fn blockwise(
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(&mut [Out<f32>], &[f32], &[f32]) + Sync,
+) -> Vec<f32> {
+    assert_eq!(a.len(), b.len(), "lengths");
+    // SAFETY: `f` writes each block whole (the caller's promise), and the blocks tile `out`.
+    unsafe {
+        written(a.len(), |out| {
+            out.par_chunks_mut(ELEMENTWISE_BLOCK)
+                .zip(a.par_chunks(ELEMENTWISE_BLOCK))
+                .zip(b.par_chunks(ELEMENTWISE_BLOCK))
+                .for_each(|((out, a), b)| f(out, a, b));
+        })
+    }
+}
+
 fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
@@ -268,9 +289,15 @@ fn channels_last(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
         return std::borrow::Cow::Borrowed(t.storage::<f32>());
     }
     let [b, c, h, w] = t.shape().dims();
-    let mut out = vec![0f32; b * c * h * w];
-    conv::to_channels_last(&f32s(t), b, c, h * w, &mut out);
-    std::borrow::Cow::Owned(out)
+    let xs = f32s(t);
+    // SAFETY: `to_channels_last` writes every value of each image.
+    std::borrow::Cow::Owned(unsafe {
+        written(b * c * h * w, |out| {
+            out.par_chunks_mut(c * h * w)
+                .zip(xs.par_chunks(c * h * w))
+                .for_each(|(out, x)| conv::to_channels_last(x, c, h * w, out));
+        })
+    })
 }
 
 /// channels-last values [B, H, W, C] as the tensor [B, C, H, W] burn sees.
@@ -363,14 +390,10 @@ impl KernelBackend for Flex {
         tensor(out, [b, c * h * w])
     }
 
-    fn unflatten_images(g: FlexTensor, [b, c, h, w]: [usize; 4]) -> FlexTensor {
+    fn unflatten_images(g: FlexTensor, shape: [usize; 4]) -> FlexTensor {
         // The convolution before it takes its gradient channels-last.
-        let gs = f32s(&g);
-        let mut out = vec![0f32; b * c * h * w];
-        out.par_chunks_mut(c * h * w)
-            .zip(gs.par_chunks(c * h * w))
-            .for_each(|(out, g)| conv::to_channels_last(g, 1, c, h * w, out));
-        from_channels_last(out, [b, c, h, w])
+        let g = burn_ops::unflatten_images::<Flex>(g, shape);
+        from_channels_last(channels_last(&g).into_owned(), shape)
     }
 
     fn gather_images(
@@ -448,15 +471,8 @@ impl KernelBackend for Flex {
         }
         let shape = y.shape();
         let (ys, gs) = (f32s(&y), f32s(&g));
-        // SAFETY: `tanh::backward` writes every value of each block.
-        let dx = unsafe {
-            written(ys.len(), |dx| {
-                dx.par_chunks_mut(ELEMENTWISE_BLOCK)
-                    .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
-                    .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
-                    .for_each(|((dx, y), g)| tanh::backward(dx, y, g, affine(f)));
-            })
-        };
+        // SAFETY: `tanh::backward` writes every value of its block.
+        let dx = unsafe { blockwise(&ys, &gs, |dx, y, g| tanh::backward(dx, y, g, affine(f))) };
         tensor(dx, shape)
     }
 
@@ -512,15 +528,8 @@ impl KernelBackend for Flex {
         let (k, l, o, per) = (d.k(), d.l(), d.o, images_per_task(d));
         // The gradient before the activation, [B·L, O].
         let (gs, ys) = (channels_last(&g), channels_last(&y));
-        // SAFETY: `act::backward` writes every value of each block.
-        let gp = unsafe {
-            written(gs.len(), |gp| {
-                gp.par_chunks_mut(ELEMENTWISE_BLOCK)
-                    .zip(gs.par_chunks(ELEMENTWISE_BLOCK))
-                    .zip(ys.par_chunks(ELEMENTWISE_BLOCK))
-                    .for_each(|((dx, g), y)| act::backward(dx, g, y, epilogue(act)));
-            })
-        };
+        // SAFETY: `act::backward` writes every value of its block.
+        let gp = unsafe { blockwise(&gs, &ys, |dx, g, y| act::backward(dx, g, y, epilogue(act))) };
         let by_tap = conv::weights_by_tap(&f32s(&w), d);
 
         // Both sums run over fixed shares of the batch, each share summed on its own and the
