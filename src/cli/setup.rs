@@ -277,7 +277,7 @@ pub fn available_memory() -> Option<u64> {
 /// Asks glibc's allocator to keep the memory a training step frees for the next step instead
 /// of handing it back to the kernel and faulting it in again: each CPU step allocates and frees
 /// its activations (tens of MB), and with glibc's defaults the 10,000-image evaluation ran at
-/// 6,000 img/s against 11,100 with these settings (BENCHMARKS.md, row 11). Retained memory
+/// 6,000 img/s against 11,100 with these settings (BENCHMARKS.md, row 14). Retained memory
 /// stays below the process's peak. Other C libraries are left as they are.
 #[allow(unsafe_code)] // mallopt is a C call
 pub fn keep_freed_memory() {

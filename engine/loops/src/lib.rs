@@ -25,13 +25,19 @@ pub fn add_into(dst: &mut [f32], src: &[f32]) {
 }
 
 /// One image's bytes [C, H·W] as floats, channels last [H·W, C]:
-/// `out[p·C + c] = byte[c·plane + p] · scale[c] + shift[c]`.
-pub fn bytes_affine_channels_last(out: &mut [f32], bytes: &[u8], scale: &[f32], shift: &[f32]) {
+/// `out[p·C + c] = byte[c·plane + p] · scale[c] + shift[c]`, every value of `out` written.
+pub fn bytes_affine_channels_last(
+    out: &mut [Out<f32>],
+    bytes: &[u8],
+    scale: &[f32],
+    shift: &[f32],
+) {
+    assert_eq!(out.len(), bytes.len(), "lengths");
     let c = scale.len();
     let plane = bytes.len() / c;
     for (p, px) in out.chunks_exact_mut(c).take(plane).enumerate() {
         for (ch, v) in px.iter_mut().enumerate() {
-            *v = bytes[ch * plane + p] as f32 * scale[ch] + shift[ch];
+            v.write(bytes[ch * plane + p] as f32 * scale[ch] + shift[ch]);
         }
     }
 }

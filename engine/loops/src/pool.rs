@@ -5,8 +5,6 @@
 //! Both write every value of their output, so they take it uninitialised: zeroing it first
 //! was a measurable share of a training step (the profile's memset).
 
-use std::mem::MaybeUninit;
-
 use crate::Out;
 
 /// `out` and `index` [H/2, W/2, C] ← the maximum of each 2x2 window of `x` [H, W, C] and where
@@ -84,7 +82,7 @@ fn grad_avx2(index: &[u8], g: &[f32], h: usize, w: usize, c: usize, dx: &mut [Ou
 fn grad_body(index: &[u8], g: &[f32], h: usize, w: usize, c: usize, dx: &mut [Out<f32>]) {
     let (ho, wo) = (h / 2, w / 2);
     // Rows and columns that floor pooling dropped get no gradient.
-    let zero = MaybeUninit::new(0.0);
+    let zero = Out::new(0.0);
     if h % 2 == 1 {
         dx[(h - 1) * w * c..][..w * c].fill(zero);
     }

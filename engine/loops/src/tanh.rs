@@ -1,5 +1,7 @@
 //! `c + a·tanh(b·x)` (LeCun's sigmoid), forward and backward, vectorized.
 
+use crate::Out;
+
 /// The map `c + a·tanh(b·x)` as `[a, b, c]`.
 pub type Affine = [f32; 3];
 
@@ -29,9 +31,9 @@ pub fn tanh_rational(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn forward_body(out: &mut [f32], x: &[f32], [a, b, c]: Affine) {
+fn forward_body(out: &mut [Out<f32>], x: &[f32], [a, b, c]: Affine) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = c + a * tanh_rational(b * v);
+        o.write(c + a * tanh_rational(b * v));
     }
 }
 
@@ -39,12 +41,13 @@ fn forward_body(out: &mut [f32], x: &[f32], [a, b, c]: Affine) {
 /// never fuses a multiply and an add on its own, so both paths give the same bits.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_avx2(out: &mut [f32], x: &[f32], f: Affine) {
+fn forward_avx2(out: &mut [Out<f32>], x: &[f32], f: Affine) {
     forward_body(out, x, f)
 }
 
-/// `out` ← `c + a·tanh(b·x)`.
-pub fn forward(out: &mut [f32], x: &[f32], f: Affine) {
+/// `out` ← `c + a·tanh(b·x)`, every value (as long as `x`) written.
+pub fn forward(out: &mut [Out<f32>], x: &[f32], f: Affine) {
+    assert_eq!(out.len(), x.len(), "lengths");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: this CPU has AVX2 (checked above).
@@ -78,7 +81,7 @@ fn in_place_avx2(y: &mut [f32], f: Affine) {
 
 /// `dx` ← `g · dy/dx` from the output `y`: `a·b·(1 − tanh²) = (a² − (y − c)²)·b/a`. Every
 /// value of `dx` (as long as `y` and `g`) is written.
-pub fn backward(dx: &mut [crate::Out<f32>], y: &[f32], g: &[f32], [a, b, c]: Affine) {
+pub fn backward(dx: &mut [Out<f32>], y: &[f32], g: &[f32], [a, b, c]: Affine) {
     assert!(dx.len() == g.len() && y.len() == g.len(), "lengths");
     let (a2, k) = (a * a, b / a);
     for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {

@@ -411,13 +411,17 @@ impl KernelBackend for Flex {
         let bytes = images
             .as_slice::<u8>()
             .expect("the splits are uploaded as u8");
-        let mut out = vec![0f32; index.len() * 3 * PIXELS];
-        out.par_chunks_mut(3 * PIXELS)
-            .zip(index.par_iter())
-            .for_each(|(out, &i)| {
-                let image = &bytes[i as usize * 3 * PIXELS..][..3 * PIXELS];
-                cifar_loops::bytes_affine_channels_last(out, image, &scale, &shift);
-            });
+        // SAFETY: `bytes_affine_channels_last` writes every value of each image.
+        let out = unsafe {
+            written(index.len() * 3 * PIXELS, |out| {
+                out.par_chunks_mut(3 * PIXELS)
+                    .zip(index.par_iter())
+                    .for_each(|(out, &i)| {
+                        let image = &bytes[i as usize * 3 * PIXELS..][..3 * PIXELS];
+                        cifar_loops::bytes_affine_channels_last(out, image, &scale, &shift);
+                    });
+            })
+        };
         from_channels_last(out, [index.len(), 3, 32, 32])
     }
 
@@ -458,10 +462,14 @@ impl KernelBackend for Flex {
         }
         let shape = x.shape();
         let xs = f32s(&x);
-        let mut y = vec![0f32; xs.len()];
-        y.par_chunks_mut(ELEMENTWISE_BLOCK)
-            .zip(xs.par_chunks(ELEMENTWISE_BLOCK))
-            .for_each(|(y, x)| tanh::forward(y, x, affine(f)));
+        // SAFETY: `tanh::forward` writes every value of each block.
+        let y = unsafe {
+            written(xs.len(), |y| {
+                y.par_chunks_mut(ELEMENTWISE_BLOCK)
+                    .zip(xs.par_chunks(ELEMENTWISE_BLOCK))
+                    .for_each(|(y, x)| tanh::forward(y, x, affine(f)));
+            })
+        };
         tensor(y, shape)
     }
 
